@@ -1,0 +1,191 @@
+"""The ``callcenter`` command: the composition root of the server and its operator tools.
+
+This is the one place allowed to import every layer (hcrm_core, callcenter, web_console): it
+wires them together. Each sub-command loads the settings once and passes them down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from callcenter.settings import Settings, SettingsError, ensure_secrets, load_settings
+
+
+def _load(ctx: click.Context) -> Settings:
+    obj: dict[str, Any] = ctx.ensure_object(dict)
+    if "settings" not in obj:
+        try:
+            settings = load_settings(obj.get("config_path"))
+        except SettingsError as exc:
+            raise click.ClickException(str(exc)) from exc
+        obj["settings"] = ensure_secrets(settings)
+        logging.basicConfig(
+            level=settings.log_level.upper(),
+            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        )
+    settings_obj: Settings = obj["settings"]
+    return settings_obj
+
+
+@click.group()
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="TOML configuration file (default: $CALLCENTER_CONFIG, else built-in defaults).",
+)
+@click.pass_context
+def cli(ctx: click.Context, config_path: Path | None) -> None:
+    """Hospital call-center server: Asterisk bridge, IVR, agent console and HCRM core."""
+    ctx.ensure_object(dict)["config_path"] = config_path
+
+
+@cli.command()
+@click.option("--seed-demo/--no-seed-demo", default=False, help="Seed demo data first if empty.")
+@click.pass_context
+def serve(ctx: click.Context, seed_demo: bool) -> None:
+    """Run the server (console, API, AMI bridge, FastAGI) until SIGTERM or Ctrl-C."""
+    from callcenter.server import run_server
+
+    settings = _load(ctx)
+    asyncio.run(run_server(settings, seed_demo=seed_demo))
+
+
+@cli.group()
+def db() -> None:
+    """Database schema commands."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+@click.pass_context
+def db_upgrade(ctx: click.Context, revision: str) -> None:
+    """Apply the Alembic migrations up to REVISION."""
+    from hcrm_core.migrate import upgrade
+
+    settings = _load(ctx)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    upgrade(settings.database_url, revision)
+    click.echo(f"database at {revision}: {_safe_url(settings.database_url)}")
+
+
+@cli.command()
+@click.option("--demo", is_flag=True, required=True, help="Create the demo hospital.")
+@click.option("--patients", default=5000, show_default=True, type=click.IntRange(1, 1_000_000))
+@click.option("--seed", "rng_seed", default=2026, show_default=True, help="Random seed.")
+@click.pass_context
+def seed(ctx: click.Context, demo: bool, patients: int, rng_seed: int) -> None:
+    """Create a realistic, deterministic demo hospital (refuses a database that has data)."""
+    from hcrm_core.db import Database
+    from hcrm_core.migrate import upgrade
+    from hcrm_core.seed import DemoAlreadySeeded, seed_demo
+
+    settings = _load(ctx)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    upgrade(settings.database_url, "head")
+
+    async def _run() -> None:
+        database = Database(settings.database_url)
+        try:
+            with click.progressbar(length=100, label="seeding demo hospital") as bar:
+                done = 0
+
+                def progress(fraction: float) -> None:
+                    nonlocal done
+                    target = int(fraction * 100)
+                    bar.update(target - done)
+                    done = target
+
+                summary = await seed_demo(
+                    database, settings.booking_policy(), patients=patients, seed=rng_seed,
+                    progress=progress,
+                )
+        finally:
+            await database.dispose()
+        click.echo(summary)
+
+    try:
+        asyncio.run(_run())
+    except DemoAlreadySeeded as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@cli.group()
+def user() -> None:
+    """Console users."""
+
+
+@user.command("add")
+@click.argument("username")
+@click.option("--role", type=click.Choice(["agent", "supervisor", "admin"]), required=True)
+@click.option("--name", "display_name", default=None, help="Display name.")
+@click.option("--extension", default=None, help="Agent phone extension.")
+@click.password_option(help="Password (prompted when omitted).")
+@click.pass_context
+def user_add(
+    ctx: click.Context,
+    username: str,
+    role: str,
+    display_name: str | None,
+    extension: str | None,
+    password: str,
+) -> None:
+    """Create a console user with a hashed password."""
+    from hcrm_core.db import Database
+    from hcrm_core.errors import DomainError
+    from hcrm_core.models import Role
+    from hcrm_core.services import users
+
+    settings = _load(ctx)
+
+    async def _run() -> int:
+        database = Database(settings.database_url)
+        try:
+            async with database.transaction() as session:
+                created = await users.create_user(
+                    session,
+                    username=username,
+                    password=password,
+                    role=Role(role),
+                    display_name=display_name,
+                    extension=extension,
+                )
+                return created.id
+        finally:
+            await database.dispose()
+
+    try:
+        user_id = asyncio.run(_run())
+    except DomainError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"user {username!r} ({role}) created with id {user_id}")
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def _register_optional_groups() -> None:
+    # Telephony command groups live beside their code; each registers itself here.
+    from callcenter.asterisk.cli import asterisk
+
+    cli.add_command(asterisk)
+
+
+_register_optional_groups()
+
+
+def main() -> None:
+    try:
+        cli(prog_name="callcenter")
+    except KeyboardInterrupt:
+        sys.exit(130)

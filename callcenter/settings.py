@@ -1,0 +1,285 @@
+"""The one settings object: a TOML file plus ``CALLCENTER_*`` environment overrides.
+
+Loaded and validated once at start-up (``load_settings``) and passed down explicitly; no other
+module reads the environment. Every section has defaults that run out of the box: SQLite under
+the data directory, AMI on 127.0.0.1:5038, FastAGI on 127.0.0.1:4573, console on 127.0.0.1:8080.
+
+Environment overrides use ``__`` between section and key, e.g. ``CALLCENTER_AMI__SECRET`` or
+``CALLCENTER_DATABASE__URL``. The file is named by ``--config`` or ``CALLCENTER_CONFIG``.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path, PurePosixPath
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import phonenumbers
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from hcrm_core.policy import BookingPolicy
+
+ENV_PREFIX = "CALLCENTER_"
+CONFIG_ENV = "CALLCENTER_CONFIG"
+# Variables with our prefix that are not settings (test harness knobs, the config path itself).
+_NOT_SETTINGS = {"CALLCENTER_CONFIG"}
+_NOT_SETTINGS_PREFIXES = ("CALLCENTER_TEST_",)
+
+
+class SettingsError(Exception):
+    """The configuration is invalid; the message names every bad key."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DatabaseSettings(_Section):
+    # Empty means the embedded default: SQLite file ``<data_dir>/callcenter.sqlite3``.
+    url: str = ""
+    echo: bool = False
+    pool_size: int = Field(default=10, ge=1, le=200)
+
+    @field_validator("url")
+    @classmethod
+    def _known_driver(cls, value: str) -> str:
+        if value and not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError(
+                "use an async driver URL: 'sqlite+aiosqlite:///path' or "
+                "'postgresql+asyncpg://user@host/db'"
+            )
+        return value
+
+
+class AmiSettings(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(default=5038, ge=1, le=65535)
+    username: str = "callcenter"
+    # Empty means: generate one on first run and keep it in <data_dir>/secrets.toml (mode 0600).
+    secret: SecretStr = SecretStr("")
+    tls: bool = False
+    tls_cafile: Path | None = None
+    connect_timeout: float = Field(default=5.0, gt=0)
+    action_timeout: float = Field(default=10.0, gt=0)
+    ping_interval: float = Field(default=10.0, gt=0)
+    reconnect_min: float = Field(default=0.5, gt=0)
+    reconnect_max: float = Field(default=30.0, gt=0)
+    permit: list[str] = Field(default_factory=lambda: ["127.0.0.1/255.255.255.255"])
+
+
+class AgiSettings(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(default=4573, ge=1, le=65535)
+    command_timeout: float = Field(default=30.0, gt=0)
+
+
+class WebSettings(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    # Empty means: generate one on first run and keep it in <data_dir>/secrets.toml.
+    session_secret: SecretStr = SecretStr("")
+    session_idle_minutes: int = Field(default=30, ge=1)
+
+
+class HospitalSettings(_Section):
+    name: str = "General Hospital"
+    timezone: str = "America/New_York"
+    phone_region: str = "US"
+    # Caller ID presented on outbound calls; must be a dialable number when campaigns run.
+    caller_id_number: str = ""
+    languages: list[str] = Field(default_factory=lambda: ["en", "zh"])
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @field_validator("phone_region")
+    @classmethod
+    def _known_region(cls, value: str) -> str:
+        value = value.upper()
+        if value not in phonenumbers.SUPPORTED_REGIONS:
+            raise ValueError(f"unknown phone region {value!r} (use an ISO 3166 code like 'US')")
+        return value
+
+
+class BookingSettings(_Section):
+    horizon_days: int = Field(default=90, ge=1, le=730)
+    cancel_cutoff_hours: int = Field(default=24, ge=0, le=720)
+    min_lead_minutes: int = Field(default=0, ge=0)
+
+
+class AsteriskSettings(_Section):
+    # Where the sandbox chroot is built (a cache outside the repository, reused across runs).
+    sandbox_dir: Path = Path("/var/cache/callcenter/asterisk-sandbox")
+    # Debian archive for the sandbox; empty means read it from the host's apt sources.
+    debian_mirror: str = ""
+    # Recordings as Asterisk sees them, and where this server finds the same files.
+    recordings_asterisk_path: PurePosixPath = PurePosixPath("/var/spool/asterisk/monitor")
+    recordings_local_path: Path | None = None
+    sounds_dir: Path | None = None
+
+
+class Settings(BaseSettings):
+    """Every setting of the server; build it with :func:`load_settings`."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
+        extra="forbid",
+        frozen=True,
+    )
+
+    data_dir: Path = Path("var")
+    log_level: str = "INFO"
+    database: DatabaseSettings = DatabaseSettings()
+    ami: AmiSettings = AmiSettings()
+    agi: AgiSettings = AgiSettings()
+    web: WebSettings = WebSettings()
+    hospital: HospitalSettings = HospitalSettings()
+    booking: BookingSettings = BookingSettings()
+    asterisk: AsteriskSettings = AsteriskSettings()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The file's values arrive as init kwargs; the environment overrides them.
+        return (env_settings, init_settings)
+
+    @property
+    def database_url(self) -> str:
+        if self.database.url:
+            return self.database.url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'callcenter.sqlite3').resolve()}"
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.hospital.timezone)
+
+    def booking_policy(self) -> BookingPolicy:
+        return BookingPolicy(
+            timezone=self.tz,
+            phone_region=self.hospital.phone_region,
+            horizon_days=self.booking.horizon_days,
+            cancel_cutoff_hours=self.booking.cancel_cutoff_hours,
+            min_lead_minutes=self.booking.min_lead_minutes,
+        )
+
+
+def _format_errors(exc: ValidationError, origin: str) -> str:
+    lines = [f"invalid configuration ({origin}):"]
+    for err in exc.errors():
+        key = ".".join(str(part) for part in err["loc"]) or "(root)"
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            msg = "unknown setting (check the spelling and the section)"
+        lines.append(f"  {key}: {msg}")
+    return "\n".join(lines)
+
+
+def _unknown_env_keys(environ: Mapping[str, str]) -> list[str]:
+    """Prefixed variables that name no setting: a typo there must not be silently ignored."""
+    sections = {name.upper() for name in Settings.model_fields}
+    bad = []
+    for key in environ:
+        if not key.startswith(ENV_PREFIX) or key in _NOT_SETTINGS:
+            continue
+        if key.startswith(_NOT_SETTINGS_PREFIXES):
+            continue
+        rest = key[len(ENV_PREFIX) :]
+        head, _, tail = rest.partition("__")
+        if head not in sections:
+            bad.append(key)
+            continue
+        field = Settings.model_fields[head.lower()]
+        model = field.annotation
+        if tail and isinstance(model, type) and issubclass(model, BaseModel):
+            if tail.lower() not in model.model_fields:
+                bad.append(key)
+        elif tail:
+            bad.append(key)
+    return bad
+
+
+def load_settings(path: Path | None = None) -> Settings:
+    """Read the TOML file (if any) and the environment; raise SettingsError naming bad keys."""
+    environ = os.environ
+    if path is None and environ.get(CONFIG_ENV):
+        path = Path(environ[CONFIG_ENV])
+    file_values: dict[str, Any] = {}
+    origin = "defaults and environment"
+    if path is not None:
+        origin = str(path)
+        try:
+            file_values = tomllib.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError as exc:
+            raise SettingsError(f"configuration file not found: {path}") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise SettingsError(f"configuration file {path} is not valid TOML: {exc}") from exc
+    unknown = _unknown_env_keys(environ)
+    if unknown:
+        raise SettingsError(
+            "invalid configuration (environment):\n"
+            + "\n".join(f"  {key}: unknown setting" for key in sorted(unknown))
+        )
+    try:
+        return Settings(**file_values)
+    except ValidationError as exc:
+        raise SettingsError(_format_errors(exc, origin)) from exc
+
+
+def ensure_secrets(settings: Settings) -> Settings:
+    """Fill empty secrets from ``<data_dir>/secrets.toml``, creating it (0600) on first run.
+
+    Secrets never live in code; a site that sets them in its file or environment keeps those.
+    """
+    needed = {
+        ("ami", "secret"): settings.ami.secret.get_secret_value(),
+        ("web", "session_secret"): settings.web.session_secret.get_secret_value(),
+    }
+    if all(needed.values()):
+        return settings
+    store = settings.data_dir / "secrets.toml"
+    stored: dict[str, dict[str, str]] = {}
+    if store.exists():
+        stored = tomllib.loads(store.read_text(encoding="utf-8"))
+    changed = False
+    for (section, key), value in needed.items():
+        if value:
+            continue
+        if not stored.get(section, {}).get(key):
+            stored.setdefault(section, {})[key] = secrets.token_urlsafe(24)
+            changed = True
+    if changed:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        body = "".join(
+            f'[{section}]\n{key} = "{value}"\n'
+            for section, pairs in stored.items()
+            for key, value in pairs.items()
+        )
+        fd = os.open(store, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(body)
+    updates: dict[str, Any] = {}
+    for (section, key), value in needed.items():
+        if not value:
+            current = getattr(settings, section)
+            updates[section] = current.model_copy(
+                update={key: SecretStr(stored[section][key])}
+            )
+    return settings.model_copy(update=updates)

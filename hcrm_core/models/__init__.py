@@ -1,0 +1,78 @@
+"""The HCRM domain models (SQLAlchemy 2, typed declarative)."""
+
+from hcrm_core.models.appointments import Appointment
+from hcrm_core.models.audit import AuditEvent
+from hcrm_core.models.base import Base, utcnow
+from hcrm_core.models.calls import Call, CallEvent, Recording, Transcript
+from hcrm_core.models.enums import (
+    AppointmentStatus,
+    AttemptStatus,
+    AuditAction,
+    CallDirection,
+    CampaignKind,
+    CampaignStatus,
+    Channel,
+    ComplaintStatus,
+    ExceptionKind,
+    FollowUpStatus,
+    PhoneKind,
+    RecordingStatus,
+    Role,
+    Sex,
+)
+from hcrm_core.models.outreach import (
+    Campaign,
+    CampaignAttempt,
+    Complaint,
+    FollowUpTask,
+    SurveyAnswer,
+)
+from hcrm_core.models.patients import Allergy, ChronicCondition, Patient, PatientPhone
+from hcrm_core.models.scheduling import (
+    Department,
+    Doctor,
+    ScheduleException,
+    ScheduleTemplate,
+    Slot,
+)
+from hcrm_core.models.users import User
+
+__all__ = [
+    "Allergy",
+    "Appointment",
+    "AppointmentStatus",
+    "AttemptStatus",
+    "AuditAction",
+    "AuditEvent",
+    "Base",
+    "Call",
+    "CallDirection",
+    "CallEvent",
+    "Campaign",
+    "CampaignAttempt",
+    "CampaignKind",
+    "CampaignStatus",
+    "Channel",
+    "ChronicCondition",
+    "Complaint",
+    "ComplaintStatus",
+    "Department",
+    "Doctor",
+    "ExceptionKind",
+    "FollowUpStatus",
+    "FollowUpTask",
+    "Patient",
+    "PatientPhone",
+    "PhoneKind",
+    "Recording",
+    "RecordingStatus",
+    "Role",
+    "ScheduleException",
+    "ScheduleTemplate",
+    "Sex",
+    "Slot",
+    "SurveyAnswer",
+    "Transcript",
+    "User",
+    "utcnow",
+]

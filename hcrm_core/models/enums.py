@@ -1,0 +1,111 @@
+"""Closed vocabularies of the domain, stored as their string values."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Sex(StrEnum):
+    FEMALE = "female"
+    MALE = "male"
+    OTHER = "other"
+    UNKNOWN = "unknown"
+
+
+class PhoneKind(StrEnum):
+    MOBILE = "mobile"
+    HOME = "home"
+    WORK = "work"
+    OTHER = "other"
+
+
+class AppointmentStatus(StrEnum):
+    BOOKED = "booked"
+    CANCELLED = "cancelled"
+    COMPLETED = "completed"
+    NO_SHOW = "no_show"
+
+
+class Channel(StrEnum):
+    """Where a booking or cancellation came from."""
+
+    IVR = "ivr"
+    AGENT = "agent"
+    WEB = "web"
+    OUTBOUND = "outbound"
+
+
+class ExceptionKind(StrEnum):
+    LEAVE = "leave"
+    HOLIDAY = "holiday"
+    OTHER = "other"
+
+
+class Role(StrEnum):
+    AGENT = "agent"
+    SUPERVISOR = "supervisor"
+    ADMIN = "admin"
+
+
+class CallDirection(StrEnum):
+    INBOUND = "inbound"
+    OUTBOUND = "outbound"
+    INTERNAL = "internal"
+
+
+class RecordingStatus(StrEnum):
+    RECORDING = "recording"
+    PENDING = "pending"
+    PROCESSED = "processed"
+    FAILED = "failed"
+    DELETED = "deleted"
+
+
+class CampaignKind(StrEnum):
+    REMINDER = "reminder"
+    POST_DISCHARGE = "post_discharge"
+    ADHERENCE = "adherence"
+    SURVEY = "survey"
+
+
+class CampaignStatus(StrEnum):
+    DRAFT = "draft"
+    RUNNING = "running"
+    PAUSED = "paused"
+    STOPPED = "stopped"
+    COMPLETED = "completed"
+
+
+class AttemptStatus(StrEnum):
+    SCHEDULED = "scheduled"
+    DIALLING = "dialling"
+    ANSWERED = "answered"
+    COMPLETED = "completed"
+    BUSY = "busy"
+    NO_ANSWER = "no_answer"
+    FAILED = "failed"
+    MACHINE = "machine"
+    CANCELLED = "cancelled"
+
+
+class ComplaintStatus(StrEnum):
+    OPEN = "open"
+    IN_PROGRESS = "in_progress"
+    RESOLVED = "resolved"
+    CLOSED = "closed"
+
+
+class FollowUpStatus(StrEnum):
+    OPEN = "open"
+    DONE = "done"
+    CANCELLED = "cancelled"
+
+
+class AuditAction(StrEnum):
+    VIEW = "view"
+    CREATE = "create"
+    UPDATE = "update"
+    DELETE = "delete"
+    EXPORT = "export"
+    PLAY = "play"
+    LOGIN = "login"

@@ -1,0 +1,294 @@
+"""Booking, cancelling and rescheduling appointments.
+
+The database has the last word on races: a partial unique index allows one active appointment
+per slot, another one per (patient, department, local day). The service checks first so the
+common case gets a precise message, and translates the index violations for the rare case where
+two bookings race past the checks. Callers never see a raw database error.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from hcrm_core.actors import Actor
+from hcrm_core.db import Database
+from hcrm_core.errors import (
+    AppointmentNotActive,
+    AppointmentNotFound,
+    BeyondHorizon,
+    BookingInPast,
+    CancellationTooLate,
+    DomainError,
+    DuplicateDepartmentBooking,
+    PatientInactive,
+    PatientNotFound,
+    SlotNotFound,
+    SlotTaken,
+    SlotUnavailable,
+)
+from hcrm_core.models import (
+    Appointment,
+    AppointmentStatus,
+    AuditAction,
+    Channel,
+    Patient,
+    Slot,
+    utcnow,
+)
+from hcrm_core.models.appointments import ACTIVE_SLOT_INDEX, ONE_PER_DEPARTMENT_DAY_INDEX
+from hcrm_core.policy import BookingPolicy
+from hcrm_core.services.audit import add_audit
+
+CONFIRMATION_DIGITS = 8
+_CODE_RETRIES = 3
+
+
+def new_confirmation_code() -> str:
+    """Digits only: it is read back by the IVR and typed on keypads."""
+    return "".join(secrets.choice("0123456789") for _ in range(CONFIRMATION_DIGITS))
+
+
+def _translate_integrity(exc: IntegrityError) -> DomainError | None:
+    text = str(exc.orig)
+    if ACTIVE_SLOT_INDEX in text or "appointments.slot_id" in text:
+        return SlotTaken("that time has just been booked by someone else; please pick another")
+    if ONE_PER_DEPARTMENT_DAY_INDEX in text or "appointments.local_date" in text:
+        return DuplicateDepartmentBooking(
+            "the patient already has an appointment in this department on that day"
+        )
+    return None
+
+
+def _is_code_collision(exc: IntegrityError) -> bool:
+    return "confirmation_code" in str(exc.orig)
+
+
+@dataclass(frozen=True, slots=True)
+class BookingRequest:
+    patient_id: int
+    slot_id: int
+    channel: Channel
+    actor: Actor
+    reason: str | None = None
+    call_linkedid: str | None = None
+
+
+class AppointmentService:
+    def __init__(self, database: Database, policy: BookingPolicy) -> None:
+        self._db = database
+        self._policy = policy
+
+    # -- queries -----------------------------------------------------------------------------
+
+    async def get(self, appointment_id: int) -> Appointment:
+        async with self._db.session() as session:
+            appointment = await session.get(
+                Appointment, appointment_id,
+                options=(selectinload(Appointment.doctor), selectinload(Appointment.department)),
+            )
+            if appointment is None:
+                raise AppointmentNotFound(f"no appointment with id {appointment_id}")
+            return appointment
+
+    async def upcoming_for_patient(
+        self, patient_id: int, *, now: datetime | None = None, limit: int = 20
+    ) -> list[Appointment]:
+        now = now or utcnow()
+        async with self._db.session() as session:
+            rows = await session.scalars(
+                select(Appointment)
+                .where(
+                    Appointment.patient_id == patient_id,
+                    Appointment.status == AppointmentStatus.BOOKED,
+                    Appointment.starts_at > now,
+                )
+                .options(selectinload(Appointment.doctor), selectinload(Appointment.department))
+                .order_by(Appointment.starts_at)
+                .limit(limit)
+            )
+            return list(rows)
+
+    # -- rules -------------------------------------------------------------------------------
+
+    def _check_bookable(self, slot: Slot, now: datetime) -> None:
+        if slot.starts_at <= now + timedelta(minutes=self._policy.min_lead_minutes):
+            raise BookingInPast("that time has already passed; please pick a later one")
+        if slot.starts_at > now + timedelta(days=self._policy.horizon_days):
+            raise BeyondHorizon(
+                f"appointments can be booked at most {self._policy.horizon_days} days ahead"
+            )
+        if not slot.available:
+            raise SlotUnavailable("the doctor is not available at that time")
+
+    def cancellation_deadline(self, appointment: Appointment) -> datetime:
+        return appointment.starts_at - timedelta(hours=self._policy.cancel_cutoff_hours)
+
+    # -- use cases ---------------------------------------------------------------------------
+
+    async def book(self, request: BookingRequest, *, now: datetime | None = None) -> Appointment:
+        """Book a slot for a patient; raises SlotTaken and friends, never a database error."""
+        for attempt in range(_CODE_RETRIES):
+            try:
+                async with self._db.transaction() as session:
+                    appointment = await self._book_in(session, request, now or utcnow())
+                return await self.get(appointment.id)
+            except IntegrityError as exc:
+                domain = _translate_integrity(exc)
+                if domain is not None:
+                    raise domain from exc
+                if _is_code_collision(exc) and attempt + 1 < _CODE_RETRIES:
+                    continue
+                raise
+        raise AssertionError("unreachable")
+
+    async def _book_in(
+        self, session: AsyncSession, request: BookingRequest, now: datetime,
+        rescheduled_from: int | None = None,
+    ) -> Appointment:
+        patient = await session.get(Patient, request.patient_id)
+        if patient is None:
+            raise PatientNotFound(f"no patient with id {request.patient_id}")
+        if not patient.active:
+            raise PatientInactive("this patient record is closed")
+        slot = await session.get(Slot, request.slot_id)
+        if slot is None:
+            raise SlotNotFound(f"no bookable time with id {request.slot_id}")
+        self._check_bookable(slot, now)
+        taken = await session.scalar(
+            select(Appointment.id).where(
+                Appointment.slot_id == slot.id, Appointment.status == AppointmentStatus.BOOKED
+            )
+        )
+        if taken is not None:
+            raise SlotTaken("that time has just been booked by someone else; please pick another")
+        same_day = await session.scalar(
+            select(Appointment.id).where(
+                Appointment.patient_id == patient.id,
+                Appointment.department_id == slot.department_id,
+                Appointment.local_date == slot.local_date,
+                Appointment.status == AppointmentStatus.BOOKED,
+            )
+        )
+        if same_day is not None:
+            raise DuplicateDepartmentBooking(
+                "the patient already has an appointment in this department on that day"
+            )
+        appointment = Appointment(
+            patient_id=patient.id,
+            doctor_id=slot.doctor_id,
+            department_id=slot.department_id,
+            slot_id=slot.id,
+            starts_at=slot.starts_at,
+            ends_at=slot.ends_at,
+            local_date=slot.local_date,
+            status=AppointmentStatus.BOOKED,
+            channel=request.channel,
+            confirmation_code=new_confirmation_code(),
+            reason=request.reason,
+            booked_at=now,
+            booked_by_user_id=request.actor.user_id,
+            booked_call_id=request.call_linkedid,
+            rescheduled_from_id=rescheduled_from,
+        )
+        session.add(appointment)
+        await session.flush()
+        add_audit(
+            session, request.actor, AuditAction.CREATE, "appointment", appointment.id,
+            patient_id=patient.id,
+            detail={"slot_id": slot.id, "channel": request.channel.value,
+                    "rescheduled_from": rescheduled_from},
+        )
+        return appointment
+
+    async def cancel(
+        self,
+        appointment_id: int,
+        *,
+        actor: Actor,
+        channel: Channel,
+        reason: str | None = None,
+        enforce_cutoff: bool = True,
+        now: datetime | None = None,
+    ) -> Appointment:
+        """Cancel an active appointment, before the cut-off unless staff override it."""
+        now = now or utcnow()
+        async with self._db.transaction() as session:
+            await self._cancel_in(session, appointment_id, actor, channel, reason,
+                                  enforce_cutoff, now)
+        return await self.get(appointment_id)
+
+    async def _cancel_in(
+        self, session: AsyncSession, appointment_id: int, actor: Actor, channel: Channel,
+        reason: str | None, enforce_cutoff: bool, now: datetime,
+    ) -> Appointment:
+        appointment = await session.get(Appointment, appointment_id)
+        if appointment is None:
+            raise AppointmentNotFound(f"no appointment with id {appointment_id}")
+        if appointment.status != AppointmentStatus.BOOKED:
+            raise AppointmentNotActive(f"this appointment is already {appointment.status.value}")
+        if appointment.starts_at <= now:
+            raise CancellationTooLate("this appointment has already started")
+        deadline = self.cancellation_deadline(appointment)
+        if enforce_cutoff and now > deadline:
+            raise CancellationTooLate(
+                f"appointments can only be cancelled up to {self._policy.cancel_cutoff_hours} "
+                "hours before they start; please call the department"
+            )
+        # Conditional update: of two racing cancellations exactly one changes the row.
+        result = await session.execute(
+            update(Appointment)
+            .where(Appointment.id == appointment_id,
+                   Appointment.status == AppointmentStatus.BOOKED)
+            .values(
+                status=AppointmentStatus.CANCELLED,
+                cancelled_at=now,
+                cancelled_by_user_id=actor.user_id,
+                cancel_channel=channel,
+                cancel_reason=reason,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            raise AppointmentNotActive("this appointment was cancelled a moment ago")
+        add_audit(
+            session, actor, AuditAction.UPDATE, "appointment", appointment_id,
+            patient_id=appointment.patient_id,
+            detail={"status": "cancelled", "channel": channel.value, "reason": reason},
+        )
+        await session.refresh(appointment)
+        return appointment
+
+    async def reschedule(
+        self,
+        appointment_id: int,
+        new_slot_id: int,
+        *,
+        actor: Actor,
+        channel: Channel,
+        enforce_cutoff: bool = True,
+        now: datetime | None = None,
+    ) -> Appointment:
+        """Move an appointment to another slot: both changes commit together or not at all."""
+        now = now or utcnow()
+        try:
+            async with self._db.transaction() as session:
+                old = await self._cancel_in(session, appointment_id, actor, channel,
+                                            "rescheduled", enforce_cutoff, now)
+                request = BookingRequest(
+                    patient_id=old.patient_id, slot_id=new_slot_id, channel=channel,
+                    actor=actor, reason=old.reason,
+                )
+                new = await self._book_in(session, request, now, rescheduled_from=old.id)
+        except IntegrityError as exc:
+            domain = _translate_integrity(exc)
+            if domain is None:
+                raise
+            raise domain from exc
+        return await self.get(new.id)

@@ -201,7 +201,8 @@ async def _seed_bookings(
     async with database.session() as session:
         slots = list(await session.execute(select(Slot.id).where(Slot.available.is_(True))))
     service = AppointmentService(database, policy)
-    chosen = rng.sample([row.id for row in slots], k=min(len(slots) // 4, 1500))
+    chosen = rng.sample([row.id for row in slots],
+                       k=min(len(slots) // 4, len(patient_ids) // 3, 1500))
     booked = 0
     for n, slot_id in enumerate(chosen):
         request = BookingRequest(patient_id=rng.choice(patient_ids), slot_id=slot_id,

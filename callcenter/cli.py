@@ -104,7 +104,10 @@ def seed(ctx: click.Context, demo: bool, patients: int, rng_seed: int) -> None:
                     done = target
 
                 summary = await seed_demo(
-                    database, settings.booking_policy(), patients=patients, seed=rng_seed,
+                    database,
+                    settings.booking_policy(),
+                    patients=patients,
+                    seed=rng_seed,
                     progress=progress,
                 )
         finally:

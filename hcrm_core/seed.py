@@ -77,8 +77,9 @@ def _phone_formats(rng: random.Random, region: str) -> tuple[str, str]:
         ][style]
     else:
         prefix, rest = rng.choice(["138", "139", "186", "150"]), rng.randint(0, 99_999_999)
-        raw = rng.choice([f"{prefix}{rest:08d}", f"+86 {prefix} {rest:08d}",
-                          f"0086{prefix}{rest:08d}"])
+        raw = rng.choice(
+            [f"{prefix}{rest:08d}", f"+86 {prefix} {rest:08d}", f"0086{prefix}{rest:08d}"]
+        )
     return raw, rng.choice(["mobile", "mobile", "home", "work"])
 
 
@@ -121,8 +122,13 @@ def _patient_row(rng: random.Random, index: int, today: date) -> dict[str, Any]:
 async def _seed_departments(database: Database, rng: random.Random) -> list[tuple[int, str]]:
     async with database.transaction() as session:
         departments = [
-            Department(code=code, name=name, names={"en": name, "zh": zh}, synonyms=synonyms,
-                       menu_order=order)
+            Department(
+                code=code,
+                name=name,
+                names={"en": name, "zh": zh},
+                synonyms=synonyms,
+                menu_order=order,
+            )
             for order, (code, name, zh, synonyms) in enumerate(DEPARTMENTS, start=1)
         ]
         session.add_all(departments)
@@ -131,43 +137,65 @@ async def _seed_departments(database: Database, rng: random.Random) -> list[tupl
         for index in range(DOCTORS):
             department = departments[index % len(departments)]
             given, family, _sex, _lang = _person(rng)
-            doctor = Doctor(department_id=department.id, given_name=given, family_name=family,
-                            specialty=rng.choice(SPECIALTIES[department.code]))
+            doctor = Doctor(
+                department_id=department.id,
+                given_name=given,
+                family_name=family,
+                specialty=rng.choice(SPECIALTIES[department.code]),
+            )
             doctors.append(doctor)
         session.add_all(doctors)
         await session.flush()
         for doctor in doctors:
             for weekday, start, end in rng.sample(SESSIONS, rng.randint(3, 5)):
-                session.add(ScheduleTemplate(
-                    doctor_id=doctor.id, weekday=weekday,
-                    start_time=time.fromisoformat(start), end_time=time.fromisoformat(end),
-                    slot_minutes=rng.choice([15, 15, 20, 30]),
-                ))
+                session.add(
+                    ScheduleTemplate(
+                        doctor_id=doctor.id,
+                        weekday=weekday,
+                        start_time=time.fromisoformat(start),
+                        end_time=time.fromisoformat(end),
+                        slot_minutes=rng.choice([15, 15, 20, 30]),
+                    )
+                )
         return [(d.id, d.family_name) for d in doctors]
 
 
 async def _seed_leave(
-    database: Database, policy: BookingPolicy, rng: random.Random,
-    doctors: list[tuple[int, str]], today: date,
+    database: Database,
+    policy: BookingPolicy,
+    rng: random.Random,
+    doctors: list[tuple[int, str]],
+    today: date,
 ) -> None:
     async with database.transaction() as session:
         for doctor_id, _name in rng.sample(doctors, 4):
             first = today + timedelta(days=rng.randint(3, SCHEDULE_DAYS - 5))
             start = datetime.combine(first, time(0), tzinfo=policy.timezone)
-            session.add(ScheduleException(
-                doctor_id=doctor_id, kind=ExceptionKind.LEAVE, reason="Annual leave",
-                starts_at=start, ends_at=start + timedelta(days=rng.randint(1, 4)),
-            ))
+            session.add(
+                ScheduleException(
+                    doctor_id=doctor_id,
+                    kind=ExceptionKind.LEAVE,
+                    reason="Annual leave",
+                    starts_at=start,
+                    ends_at=start + timedelta(days=rng.randint(1, 4)),
+                )
+            )
 
 
 async def _seed_patients(
-    database: Database, policy: BookingPolicy, rng: random.Random, count: int, today: date,
+    database: Database,
+    policy: BookingPolicy,
+    rng: random.Random,
+    count: int,
+    today: date,
     progress: Progress,
 ) -> list[int]:
     ids: list[int] = []
     for batch_start in range(0, count, _BATCH):
-        rows = [_patient_row(rng, i, today)
-                for i in range(batch_start, min(count, batch_start + _BATCH))]
+        rows = [
+            _patient_row(rng, i, today)
+            for i in range(batch_start, min(count, batch_start + _BATCH))
+        ]
         async with database.transaction() as session:
             created = list(await session.scalars(insert(Patient).returning(Patient.id), rows))
             phones, allergies, conditions = [], [], []
@@ -175,12 +203,23 @@ async def _seed_patients(
                 region = "CN" if row["preferred_language"] == "zh" else "US"
                 for n in range(1 if rng.random() < 0.7 else 2):
                     raw, kind = _phone_formats(rng, region if n == 0 else policy.phone_region)
-                    phones.append({"patient_id": patient_id, "raw": raw,
-                                   "e164": to_e164(raw, policy.phone_region),
-                                   "kind": PhoneKind(kind), "is_primary": n == 0})
+                    phones.append(
+                        {
+                            "patient_id": patient_id,
+                            "raw": raw,
+                            "e164": to_e164(raw, policy.phone_region),
+                            "kind": PhoneKind(kind),
+                            "is_primary": n == 0,
+                        }
+                    )
                 if rng.random() < 0.15:
-                    allergies.append({"patient_id": patient_id, "substance": rng.choice(ALLERGENS),
-                                      "severity": rng.choice(["mild", "moderate", "severe"])})
+                    allergies.append(
+                        {
+                            "patient_id": patient_id,
+                            "substance": rng.choice(ALLERGENS),
+                            "severity": rng.choice(["mild", "moderate", "severe"]),
+                        }
+                    )
                 for code, name, prevalence in CONDITIONS:
                     if rng.random() < prevalence:
                         conditions.append({"patient_id": patient_id, "code": code, "name": name})
@@ -195,18 +234,26 @@ async def _seed_patients(
 
 
 async def _seed_bookings(
-    database: Database, policy: BookingPolicy, rng: random.Random, patient_ids: list[int],
+    database: Database,
+    policy: BookingPolicy,
+    rng: random.Random,
+    patient_ids: list[int],
     progress: Progress,
 ) -> int:
     async with database.session() as session:
         slots = list(await session.execute(select(Slot.id).where(Slot.available.is_(True))))
     service = AppointmentService(database, policy)
-    chosen = rng.sample([row.id for row in slots],
-                       k=min(len(slots) // 4, len(patient_ids) // 3, 1500))
+    chosen = rng.sample(
+        [row.id for row in slots], k=min(len(slots) // 4, len(patient_ids) // 3, 1500)
+    )
     booked = 0
     for n, slot_id in enumerate(chosen):
-        request = BookingRequest(patient_id=rng.choice(patient_ids), slot_id=slot_id,
-                                 channel=rng.choice(_CHANNELS), actor=Actor.system())
+        request = BookingRequest(
+            patient_id=rng.choice(patient_ids),
+            slot_id=slot_id,
+            channel=rng.choice(_CHANNELS),
+            actor=Actor.system(),
+        )
         try:
             await service.book(request)
             booked += 1
@@ -246,6 +293,8 @@ async def seed_demo(
     progress(0.8)
     booked = await _seed_bookings(database, policy, rng, patient_ids, progress)
     progress(1.0)
-    return (f"demo hospital: {len(DEPARTMENTS)} departments, {len(doctors)} doctors, "
-            f"{len(patient_ids)} patients, {slots} slots over {SCHEDULE_DAYS} days, "
-            f"{booked} appointments")
+    return (
+        f"demo hospital: {len(DEPARTMENTS)} departments, {len(doctors)} doctors, "
+        f"{len(patient_ids)} patients, {slots} slots over {SCHEDULE_DAYS} days, "
+        f"{booked} appointments"
+    )

@@ -25,28 +25,151 @@ SPECIALTIES: dict[str, list[str]] = {
     "OBGY": ["Obstetrics", "Gynaecology", "Fertility"],
 }
 
-EN_GIVEN_F = ["Mary", "Patricia", "Jennifer", "Linda", "Elizabeth", "Susan", "Jessica", "Sarah",
-              "Karen", "Nancy", "Lisa", "Margaret", "Sandra", "Ashley", "Emily", "Donna",
-              "Michelle", "Carol", "Amanda", "Melissa", "Deborah", "Laura", "Rebecca", "Sharon"]
-EN_GIVEN_M = ["James", "Robert", "John", "Michael", "David", "William", "Richard", "Joseph",
-              "Thomas", "Charles", "Daniel", "Matthew", "Anthony", "Mark", "Donald", "Steven",
-              "Paul", "Andrew", "Joshua", "Kenneth", "Kevin", "Brian", "George", "Edward"]
-EN_FAMILY = ["Smith", "Johnson", "Williams", "Brown", "Jones", "Garcia", "Miller", "Davis",
-             "Rodriguez", "Martinez", "Hernandez", "Lopez", "Wilson", "Anderson", "Thomas",
-             "Taylor", "Moore", "Jackson", "Martin", "Lee", "Thompson", "White", "Harris",
-             "Clark", "Lewis", "Robinson", "Walker", "Young", "Allen", "King", "Wright", "Scott",
-             "O'Brien", "Nguyen", "Patel", "Kim", "Cohen", "Murphy", "Rossi", "Okafor"]
-ZH_FAMILY = ["王", "李", "张", "刘", "陈", "杨", "赵", "黄", "周", "吴", "徐", "孙", "胡",
-             "朱", "高", "林", "何", "郭", "马", "罗"]
+EN_GIVEN_F = [
+    "Mary",
+    "Patricia",
+    "Jennifer",
+    "Linda",
+    "Elizabeth",
+    "Susan",
+    "Jessica",
+    "Sarah",
+    "Karen",
+    "Nancy",
+    "Lisa",
+    "Margaret",
+    "Sandra",
+    "Ashley",
+    "Emily",
+    "Donna",
+    "Michelle",
+    "Carol",
+    "Amanda",
+    "Melissa",
+    "Deborah",
+    "Laura",
+    "Rebecca",
+    "Sharon",
+]
+EN_GIVEN_M = [
+    "James",
+    "Robert",
+    "John",
+    "Michael",
+    "David",
+    "William",
+    "Richard",
+    "Joseph",
+    "Thomas",
+    "Charles",
+    "Daniel",
+    "Matthew",
+    "Anthony",
+    "Mark",
+    "Donald",
+    "Steven",
+    "Paul",
+    "Andrew",
+    "Joshua",
+    "Kenneth",
+    "Kevin",
+    "Brian",
+    "George",
+    "Edward",
+]
+EN_FAMILY = [
+    "Smith",
+    "Johnson",
+    "Williams",
+    "Brown",
+    "Jones",
+    "Garcia",
+    "Miller",
+    "Davis",
+    "Rodriguez",
+    "Martinez",
+    "Hernandez",
+    "Lopez",
+    "Wilson",
+    "Anderson",
+    "Thomas",
+    "Taylor",
+    "Moore",
+    "Jackson",
+    "Martin",
+    "Lee",
+    "Thompson",
+    "White",
+    "Harris",
+    "Clark",
+    "Lewis",
+    "Robinson",
+    "Walker",
+    "Young",
+    "Allen",
+    "King",
+    "Wright",
+    "Scott",
+    "O'Brien",
+    "Nguyen",
+    "Patel",
+    "Kim",
+    "Cohen",
+    "Murphy",
+    "Rossi",
+    "Okafor",
+]
+ZH_FAMILY = [
+    "王",
+    "李",
+    "张",
+    "刘",
+    "陈",
+    "杨",
+    "赵",
+    "黄",
+    "周",
+    "吴",
+    "徐",
+    "孙",
+    "胡",
+    "朱",
+    "高",
+    "林",
+    "何",
+    "郭",
+    "马",
+    "罗",
+]
 ZH_GIVEN_F = ["芳", "娜", "秀英", "敏", "静", "丽", "艳", "娟", "霞", "玲", "桂英", "丹", "萍"]
 ZH_GIVEN_M = ["伟", "强", "磊", "军", "洋", "勇", "杰", "涛", "明", "超", "刚", "平", "辉"]
 
-STREETS = ["Main St", "Oak Ave", "Maple Dr", "Cedar Ln", "Elm St", "Park Ave", "Pine St",
-           "Washington Blvd", "Lake Rd", "Hill St"]
+STREETS = [
+    "Main St",
+    "Oak Ave",
+    "Maple Dr",
+    "Cedar Ln",
+    "Elm St",
+    "Park Ave",
+    "Pine St",
+    "Washington Blvd",
+    "Lake Rd",
+    "Hill St",
+]
 CITIES = ["Springfield", "Riverside", "Fairview", "Franklin", "Greenville", "Madison"]
 
-ALLERGENS = ["Penicillin", "Sulfonamides", "Aspirin", "Ibuprofen", "Latex", "Peanuts",
-             "Shellfish", "Iodine contrast", "Codeine", "Eggs"]
+ALLERGENS = [
+    "Penicillin",
+    "Sulfonamides",
+    "Aspirin",
+    "Ibuprofen",
+    "Latex",
+    "Peanuts",
+    "Shellfish",
+    "Iodine contrast",
+    "Codeine",
+    "Eggs",
+]
 
 # (ICD-10 category, name, prevalence among demo patients)
 CONDITIONS: list[tuple[str, str, float]] = [
@@ -62,7 +185,5 @@ CONDITIONS: list[tuple[str, str, float]] = [
 
 # (weekday, start "HH:MM", end "HH:MM") clinic sessions a doctor may hold.
 SESSIONS = [
-    (day, start, end)
-    for day in range(5)
-    for start, end in (("08:30", "12:00"), ("13:30", "17:00"))
+    (day, start, end) for day in range(5) for start, end in (("08:30", "12:00"), ("13:30", "17:00"))
 ]

@@ -22,9 +22,9 @@ from hcrm_core.db import Database
 from hcrm_core.migrate import upgrade_async
 from hcrm_core.policy import BookingPolicy
 
-pytest_plugins = ["tests.asterisk_sandbox"] if Path(__file__).with_name(
-    "asterisk_sandbox.py"
-).exists() else []
+pytest_plugins = (
+    ["tests.asterisk_sandbox"] if Path(__file__).with_name("asterisk_sandbox.py").exists() else []
+)
 
 PG_ENV = "CALLCENTER_TEST_PG_URL"
 REQUIRE_ALL_ENV = "CALLCENTER_TEST_REQUIRE_ALL"
@@ -101,7 +101,9 @@ async def _drop_pg(url: str, name: str) -> None:
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 async def database(
-    request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path,
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    sqlite_template: Path,
     pg_template: str | None,
 ) -> AsyncIterator[Database]:
     """A migrated, empty database of each engine, private to the test."""

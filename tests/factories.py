@@ -35,26 +35,41 @@ class Hospital:
 
 
 def _weekday_template(doctor_id: int, weekday: int) -> ScheduleTemplate:
-    return ScheduleTemplate(doctor_id=doctor_id, weekday=weekday, start_time=time(9),
-                            end_time=time(12), slot_minutes=30)
+    return ScheduleTemplate(
+        doctor_id=doctor_id, weekday=weekday, start_time=time(9), end_time=time(12), slot_minutes=30
+    )
 
 
 async def make_hospital(database: Database, policy: BookingPolicy, days: int = 21) -> Hospital:
     """Two departments, three doctors with weekday 09:00-12:00 clinics, slots from today."""
     async with database.transaction() as session:
-        cardiology = Department(code="CARD", name="Cardiology", names={"zh": "心内科"},
-                                synonyms=["heart"], menu_order=1)
-        dermatology = Department(code="DERM", name="Dermatology", names={"zh": "皮肤科"},
-                                 synonyms=["skin"], menu_order=2)
+        cardiology = Department(
+            code="CARD", name="Cardiology", names={"zh": "心内科"}, synonyms=["heart"], menu_order=1
+        )
+        dermatology = Department(
+            code="DERM", name="Dermatology", names={"zh": "皮肤科"}, synonyms=["skin"], menu_order=2
+        )
         session.add_all([cardiology, dermatology])
         await session.flush()
         doctors = [
-            Doctor(department_id=cardiology.id, given_name="Ada", family_name="Heart",
-                   specialty="Heart failure"),
-            Doctor(department_id=cardiology.id, given_name="Ben", family_name="Beat",
-                   specialty="Electrophysiology"),
-            Doctor(department_id=dermatology.id, given_name="Cai", family_name="Skin",
-                   specialty="General dermatology"),
+            Doctor(
+                department_id=cardiology.id,
+                given_name="Ada",
+                family_name="Heart",
+                specialty="Heart failure",
+            ),
+            Doctor(
+                department_id=cardiology.id,
+                given_name="Ben",
+                family_name="Beat",
+                specialty="Electrophysiology",
+            ),
+            Doctor(
+                department_id=dermatology.id,
+                given_name="Cai",
+                family_name="Skin",
+                specialty="General dermatology",
+            ),
         ]
         session.add_all(doctors)
         await session.flush()

@@ -26,12 +26,20 @@ class Appointment(Base):
         # One active appointment per slot (a slot belongs to one doctor): holds under
         # concurrency on both engines because the database, not the service, decides.
         Index(
-            ACTIVE_SLOT_INDEX, "slot_id", unique=True,
-            sqlite_where=_ACTIVE, postgresql_where=_ACTIVE,
+            ACTIVE_SLOT_INDEX,
+            "slot_id",
+            unique=True,
+            sqlite_where=_ACTIVE,
+            postgresql_where=_ACTIVE,
         ),
         Index(
-            ONE_PER_DEPARTMENT_DAY_INDEX, "patient_id", "department_id", "local_date",
-            unique=True, sqlite_where=_ACTIVE, postgresql_where=_ACTIVE,
+            ONE_PER_DEPARTMENT_DAY_INDEX,
+            "patient_id",
+            "department_id",
+            "local_date",
+            unique=True,
+            sqlite_where=_ACTIVE,
+            postgresql_where=_ACTIVE,
         ),
         Index("ix_appointments_patient_starts", "patient_id", "starts_at"),
         Index("ix_appointments_doctor_starts", "doctor_id", "starts_at"),

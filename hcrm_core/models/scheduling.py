@@ -75,9 +75,7 @@ class ScheduleTemplate(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    doctor_id: Mapped[int] = mapped_column(
-        ForeignKey("doctors.id", ondelete="CASCADE"), index=True
-    )
+    doctor_id: Mapped[int] = mapped_column(ForeignKey("doctors.id", ondelete="CASCADE"), index=True)
     weekday: Mapped[int] = mapped_column(SmallInteger)  # Monday = 0
     start_time: Mapped[time] = mapped_column(Time)
     end_time: Mapped[time] = mapped_column(Time)

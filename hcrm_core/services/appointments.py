@@ -90,7 +90,8 @@ class AppointmentService:
     async def get(self, appointment_id: int) -> Appointment:
         async with self._db.session() as session:
             appointment = await session.get(
-                Appointment, appointment_id,
+                Appointment,
+                appointment_id,
                 options=(selectinload(Appointment.doctor), selectinload(Appointment.department)),
             )
             if appointment is None:
@@ -149,7 +150,10 @@ class AppointmentService:
         raise AssertionError("unreachable")
 
     async def _book_in(
-        self, session: AsyncSession, request: BookingRequest, now: datetime,
+        self,
+        session: AsyncSession,
+        request: BookingRequest,
+        now: datetime,
         rescheduled_from: int | None = None,
     ) -> Appointment:
         patient = await session.get(Patient, request.patient_id)
@@ -200,10 +204,17 @@ class AppointmentService:
         session.add(appointment)
         await session.flush()
         add_audit(
-            session, request.actor, AuditAction.CREATE, "appointment", appointment.id,
+            session,
+            request.actor,
+            AuditAction.CREATE,
+            "appointment",
+            appointment.id,
             patient_id=patient.id,
-            detail={"slot_id": slot.id, "channel": request.channel.value,
-                    "rescheduled_from": rescheduled_from},
+            detail={
+                "slot_id": slot.id,
+                "channel": request.channel.value,
+                "rescheduled_from": rescheduled_from,
+            },
         )
         return appointment
 
@@ -220,13 +231,20 @@ class AppointmentService:
         """Cancel an active appointment, before the cut-off unless staff override it."""
         now = now or utcnow()
         async with self._db.transaction() as session:
-            await self._cancel_in(session, appointment_id, actor, channel, reason,
-                                  enforce_cutoff, now)
+            await self._cancel_in(
+                session, appointment_id, actor, channel, reason, enforce_cutoff, now
+            )
         return await self.get(appointment_id)
 
     async def _cancel_in(
-        self, session: AsyncSession, appointment_id: int, actor: Actor, channel: Channel,
-        reason: str | None, enforce_cutoff: bool, now: datetime,
+        self,
+        session: AsyncSession,
+        appointment_id: int,
+        actor: Actor,
+        channel: Channel,
+        reason: str | None,
+        enforce_cutoff: bool,
+        now: datetime,
     ) -> Appointment:
         appointment = await session.get(Appointment, appointment_id)
         if appointment is None:
@@ -244,8 +262,7 @@ class AppointmentService:
         # Conditional update: of two racing cancellations exactly one changes the row.
         result = await session.execute(
             update(Appointment)
-            .where(Appointment.id == appointment_id,
-                   Appointment.status == AppointmentStatus.BOOKED)
+            .where(Appointment.id == appointment_id, Appointment.status == AppointmentStatus.BOOKED)
             .values(
                 status=AppointmentStatus.CANCELLED,
                 cancelled_at=now,
@@ -258,7 +275,11 @@ class AppointmentService:
         if result.rowcount != 1:  # type: ignore[attr-defined]
             raise AppointmentNotActive("this appointment was cancelled a moment ago")
         add_audit(
-            session, actor, AuditAction.UPDATE, "appointment", appointment_id,
+            session,
+            actor,
+            AuditAction.UPDATE,
+            "appointment",
+            appointment_id,
             patient_id=appointment.patient_id,
             detail={"status": "cancelled", "channel": channel.value, "reason": reason},
         )
@@ -279,11 +300,15 @@ class AppointmentService:
         now = now or utcnow()
         try:
             async with self._db.transaction() as session:
-                old = await self._cancel_in(session, appointment_id, actor, channel,
-                                            "rescheduled", enforce_cutoff, now)
+                old = await self._cancel_in(
+                    session, appointment_id, actor, channel, "rescheduled", enforce_cutoff, now
+                )
                 request = BookingRequest(
-                    patient_id=old.patient_id, slot_id=new_slot_id, channel=channel,
-                    actor=actor, reason=old.reason,
+                    patient_id=old.patient_id,
+                    slot_id=new_slot_id,
+                    channel=channel,
+                    actor=actor,
+                    reason=old.reason,
                 )
                 new = await self._book_in(session, request, now, rescheduled_from=old.id)
         except IntegrityError as exc:

@@ -49,9 +49,7 @@ async def record_audit(
 ) -> None:
     """Record an audit event in its own transaction (for reads, which change nothing else)."""
     async with database.transaction() as session:
-        add_audit(
-            session, actor, action, entity, entity_id, patient_id=patient_id, detail=detail
-        )
+        add_audit(session, actor, action, entity, entity_id, patient_id=patient_id, detail=detail)
 
 
 async def patient_audit_trail(

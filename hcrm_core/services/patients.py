@@ -152,7 +152,8 @@ class PatientService:
     async def get_by_mrn(self, mrn: str) -> Patient:
         async with self._db.session() as session:
             patient = await session.scalar(
-                select(Patient).where(func.upper(Patient.mrn) == mrn.strip().upper())
+                select(Patient)
+                .where(func.upper(Patient.mrn) == mrn.strip().upper())
                 .options(*_LOAD_CARD)
             )
             if patient is None:
@@ -169,8 +170,9 @@ class PatientService:
             except InvalidPhoneNumber as exc:
                 raise ValidationFailed(f"phones[{index}]", exc.message) from exc
             phones.append(
-                PatientPhone(e164=e164, raw=phone.number.strip(), kind=phone.kind,
-                             is_primary=index == 0)
+                PatientPhone(
+                    e164=e164, raw=phone.number.strip(), kind=phone.kind, is_primary=index == 0
+                )
             )
         patient = Patient(
             mrn=new.mrn.upper(),
@@ -198,8 +200,9 @@ class PatientService:
                     raise DuplicateRecord(f"record number {patient.mrn} is already in use")
                 session.add(patient)
                 await session.flush()
-                add_audit(session, actor, AuditAction.CREATE, "patient", patient.id,
-                          patient_id=patient.id)
+                add_audit(
+                    session, actor, AuditAction.CREATE, "patient", patient.id, patient_id=patient.id
+                )
         except IntegrityError as exc:
             raise DuplicateRecord(f"record number {patient.mrn} is already in use") from exc
         return await self.get(patient.id)

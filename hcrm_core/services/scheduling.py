@@ -152,12 +152,16 @@ class SchedulingService:
                     found = existing.get((template.doctor_id, start))
                     if found is None:
                         if not blocked:
-                            new_rows.append({
-                                "doctor_id": template.doctor_id,
-                                "department_id": department_of[template.doctor_id],
-                                "starts_at": start, "ends_at": end,
-                                "local_date": day, "available": True,
-                            })
+                            new_rows.append(
+                                {
+                                    "doctor_id": template.doctor_id,
+                                    "department_id": department_of[template.doctor_id],
+                                    "starts_at": start,
+                                    "ends_at": end,
+                                    "local_date": day,
+                                    "available": True,
+                                }
+                            )
                     elif blocked and found[1]:
                         now_blocked.append(found[0])
                     elif not blocked and not found[1]:
@@ -170,9 +174,7 @@ class SchedulingService:
                 update(Slot).where(Slot.id.in_(now_blocked)).values(available=False)
             )
         if now_open:
-            await session.execute(
-                update(Slot).where(Slot.id.in_(now_open)).values(available=True)
-            )
+            await session.execute(update(Slot).where(Slot.id.in_(now_open)).values(available=True))
         return len(new_rows)
 
     async def next_free_slots(

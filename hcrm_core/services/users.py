@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from sqlalchemy import select
@@ -35,7 +37,11 @@ async def create_user(
     extension: str | None = None,
 ) -> User:
     username = username.strip().lower()
-    if not username or len(username) > 64 or not username.replace(".", "").replace("_", "").replace("-", "").isalnum():
+    if (
+        not username
+        or len(username) > 64
+        or not username.replace(".", "").replace("_", "").replace("-", "").isalnum()
+    ):
         raise ValidationFailed("username", "use 1-64 letters, digits, '.', '_' or '-'")
     existing = await session.scalar(select(User.id).where(User.username == username))
     if existing is not None:
@@ -56,10 +62,8 @@ async def verify_credentials(session: AsyncSession, username: str, password: str
     """Return the active user whose password matches, else None (never says which part failed)."""
     user = await session.scalar(select(User).where(User.username == username.strip().lower()))
     if user is None or not user.active:
-        try:
+        with contextlib.suppress(VerificationError):
             _hasher.verify(_DUMMY_HASH, password)
-        except VerificationError:
-            pass
         return None
     try:
         _hasher.verify(user.password_hash, password)

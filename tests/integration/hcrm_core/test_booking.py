@@ -42,16 +42,17 @@ async def hospital(database, policy) -> Hospital:
 
 
 def _request(patient_id: int, slot_id: int, channel: Channel = Channel.AGENT) -> BookingRequest:
-    return BookingRequest(patient_id=patient_id, slot_id=slot_id, channel=channel,
-                          actor=Actor.system())
+    return BookingRequest(
+        patient_id=patient_id, slot_id=slot_id, channel=channel, actor=Actor.system()
+    )
 
 
 async def _active_count(hospital: Hospital, slot_id: int) -> int:
     async with hospital.database.session() as session:
         return await session.scalar(
-            select(func.count()).select_from(Appointment).where(
-                Appointment.slot_id == slot_id, Appointment.status == AppointmentStatus.BOOKED
-            )
+            select(func.count())
+            .select_from(Appointment)
+            .where(Appointment.slot_id == slot_id, Appointment.status == AppointmentStatus.BOOKED)
         )
 
 
@@ -61,8 +62,13 @@ async def test_book_commits_with_channel_code_and_audit(hospital, database, poli
     service = AppointmentService(database, policy)
 
     appointment = await service.book(
-        BookingRequest(patient_id=patient.id, slot_id=slot.slot_id, channel=Channel.IVR,
-                       actor=Actor.ivr("1700000000.42"), call_linkedid="1700000000.42")
+        BookingRequest(
+            patient_id=patient.id,
+            slot_id=slot.slot_id,
+            channel=Channel.IVR,
+            actor=Actor.ivr("1700000000.42"),
+            call_linkedid="1700000000.42",
+        )
     )
 
     assert appointment.status is AppointmentStatus.BOOKED
@@ -72,9 +78,9 @@ async def test_book_commits_with_channel_code_and_audit(hospital, database, poli
     assert appointment.booked_call_id == "1700000000.42"
     assert appointment.department.code == "CARD"
     async with database.session() as session:
-        audit = (await session.scalars(
-            select(AuditEvent).where(AuditEvent.entity == "appointment")
-        )).all()
+        audit = (
+            await session.scalars(select(AuditEvent).where(AuditEvent.entity == "appointment"))
+        ).all()
     assert [(a.actor, a.entity_id, a.patient_id) for a in audit] == [
         ("ivr", str(appointment.id), patient.id)
     ]
@@ -103,15 +109,20 @@ async def test_fifty_concurrent_bookings_of_one_slot_give_exactly_one(hospital, 
 async def test_cancel_then_concurrent_rebook_gives_one(hospital, database, policy):
     service = AppointmentService(database, policy)
     first = await make_patient(database, policy)
-    slot = (await hospital.free_slots(doctor_id=hospital.dr_beat.id, limit=1,
-                                      from_time=utcnow() + timedelta(days=3)))[0]
+    slot = (
+        await hospital.free_slots(
+            doctor_id=hospital.dr_beat.id, limit=1, from_time=utcnow() + timedelta(days=3)
+        )
+    )[0]
     appointment = await service.book(_request(first.id, slot.slot_id))
     others = [await make_patient(database, policy) for _ in range(10)]
 
     # Two cancellations race: exactly one wins, the other is told it is already cancelled.
     cancels = await asyncio.gather(
-        *(service.cancel(appointment.id, actor=Actor.system(), channel=Channel.AGENT)
-          for _ in range(2)),
+        *(
+            service.cancel(appointment.id, actor=Actor.system(), channel=Channel.AGENT)
+            for _ in range(2)
+        ),
         return_exceptions=True,
     )
     assert sum(isinstance(c, Appointment) for c in cancels) == 1
@@ -152,10 +163,15 @@ async def test_slot_on_leave_is_not_offered_or_bookable(hospital, database, poli
     patient = await make_patient(database, policy)
     slot = (await hospital.free_slots(doctor_id=hospital.dr_skin.id, limit=1))[0]
     async with database.transaction() as session:
-        session.add(ScheduleException(
-            doctor_id=hospital.dr_skin.id, kind=ExceptionKind.LEAVE, reason="conference",
-            starts_at=slot.starts_at - timedelta(hours=1), ends_at=slot.ends_at,
-        ))
+        session.add(
+            ScheduleException(
+                doctor_id=hospital.dr_skin.id,
+                kind=ExceptionKind.LEAVE,
+                reason="conference",
+                starts_at=slot.starts_at - timedelta(hours=1),
+                ends_at=slot.ends_at,
+            )
+        )
     day = slot.starts_at.astimezone(policy.timezone).date()
     await hospital.scheduling.expand_slots(day, day)
     offered = await hospital.free_slots(doctor_id=hospital.dr_skin.id, limit=20)
@@ -185,17 +201,21 @@ async def test_one_active_appointment_per_department_per_day(hospital, database,
     slots = await hospital.free_slots(department_id=hospital.cardiology.id, limit=20)
     first = slots[0]
     same_day_other_doctor = next(
-        s for s in slots
+        s
+        for s in slots
         if s.doctor_id != first.doctor_id
         and s.starts_at.astimezone(policy.timezone).date()
         == first.starts_at.astimezone(policy.timezone).date()
     )
     await service.book(_request(patient.id, first.slot_id))
-    with pytest.raises(DuplicateDepartmentBooking, match="same department|this department"):
+    with pytest.raises(DuplicateDepartmentBooking, match="in this department"):
         await service.book(_request(patient.id, same_day_other_doctor.slot_id))
     # Another department on the same day is fine.
-    derm = await hospital.free_slots(department_id=hospital.dermatology.id,
-                                     from_time=first.starts_at - timedelta(hours=3), limit=1)
+    derm = await hospital.free_slots(
+        department_id=hospital.dermatology.id,
+        from_time=first.starts_at - timedelta(hours=3),
+        limit=1,
+    )
     await service.book(_request(patient.id, derm[0].slot_id))
 
 
@@ -225,10 +245,16 @@ async def test_cancellation_cutoff(hospital, database, policy):
     assert (await service.get(appointment.id)).status is AppointmentStatus.BOOKED
     # Staff may override the cut-off, but never cancel one that has started.
     with pytest.raises(CancellationTooLate, match="already started"):
-        await service.cancel(appointment.id, actor=Actor.system(), channel=Channel.AGENT,
-                             enforce_cutoff=False, now=slot.starts_at)
-    done = await service.cancel(appointment.id, actor=Actor.system(), channel=Channel.AGENT,
-                                enforce_cutoff=False, now=late)
+        await service.cancel(
+            appointment.id,
+            actor=Actor.system(),
+            channel=Channel.AGENT,
+            enforce_cutoff=False,
+            now=slot.starts_at,
+        )
+    done = await service.cancel(
+        appointment.id, actor=Actor.system(), channel=Channel.AGENT, enforce_cutoff=False, now=late
+    )
     assert done.status is AppointmentStatus.CANCELLED
     with pytest.raises(AppointmentNotActive):
         await service.cancel(appointment.id, actor=Actor.system(), channel=Channel.AGENT)
@@ -239,21 +265,24 @@ async def test_cancellation_cutoff(hospital, database, policy):
 async def test_reschedule_moves_atomically(hospital, database, policy):
     service = AppointmentService(database, policy)
     patient, other = await make_patient(database, policy), await make_patient(database, policy)
-    slots = await hospital.free_slots(doctor_id=hospital.dr_heart.id, limit=40,
-                                      from_time=utcnow() + timedelta(days=2))
+    slots = await hospital.free_slots(
+        doctor_id=hospital.dr_heart.id, limit=40, from_time=utcnow() + timedelta(days=2)
+    )
     original = await service.book(_request(patient.id, slots[0].slot_id))
     later = slots[-1]
 
-    moved = await service.reschedule(original.id, later.slot_id, actor=Actor.system(),
-                                     channel=Channel.AGENT)
+    moved = await service.reschedule(
+        original.id, later.slot_id, actor=Actor.system(), channel=Channel.AGENT
+    )
     assert moved.slot_id == later.slot_id and moved.rescheduled_from_id == original.id
     assert (await service.get(original.id)).status is AppointmentStatus.CANCELLED
 
     # A reschedule onto a taken slot fails whole: the appointment keeps its time.
     taken = await service.book(_request(other.id, slots[5].slot_id))
     with pytest.raises(SlotTaken):
-        await service.reschedule(moved.id, taken.slot_id, actor=Actor.system(),
-                                 channel=Channel.AGENT)
+        await service.reschedule(
+            moved.id, taken.slot_id, actor=Actor.system(), channel=Channel.AGENT
+        )
     assert (await service.get(moved.id)).status is AppointmentStatus.BOOKED
     upcoming = await service.upcoming_for_patient(patient.id)
     assert [a.id for a in upcoming] == [moved.id]

@@ -15,8 +15,13 @@ from tests.factories import make_patient
 async def test_lookup_finds_the_patient_whatever_format_was_stored_or_presented(database, policy):
     stored = await make_patient(database, policy, phones=("(617) 555-0199",))
     service = PatientService(database, policy)
-    for presented in ["6175550199", "+16175550199", "1-617-555-0199", "001 617 555 0199",
-                      "617.555.0199"]:
+    for presented in [
+        "6175550199",
+        "+16175550199",
+        "1-617-555-0199",
+        "001 617 555 0199",
+        "617.555.0199",
+    ]:
         found = await service.find_by_phone(presented)
         assert [p.id for p in found] == [stored.id], presented
     assert stored.phones[0].raw == "(617) 555-0199"
@@ -25,8 +30,9 @@ async def test_lookup_finds_the_patient_whatever_format_was_stored_or_presented(
 
 async def test_shared_number_returns_every_patient(database, policy):
     mother = await make_patient(database, policy, phones=("+1 312 555 0100",), given_name="Ann")
-    child = await make_patient(database, policy, phones=("312-555-0100", "312-555-0101"),
-                               given_name="Tim")
+    child = await make_patient(
+        database, policy, phones=("312-555-0100", "312-555-0101"), given_name="Tim"
+    )
     found = await PatientService(database, policy).find_by_phone("3125550100")
     assert sorted(p.id for p in found) == sorted([mother.id, child.id])
 
@@ -40,10 +46,17 @@ async def test_unknown_and_garbage_numbers_find_nobody(database, policy):
 
 
 async def test_search_by_name_record_number_and_phone(database, policy):
-    wang = await make_patient(database, policy, given_name="秀英", family_name="王",
-                              phones=("+86 138 0000 1111",), mrn="MRN424242")
-    smith = await make_patient(database, policy, given_name="Mary", family_name="O'Smith",
-                               phones=("(415) 555-0123",))
+    wang = await make_patient(
+        database,
+        policy,
+        given_name="秀英",
+        family_name="王",
+        phones=("+86 138 0000 1111",),
+        mrn="MRN424242",
+    )
+    smith = await make_patient(
+        database, policy, given_name="Mary", family_name="O'Smith", phones=("(415) 555-0123",)
+    )
     service = PatientService(database, policy)
     assert [p.id for p in await service.search("王秀英")] == [wang.id]
     assert [p.id for p in await service.search("mrn424242")] == [wang.id]
@@ -60,8 +73,13 @@ async def test_registration_validates_and_names_the_bad_field(database, policy):
     service = PatientService(database, policy)
 
     def new(**kw) -> NewPatient:
-        base = dict(mrn="MRN900001", given_name="Li", family_name="Wei",
-                    date_of_birth=date(1980, 1, 1), phones=[NewPhone("212 555 0100")])
+        base = dict(
+            mrn="MRN900001",
+            given_name="Li",
+            family_name="Wei",
+            date_of_birth=date(1980, 1, 1),
+            phones=[NewPhone("212 555 0100")],
+        )
         base.update(kw)
         return NewPatient(**base)
 

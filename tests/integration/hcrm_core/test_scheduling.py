@@ -32,8 +32,9 @@ async def test_next_free_slots_sorted_filtered_and_bounded(database, policy):
     assert [s.starts_at for s in slots] == sorted(s.starts_at for s in slots)
     assert all(s.starts_at > now for s in slots)
     assert {s.doctor_id for s in slots} == {hospital.dr_heart.id, hospital.dr_beat.id}
-    later = await hospital.free_slots(doctor_id=hospital.dr_skin.id,
-                                      from_time=now + timedelta(days=7), limit=3)
+    later = await hospital.free_slots(
+        doctor_id=hospital.dr_skin.id, from_time=now + timedelta(days=7), limit=3
+    )
     assert all(s.starts_at >= now + timedelta(days=7) for s in later)
     assert {s.doctor_id for s in later} == {hospital.dr_skin.id}
     with pytest.raises(ValidationFailed, match="department"):

@@ -35,8 +35,15 @@ async def test_upgrade_from_empty_to_head(tmp_path):
 
 
 async def test_audit_rows_cannot_be_changed_or_deleted(database):
-    await record_audit(database, Actor.user(7, "alice", "10.0.0.5"), AuditAction.VIEW,
-                       "patient", 42, patient_id=42, detail={"page": "card"})
+    await record_audit(
+        database,
+        Actor.user(7, "alice", "10.0.0.5"),
+        AuditAction.VIEW,
+        "patient",
+        42,
+        patient_id=42,
+        detail={"page": "card"},
+    )
     for statement in (
         update(AuditEvent).values(actor="mallory"),
         delete(AuditEvent),

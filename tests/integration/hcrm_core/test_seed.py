@@ -14,10 +14,13 @@ from hcrm_core.services.patients import PatientService
 
 async def _snapshot(database):
     async with database.session() as session:
-        patients = (await session.execute(
-            select(Patient.mrn, Patient.given_name, Patient.family_name, Patient.date_of_birth)
-            .order_by(Patient.mrn).limit(50)
-        )).all()
+        patients = (
+            await session.execute(
+                select(Patient.mrn, Patient.given_name, Patient.family_name, Patient.date_of_birth)
+                .order_by(Patient.mrn)
+                .limit(50)
+            )
+        ).all()
         counts = {
             model.__name__: await session.scalar(select(func.count()).select_from(model))
             for model in (Department, Doctor, Patient, PatientPhone, Slot)
@@ -49,8 +52,9 @@ async def test_seed_is_deterministic_and_refuses_a_second_run(database, policy, 
 
     # Every stored phone finds its patient again through the lookup.
     async with database.session() as session:
-        phones = (await session.execute(select(PatientPhone.raw, PatientPhone.patient_id)
-                                        .limit(40))).all()
+        phones = (
+            await session.execute(select(PatientPhone.raw, PatientPhone.patient_id).limit(40))
+        ).all()
         booked = await session.scalar(select(func.count()).select_from(Appointment))
     service = PatientService(database, policy)
     for raw, patient_id in phones:

@@ -9,8 +9,13 @@ from hcrm_core.services.users import create_user, verify_credentials
 
 async def test_create_and_verify(database):
     async with database.transaction() as session:
-        user = await create_user(session, username="Alice", password="correct horse battery",
-                                 role=Role.AGENT, extension="1001")
+        user = await create_user(
+            session,
+            username="Alice",
+            password="correct horse battery",
+            role=Role.AGENT,
+            extension="1001",
+        )
     assert user.username == "alice"
     assert "correct horse" not in user.password_hash and user.password_hash.startswith("$argon2")
     async with database.transaction() as session:
@@ -24,12 +29,12 @@ async def test_bad_users_are_refused(database):
         await create_user(session, username="bob", password="long enough pw", role=Role.ADMIN)
     with pytest.raises(DuplicateRecord, match="bob"):
         async with database.transaction() as session:
-            await create_user(session, username="BOB", password="long enough pw",
-                              role=Role.AGENT)
+            await create_user(session, username="BOB", password="long enough pw", role=Role.AGENT)
     with pytest.raises(ValidationFailed, match="password"):
         async with database.transaction() as session:
             await create_user(session, username="carol", password="short", role=Role.AGENT)
     with pytest.raises(ValidationFailed, match="username"):
         async with database.transaction() as session:
-            await create_user(session, username="eve; drop", password="long enough pw",
-                              role=Role.AGENT)
+            await create_user(
+                session, username="eve; drop", password="long enough pw", role=Role.AGENT
+            )

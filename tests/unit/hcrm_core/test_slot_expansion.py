@@ -11,8 +11,15 @@ NY = BookingPolicy(timezone=ZoneInfo("America/New_York"))
 
 
 def _template(**kw) -> ScheduleTemplate:
-    base = dict(doctor_id=1, weekday=0, start_time=time(9), end_time=time(10, 10),
-                slot_minutes=20, valid_from=None, valid_until=None)
+    base = dict(
+        doctor_id=1,
+        weekday=0,
+        start_time=time(9),
+        end_time=time(10, 10),
+        slot_minutes=20,
+        valid_from=None,
+        valid_until=None,
+    )
     base.update(kw)
     return ScheduleTemplate(**base)
 
@@ -20,14 +27,16 @@ def _template(**kw) -> ScheduleTemplate:
 def test_only_whole_slots_inside_the_session():
     slots = list(_template_slots(_template(), date(2026, 1, 5), NY))  # a Monday, EST
     assert [s.astimezone(NY.timezone).time() for s, _ in slots] == [
-        time(9), time(9, 20), time(9, 40)
+        time(9),
+        time(9, 20),
+        time(9, 40),
     ]
     assert slots[0][0] == datetime(2026, 1, 5, 14, 0, tzinfo=UTC)
 
 
 def test_wall_clock_is_kept_across_dst():
-    winter = list(_template_slots(_template(), date(2026, 3, 2), NY))[0][0]
-    summer = list(_template_slots(_template(), date(2026, 3, 9), NY))[0][0]  # after DST starts
+    winter = next(iter(_template_slots(_template(), date(2026, 3, 2), NY)))[0]
+    summer = next(iter(_template_slots(_template(), date(2026, 3, 9), NY)))[0]  # after DST starts
     assert winter.hour == 14 and summer.hour == 13
     assert winter.astimezone(NY.timezone).time() == summer.astimezone(NY.timezone).time()
 

@@ -1,0 +1,112 @@
+"""``callcenter serve``: start every long-lived part in order, stop them in reverse on SIGTERM.
+
+Order matters: the database first (everything writes to it), then the event bus, the AMI
+bridge (which connects in the background and keeps retrying, so a missing PBX never stops the
+console from serving), and last the HTTP console that reports on all of them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from callcenter.ami import AmiBridge
+from callcenter.events import EventBus
+from callcenter.settings import Settings
+from hcrm_core.db import Database
+from hcrm_core.migrate import upgrade_async
+from hcrm_core.services.appointments import AppointmentService
+from hcrm_core.services.patients import PatientService
+from hcrm_core.services.scheduling import SchedulingService
+
+_LOG = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Runtime:
+    """The running server's parts, handed to the web console and the telephony services."""
+
+    settings: Settings
+    database: Database
+    bus: EventBus
+    ami: AmiBridge
+    patients: PatientService
+    scheduling: SchedulingService
+    appointments: AppointmentService
+
+
+async def _seed_if_empty(settings: Settings, database: Database) -> None:
+    from hcrm_core.seed import DemoAlreadySeeded, seed_demo
+
+    try:
+        summary = await seed_demo(database, settings.booking_policy())
+    except DemoAlreadySeeded:
+        _LOG.info("demo data already present; not seeding")
+        return
+    _LOG.info("seeded %s", summary)
+
+
+async def start_runtime(settings: Settings, *, seed_demo: bool = False) -> Runtime:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    await upgrade_async(settings.database_url)
+    database = Database(
+        settings.database_url, echo=settings.database.echo, pool_size=settings.database.pool_size
+    )
+    if seed_demo:
+        await _seed_if_empty(settings, database)
+    bus = EventBus()
+    ami = AmiBridge(settings.ami, bus)
+    await ami.start()
+    policy = settings.booking_policy()
+    return Runtime(
+        settings=settings,
+        database=database,
+        bus=bus,
+        ami=ami,
+        patients=PatientService(database, policy),
+        scheduling=SchedulingService(database, policy),
+        appointments=AppointmentService(database, policy),
+    )
+
+
+async def stop_runtime(runtime: Runtime) -> None:
+    await runtime.ami.stop()
+    await runtime.bus.close()
+    await runtime.database.dispose()
+
+
+async def run_server(settings: Settings, *, seed_demo: bool = False) -> None:
+    """Run until SIGTERM/SIGINT, then shut down cleanly in reverse order."""
+    from web_console.app import create_app
+
+    runtime = await start_runtime(settings, seed_demo=seed_demo)
+    runner = web.AppRunner(create_app(runtime), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, settings.web.host, settings.web.port)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        await site.start()
+        _LOG.info(
+            "console on http://%s:%s/ ; AMI %s:%s ; database %s",
+            settings.web.host,
+            settings.web.port,
+            settings.ami.host,
+            settings.ami.port,
+            runtime.database.dialect,
+        )
+        await stop.wait()
+        _LOG.info("shutting down")
+    finally:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(Exception):
+                loop.remove_signal_handler(signum)
+        await runner.cleanup()
+        await stop_runtime(runtime)

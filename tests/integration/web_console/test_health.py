@@ -1,0 +1,63 @@
+"""The server starts on its embedded defaults and reports its parts honestly."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from callcenter.server import start_runtime, stop_runtime
+from callcenter.settings import Settings
+from web_console.app import create_app
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+async def runtime(tmp_path):
+    settings = Settings(
+        data_dir=tmp_path,
+        ami={
+            "port": _closed_port(),
+            "secret": "not-used",
+            "reconnect_min": 0.05,
+            "reconnect_max": 0.2,
+        },
+    )
+    runtime = await start_runtime(settings)
+    yield runtime
+    await stop_runtime(runtime)
+
+
+async def test_healthz_is_degraded_without_asterisk_and_names_the_reason(runtime, aiohttp_client):
+    client = await aiohttp_client(create_app(runtime))
+    response = await client.get("/healthz")
+    assert response.status == 200
+    body = await response.json()
+    assert body["status"] == "degraded"
+    assert body["database"] == {"ok": True, "engine": "sqlite", "error": None}
+    assert body["ami"]["connected"] is False
+
+
+async def test_healthz_is_down_when_the_database_is_gone(runtime, aiohttp_client):
+    client = await aiohttp_client(create_app(runtime))
+    await runtime.database.dispose()
+    (runtime.settings.data_dir / "callcenter.sqlite3").unlink()
+    (runtime.settings.data_dir / "callcenter.sqlite3").mkdir()  # now unopenable
+    response = await client.get("/healthz")
+    assert response.status == 503
+    assert (await response.json())["status"] == "down"
+
+
+async def test_metrics_and_home_page(runtime, aiohttp_client):
+    client = await aiohttp_client(create_app(runtime))
+    metrics = await (await client.get("/metrics")).text()
+    assert "callcenter_ami_connected 0" in metrics
+    assert "callcenter_database_up 1" in metrics
+    home = await client.get("/")
+    assert home.status == 200
+    assert "General Hospital call center" in await home.text()

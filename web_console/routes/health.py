@@ -1,0 +1,92 @@
+"""``/healthz`` for load balancers and operators, ``/metrics`` in Prometheus text format."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy import text
+
+from web_console.keys import RUNTIME
+
+routes = web.RouteTableDef()
+_LOG = logging.getLogger(__name__)
+_STARTED = time.time()
+
+
+async def _database_ok(request: web.Request) -> tuple[bool, str | None]:
+    runtime = request.app[RUNTIME]
+    try:
+        async with runtime.database.session() as session:
+            await session.execute(text("SELECT 1"))
+    except Exception as exc:  # any failure means "not healthy"; the reason is reported
+        _LOG.warning("health check: database unavailable: %s", type(exc).__name__)
+        return False, type(exc).__name__
+    return True, None
+
+
+@routes.get("/healthz")
+async def healthz(request: web.Request) -> web.Response:
+    """200 when the database answers; the AMI link is reported but does not fail the check.
+
+    The console stays useful (search, booking) while the PBX is away, so a missing Asterisk
+    is "degraded", not "down".
+    """
+    runtime = request.app[RUNTIME]
+    db_ok, db_error = await _database_ok(request)
+    ami = runtime.ami.health()
+    status = "ok" if db_ok and ami["connected"] else ("degraded" if db_ok else "down")
+    body: dict[str, Any] = {
+        "status": status,
+        "database": {"ok": db_ok, "engine": runtime.database.dialect, "error": db_error},
+        "ami": {
+            "state": ami["state"],
+            "connected": ami["connected"],
+            "asterisk_ready": ami["asterisk_ready"],
+            "last_error": ami["last_error"],
+        },
+        "uptime_seconds": round(time.time() - _STARTED, 1),
+    }
+    return web.json_response(body, status=200 if db_ok else 503)
+
+
+def _metric(lines: list[str], name: str, value: float, help_text: str, kind: str = "gauge") -> None:
+    lines.append(f"# HELP {name} {help_text}")
+    lines.append(f"# TYPE {name} {kind}")
+    lines.append(f"{name} {value}")
+
+
+@routes.get("/metrics")
+async def metrics(request: web.Request) -> web.Response:
+    runtime = request.app[RUNTIME]
+    ami = runtime.ami.health()
+    counters = ami.get("counters", {})
+    lines: list[str] = []
+    _metric(
+        lines,
+        "callcenter_ami_connected",
+        1 if ami["connected"] else 0,
+        "1 when the AMI session is logged in",
+    )
+    _metric(
+        lines,
+        "callcenter_asterisk_ready",
+        1 if ami["asterisk_ready"] else 0,
+        "1 when Asterisk is fully booted and originating is allowed",
+    )
+    for key, value in sorted(counters.items()):
+        if isinstance(value, int | float):
+            _metric(lines, f"callcenter_ami_{key}_total", value, f"AMI {key}", "counter")
+    dropped = sum(s.dropped for s in runtime.bus.stats())
+    _metric(
+        lines,
+        "callcenter_bus_dropped_events_total",
+        dropped,
+        "events dropped by slow bus subscribers",
+        "counter",
+    )
+    db_ok, _ = await _database_ok(request)
+    _metric(lines, "callcenter_database_up", 1 if db_ok else 0, "1 when the database answers")
+    return web.Response(text="\n".join(lines) + "\n", content_type="text/plain")

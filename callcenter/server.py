@@ -16,7 +16,12 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from callcenter.ami import AmiBridge
+from callcenter.asterisk.const import CONTEXT_INBOUND
+from callcenter.call_log import CallLogWriter
+from callcenter.calls import CallTracker
 from callcenter.events import EventBus
+from callcenter.ivr.routes import build_routes
+from callcenter.ivr.server import FastAgiServer
 from callcenter.settings import Settings
 from hcrm_core.db import Database
 from hcrm_core.migrate import upgrade_async
@@ -35,6 +40,9 @@ class Runtime:
     database: Database
     bus: EventBus
     ami: AmiBridge
+    agi: FastAgiServer
+    call_log: CallLogWriter
+    calls: CallTracker
     patients: PatientService
     scheduling: SchedulingService
     appointments: AppointmentService
@@ -59,23 +67,44 @@ async def start_runtime(settings: Settings, *, seed_demo: bool = False) -> Runti
     )
     if seed_demo:
         await _seed_if_empty(settings, database)
+    policy = settings.booking_policy()
+    patients = PatientService(database, policy)
     bus = EventBus()
+    # The tracker subscribes before the bridge connects, so no event of a call is missed.
+    call_log = CallLogWriter(database)
+    await call_log.start()
+    calls = CallTracker(bus, call_log, database, patients, inbound_contexts=[CONTEXT_INBOUND])
+    await calls.start()
     ami = AmiBridge(settings.ami, bus)
     await ami.start()
-    policy = settings.booking_policy()
+    agi = FastAgiServer(settings.agi, build_routes())
+    try:
+        await agi.start()
+    except OSError:
+        await ami.stop()
+        await calls.stop()
+        await call_log.stop()
+        await database.dispose()
+        raise
     return Runtime(
         settings=settings,
         database=database,
         bus=bus,
         ami=ami,
-        patients=PatientService(database, policy),
+        agi=agi,
+        call_log=call_log,
+        calls=calls,
+        patients=patients,
         scheduling=SchedulingService(database, policy),
         appointments=AppointmentService(database, policy),
     )
 
 
 async def stop_runtime(runtime: Runtime) -> None:
+    await runtime.agi.stop()
     await runtime.ami.stop()
+    await runtime.calls.stop()
+    await runtime.call_log.stop()
     await runtime.bus.close()
     await runtime.database.dispose()
 

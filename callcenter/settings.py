@@ -74,7 +74,8 @@ class AmiSettings(_Section):
 
 class AgiSettings(_Section):
     host: str = "127.0.0.1"
-    port: int = Field(default=4573, ge=1, le=65535)
+    # 0 picks a free port (tests); Asterisk's dialplan must then be rendered with the real one.
+    port: int = Field(default=4573, ge=0, le=65535)
     command_timeout: float = Field(default=30.0, gt=0)
 
 
@@ -279,7 +280,5 @@ def ensure_secrets(settings: Settings) -> Settings:
     for (section, key), value in needed.items():
         if not value:
             current = getattr(settings, section)
-            updates[section] = current.model_copy(
-                update={key: SecretStr(stored[section][key])}
-            )
+            updates[section] = current.model_copy(update={key: SecretStr(stored[section][key])})
     return settings.model_copy(update=updates)

@@ -47,6 +47,7 @@ async def healthz(request: web.Request) -> web.Response:
             "asterisk_ready": ami["asterisk_ready"],
             "last_error": ami["last_error"],
         },
+        "agi": runtime.agi.health(),
         "uptime_seconds": round(time.time() - _STARTED, 1),
     }
     return web.json_response(body, status=200 if db_ok else 503)

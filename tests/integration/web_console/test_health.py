@@ -41,6 +41,7 @@ async def test_healthz_is_degraded_without_asterisk_and_names_the_reason(runtime
     assert body["status"] == "degraded"
     assert body["database"] == {"ok": True, "engine": "sqlite", "error": None}
     assert body["ami"]["connected"] is False
+    assert body["agi"]["listening"] is True
 
 
 async def test_healthz_is_down_when_the_database_is_gone(runtime, aiohttp_client):

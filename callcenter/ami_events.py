@@ -1,0 +1,207 @@
+"""Typed objects the AMI bridge hands to the rest of the code.
+
+AMI messages are parsed here, at the edge, into frozen dataclasses; nothing outside the
+``callcenter.ami*`` modules touches panoramisk's ``Message`` objects or raw header dicts.
+"""
+
+from __future__ import annotations
+
+import enum
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class Headers(Mapping[str, str]):
+    """Read-only, case-insensitive AMI headers that keep the spelling Asterisk sent.
+
+    A header Asterisk repeats (``ChanVariable``, ``Variable``) maps to its last value here;
+    :meth:`get_all` returns every value in order.
+    """
+
+    __slots__ = ("_by_lower", "_values")
+
+    def __init__(self, pairs: Iterable[tuple[str, str]] = ()) -> None:
+        values: dict[str, list[str]] = {}
+        keys: dict[str, str] = {}
+        for key, value in pairs:
+            lower = key.lower()
+            keys.setdefault(lower, key)
+            values.setdefault(lower, []).append(value)
+        self._by_lower = keys
+        self._values = values
+
+    @classmethod
+    def from_mapping(cls, mapping: Mapping[str, Any]) -> Headers:
+        """Build from a mapping whose values are ``str`` or lists of ``str`` (repeated)."""
+        pairs: list[tuple[str, str]] = []
+        for key, value in mapping.items():
+            if isinstance(value, list | tuple):
+                pairs.extend((key, str(item)) for item in value)
+            else:
+                pairs.append((key, str(value)))
+        return cls(pairs)
+
+    def __getitem__(self, key: str) -> str:
+        return self._values[key.lower()][-1]
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and key.lower() in self._values
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._by_lower.values())
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def get_all(self, key: str) -> tuple[str, ...]:
+        return tuple(self._values.get(key.lower(), ()))
+
+    def __repr__(self) -> str:
+        return f"Headers({dict(self.items())!r})"
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Headers):
+            return self._values == other._values
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(tuple((key, tuple(value)) for key, value in self._values.items()))
+
+
+@dataclass(frozen=True, slots=True)
+class AmiEvent:
+    """One AMI event. ``received_at`` is wall-clock time (``time.time()``) of its arrival."""
+
+    name: str
+    headers: Headers
+    received_at: float = field(default_factory=time.time, compare=False)
+
+    def get(self, key: str, default: str = "") -> str:
+        return self.headers.get(key, default)
+
+    @property
+    def linkedid(self) -> str:
+        """Shared by every channel of one call (both halves of a Local pair, the queue legs)."""
+        return self.get("Linkedid")
+
+    @property
+    def uniqueid(self) -> str:
+        return self.get("Uniqueid")
+
+    @property
+    def channel(self) -> str:
+        return self.get("Channel")
+
+    @property
+    def action_id(self) -> str:
+        return self.get("ActionID")
+
+    @property
+    def caller_id_num(self) -> str:
+        return self.get("CallerIDNum")
+
+    @property
+    def caller_id_name(self) -> str:
+        return self.get("CallerIDName")
+
+    @property
+    def queue(self) -> str:
+        return self.get("Queue")
+
+    @property
+    def variables(self) -> dict[str, str]:
+        """``ChanVariable: NAME=value`` headers (as set by ``channelvars`` in manager.conf)."""
+        result: dict[str, str] = {}
+        for item in self.headers.get_all("ChanVariable"):
+            name, _, value = item.partition("=")
+            result[name] = value
+        return result
+
+    def log_context(self) -> str:
+        """Short tag for log lines, so one call can be followed across parts."""
+        return f"event={self.name} linkedid={self.linkedid or '-'} channel={self.channel or '-'}"
+
+
+@dataclass(frozen=True, slots=True)
+class AmiResponse:
+    """Asterisk's answer to one action; ``events`` holds the event list of list actions."""
+
+    action: str
+    action_id: str
+    response: str
+    message: str
+    headers: Headers
+    events: tuple[AmiEvent, ...] = ()
+    # Body of ``Response: Follows`` (the output of a ``Command`` action).
+    content: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.response in ("Success", "Follows", "Goodbye")
+
+
+class ConnectionState(enum.StrEnum):
+    DISCONNECTED = "disconnected"
+    CONNECTING = "connecting"
+    AUTHENTICATING = "authenticating"
+    CONNECTED = "connected"
+    AUTH_FAILED = "auth_failed"
+
+
+# Events of QueueStatus's event list.
+QUEUE_PARAMS = "QueueParams"
+QUEUE_MEMBER = "QueueMember"
+QUEUE_ENTRY = "QueueEntry"
+
+
+@dataclass(frozen=True, slots=True)
+class AmiSnapshot:
+    """Live state read after a (re)login, once Asterisk reported ``FullyBooted``.
+
+    ``channels`` are the ``CoreShowChannel`` events, ``queues`` the ``QueueParams``,
+    ``QueueMember`` and ``QueueEntry`` events of ``QueueStatus``; ``taken_at`` is wall-clock
+    time when the reading started (live events after it are delivered as usual).
+    """
+
+    channels: tuple[AmiEvent, ...]
+    queues: tuple[AmiEvent, ...]
+    taken_at: float
+
+    @property
+    def queue_params(self) -> tuple[AmiEvent, ...]:
+        return tuple(e for e in self.queues if e.name == QUEUE_PARAMS)
+
+    @property
+    def queue_members(self) -> tuple[AmiEvent, ...]:
+        return tuple(e for e in self.queues if e.name == QUEUE_MEMBER)
+
+    @property
+    def queue_entries(self) -> tuple[AmiEvent, ...]:
+        return tuple(e for e in self.queues if e.name == QUEUE_ENTRY)
+
+    def channels_by_linkedid(self) -> dict[str, list[AmiEvent]]:
+        calls: dict[str, list[AmiEvent]] = {}
+        for channel in self.channels:
+            calls.setdefault(channel.linkedid, []).append(channel)
+        return calls
+
+
+# Published on the event bus by the bridge.
+
+
+@dataclass(frozen=True, slots=True)
+class AmiConnectionChanged:
+    """The AMI session changed state, or Asterisk became ready / unavailable."""
+
+    state: ConnectionState
+    asterisk_ready: bool
+    last_error: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class AmiResynced:
+    """Live state after a (re)login: reconcile with it, events may have been missed."""
+
+    snapshot: AmiSnapshot

@@ -1,0 +1,242 @@
+"""One AGI session as typed, safe calls: the only place that writes AGI command lines.
+
+AGI splits a command line on whitespace, honouring ``"`` quotes and ``\\`` escapes, and ends it at
+a newline; a CR, LF or quote in caller-supplied data can end a command early and start another.
+So every argument goes through :func:`quote_arg` (which refuses control characters and escapes
+quotes), and sound file names must match a strict allowlist: they are ours, never the caller's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Protocol
+
+from panoramisk.utils import parse_agi_result
+
+from callcenter.ivr.errors import AgiCommandError, AgiTimeout, CallerHungUp, UnsafeAgiValue
+
+_LOG = logging.getLogger(__name__)
+_SOUND_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_/-]{0,120}$")
+_VARIABLE_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}(\([A-Za-z0-9_,-]{0,64}\))?$")
+_DIGITS_RE = re.compile(r"^[0-9*#]{0,64}$")
+MAX_ARG_LENGTH = 1024
+
+
+def quote_arg(value: str) -> str:
+    """Quote one AGI argument; refuse characters that would end or split the command."""
+    if len(value) > MAX_ARG_LENGTH:
+        raise UnsafeAgiValue(f"argument longer than {MAX_ARG_LENGTH} characters")
+    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in value):
+        raise UnsafeAgiValue("control character in an AGI argument")
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def sound(name: str) -> str:
+    """Validate a sound file name (ours, from the prompt catalogue)."""
+    if not _SOUND_RE.match(name) or ".." in name:
+        raise UnsafeAgiValue(f"not a sound name: {name!r}")
+    return name
+
+
+def _digits(value: str) -> str:
+    if not _DIGITS_RE.match(value):
+        raise UnsafeAgiValue("only digits, * and # may be said as digits")
+    return value
+
+
+class _Transport(Protocol):
+    async def readline(self) -> bytes: ...
+
+
+@dataclass(frozen=True, slots=True)
+class AgiEnvironment:
+    """The ``agi_*`` variables Asterisk sends when the session opens, parsed at the edge."""
+
+    script: str
+    channel: str
+    uniqueid: str
+    caller_id: str
+    caller_id_name: str
+    context: str
+    extension: str
+    language: str
+    arguments: tuple[str, ...]
+    raw: Mapping[str, str]
+
+    @classmethod
+    def parse(cls, headers: Mapping[str, str]) -> AgiEnvironment:
+        # agi_network_script carries the path of agi://host/path (plus ?query, dropped here).
+        script = headers.get("agi_network_script", "").split("?", 1)[0].strip("/")
+        args = tuple(headers[f"agi_arg_{n}"] for n in range(1, 64) if f"agi_arg_{n}" in headers)
+        return cls(
+            script=script,
+            channel=headers.get("agi_channel", ""),
+            uniqueid=headers.get("agi_uniqueid", ""),
+            caller_id=headers.get("agi_callerid", ""),
+            caller_id_name=headers.get("agi_calleridname", ""),
+            context=headers.get("agi_context", ""),
+            extension=headers.get("agi_extension", ""),
+            language=headers.get("agi_language", "en"),
+            arguments=args,
+            raw=dict(headers),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class AgiReply:
+    code: int
+    result: str
+    data: str
+    line: str
+
+    @property
+    def digit(self) -> str | None:
+        """The key of a STREAM FILE / WAIT FOR DIGIT result (ASCII code), or None."""
+        number = int(self.result) if self.result.lstrip("-").isdigit() else 0
+        return chr(number) if number > 0 else None
+
+
+class AgiChannel:
+    """Commands on one AGI session, each with a timeout and typed failures."""
+
+    def __init__(
+        self,
+        env: AgiEnvironment,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        *,
+        command_timeout: float,
+    ) -> None:
+        self.env = env
+        self._reader = reader
+        self._writer = writer
+        self._timeout = command_timeout
+        self.linkedid = env.uniqueid
+        self.hung_up = False
+
+    def log_context(self) -> str:
+        return f"linkedid={self.linkedid} channel={self.env.channel}"
+
+    async def command(self, line: str, *, timeout: float | None = None) -> AgiReply:  # noqa: ASYNC109
+        """Send one raw command line (already quoted) and return its parsed reply."""
+        if self.hung_up:
+            raise CallerHungUp(self.log_context())
+        if "\n" in line or "\r" in line:
+            raise UnsafeAgiValue("newline in an AGI command")
+        verb = line.split(" ", 2)[:2]
+        self._writer.write(line.encode("utf-8") + b"\n")
+        try:
+            async with asyncio.timeout(timeout or self._timeout):
+                await self._writer.drain()
+                reply = await self._read_reply()
+        except TimeoutError as exc:
+            raise AgiTimeout(f"{' '.join(verb)}: no reply ({self.log_context()})") from exc
+        except (ConnectionError, asyncio.IncompleteReadError) as exc:
+            self.hung_up = True
+            raise CallerHungUp(self.log_context()) from exc
+        return self._check(" ".join(verb), reply)
+
+    async def _read_reply(self) -> dict[str, object]:
+        while True:
+            raw = await self._reader.readline()
+            if not raw:
+                raise asyncio.IncompleteReadError(raw, None)
+            # Decoding errors are replaced: a reply is ASCII apart from data we never trust.
+            parsed: dict[str, object] = parse_agi_result(
+                raw.decode("utf-8", errors="replace").rstrip("\r\n")
+            )
+            if parsed.get("status_code") == 100:  # "100 Trying...": the real reply follows
+                continue
+            if parsed.get("error") == "AGIUsageError":
+                await self._reader.readline()
+            return parsed
+
+    def _check(self, verb: str, reply: dict[str, object]) -> AgiReply:
+        error = reply.get("error")
+        if error == "AGIResultHangup":
+            self.hung_up = True
+            raise CallerHungUp(self.log_context())
+        if error == "AGIAppError":
+            # result=-1: the application failed, which in practice means the channel is gone.
+            self.hung_up = True
+            raise CallerHungUp(f"{verb} failed: {self.log_context()}")
+        if error:
+            raise AgiCommandError(verb, str(reply.get("msg") or error))
+        pair = reply.get("result", ("", ""))
+        result, data = pair if isinstance(pair, tuple) and len(pair) == 2 else ("", "")
+        return AgiReply(
+            code=int(str(reply.get("status_code", 0))),
+            result=str(result),
+            data=str(data or ""),
+            line=str(reply.get("line", "")),
+        )
+
+    # -- the commands the dialogs use ---------------------------------------------------------
+
+    async def answer(self) -> None:
+        await self.command("ANSWER")
+
+    async def hangup(self) -> None:
+        if not self.hung_up:
+            with contextlib.suppress(CallerHungUp):
+                await self.command("HANGUP")
+            self.hung_up = True
+
+    async def get_data(self, prompt: str, *, timeout_ms: int, max_digits: int) -> str | None:
+        """Play ``prompt`` and collect up to ``max_digits`` keys; None on silence."""
+        reply = await self.command(
+            f"GET DATA {sound(prompt)} {int(timeout_ms)} {int(max_digits)}",
+            timeout=self._timeout + timeout_ms / 1000 + 30,
+        )
+        if reply.data == "timeout" and not reply.result:
+            return None
+        return reply.result if _DIGITS_RE.match(reply.result) else None
+
+    async def stream_file(self, prompt: str, escape_digits: str = "") -> str | None:
+        """Play a sound; returns the key that interrupted it, if any."""
+        reply = await self.command(
+            f"STREAM FILE {sound(prompt)} {quote_arg(_digits(escape_digits))}",
+            timeout=self._timeout + 120,
+        )
+        return reply.digit
+
+    async def wait_for_digit(self, timeout_ms: int) -> str | None:
+        reply = await self.command(
+            f"WAIT FOR DIGIT {int(timeout_ms)}", timeout=self._timeout + timeout_ms / 1000
+        )
+        return reply.digit
+
+    async def say_digits(self, digits: str, escape_digits: str = "") -> None:
+        await self.command(
+            f"SAY DIGITS {_digits(digits)} {quote_arg(_digits(escape_digits))}",
+            timeout=self._timeout + 60,
+        )
+
+    async def say_number(self, number: int, escape_digits: str = "") -> None:
+        await self.command(
+            f"SAY NUMBER {int(number)} {quote_arg(_digits(escape_digits))}",
+            timeout=self._timeout + 60,
+        )
+
+    async def set_variable(self, name: str, value: str) -> None:
+        if not _VARIABLE_RE.match(name):
+            raise UnsafeAgiValue(f"not a variable name: {name!r}")
+        await self.command(f"SET VARIABLE {name} {quote_arg(value)}")
+
+    async def get_variable(self, name: str) -> str | None:
+        if not _VARIABLE_RE.match(name):
+            raise UnsafeAgiValue(f"not a variable name: {name!r}")
+        reply = await self.command(f"GET VARIABLE {name}")
+        return reply.data if reply.result == "1" else None
+
+    async def load_linkedid(self) -> str:
+        """The call's Linkedid (shared by all its channels), used to tag logs and the call log."""
+        value = await self.get_variable("CHANNEL(linkedid)")
+        if value:
+            self.linkedid = value
+        return self.linkedid

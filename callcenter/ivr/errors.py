@@ -1,0 +1,28 @@
+"""What can go wrong on an AGI session, typed so a dialog decides what the caller hears."""
+
+from __future__ import annotations
+
+
+class AgiError(Exception):
+    """Base of every AGI failure."""
+
+
+class CallerHungUp(AgiError):
+    """The channel hung up; nothing more can be said to the caller."""
+
+
+class AgiTimeout(AgiError):
+    """Asterisk did not answer a command in time (the channel is treated as gone)."""
+
+
+class AgiCommandError(AgiError):
+    """Asterisk refused or failed a command (5xx, or result=-1)."""
+
+    def __init__(self, command: str, detail: str) -> None:
+        super().__init__(f"{command}: {detail}")
+        self.command = command
+        self.detail = detail
+
+
+class UnsafeAgiValue(AgiError):
+    """A value that could break or inject an AGI command was refused before sending."""

@@ -1,0 +1,137 @@
+"""The FastAGI server: Asterisk's ``AGI(agi://host:port/<route>)`` calls land here.
+
+Routes map the AGI path to a dialog (a coroutine taking an :class:`AgiChannel`). Each session
+gets a whole-call time limit; a caller hanging up at any step ends the dialog through
+:class:`CallerHungUp`, which is expected and logged quietly.
+
+panoramisk's ``fast_agi.Application`` is not used for accepting sessions: its header loop spins
+forever on a peer that closes before the blank line (``read()`` keeps returning ``b""``) and it
+has no header size limit or timeout. The AGI reply parsing is panoramisk's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+
+from callcenter.ivr.agi import AgiChannel, AgiEnvironment
+from callcenter.ivr.errors import AgiError, CallerHungUp
+from callcenter.settings import AgiSettings
+
+_LOG = logging.getLogger(__name__)
+
+Flow = Callable[[AgiChannel], Awaitable[None]]
+HEADER_TIMEOUT = 5.0
+MAX_HEADER_BYTES = 64 * 1024
+DEFAULT_CALL_TIMEOUT = 30 * 60.0
+
+
+def _parse_headers(block: bytes) -> dict[str, str]:
+    headers: dict[str, str] = {}
+    for line in block.decode("utf-8", errors="replace").splitlines():
+        key, sep, value = line.partition(": ")
+        if sep and key.startswith("agi_"):
+            headers[key] = value
+    return headers
+
+
+class FastAgiServer:
+    """Accepts FastAGI sessions and runs the routed dialog for each."""
+
+    def __init__(
+        self,
+        settings: AgiSettings,
+        routes: Mapping[str, Flow],
+        *,
+        call_timeout: float = DEFAULT_CALL_TIMEOUT,
+    ) -> None:
+        self._settings = settings
+        self._routes = dict(routes)
+        self._call_timeout = call_timeout
+        self._server: asyncio.Server | None = None
+        self._sessions: set[asyncio.Task[None]] = set()
+        self.sessions_started = 0
+        self.sessions_failed = 0
+
+    @property
+    def port(self) -> int:
+        """The bound port (useful when configured as 0)."""
+        if self._server is None or not self._server.sockets:
+            return self._settings.port
+        return int(self._server.sockets[0].getsockname()[1])
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(
+            self._accept, self._settings.host, self._settings.port, limit=MAX_HEADER_BYTES
+        )
+        _LOG.info("FastAGI listening on %s:%s", self._settings.host, self.port)
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+            self._server = None
+        for task in list(self._sessions):
+            task.cancel()
+        if self._sessions:
+            await asyncio.gather(*self._sessions, return_exceptions=True)
+
+    def health(self) -> dict[str, object]:
+        return {
+            "listening": self._server is not None,
+            "port": self.port,
+            "active_sessions": len(self._sessions),
+            "sessions_started": self.sessions_started,
+            "sessions_failed": self.sessions_failed,
+        }
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._sessions.add(task)
+        try:
+            await self._session(reader, writer)
+        finally:
+            self._sessions.discard(task)
+            writer.close()
+
+    async def _session(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            async with asyncio.timeout(HEADER_TIMEOUT):
+                block = await reader.readuntil(b"\n\n")
+        except (
+            TimeoutError,
+            asyncio.IncompleteReadError,
+            asyncio.LimitOverrunError,
+            ConnectionError,
+        ) as exc:
+            _LOG.warning("FastAGI session without a valid header block: %s", type(exc).__name__)
+            return
+        env = AgiEnvironment.parse(_parse_headers(block))
+        flow = self._routes.get(env.script)
+        if flow is None:
+            _LOG.error("FastAGI: no route %r (channel=%s)", env.script, env.channel)
+            return
+        channel = AgiChannel(env, reader, writer, command_timeout=self._settings.command_timeout)
+        self.sessions_started += 1
+        try:
+            async with asyncio.timeout(self._call_timeout):
+                await channel.load_linkedid()
+                _LOG.info("FastAGI %s started (%s)", env.script, channel.log_context())
+                await flow(channel)
+        except CallerHungUp:
+            _LOG.info("FastAGI %s: caller hung up (%s)", env.script, channel.log_context())
+        except TimeoutError:
+            self.sessions_failed += 1
+            _LOG.warning(
+                "FastAGI %s: call time limit reached (%s)", env.script, channel.log_context()
+            )
+        except AgiError as exc:
+            self.sessions_failed += 1
+            _LOG.warning("FastAGI %s failed (%s): %s", env.script, channel.log_context(), exc)
+        except Exception:
+            # A bug in a dialog: the caller is released to the dialplan (AGI returns) and the
+            # traceback is logged once with the call's id, rather than the server dying.
+            self.sessions_failed += 1
+            _LOG.exception("FastAGI %s crashed (%s)", env.script, channel.log_context())

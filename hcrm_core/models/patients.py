@@ -59,7 +59,9 @@ class PatientPhone(Base):
     __table_args__ = (Index("ix_patient_phones_e164", "e164"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id", ondelete="CASCADE"))
+    patient_id: Mapped[int] = mapped_column(
+        ForeignKey("patients.id", ondelete="CASCADE"), index=True
+    )
     e164: Mapped[str] = mapped_column(String(20))
     raw: Mapped[str] = mapped_column(String(64))
     kind: Mapped[PhoneKind] = mapped_column(enum_type(PhoneKind), default=PhoneKind.MOBILE)

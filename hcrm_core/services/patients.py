@@ -8,7 +8,7 @@ from datetime import date
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from hcrm_core.actors import Actor
 from hcrm_core.db import Database
@@ -98,20 +98,26 @@ class PatientService:
         self._db = database
         self._policy = policy
 
-    async def find_by_phone(self, raw: str) -> list[Patient]:
-        """Every active patient with this number stored, in any format it was given."""
+    async def find_by_phone(self, raw: str, *, card: bool = False) -> list[Patient]:
+        """Every active patient with this number stored, in any format it was given.
+
+        Returns patients with their phones, in one query (this runs for every incoming call);
+        ``card=True`` also loads allergies and conditions for a screen pop.
+        """
         keys = lookup_keys(raw, self._policy.phone_region)
         if not keys:
             return []
+        ids = select(PatientPhone.patient_id).where(PatientPhone.e164.in_(keys))
+        query = (
+            select(Patient)
+            .where(Patient.id.in_(ids), Patient.active.is_(True))
+            .options(joinedload(Patient.phones))
+            .order_by(Patient.id)
+        )
+        if card:
+            query = query.options(selectinload(Patient.allergies), selectinload(Patient.conditions))
         async with self._db.session() as session:
-            ids = select(PatientPhone.patient_id).where(PatientPhone.e164.in_(keys))
-            rows = await session.scalars(
-                select(Patient)
-                .where(Patient.id.in_(ids), Patient.active.is_(True))
-                .options(*_LOAD_CARD)
-                .order_by(Patient.id)
-            )
-            return list(rows)
+            return list((await session.scalars(query)).unique())
 
     async def search(self, query: str, limit: int = 20) -> list[Patient]:
         """Search by record number (exact), phone number (any format) or name (substring)."""

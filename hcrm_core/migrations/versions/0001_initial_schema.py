@@ -162,6 +162,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('patient_phones', schema=None) as batch_op:
         batch_op.create_index('ix_patient_phones_e164', ['e164'], unique=False)
+        batch_op.create_index(batch_op.f('ix_patient_phones_patient_id'), ['patient_id'], unique=False)
 
     op.create_table('schedule_exceptions',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -454,6 +455,7 @@ def downgrade() -> None:
 
     op.drop_table('schedule_exceptions')
     with op.batch_alter_table('patient_phones', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_patient_phones_patient_id'))
         batch_op.drop_index('ix_patient_phones_e164')
 
     op.drop_table('patient_phones')

@@ -12,12 +12,13 @@ alongside the single writer.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -25,7 +26,27 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from hcrm_core.errors import StorageUnavailable
+
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+@contextmanager
+def _unavailable_as_domain_error() -> Iterator[None]:
+    try:
+        yield
+    except DBAPIError as exc:
+        # Lost or refused connections, a locked or unopenable SQLite file: the database is
+        # away, not the request wrong. Integrity errors are DBAPIErrors too, and pass through.
+        if not (exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError)):
+            raise
+        raise StorageUnavailable(
+            "the hospital database cannot be reached right now; nothing was changed"
+        ) from exc
+    except OSError as exc:
+        raise StorageUnavailable(
+            "the hospital database cannot be reached right now; nothing was changed"
+        ) from exc
 
 
 def _sqlite_engine(url: str, *, immediate: bool, echo: bool) -> AsyncEngine:
@@ -82,15 +103,21 @@ class Database:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
-        """One write use case: commit on success, roll back on any exception."""
-        async with self._writer() as session, session.begin():
-            yield session
+        """One write use case: commit on success, roll back on any exception.
+
+        A database that cannot be reached raises :class:`StorageUnavailable` (nothing was
+        committed), never the driver's own exception.
+        """
+        with _unavailable_as_domain_error():
+            async with self._writer() as session, session.begin():
+                yield session
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
         """A read-only unit of work (nothing is committed)."""
-        async with self._reader() as session, session.begin():
-            yield session
+        with _unavailable_as_domain_error():
+            async with self._reader() as session, session.begin():
+                yield session
 
     async def dispose(self) -> None:
         await self.write_engine.dispose()

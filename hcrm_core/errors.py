@@ -98,3 +98,10 @@ class DuplicateRecord(Conflict):
 
 class PatientInactive(Conflict):
     code = "patient_inactive"
+
+
+class StorageUnavailable(DomainError):
+    """The database cannot be reached; nothing was changed. Safe to retry."""
+
+    code = "storage_unavailable"
+    http_status = 503

@@ -23,8 +23,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict
 from typing import Any
 
-from panoramisk.message import Message
-
 from callcenter.ami_connection import AmiConnection, AmiCounters
 from callcenter.ami_errors import (
     AmiActionError,
@@ -42,7 +40,7 @@ from callcenter.ami_events import (
     AmiSnapshot,
     ConnectionState,
 )
-from callcenter.ami_protocol import ActionValue, AmiAction, to_event
+from callcenter.ami_protocol import ActionValue, AmiAction
 from callcenter.events import EventBus
 from callcenter.settings import AmiSettings
 
@@ -277,8 +275,7 @@ class AmiBridge:
 
     # -- events (read path: keep it fast, never await here) ----------------------------------
 
-    def _on_message(self, message: Message) -> None:
-        event = to_event(message)
+    def _on_message(self, event: AmiEvent) -> None:
         self.counters.events_received += 1
         self._last_event_at = event.received_at
         if event.name == "FullyBooted":

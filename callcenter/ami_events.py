@@ -7,6 +7,7 @@ AMI messages are parsed here, at the edge, into frozen dataclasses; nothing outs
 from __future__ import annotations
 
 import enum
+import re
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -20,17 +21,14 @@ class Headers(Mapping[str, str]):
     :meth:`get_all` returns every value in order.
     """
 
-    __slots__ = ("_by_lower", "_values")
+    # Built for every event on the AMI read path, so construction is one dict comprehension;
+    # the spelling and repeated values are worked out only when asked for.
+    __slots__ = ("_last", "_pairs", "_spelling")
 
     def __init__(self, pairs: Iterable[tuple[str, str]] = ()) -> None:
-        values: dict[str, list[str]] = {}
-        keys: dict[str, str] = {}
-        for key, value in pairs:
-            lower = key.lower()
-            keys.setdefault(lower, key)
-            values.setdefault(lower, []).append(value)
-        self._by_lower = keys
-        self._values = values
+        self._pairs = pairs if isinstance(pairs, list) else list(pairs)
+        self._last = {key.lower(): value for key, value in self._pairs}
+        self._spelling: dict[str, str] | None = None
 
     @classmethod
     def from_mapping(cls, mapping: Mapping[str, Any]) -> Headers:
@@ -44,30 +42,74 @@ class Headers(Mapping[str, str]):
         return cls(pairs)
 
     def __getitem__(self, key: str) -> str:
-        return self._values[key.lower()][-1]
+        return self._last[key.lower()]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self._last.get(key.lower(), default)
 
     def __contains__(self, key: object) -> bool:
-        return isinstance(key, str) and key.lower() in self._values
+        return isinstance(key, str) and key.lower() in self._last
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._by_lower.values())
+        if self._spelling is None:
+            spelling: dict[str, str] = {}
+            for key, _ in self._pairs:
+                spelling.setdefault(key.lower(), key)
+            self._spelling = spelling
+        return iter(self._spelling.values())
 
     def __len__(self) -> int:
-        return len(self._values)
+        return len(self._last)
 
     def get_all(self, key: str) -> tuple[str, ...]:
-        return tuple(self._values.get(key.lower(), ()))
+        lower = key.lower()
+        return tuple(value for name, value in self._pairs if name.lower() == lower)
+
+    def to_dict(self) -> dict[str, str]:
+        """Plain ``{header: last value}`` in Asterisk's spelling (for storing an event)."""
+        return dict(self._pairs)
+
+    def _multimap(self) -> dict[str, list[str]]:
+        values: dict[str, list[str]] = {}
+        for key, value in self._pairs:
+            values.setdefault(key.lower(), []).append(value)
+        return values
 
     def __repr__(self) -> str:
         return f"Headers({dict(self.items())!r})"
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, Headers):
-            return self._values == other._values
+            return self._multimap() == other._multimap()
         return NotImplemented
 
     def __hash__(self) -> int:
-        return hash(tuple((key, tuple(value)) for key, value in self._values.items()))
+        return hash(tuple((key, tuple(value)) for key, value in self._multimap().items()))
+
+
+# Asterisk writes CallerIDName and ConnectedLineName into AMI events through ast_escape_c()
+# (so a CR/LF in a caller's name cannot inject headers): `O'Brien` arrives as `O\'Brien`.
+_C_ESCAPES = {
+    "a": "\a",
+    "b": "\b",
+    "f": "\f",
+    "n": "\n",
+    "r": "\r",
+    "t": "\t",
+    "v": "\v",
+    "\\": "\\",
+    "'": "'",
+    '"': '"',
+    "?": "?",
+}
+_C_ESCAPE_RE = re.compile(r"\\(.)", re.DOTALL)
+
+
+def unescape_c(value: str) -> str:
+    """Undo ast_escape_c(); an unknown escape is kept as sent."""
+    if "\\" not in value:
+        return value
+    return _C_ESCAPE_RE.sub(lambda m: _C_ESCAPES.get(m[1], m[0]), value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +121,11 @@ class AmiEvent:
     received_at: float = field(default_factory=time.time, compare=False)
 
     def get(self, key: str, default: str = "") -> str:
-        return self.headers.get(key, default)
+        value: str = self.headers.get(key, default)
+        return value
+
+    def __getitem__(self, key: str) -> str:
+        return self.headers[key]
 
     @property
     def linkedid(self) -> str:
@@ -104,7 +150,12 @@ class AmiEvent:
 
     @property
     def caller_id_name(self) -> str:
-        return self.get("CallerIDName")
+        """The caller's name as the caller sent it (Asterisk C-escapes it in AMI events)."""
+        return unescape_c(self.get("CallerIDName"))
+
+    @property
+    def connected_line_name(self) -> str:
+        return unescape_c(self.get("ConnectedLineName"))
 
     @property
     def queue(self) -> str:

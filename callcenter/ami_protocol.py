@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import codecs
 import logging
+import re
 import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
@@ -127,6 +128,15 @@ class MessageFramer:
         self.version: str | None = None
 
     def feed(self, data: bytes) -> list[Message]:
+        messages = []
+        for block in self.feed_blocks(data):
+            message = Message.from_line(block.strip())
+            if message is not None:
+                messages.append(message)
+        return messages
+
+    def feed_blocks(self, data: bytes) -> list[str]:
+        """Like :meth:`feed`, but the complete messages' unparsed text."""
         text = self._pending + self._decoder.decode(data)
         if self.version is None:
             text = self._take_banner(text)
@@ -137,12 +147,7 @@ class MessageFramer:
         self._pending = blocks.pop()
         if len(self._pending) > MAX_PENDING_CHARS:
             raise ValueError("AMI message without terminator exceeds the size limit")
-        messages = []
-        for block in blocks:
-            message = Message.from_line(block.strip())
-            if message is not None:
-                messages.append(message)
-        return messages
+        return blocks
 
     def _take_banner(self, text: str) -> str:
         # The banner is one line ("Asterisk Call Manager/9.0.0") before the first message.
@@ -156,7 +161,16 @@ class MessageFramer:
         return rest
 
 
-EventCallback = Callable[[Message], None]
+EventCallback = Callable[[AmiEvent], None]
+# "Key: Value" lines, as panoramisk's Message.from_line splits them (lines without ": " are
+# not headers).
+_HEADER_LINE = re.compile(r"^([^:\r\n]+): ([^\r\n]*)", re.MULTILINE)
+_EVENT_PREFIX = "Event: "
+
+
+def parse_headers(block: str) -> Headers:
+    """The headers of one message's text, in order (repeated headers kept)."""
+    return Headers(_HEADER_LINE.findall(block))
 
 
 class BridgeProtocol(AMIProtocol):
@@ -203,13 +217,22 @@ class BridgeProtocol(AMIProtocol):
         if self._tap is not None:
             self._tap(data)
         try:
-            messages = self._framer.feed(data)
+            blocks = self._framer.feed_blocks(data)
         except ValueError:
             _LOG.exception("garbled AMI stream; dropping the connection")
             self.abort()
             return
-        for message in messages:
-            self.handle_message(message)
+        received_at = time.time()
+        for block in blocks:
+            # The hot path: an event no pending action waits for goes straight to a typed
+            # AmiEvent, without panoramisk's Message in between (most of the parsing cost).
+            if block.startswith(_EVENT_PREFIX) and not (self.responses and "ActionID: " in block):
+                headers = parse_headers(block)
+                self._on_event(AmiEvent(headers["Event"], headers, received_at))
+                continue
+            message = Message.from_line(block.strip())
+            if message is not None:
+                self.handle_message(message)
 
     def handle_message(self, message: Message) -> None:
         action = self.responses.get(message.id)
@@ -217,7 +240,7 @@ class BridgeProtocol(AMIProtocol):
             action = self.responses.get(message.action_id)
         if action is None:
             if "Event" in message:
-                self._on_event(message)
+                self._on_event(to_event(message))
             return
         try:
             done = action.add_message(message)

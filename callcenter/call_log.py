@@ -27,6 +27,7 @@ MAX_BACKOFF = 5.0
 _UPSERT_EXCLUDE = {"linkedid"}
 # Rows per multi-VALUES upsert: well under SQLite's host-parameter limit (32,766).
 _CHUNK = 500
+_EVENT_CHUNK = 500
 
 
 class CallLogWriter:
@@ -36,6 +37,9 @@ class CallLogWriter:
         self._calls: dict[str, dict[str, Any]] = {}
         self._events: list[dict[str, Any]] = []
         self._wakeup = asyncio.Event()
+        # One batch at a time: a flush() racing the loop must not let an older version of a
+        # call row commit after a newer one.
+        self._writing = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
         self._closing = False
         self.batches_written = 0
@@ -106,6 +110,10 @@ class CallLogWriter:
                 return
 
     async def _write_batch(self) -> None:
+        async with self._writing:
+            await self._write_pending()
+
+    async def _write_pending(self) -> None:
         if not self._calls and not self._events:
             return
         calls, self._calls = self._calls, {}
@@ -115,8 +123,12 @@ class CallLogWriter:
                 rows = list(calls.values())
                 for start in range(0, len(rows), _CHUNK):
                     await session.execute(self._upsert(rows[start : start + _CHUNK]))
-                if events:
-                    await session.execute(insert(CallEvent), events)
+                # Core (not ORM) executemany, in chunks: the parameters are processed on the
+                # event loop, and each await between chunks lets the AMI reader run.
+                for start in range(0, len(events), _EVENT_CHUNK):
+                    await session.execute(
+                        insert(_event_table()), events[start : start + _EVENT_CHUNK]
+                    )
         except BaseException:
             # Put the batch back in front; newer versions of a call row win.
             for linkedid, row in calls.items():
@@ -136,3 +148,9 @@ class CallLogWriter:
             name: statement.excluded[name] for name in rows[0] if name not in _UPSERT_EXCLUDE
         }
         return statement.on_conflict_do_update(index_elements=["linkedid"], set_=columns)
+
+
+def _event_table() -> Table:
+    table = CallEvent.__table__
+    assert isinstance(table, Table)
+    return table

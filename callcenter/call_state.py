@@ -10,6 +10,7 @@ tracker persists and publishes them. Feeding the stored events of a call through
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -118,7 +119,8 @@ class LiveCall:
     caller_number: str | None = None
     caller_name: str | None = None
     dialled_number: str | None = None
-    channels: set[str] = field(default_factory=set)
+    # Uniqueid of each channel up -> when we first saw it (AMI received_at).
+    channels: dict[str, float] = field(default_factory=dict)
     first_uniqueid: str | None = None
     patient_id: int | None = None
     ivr_entered_at: datetime | None = None
@@ -195,7 +197,7 @@ class LiveCall:
         )
 
     def _on_newchannel(self, event: AmiEvent, inbound: frozenset[str]) -> list[Notice]:
-        self.channels.add(event.uniqueid)
+        self.channels.setdefault(event.uniqueid, event.received_at)
         if self.first_uniqueid is None or event.uniqueid == self.linkedid:
             # The channel whose Uniqueid is the Linkedid created the call: it is the caller
             # (inbound) or the dialled party (an Originate).
@@ -217,7 +219,7 @@ class LiveCall:
             self.caller_name = _clip(name, 200)
 
     def _on_newstate(self, event: AmiEvent, _inbound: frozenset[str]) -> list[Notice]:
-        self.channels.add(event.uniqueid)
+        self.channels.setdefault(event.uniqueid, event.received_at)
         if (
             self.direction == "outbound"
             and event.uniqueid == self.first_uniqueid
@@ -297,7 +299,7 @@ class LiveCall:
         return []
 
     def _on_hangup(self, event: AmiEvent, _inbound: frozenset[str]) -> list[Notice]:
-        self.channels.discard(event.uniqueid)
+        self.channels.pop(event.uniqueid, None)
         if event.uniqueid == self.first_uniqueid or self.hangup_cause is None:
             cause = _int(event.get("Cause"))
             if event.uniqueid == self.first_uniqueid or cause:
@@ -318,6 +320,14 @@ class LiveCall:
         if self.direction == "outbound":
             return EndReason.NOT_ANSWERED
         return EndReason.HUNG_UP
+
+    def resync_channels(self, live: Iterable[str], taken_at: float) -> None:
+        """Asterisk's channels of this call after a reconnect: legs that hung up while we
+        were not listening are dropped (their Hangup never comes); legs newer than the
+        snapshot are kept."""
+        current = set(live)
+        kept = {u: t for u, t in self.channels.items() if u in current or t > taken_at}
+        self.channels = {**dict.fromkeys(current, taken_at), **kept}
 
     def end(self, reason: str, at: datetime) -> CallEnded:
         """Close the call (a hang-up, or reconciliation found it gone)."""

@@ -73,8 +73,12 @@ def test_user_add_and_duplicate(tmp_path):
 
 def test_serve_answers_health_and_stops_cleanly_on_sigterm(tmp_path):
     port = _free_port()
-    env = _env(tmp_path, CALLCENTER_WEB__PORT=str(port), CALLCENTER_AMI__PORT=str(_free_port()),
-                   CALLCENTER_AGI__PORT=str(_free_port()))
+    env = _env(
+        tmp_path,
+        CALLCENTER_WEB__PORT=str(port),
+        CALLCENTER_AMI__PORT=str(_free_port()),
+        CALLCENTER_AGI__PORT=str(_free_port()),
+    )
     server = subprocess.Popen(
         [*CALLCENTER, "serve"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )

@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(debootstrap ffmpeg espeak-ng)
+APT_PACKAGES=(debootstrap debian-archive-keyring ffmpeg espeak-ng)
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do

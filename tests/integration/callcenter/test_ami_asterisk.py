@@ -33,7 +33,7 @@ pytestmark = pytest.mark.asterisk
 
 T = TypeVar("T")
 WAIT = 10.0
-FIXTURES = Path(__file__).parents[1] / "fixtures" / "ami"
+FIXTURES = Path(__file__).parents[2] / "fixtures" / "ami"
 # Set to 1 to (re)write tests/fixtures/ami/*.ami from the sandbox.
 RECORD_ENV = "CALLCENTER_TEST_RECORD_AMI"
 

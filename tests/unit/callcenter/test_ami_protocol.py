@@ -190,7 +190,7 @@ def test_framer_without_banner() -> None:
 
 def test_recorded_queue_call_fixture() -> None:
     """Real Asterisk 22 traffic (tests/fixtures/ami/queue_call_answered.ami, see its test)."""
-    data = (Path(__file__).parents[1] / "fixtures/ami/queue_call_answered.ami").read_bytes()
+    data = (Path(__file__).parents[2] / "fixtures/ami/queue_call_answered.ami").read_bytes()
     events = parse_stream(data)
     names = [e.name for e in events]
     for expected in ("QueueCallerJoin", "AgentCalled", "AgentConnect", "AgentComplete"):

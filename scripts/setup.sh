@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Install everything the project needs on a fresh Debian 12 machine; quick when already done.
 #   - Debian packages (as root): debootstrap for the Asterisk sandbox, ffmpeg and espeak-ng for
-#     audio and prompts
+#     audio and prompts, chromium for the console's browser tests
 #   - a Python 3.11 virtual environment in .venv with the project and its dev tools
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(debootstrap debian-archive-keyring ffmpeg espeak-ng)
+APT_PACKAGES=(debootstrap debian-archive-keyring ffmpeg espeak-ng chromium)
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do

@@ -49,11 +49,6 @@ _SUCCESS = "Success"
 ActionValue = str | int | float | bool | Iterable[str]
 
 
-# A read this large means Asterisk is sending faster than we parse (normal traffic arrives in
-# reads of a few events).
-_FLOOD_CHUNK = 16 * 1024
-
-
 class AmiAction(actions.Action):
     """An action whose completion rule is known when it is sent.
 
@@ -228,12 +223,6 @@ class BridgeProtocol(AMIProtocol):
             self.abort()
             return
         received_at = time.time()
-        if len(data) >= _FLOOD_CHUNK and isinstance(self.transport, asyncio.ReadTransport):
-            # A burst (reconnect resync, a storm of calls): hand the loop back after this
-            # chunk so FastAGI, the web console and the bus subscribers keep running, instead
-            # of the event loop draining the socket in one long turn.
-            self.transport.pause_reading()
-            asyncio.get_running_loop().call_soon(self._resume_reading)
         for block in blocks:
             # The hot path: an event no pending action waits for goes straight to a typed
             # AmiEvent, without panoramisk's Message in between (most of the parsing cost).
@@ -244,10 +233,6 @@ class BridgeProtocol(AMIProtocol):
             message = Message.from_line(block.strip())
             if message is not None:
                 self.handle_message(message)
-
-    def _resume_reading(self) -> None:
-        if not self.closed and isinstance(self.transport, asyncio.ReadTransport):
-            self.transport.resume_reading()
 
     def handle_message(self, message: Message) -> None:
         action = self.responses.get(message.id)

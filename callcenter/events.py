@@ -31,6 +31,10 @@ Predicate = Callable[[E], bool]
 DEFAULT_QUEUE_SIZE = 10_000
 
 
+# Longest a subscriber works through its queue before letting other tasks run.
+_TURN_SECONDS = 0.005
+
+
 @dataclass(frozen=True)
 class SubscriptionStats:
     """Counters of one subscriber, for ``/metrics``."""
@@ -97,7 +101,14 @@ class Subscription(Generic[E]):
         self._dropping = False
 
     async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        turn_started = loop.time()
         while True:
+            # Queue.get() does not suspend while items are waiting, so a subscriber working
+            # through a backlog would hold the loop until it is empty: hand it back regularly.
+            if loop.time() - turn_started > _TURN_SECONDS:
+                await asyncio.sleep(0)
+                turn_started = loop.time()
             event = await self._queue.get()
             try:
                 await self._handler(event)

@@ -65,8 +65,9 @@ class FakeSession:
 class FakeAmi:
     """In-process AMI server on 127.0.0.1 (see the module docstring)."""
 
-    def __init__(self, *, secret: str = SECRET) -> None:
+    def __init__(self, *, secret: str = SECRET, ssl: Any = None) -> None:
         self.secret = secret
+        self.ssl = ssl
         self.booted = True
         self.answer_pings = True
         self.ignore_actions: set[str] = set()
@@ -81,7 +82,7 @@ class FakeAmi:
         self.port = 0
 
     async def start(self) -> None:
-        self.server = await asyncio.start_server(self._serve, "127.0.0.1", self.port)
+        self.server = await asyncio.start_server(self._serve, "127.0.0.1", self.port, ssl=self.ssl)
         self.port = self.server.sockets[0].getsockname()[1]
 
     async def stop(self) -> None:

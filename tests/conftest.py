@@ -28,7 +28,8 @@ pytest_plugins = (
 
 PG_ENV = "CALLCENTER_TEST_PG_URL"
 REQUIRE_ALL_ENV = "CALLCENTER_TEST_REQUIRE_ALL"
-TEMPLATE_DB = "callcenter_test_template"
+# Per test session: concurrent sessions on one server must not drop each other's template.
+TEMPLATE_DB = f"callcenter_test_template_{os.getpid()}"
 
 
 def require_or_skip(reason: str) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy import text
 
+from web_console.access import public
 from web_console.keys import RUNTIME
 
 routes = web.RouteTableDef()
@@ -28,6 +29,7 @@ async def _database_ok(request: web.Request) -> tuple[bool, str | None]:
 
 
 @routes.get("/healthz")
+@public
 async def healthz(request: web.Request) -> web.Response:
     """200 when the database answers; the AMI link is reported but does not fail the check.
 
@@ -60,6 +62,7 @@ def _metric(lines: list[str], name: str, value: float, help_text: str, kind: str
 
 
 @routes.get("/metrics")
+@public
 async def metrics(request: web.Request) -> web.Response:
     runtime = request.app[RUNTIME]
     ami = runtime.ami.health()

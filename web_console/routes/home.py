@@ -1,17 +1,19 @@
-"""The placeholder home page (the agent desk and supervisor board replace it)."""
+"""The console home page: where a logged-in user starts (the agent desk replaces it)."""
 
 from __future__ import annotations
 
-import aiohttp_jinja2
 from aiohttp import web
 
+from web_console.access import STAFF, allow
 from web_console.keys import RUNTIME
+from web_console.pages import page
 
 routes = web.RouteTableDef()
 
 
 @routes.get("/")
-@aiohttp_jinja2.template("home.html")
+@allow(STAFF)
+@page("home.html")
 async def home(request: web.Request) -> dict[str, object]:
     runtime = request.app[RUNTIME]
     return {

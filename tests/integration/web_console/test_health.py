@@ -54,11 +54,13 @@ async def test_healthz_is_down_when_the_database_is_gone(runtime, aiohttp_client
     assert (await response.json())["status"] == "down"
 
 
-async def test_metrics_and_home_page(runtime, aiohttp_client):
+async def test_metrics_are_public_and_the_home_page_asks_for_a_login(runtime, aiohttp_client):
     client = await aiohttp_client(create_app(runtime))
     metrics = await (await client.get("/metrics")).text()
     assert "callcenter_ami_connected 0" in metrics
     assert "callcenter_database_up 1" in metrics
-    home = await client.get("/")
-    assert home.status == 200
-    assert "General Hospital call center" in await home.text()
+    home = await client.get("/", allow_redirects=False)
+    assert home.status == 302
+    assert home.headers["Location"].startswith("/login")
+    login = await client.get("/login")
+    assert "General Hospital call center" in await login.text()

@@ -1,0 +1,17 @@
+"""One running server (SQLite) shared by the console tests of a module; apps are per test."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from callcenter.server import stop_runtime
+from tests.integration.web_console.console_support import ConsoleWorld, start_console_world
+
+
+@pytest.fixture(scope="module")
+async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[ConsoleWorld]:
+    world = await start_console_world(tmp_path_factory.mktemp("console"))
+    yield world
+    await stop_runtime(world.runtime)

@@ -1,0 +1,179 @@
+"""The OpenAPI 3.1 document for /api/v1, written by hand next to the routes it describes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+_ERROR = {"$ref": "#/components/schemas/Error"}
+
+
+def _errors(*codes: int) -> dict[str, Any]:
+    text = {
+        400: "Bad request",
+        401: "Not logged in",
+        403: "Role not allowed, or missing CSRF token",
+        404: "Not found",
+        422: "A field is invalid; `field` names it",
+    }
+    return {
+        str(code): {
+            "description": text[code],
+            "content": {"application/json": {"schema": _ERROR}},
+        }
+        for code in codes
+    }
+
+
+def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+_SCHEMAS: dict[str, Any] = {
+    "Error": {
+        "type": "object",
+        "required": ["error", "message", "field"],
+        "properties": {
+            "error": {"type": "string", "examples": ["invalid", "patient_not_found"]},
+            "message": {"type": "string"},
+            "field": {"type": ["string", "null"], "description": "the bad field, if one"},
+        },
+    },
+    "PatientSummary": {
+        "type": "object",
+        "properties": {
+            "id": {"type": "integer"},
+            "mrn": {"type": "string"},
+            "name": {"type": "string"},
+            "date_of_birth": {"type": "string", "format": "date"},
+            "age": {"type": "integer"},
+            "sex": {"type": "string", "enum": ["female", "male", "other", "unknown"]},
+            "phone": {"type": ["string", "null"], "description": "primary phone, E.164"},
+            "vip": {"type": "boolean"},
+        },
+    },
+    "PatientCard": {
+        "allOf": [
+            {"$ref": "#/components/schemas/PatientSummary"},
+            {
+                "type": "object",
+                "properties": {
+                    "given_name": {"type": "string"},
+                    "family_name": {"type": "string"},
+                    "preferred_language": {"type": "string"},
+                    "do_not_call": {"type": "boolean"},
+                    "consent_call": {"type": "boolean"},
+                    "active": {"type": "boolean"},
+                    "allergies": {"type": "array", "items": {"type": "object"}},
+                    "conditions": {"type": "array", "items": {"type": "object"}},
+                    "phones": {"type": "array", "items": {"type": "object"}},
+                    "appointments": {"type": "array", "items": {"type": "object"}},
+                },
+            },
+        ]
+    },
+}
+
+
+def openapi_document() -> dict[str, Any]:
+    staff: list[dict[str, list[str]]] = [{"session": []}]
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Hospital call-center console API",
+            "version": "1",
+            "description": (
+                "Session-cookie authentication (log in at /login). State-changing calls must "
+                "send the session's CSRF token in the X-CSRF-Token header. Every patient read "
+                "is written to the audit log."
+            ),
+        },
+        "components": {
+            "securitySchemes": {
+                "session": {"type": "apiKey", "in": "cookie", "name": "cc_session"}
+            },
+            "schemas": _SCHEMAS,
+        },
+        "paths": {
+            "/api/v1/patients": {
+                "get": {
+                    "summary": "Search patients by name, record number or phone",
+                    "x-roles": ["agent", "supervisor", "admin"],
+                    "security": staff,
+                    "parameters": [
+                        {
+                            "name": "q",
+                            "in": "query",
+                            "required": True,
+                            "schema": {"type": "string", "maxLength": 100},
+                        },
+                        {
+                            "name": "limit",
+                            "in": "query",
+                            "schema": {
+                                "type": "integer",
+                                "minimum": 1,
+                                "maximum": 100,
+                                "default": 20,
+                            },
+                        },
+                    ],
+                    "responses": {
+                        "200": _json(
+                            {
+                                "type": "object",
+                                "properties": {
+                                    "patients": {
+                                        "type": "array",
+                                        "items": {"$ref": "#/components/schemas/PatientSummary"},
+                                    },
+                                    "count": {"type": "integer"},
+                                },
+                            },
+                            "Matching patients",
+                        ),
+                        **_errors(401, 403, 422),
+                    },
+                }
+            },
+            "/api/v1/patients/{patient_id}": {
+                "get": {
+                    "summary": "A patient's card (audited)",
+                    "x-roles": ["agent", "supervisor", "admin"],
+                    "security": staff,
+                    "parameters": [
+                        {
+                            "name": "patient_id",
+                            "in": "path",
+                            "required": True,
+                            "schema": {"type": "integer"},
+                        }
+                    ],
+                    "responses": {
+                        "200": _json({"$ref": "#/components/schemas/PatientCard"}, "The card"),
+                        **_errors(401, 403, 404, 422),
+                    },
+                }
+            },
+            "/api/v1/users": {
+                "get": {
+                    "summary": "Console users",
+                    "x-roles": ["admin"],
+                    "security": staff,
+                    "responses": {
+                        "200": _json({"type": "object"}, "Users and their roles"),
+                        **_errors(401, 403),
+                    },
+                }
+            },
+            "/healthz": {
+                "get": {
+                    "summary": "Health of the database, AMI link and FastAGI server (public)",
+                    "security": [],
+                    "responses": {
+                        "200": _json({"type": "object"}, "ok or degraded"),
+                        "503": _json({"type": "object"}, "down: the database is unavailable"),
+                    },
+                }
+            },
+        },
+    }

@@ -1,0 +1,129 @@
+"""Logging in and out. A login always starts a new session (new id, new CSRF token)."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from aiohttp import web
+
+from hcrm_core.actors import Actor
+from hcrm_core.models import AuditAction
+from hcrm_core.services.audit import record_audit
+from hcrm_core.services.users import verify_credentials
+from web_console.access import STAFF, allow, current_session, public, require_session
+from web_console.keys import (
+    LOGIN_CSRF_COOKIE,
+    RUNTIME,
+    SESSION_COOKIE,
+    SESSIONS,
+    THROTTLE,
+)
+from web_console.pages import render
+
+routes = web.RouteTableDef()
+GENERIC_FAILURE = "Wrong username or password, or too many attempts. Try again later."
+
+
+def safe_next(target: str | None) -> str:
+    """Only a local path: never an open redirect to another site."""
+    if target and target.startswith("/") and not target.startswith(("//", "/\\")):
+        return target
+    return "/"
+
+
+def _set_cookie(response: web.StreamResponse, request: web.Request, name: str, value: str) -> None:
+    response.set_cookie(name, value, httponly=True, samesite="Lax", secure=request.secure, path="/")
+
+
+def _login_page(
+    request: web.Request,
+    *,
+    next_path: str | None,
+    error: str | None = None,
+    status: int = 200,
+    username: str = "",
+) -> web.Response:
+    token = secrets.token_urlsafe(32)
+    context: dict[str, Any] = {
+        "hospital": request.app[RUNTIME].settings.hospital.name,
+        "csrf_token": token,
+        "error": error,
+        "username": username,
+        "next": safe_next(next_path),
+    }
+    response = render(request, "login.html", context, status=status)
+    _set_cookie(response, request, LOGIN_CSRF_COOKIE, token)
+    return response
+
+
+@routes.get("/login")
+@public
+async def login_form(request: web.Request) -> web.StreamResponse:
+    if current_session(request) is not None:
+        raise web.HTTPFound(safe_next(request.query.get("next")))
+    return _login_page(request, next_path=request.query.get("next"))
+
+
+async def _audit_login(
+    request: web.Request, username: str, user_id: int | None, outcome: str
+) -> None:
+    runtime = request.app[RUNTIME]
+    if user_id is not None:
+        actor = Actor.user(user_id, username, source=request.remote)
+    else:
+        actor = Actor("anonymous", source=request.remote)
+    await record_audit(
+        runtime.database,
+        actor,
+        AuditAction.LOGIN,
+        "user",
+        user_id,
+        detail={"outcome": outcome, "username": username[:64]},
+    )
+
+
+@routes.post("/login")
+@public
+async def login(request: web.Request) -> web.StreamResponse:
+    form = await request.post()
+    username = str(form.get("username", "")).strip().lower()[:64]
+    password = str(form.get("password", ""))
+    next_path = str(form.get("next", "/"))
+    address = request.remote or "unknown"
+    throttle = request.app[THROTTLE]
+    if throttle.is_locked(username, address):
+        await _audit_login(request, username, None, "throttled")
+        return _login_page(
+            request, error=GENERIC_FAILURE, status=429, username=username, next_path=next_path
+        )
+    runtime = request.app[RUNTIME]
+    async with runtime.database.transaction() as session:
+        user = await verify_credentials(session, username, password) if username else None
+        found = None if user is None else (user.id, user.username, user.role)
+    if found is None:
+        throttle.record_failure(username, address)
+        await _audit_login(request, username, None, "failure")
+        return _login_page(
+            request, error=GENERIC_FAILURE, status=401, username=username, next_path=next_path
+        )
+    throttle.record_success(username)
+    user_id, name, role = found
+    await _audit_login(request, name, user_id, "success")
+    store = request.app[SESSIONS]
+    store.delete(request.cookies.get(SESSION_COOKIE))  # never carry an id across a login
+    new_session = store.create(user_id, name, role)
+    response = web.HTTPFound(safe_next(next_path))
+    _set_cookie(response, request, SESSION_COOKIE, new_session.id)
+    response.del_cookie(LOGIN_CSRF_COOKIE, path="/")
+    raise response
+
+
+@routes.post("/logout")
+@allow(STAFF)
+async def logout(request: web.Request) -> web.StreamResponse:
+    session = require_session(request)
+    request.app[SESSIONS].delete(session.id)
+    response = web.HTTPFound("/login")
+    response.del_cookie(SESSION_COOKIE, path="/")
+    raise response

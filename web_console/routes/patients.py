@@ -1,0 +1,33 @@
+"""Agent pages: patient search and the patient card."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from web_console.access import STAFF, allow
+from web_console.pages import page
+from web_console.patient_access import search_patients, view_patient
+from web_console.views import only_params, patient_id_from
+
+routes = web.RouteTableDef()
+PAGE_SIZE = 25
+
+
+@routes.get("/patients")
+@allow(STAFF)
+@page("patients.html")
+async def search_page(request: web.Request) -> dict[str, Any]:
+    only_params(request, {"q"})
+    query = request.query.get("q", "")
+    results = await search_patients(request, query, PAGE_SIZE) if query.strip() else None
+    return {"query": query, "results": results, "page_size": PAGE_SIZE}
+
+
+@routes.get("/patients/{patient_id}")
+@allow(STAFF)
+@page("patient_card.html")
+async def card_page(request: web.Request) -> dict[str, Any]:
+    only_params(request, set())
+    return {"patient": await view_patient(request, patient_id_from(request))}

@@ -1,0 +1,31 @@
+"""Supervisor and admin pages (the live board arrives with the agent-desk work)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy import select
+
+from hcrm_core.models import User
+from web_console.access import ADMINS, SUPERVISORS, allow
+from web_console.keys import RUNTIME
+from web_console.pages import page
+
+routes = web.RouteTableDef()
+
+
+@routes.get("/supervisor")
+@allow(SUPERVISORS)
+@page("supervisor.html")
+async def supervisor_board(request: web.Request) -> dict[str, Any]:
+    return {"ami": request.app[RUNTIME].ami.health()}
+
+
+@routes.get("/admin/users")
+@allow(ADMINS)
+@page("admin_users.html")
+async def admin_users(request: web.Request) -> dict[str, Any]:
+    async with request.app[RUNTIME].database.session() as session:
+        users = list(await session.scalars(select(User).order_by(User.username)))
+    return {"users": users}

@@ -1,0 +1,87 @@
+"""Server-side console sessions: a random id in the cookie, everything else in this process.
+
+The store is in memory: one server process owns its sessions, a restart logs everyone out,
+and several processes behind a load balancer would need sticky sessions (or a shared store
+behind the same interface). Nothing about a session is trusted from the client but its id.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from hcrm_core.models import Role
+
+Clock = Callable[[], float]
+# A session that is used all day still ends: staff log in again once per shift.
+ABSOLUTE_LIFETIME_SECONDS = 12 * 3600
+
+
+@dataclass(slots=True)
+class Session:
+    id: str
+    user_id: int
+    username: str
+    role: Role
+    csrf_token: str
+    created_at: float
+    last_seen: float = field(default=0.0)
+
+
+class SessionStore:
+    """Sessions keyed by an unguessable id; idle ones expire on the next look-up."""
+
+    def __init__(self, idle_seconds: float, clock: Clock = time.monotonic) -> None:
+        self._idle = idle_seconds
+        self._clock = clock
+        self._sessions: dict[str, Session] = {}
+
+    def create(self, user_id: int, username: str, role: Role) -> Session:
+        """A new session with a fresh id and CSRF token (called at every login)."""
+        self._sweep()
+        now = self._clock()
+        session = Session(
+            id=secrets.token_urlsafe(32),
+            user_id=user_id,
+            username=username,
+            role=role,
+            csrf_token=secrets.token_urlsafe(32),
+            created_at=now,
+            last_seen=now,
+        )
+        self._sessions[session.id] = session
+        return session
+
+    def get(self, session_id: str | None) -> Session | None:
+        """The live session with this id (touching it), or None when unknown or expired."""
+        if not session_id:
+            return None
+        session = self._sessions.get(session_id)
+        if session is None:
+            return None
+        now = self._clock()
+        if self._expired(session, now):
+            del self._sessions[session_id]
+            return None
+        session.last_seen = now
+        return session
+
+    def delete(self, session_id: str | None) -> None:
+        if session_id:
+            self._sessions.pop(session_id, None)
+
+    def __len__(self) -> int:
+        return len(self._sessions)
+
+    def _expired(self, session: Session, now: float) -> bool:
+        return (
+            now - session.last_seen > self._idle
+            or now - session.created_at > ABSOLUTE_LIFETIME_SECONDS
+        )
+
+    def _sweep(self) -> None:
+        now = self._clock()
+        for key in [k for k, s in self._sessions.items() if self._expired(s, now)]:
+            del self._sessions[key]

@@ -83,8 +83,9 @@ def db_upgrade(ctx: click.Context, revision: str) -> None:
 @click.option("--demo", is_flag=True, required=True, help="Create the demo hospital.")
 @click.option("--patients", default=5000, show_default=True, type=click.IntRange(1, 1_000_000))
 @click.option("--seed", "rng_seed", default=2026, show_default=True, help="Random seed.")
+@click.option("--if-empty", is_flag=True, help="Succeed quietly when the hospital exists already.")
 @click.pass_context
-def seed(ctx: click.Context, demo: bool, patients: int, rng_seed: int) -> None:
+def seed(ctx: click.Context, demo: bool, patients: int, rng_seed: int, if_empty: bool) -> None:
     """Create a realistic, deterministic demo hospital (refuses a database that has data)."""
     from hcrm_core.db import Database
     from hcrm_core.migrate import upgrade
@@ -120,6 +121,9 @@ def seed(ctx: click.Context, demo: bool, patients: int, rng_seed: int) -> None:
     try:
         asyncio.run(_run())
     except DemoAlreadySeeded as exc:
+        if if_empty:
+            click.echo("demo hospital already present; nothing to do")
+            return
         raise click.ClickException(str(exc)) from exc
 
 
@@ -185,6 +189,9 @@ def _register_optional_groups() -> None:
     from callcenter.asterisk.cli import asterisk
 
     cli.add_command(asterisk)
+    from callcenter.ivr.cli import prompts
+
+    cli.add_command(prompts)
 
 
 _register_optional_groups()

@@ -78,7 +78,16 @@ async def start_runtime(settings: Settings, *, seed_demo: bool = False) -> Runti
     await calls.start()
     ami = AmiBridge(settings.ami, bus)
     await ami.start()
-    agi = FastAgiServer(settings.agi, build_routes(bus))
+    agi = FastAgiServer(
+        settings.agi,
+        build_routes(
+            bus,
+            patients=patients,
+            scheduling=SchedulingService(database, policy),
+            appointments=AppointmentService(database, policy),
+            timezone=settings.hospital.timezone,
+        ),
+    )
     try:
         await agi.start()
     except OSError:

@@ -7,6 +7,8 @@ bash scripts/setup.sh
 export PATH="$PWD/.venv/bin:$PATH"
 if [[ $(id -u) -eq 0 ]]; then
     callcenter asterisk sandbox up
+    callcenter seed --demo --if-empty   # the prompts speak the departments' and doctors' names
+    callcenter prompts build --sandbox
 else
     echo "run: not root, so the Asterisk sandbox cannot start; the server will keep retrying" \
          "its AMI connection (see /healthz). Point CALLCENTER_AMI__* at your own Asterisk." >&2

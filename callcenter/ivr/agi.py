@@ -18,7 +18,15 @@ from typing import Protocol
 
 from panoramisk.utils import parse_agi_result
 
-from callcenter.ivr.errors import AgiCommandError, AgiTimeout, CallerHungUp, UnsafeAgiValue
+from callcenter.ivr.errors import (
+    AgiCommandError,
+    AgiError,
+    AgiTimeout,
+    ApplicationFailed,
+    CallerHungUp,
+    SoundMissing,
+    UnsafeAgiValue,
+)
 
 _LOG = logging.getLogger(__name__)
 _SOUND_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_/-]{0,120}$")
@@ -164,7 +172,7 @@ class AgiChannel:
         if error == "AGIAppError":
             # result=-1: the application failed, which in practice means the channel is gone.
             self.hung_up = True
-            raise CallerHungUp(f"{verb} failed: {self.log_context()}")
+            raise ApplicationFailed(f"{verb} failed: {self.log_context()}")
         if error:
             raise AgiCommandError(verb, str(reply.get("msg") or error))
         pair = reply.get("result", ("", ""))
@@ -187,9 +195,29 @@ class AgiChannel:
                 await self.command("HANGUP")
             self.hung_up = True
 
+    async def _playing(self, prompt: str, line: str, *, timeout: float) -> AgiReply:  # noqa: ASYNC109
+        """Run a command that plays ``prompt``; a result=-1 on a live channel is a missing file."""
+        try:
+            return await self.command(line, timeout=timeout)
+        except ApplicationFailed as failed:
+            self.hung_up = False
+            try:
+                status = await self.command("CHANNEL STATUS")
+            except AgiError:
+                self.hung_up = True
+                raise failed from None
+            if not status.result.isdigit():
+                self.hung_up = True
+                raise
+            _LOG.error("sound %s is not installed (%s)", prompt, self.log_context())
+            raise SoundMissing(prompt) from None
+
     async def get_data(self, prompt: str, *, timeout_ms: int, max_digits: int) -> str | None:
-        """Play ``prompt`` and collect up to ``max_digits`` keys; None on silence."""
-        reply = await self.command(
+        """Play ``prompt`` and collect up to ``max_digits`` keys; None on silence.
+
+        Raises :class:`SoundMissing` when the prompt is not installed."""
+        reply = await self._playing(
+            prompt,
             f"GET DATA {sound(prompt)} {int(timeout_ms)} {int(max_digits)}",
             timeout=self._timeout + timeout_ms / 1000 + 30,
         )
@@ -198,8 +226,11 @@ class AgiChannel:
         return reply.result if _DIGITS_RE.match(reply.result) else None
 
     async def stream_file(self, prompt: str, escape_digits: str = "") -> str | None:
-        """Play a sound; returns the key that interrupted it, if any."""
-        reply = await self.command(
+        """Play a sound; returns the key that interrupted it, if any.
+
+        Raises :class:`SoundMissing` when the sound is not installed."""
+        reply = await self._playing(
+            prompt,
             f"STREAM FILE {sound(prompt)} {quote_arg(_digits(escape_digits))}",
             timeout=self._timeout + 120,
         )
@@ -211,11 +242,25 @@ class AgiChannel:
         )
         return reply.digit
 
-    async def say_digits(self, digits: str, escape_digits: str = "") -> None:
-        await self.command(
+    async def say_digits(self, digits: str, escape_digits: str = "") -> str | None:
+        """Say each digit; returns the key that interrupted it, if any."""
+        reply = await self.command(
             f"SAY DIGITS {_digits(digits)} {quote_arg(_digits(escape_digits))}",
             timeout=self._timeout + 60,
         )
+        return reply.digit
+
+    async def say_datetime(
+        self, epoch: int, *, escape_digits: str = "", fmt: str, timezone: str
+    ) -> str | None:
+        """Say a moment with Asterisk's core sounds (``fmt`` as in SayUnixTime, e.g.
+        ``"A B d 'digits/at' I M p"``); returns the key that interrupted it, if any."""
+        reply = await self.command(
+            f"SAY DATETIME {int(epoch)} {quote_arg(_digits(escape_digits))} "
+            f"{quote_arg(fmt)} {quote_arg(timezone)}",
+            timeout=self._timeout + 60,
+        )
+        return reply.digit
 
     async def say_number(self, number: int, escape_digits: str = "") -> None:
         await self.command(

@@ -11,6 +11,10 @@ class CallerHungUp(AgiError):
     """The channel hung up; nothing more can be said to the caller."""
 
 
+class ApplicationFailed(CallerHungUp):
+    """result=-1: the application failed, which in practice means the channel is gone."""
+
+
 class AgiTimeout(AgiError):
     """Asterisk did not answer a command in time (the channel is treated as gone)."""
 
@@ -26,3 +30,15 @@ class AgiCommandError(AgiError):
 
 class UnsafeAgiValue(AgiError):
     """A value that could break or inject an AGI command was refused before sending."""
+
+
+class SoundMissing(AgiError):
+    """Asterisk could not play a sound file (not installed: run ``callcenter prompts build``).
+
+    Asterisk answers a missing file with result=-1, as it does when the channel hangs up; the
+    channel is probed to tell the two apart.
+    """
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"sound file missing: {name}")
+        self.name = name

@@ -7,17 +7,33 @@ from functools import partial
 from callcenter.asterisk.const import AGI_ROUTE_ECHO_DIGITS, AGI_ROUTE_IVR
 from callcenter.events import EventBus
 from callcenter.ivr.agi import AgiChannel
+from callcenter.ivr.flows.book import BookingServices
 from callcenter.ivr.flows.echo import echo_digits
-from callcenter.ivr.flows.reception import reception
+from callcenter.ivr.flows.main_menu import IvrServices, inbound
 from callcenter.ivr.server import Flow
+from hcrm_core.services.appointments import AppointmentService
+from hcrm_core.services.patients import PatientService
+from hcrm_core.services.scheduling import SchedulingService
 
 
 async def _echo(agi: AgiChannel) -> None:
     await echo_digits(agi)
 
 
-def build_routes(bus: EventBus) -> dict[str, Flow]:
+def build_routes(
+    bus: EventBus,
+    *,
+    patients: PatientService,
+    scheduling: SchedulingService,
+    appointments: AppointmentService,
+    timezone: str,
+) -> dict[str, Flow]:
+    """Routes served to Asterisk; ``timezone`` is the hospital's, for saying slot times."""
+    services = IvrServices(
+        patients=patients,
+        booking=BookingServices(scheduling, appointments, timezone),
+    )
     return {
         AGI_ROUTE_ECHO_DIGITS: _echo,
-        AGI_ROUTE_IVR: partial(reception, bus=bus),
+        AGI_ROUTE_IVR: partial(inbound, bus=bus, services=services),
     }

@@ -1,0 +1,86 @@
+"""Identify the caller before anything private is said.
+
+Caller ID finds the patient; the caller confirms with their date of birth (DDMMYYYY). No match,
+several matches or a wrong date of birth: the medical record number (its digits) and the date
+of birth, two tries. Whoever cannot be identified goes to an agent (who can register them).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from callcenter.ivr import prompts
+from callcenter.ivr.context import ToAgent
+from callcenter.ivr.helpers import Ivr
+from hcrm_core.errors import PatientNotFound
+from hcrm_core.models import Patient
+from hcrm_core.services.patients import PatientService
+
+MRN_TRIES = 2
+MRN_MAX_DIGITS = 12
+DOB_DIGITS = 8
+# Demo and site record numbers are "MRN" + digits; callers key the digits.
+MRN_PREFIX = "MRN"
+
+
+def parse_dob(keys: str) -> date | None:
+    """DDMMYYYY as keyed by the caller, or None if it is not a date."""
+    if len(keys) != DOB_DIGITS or not keys.isdigit():
+        return None
+    try:
+        return date(int(keys[4:]), int(keys[2:4]), int(keys[:2]))
+    except ValueError:
+        return None
+
+
+def parse_mrn(keys: str) -> str | None:
+    return keys if keys.isdigit() and len(keys) >= 3 else None
+
+
+async def _ask_dob(ivr: Ivr, step: str) -> date:
+    return await ivr.ask(prompts.ASK_DOB, parse_dob, step=step, max_digits=DOB_DIGITS)
+
+
+async def _by_mrn(patients: PatientService, digits: str) -> Patient | None:
+    for mrn in (MRN_PREFIX + digits, digits):
+        try:
+            return await patients.get_by_mrn(mrn)
+        except PatientNotFound:
+            continue
+    return None
+
+
+async def identify(ivr: Ivr, patients: PatientService) -> Patient:
+    """The confirmed patient; raises :class:`ToAgent` when the caller cannot be identified."""
+    call = ivr.call
+    caller_id = ivr.agi.env.caller_id.strip()
+    matches = await patients.find_by_phone(caller_id) if caller_id else []
+    if len(matches) == 1:
+        call.tried_to("identify-caller-id")
+        dob = await _ask_dob(ivr, "identify-dob")
+        if dob == matches[0].date_of_birth and matches[0].active:
+            call.identified(matches[0].id, "caller-id")
+            await ivr.play(prompts.IDENTIFIED)
+            return matches[0]
+        call.failed("identify-dob")
+        call.enter("identify-dob", last_failure="dob-mismatch")
+        await ivr.play(prompts.IDENTIFY_FAILED)
+    else:
+        call.enter("identify", caller_id_matches=len(matches))
+        await ivr.play(prompts.NOT_RECOGNISED)
+
+    call.tried_to("identify-mrn")
+    for _ in range(MRN_TRIES):
+        digits = await ivr.ask(
+            prompts.ASK_MRN, parse_mrn, step="identify-mrn", max_digits=MRN_MAX_DIGITS
+        )
+        dob = await _ask_dob(ivr, "identify-mrn-dob")
+        patient = await _by_mrn(patients, digits)
+        if patient is not None and patient.active and patient.date_of_birth == dob:
+            call.identified(patient.id, "mrn")
+            await ivr.play(prompts.IDENTIFIED)
+            return patient
+        call.failed("identify-mrn")
+        call.enter("identify-mrn", last_failure="no-match")
+        await ivr.play(prompts.IDENTIFY_FAILED)
+    raise ToAgent("caller not identified", "identify-mrn")

@@ -1,0 +1,68 @@
+"""The inbound IVR (route ``ivr``): welcome, identify, main menu; and the way to an agent.
+
+Menu map (docs/ivr.md): welcome -> identify (caller ID + date of birth, or record number + date
+of birth) -> main menu: 1 book, 2 review or cancel (not yet by phone: to an agent), 0 agent.
+The dialplan (``hospital-inbound``) sends the caller to the queue named in ``CALLCENTER_QUEUE``
+once this dialog returns; when it is empty the call is hung up.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from callcenter.events import EventBus
+from callcenter.ivr import prompts
+from callcenter.ivr.agi import AgiChannel
+from callcenter.ivr.context import CallContext, ToAgent
+from callcenter.ivr.flows.book import BookingServices, book
+from callcenter.ivr.flows.identify import identify
+from callcenter.ivr.helpers import Ivr
+from hcrm_core.services.patients import PatientService
+
+AGENT_QUEUE = "appointments"
+QUEUE_VARIABLE = "CALLCENTER_QUEUE"
+
+
+class MainChoice(enum.Enum):
+    BOOK = "book"
+    REVIEW = "review"
+
+
+@dataclass(frozen=True)
+class IvrServices:
+    """What the IVR dialogs need from the HCRM core."""
+
+    patients: PatientService
+    booking: BookingServices
+
+
+async def to_agent(ivr: Ivr, transfer: ToAgent) -> None:
+    """Hand the caller to the appointments queue with everything the agent should see."""
+    await ivr.play(prompts.TO_AGENT)
+    await ivr.agi.set_variable(QUEUE_VARIABLE, AGENT_QUEUE)
+    ivr.call.leave("to-agent", queue=AGENT_QUEUE, failed_at=transfer.step, reason=transfer.reason)
+
+
+async def inbound(agi: AgiChannel, *, bus: EventBus, services: IvrServices) -> None:
+    """The whole inbound dialog for one call."""
+    ivr = Ivr(agi, CallContext(agi.linkedid, bus))
+    ivr.call.enter("welcome", caller_id_given=bool(agi.env.caller_id.strip()))
+    try:
+        await agi.answer()
+        await ivr.play(prompts.WELCOME)
+        patient = await identify(ivr, services.patients)
+        choice = await ivr.menu(
+            prompts.MAIN_MENU,
+            {"1": MainChoice.BOOK, "2": MainChoice.REVIEW},
+            step="main-menu",
+        )
+        if choice is MainChoice.REVIEW:
+            ivr.call.tried_to("review")
+            await ivr.play(prompts.NOT_YET_AVAILABLE)
+            raise ToAgent("review and cancel are not yet available by phone", "main-menu")
+        appointment = await book(ivr, services.booking, patient)
+        await ivr.play(prompts.GOODBYE)
+        ivr.call.leave("done", appointment_id=appointment.id)
+    except ToAgent as transfer:
+        await to_agent(ivr, transfer)

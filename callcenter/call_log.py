@@ -29,6 +29,9 @@ _UPSERT_EXCLUDE = {"linkedid"}
 _CHUNK = 500
 _EVENT_CHUNK = 500
 
+_CALLS: Table = Call.__table__  # type: ignore[assignment]
+_EVENTS: Table = CallEvent.__table__  # type: ignore[assignment]
+
 
 class CallLogWriter:
     def __init__(self, database: Database, *, flush_interval: float = FLUSH_INTERVAL) -> None:
@@ -126,9 +129,7 @@ class CallLogWriter:
                 # Core (not ORM) executemany, in chunks: the parameters are processed on the
                 # event loop, and each await between chunks lets the AMI reader run.
                 for start in range(0, len(events), _EVENT_CHUNK):
-                    await session.execute(
-                        insert(_event_table()), events[start : start + _EVENT_CHUNK]
-                    )
+                    await session.execute(insert(_EVENTS), events[start : start + _EVENT_CHUNK])
         except BaseException:
             # Put the batch back in front; newer versions of a call row win.
             for linkedid, row in calls.items():
@@ -139,18 +140,10 @@ class CallLogWriter:
         self.rows_written += len(calls) + len(events)
 
     def _upsert(self, rows: list[dict[str, Any]]) -> Any:
-        table = Call.__table__
-        assert isinstance(table, Table)
         statement = (
-            pg_insert(table) if self._db.dialect == "postgresql" else sqlite_insert(table)
+            pg_insert(_CALLS) if self._db.dialect == "postgresql" else sqlite_insert(_CALLS)
         ).values(rows)
         columns = {
             name: statement.excluded[name] for name in rows[0] if name not in _UPSERT_EXCLUDE
         }
         return statement.on_conflict_do_update(index_elements=["linkedid"], set_=columns)
-
-
-def _event_table() -> Table:
-    table = CallEvent.__table__
-    assert isinstance(table, Table)
-    return table

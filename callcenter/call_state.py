@@ -180,7 +180,7 @@ class LiveCall:
         handler = _HANDLERS.get(event.name)
         notices = handler(self, event, inbound_contexts) if handler else []
         if event.uniqueid == self.first_uniqueid:
-            self._note_caller(event)
+            self.note_caller(event)
         if not self.announced and self.first_uniqueid is not None:
             self.announced = True
             notices.insert(0, self._started())
@@ -209,7 +209,7 @@ class LiveCall:
                 self.direction = "inbound"
         return []
 
-    def _note_caller(self, event: AmiEvent) -> None:
+    def note_caller(self, event: AmiEvent) -> None:
         """Caller ID often arrives after Newchannel (NewCallerid, or the first Newstate)."""
         number = event.caller_id_num.replace("<unknown>", "")
         name = event.caller_id_name.replace("<unknown>", "")

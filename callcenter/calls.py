@@ -214,15 +214,13 @@ class CallTracker:
         self._shutdown_seen = False
 
     def _adopt_live(self, linkedid: str, channels: list[AmiEvent], now: datetime) -> None:
-        snapshot_time = now.timestamp()
         """A call Asterisk has that we never saw start (we were disconnected): open it."""
         first = next((c for c in channels if c.uniqueid == linkedid), channels[0])
         seconds = _duration(first.get("Duration"))
         call = LiveCall(linkedid=linkedid, started_at=now - timedelta(seconds=seconds))
         call.first_uniqueid = first.uniqueid
-        call.channels = dict.fromkeys((c.uniqueid for c in channels), snapshot_time)
-        call.caller_number = first.caller_id_num.replace("<unknown>", "")[:80] or None
-        call.caller_name = first.caller_id_name.replace("<unknown>", "")[:200] or None
+        call.channels = dict.fromkeys((c.uniqueid for c in channels), now.timestamp())
+        call.note_caller(first)
         call.dialled_number = first.get("Exten")[:80] or None
         if first.get("Context") in self._inbound:
             call.direction = "inbound"

@@ -70,6 +70,8 @@ async def start_runtime(settings: Settings, *, seed_demo: bool = False) -> Runti
         await _seed_if_empty(settings, database)
     policy = settings.booking_policy()
     patients = PatientService(database, policy)
+    scheduling = SchedulingService(database, policy)
+    appointments = AppointmentService(database, policy)
     bus = EventBus()
     # The tracker subscribes before the bridge connects, so no event of a call is missed.
     call_log = CallLogWriter(database)
@@ -83,8 +85,8 @@ async def start_runtime(settings: Settings, *, seed_demo: bool = False) -> Runti
         build_routes(
             bus,
             patients=patients,
-            scheduling=SchedulingService(database, policy),
-            appointments=AppointmentService(database, policy),
+            scheduling=scheduling,
+            appointments=appointments,
             timezone=settings.hospital.timezone,
         ),
     )
@@ -105,8 +107,8 @@ async def start_runtime(settings: Settings, *, seed_demo: bool = False) -> Runti
         call_log=call_log,
         calls=calls,
         patients=patients,
-        scheduling=SchedulingService(database, policy),
-        appointments=AppointmentService(database, policy),
+        scheduling=scheduling,
+        appointments=appointments,
     )
 
 

@@ -31,6 +31,9 @@ from hcrm_core.errors import StorageUnavailable
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 
+_UNAVAILABLE = "the hospital database cannot be reached right now; nothing was changed"
+
+
 @contextmanager
 def _unavailable_as_domain_error() -> Iterator[None]:
     try:
@@ -40,13 +43,9 @@ def _unavailable_as_domain_error() -> Iterator[None]:
         # away, not the request wrong. Integrity errors are DBAPIErrors too, and pass through.
         if not (exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError)):
             raise
-        raise StorageUnavailable(
-            "the hospital database cannot be reached right now; nothing was changed"
-        ) from exc
+        raise StorageUnavailable(_UNAVAILABLE) from exc
     except OSError as exc:
-        raise StorageUnavailable(
-            "the hospital database cannot be reached right now; nothing was changed"
-        ) from exc
+        raise StorageUnavailable(_UNAVAILABLE) from exc
 
 
 def _sqlite_engine(url: str, *, immediate: bool, echo: bool) -> AsyncEngine:

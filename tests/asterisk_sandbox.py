@@ -30,11 +30,11 @@ from callcenter.asterisk import const
 from callcenter.asterisk.render import sim_driver_user
 from callcenter.asterisk.sandbox import AsteriskSandbox, SandboxError, SandboxStatus
 from callcenter.settings import AmiSettings, AsteriskSettings, Settings, ensure_secrets
+from tests.conftest import require_or_skip
 
 # Known to every test session so that concurrent sessions render identical manager.conf files
 # and do not lock each other out. The sandbox's AMI listens on loopback only.
 TEST_AMI_SECRET = "sandbox-test-secret"
-REQUIRE_ALL_ENV = "CALLCENTER_TEST_REQUIRE_ALL"
 SANDBOX_DIR_ENV = "CALLCENTER_TEST_ASTERISK_DIR"
 
 
@@ -91,9 +91,7 @@ def sandbox_test_settings(data_dir: Path) -> Settings:
 
 
 def _unavailable(reason: str) -> NoReturn:
-    if os.environ.get(REQUIRE_ALL_ENV) == "1":
-        pytest.fail(f"Asterisk sandbox required ({REQUIRE_ALL_ENV}=1): {reason}", pytrace=False)
-    pytest.skip(f"Asterisk sandbox unavailable: {reason}")
+    require_or_skip(f"Asterisk sandbox unavailable: {reason}")
 
 
 @contextlib.contextmanager

@@ -12,6 +12,7 @@ import shutil
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import NoReturn
 from zoneinfo import ZoneInfo
 
 import asyncpg
@@ -32,7 +33,7 @@ REQUIRE_ALL_ENV = "CALLCENTER_TEST_REQUIRE_ALL"
 TEMPLATE_DB = f"callcenter_test_template_{os.getpid()}"
 
 
-def require_or_skip(reason: str) -> None:
+def require_or_skip(reason: str) -> NoReturn:
     """Skip a test whose external part is missing; fail instead when CI requires everything."""
     if os.environ.get(REQUIRE_ALL_ENV) == "1":
         pytest.fail(f"required test part missing: {reason}")
@@ -117,7 +118,6 @@ async def database(
         return
     if pg_template is None:
         require_or_skip(f"{PG_ENV} is not set")
-        return
     base_url = pg_template
     name, url = await _clone_pg(base_url)
     db = Database(url, pool_size=30)

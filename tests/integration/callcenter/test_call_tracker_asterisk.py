@@ -146,17 +146,23 @@ class Rig:
             return (await session.scalars(select(Call).where(Call.linkedid == linkedid))).one()
 
 
-@pytest.fixture
-async def rig(database: Database, asterisk_sandbox: AsteriskSandboxHandle) -> AsyncIterator[Rig]:
+async def open_rig(database: Database, box: AsteriskSandboxHandle) -> Rig:
+    """Start a rig's parts (the bridge connects in the background); ``Rig.stop`` ends them."""
     bus = EventBus()
     recorder = Recorder(bus)
     writer = CallLogWriter(database, flush_interval=0.05)
     await writer.start()
     tracker = CallTracker(bus, writer, database, None, inbound_contexts=[const.CONTEXT_INBOUND])
     await tracker.start()
-    bridge = AmiBridge(ami_settings(asterisk_sandbox), bus)
+    bridge = AmiBridge(ami_settings(box), bus)
     await bridge.start()
-    rig = Rig(database, bus, recorder, writer, tracker, bridge)
+    return Rig(database, bus, recorder, writer, tracker, bridge)
+
+
+@pytest.fixture
+async def rig(database: Database, asterisk_sandbox: AsteriskSandboxHandle) -> AsyncIterator[Rig]:
+    rig = await open_rig(database, asterisk_sandbox)
+    bridge, recorder = rig.bridge, rig.recorder
     try:
         await bridge.wait_ready(WAIT)
         await recorder.wait_for(AmiResynced)

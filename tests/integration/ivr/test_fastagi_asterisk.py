@@ -5,14 +5,11 @@ hang-ups are detected, and odd caller ID is carried safely.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
-from callcenter.ami import AmiBridge
 from callcenter.asterisk import const
-from callcenter.events import EventBus
 from callcenter.ivr.agi import AgiChannel
 from callcenter.ivr.errors import CallerHungUp
 from callcenter.ivr.flows.echo import echo_digits
@@ -21,15 +18,6 @@ from tests.asterisk_sandbox import AsteriskSandboxHandle
 
 pytestmark = pytest.mark.asterisk
 WAIT = 20.0
-
-
-@pytest.fixture
-async def ami(asterisk_sandbox: AsteriskSandboxHandle) -> AsyncIterator[AmiBridge]:
-    bridge = AmiBridge(asterisk_sandbox.settings.ami, EventBus())
-    await bridge.start()
-    await bridge.wait_ready(WAIT)
-    yield bridge
-    await bridge.stop()
 
 
 async def _serve(asterisk_sandbox: AsteriskSandboxHandle, flow) -> FastAgiServer:

@@ -24,9 +24,7 @@ from sqlalchemy import select, update
 from callcenter.ami import AmiBridge, AmiResynced
 from callcenter.ami_events import AmiEvent
 from callcenter.asterisk import const
-from callcenter.call_log import CallLogWriter
 from callcenter.call_state import CallQueued, IvrProgress
-from callcenter.calls import CallTracker
 from callcenter.events import EventBus
 from callcenter.ivr import prompts
 from callcenter.ivr.build_prompts import build_prompts, database_prompts, sounds_language_dir
@@ -43,10 +41,10 @@ from hcrm_core.services.scheduling import SchedulingService
 from tests.asterisk_sandbox import AsteriskSandboxHandle
 from tests.factories import Hospital, make_hospital, make_patient
 from tests.integration.callcenter.test_call_tracker_asterisk import (
-    Recorder,
     Rig,
     agent_extension,
     ami_settings,
+    open_rig,
 )
 
 pytestmark = pytest.mark.asterisk
@@ -165,15 +163,8 @@ async def ivr(database: Database, asterisk_sandbox: AsteriskSandboxHandle) -> As
     )
     await asyncio.to_thread(_render_prompts, asterisk_sandbox, hospital)
 
-    bus = EventBus()
-    recorder = Recorder(bus)
-    writer = CallLogWriter(database, flush_interval=0.05)
-    await writer.start()
-    tracker = CallTracker(bus, writer, database, None, inbound_contexts=[const.CONTEXT_INBOUND])
-    await tracker.start()
-    bridge = AmiBridge(ami_settings(asterisk_sandbox), bus)
-    await bridge.start()
-    rig = Rig(database, bus, recorder, writer, tracker, bridge)
+    rig = await open_rig(database, asterisk_sandbox)
+    bus, recorder, bridge = rig.bus, rig.recorder, rig.bridge
     driver_bus = EventBus()
     driver = AmiBridge(
         ami_settings(

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import pytest
 
 from callcenter.ami import AmiBridge
 from callcenter.asterisk import const
-from callcenter.events import EventBus
 from callcenter.ivr import prompts
 from callcenter.ivr.agi import AgiChannel
 from callcenter.ivr.build_prompts import build_prompts, sounds_language_dir
@@ -20,15 +18,6 @@ from tests.asterisk_sandbox import AsteriskSandboxHandle
 
 pytestmark = pytest.mark.asterisk
 WAIT = 20.0
-
-
-@pytest.fixture
-async def ami(asterisk_sandbox: AsteriskSandboxHandle) -> AsyncIterator[AmiBridge]:
-    bridge = AmiBridge(asterisk_sandbox.settings.ami, EventBus())
-    await bridge.start()
-    await bridge.wait_ready(WAIT)
-    yield bridge
-    await bridge.stop()
 
 
 async def test_built_prompt_plays_and_missing_one_is_not_a_hangup(

@@ -14,8 +14,14 @@ from callcenter.cli import cli
 from callcenter.ivr import prompts
 from callcenter.ivr.agi import sound
 from callcenter.ivr.build_prompts import _resolve_in_root, build_prompts
+from tests.conftest import require_or_skip
 
-needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="no espeak-ng")
+
+@pytest.fixture
+def espeak() -> None:
+    """espeak-ng is installed by scripts/setup.sh; without it these skip, and fail in CI."""
+    if shutil.which("espeak-ng") is None:
+        require_or_skip("espeak-ng is not installed")
 
 
 def test_every_prompt_name_is_a_safe_sound_name() -> None:
@@ -24,7 +30,7 @@ def test_every_prompt_name_is_a_safe_sound_name() -> None:
     assert sound(prompts.department_prompt("Card/../x y")) == "callcenter/department-card-x-y"
 
 
-@needs_espeak
+@pytest.mark.usefixtures("espeak")
 def test_build_renders_8khz_mono_wav_and_skips_unchanged(tmp_path: Path) -> None:
     catalogue = {prompts.WELCOME: "Welcome.", prompts.GOODBYE: "Goodbye."}
     first = build_prompts(catalogue, tmp_path)
@@ -36,7 +42,7 @@ def test_build_renders_8khz_mono_wav_and_skips_unchanged(tmp_path: Path) -> None
     assert again.rendered == [prompts.GOODBYE] and again.skipped == [prompts.WELCOME]
 
 
-@needs_espeak
+@pytest.mark.usefixtures("espeak")
 def test_cli_builds_into_the_given_directory(tmp_path: Path) -> None:
     result = CliRunner().invoke(
         cli, ["prompts", "build", "--out", str(tmp_path), "--no-database"], env={}

@@ -95,7 +95,11 @@ class AmiBridge:
         self._boot_wait = boot_wait
         self._bus = bus
         self._connection = AmiConnection(
-            settings, on_event=self._on_message, on_state=self._on_connection_state, tap=tap
+            settings,
+            on_event=self._on_message,
+            on_state=self._on_connection_state,
+            tap=tap,
+            backlog=bus.backlog,
         )
         self._asterisk_ready = False
         self._ready = asyncio.Event()

@@ -86,11 +86,13 @@ class AmiConnection:
         on_event: EventCallback,
         on_state: Callable[[], None],
         tap: Callable[[bytes], None] | None = None,
+        backlog: Callable[[], int] | None = None,
     ) -> None:
         self._settings = settings
         self._on_event = on_event
         self._on_state = on_state
         self._tap = tap
+        self._backlog = backlog
         self._ssl = tls_context(settings)
         self.counters = AmiCounters()
         self._state = ConnectionState.DISCONNECTED
@@ -221,7 +223,7 @@ class AmiConnection:
         loop = asyncio.get_running_loop()
         async with asyncio.timeout(self._settings.connect_timeout):
             _, protocol = await loop.create_connection(
-                lambda: BridgeProtocol(self._on_event, tap=self._tap),
+                lambda: BridgeProtocol(self._on_event, tap=self._tap, backlog=self._backlog),
                 self._settings.host,
                 self._settings.port,
                 ssl=self._ssl,

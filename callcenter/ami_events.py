@@ -21,14 +21,15 @@ class Headers(Mapping[str, str]):
     :meth:`get_all` returns every value in order.
     """
 
-    # Built for every event on the AMI read path, so construction is one dict comprehension;
-    # the spelling and repeated values are worked out only when asked for.
-    __slots__ = ("_last", "_pairs", "_spelling")
+    # Built for every event on the AMI read path, so construction is one dict() of the pairs
+    # in Asterisk's spelling; lookups try that spelling first (the code asks for headers as
+    # Asterisk spells them), and the case-folded view is built only when one misses.
+    __slots__ = ("_exact", "_folded", "_pairs")
 
     def __init__(self, pairs: Iterable[tuple[str, str]] = ()) -> None:
         self._pairs = pairs if isinstance(pairs, list) else list(pairs)
-        self._last = {key.lower(): value for key, value in self._pairs}
-        self._spelling: dict[str, str] | None = None
+        self._exact = dict(self._pairs)
+        self._folded: dict[str, str] | None = None
 
     @classmethod
     def from_mapping(cls, mapping: Mapping[str, Any]) -> Headers:
@@ -41,25 +42,35 @@ class Headers(Mapping[str, str]):
                 pairs.append((key, str(value)))
         return cls(pairs)
 
+    def _fold(self) -> dict[str, str]:
+        if self._folded is None:
+            self._folded = {key.lower(): value for key, value in self._pairs}
+        return self._folded
+
     def __getitem__(self, key: str) -> str:
-        return self._last[key.lower()]
+        try:
+            return self._exact[key]
+        except KeyError:
+            return self._fold()[key.lower()]
 
     def get(self, key: str, default: Any = None) -> Any:
-        return self._last.get(key.lower(), default)
+        value = self._exact.get(key)
+        if value is None:
+            return self._fold().get(key.lower(), default)
+        return value
 
     def __contains__(self, key: object) -> bool:
-        return isinstance(key, str) and key.lower() in self._last
+        return isinstance(key, str) and (key in self._exact or key.lower() in self._fold())
 
     def __iter__(self) -> Iterator[str]:
-        if self._spelling is None:
-            spelling: dict[str, str] = {}
-            for key, _ in self._pairs:
-                spelling.setdefault(key.lower(), key)
-            self._spelling = spelling
-        return iter(self._spelling.values())
+        # First spelling of each header, in order of first appearance.
+        spelling: dict[str, str] = {}
+        for key, _ in self._pairs:
+            spelling.setdefault(key.lower(), key)
+        return iter(spelling.values())
 
     def __len__(self) -> int:
-        return len(self._last)
+        return len(self._fold())
 
     def get_all(self, key: str) -> tuple[str, ...]:
         lower = key.lower()
@@ -67,7 +78,7 @@ class Headers(Mapping[str, str]):
 
     def to_dict(self) -> dict[str, str]:
         """Plain ``{header: last value}`` in Asterisk's spelling (for storing an event)."""
-        return dict(self._pairs)
+        return dict(self._exact)
 
     def _multimap(self) -> dict[str, list[str]]:
         values: dict[str, list[str]] = {}

@@ -43,6 +43,16 @@ EOL = "\r\n"
 BANNER_PREFIX = "Asterisk Call Manager/"
 # A message larger than this without its blank-line terminator means a garbled stream.
 MAX_PENDING_CHARS = 4 * 1024 * 1024
+# A read this large means events are queueing up in the socket: hand the loop back after it.
+YIELD_AFTER_BYTES = 16 * 1024
+# Events waiting for the call tracker above which reading pauses until it is back under the
+# low mark. A few thousand events are a fraction of a second of the tracker's work; the
+# kernel's socket buffers hold what Asterisk sends meanwhile, well inside its writetimeout.
+# Unbounded, the backlog grows with the burst and every full garbage collection walks it
+# (200 ms and more for 100,000 queued events), stalling the whole loop.
+BACKLOG_HIGH = 2_000
+BACKLOG_LOW = 500
+BACKLOG_POLL_SECONDS = 0.002
 _SECRET_HEADERS = frozenset({"secret", "key"})
 _SUCCESS = "Success"
 
@@ -181,10 +191,12 @@ class BridgeProtocol(AMIProtocol):
         on_event: EventCallback,
         *,
         tap: Callable[[bytes], None] | None = None,
+        backlog: Callable[[], int] | None = None,
     ) -> None:
         self._on_event = on_event
         # Raw-bytes tap, for recording fixtures only: it runs on the read path.
         self._tap = tap
+        self._backlog = backlog
         self._framer = MessageFramer()
         self.closed_locally = False
         self.closed_future: asyncio.Future[BaseException | None] = (
@@ -216,6 +228,8 @@ class BridgeProtocol(AMIProtocol):
     def data_received(self, data: bytes) -> None:
         if self._tap is not None:
             self._tap(data)
+        if len(data) >= YIELD_AFTER_BYTES or self._behind(BACKLOG_HIGH):
+            self._yield_loop()
         try:
             blocks = self._framer.feed_blocks(data)
         except ValueError:
@@ -233,6 +247,30 @@ class BridgeProtocol(AMIProtocol):
             message = Message.from_line(block.strip())
             if message is not None:
                 self.handle_message(message)
+
+    def _yield_loop(self) -> None:
+        # uvloop (libuv) keeps reading while the socket has data, up to 32 reads in one loop
+        # iteration, each handed to data_received: under a burst of events that holds the loop
+        # for hundreds of milliseconds. Pausing after a large read ends that run; reading
+        # resumes on the next iteration, after the tasks that were waiting have run. (asyncio's
+        # selector loop reads once per iteration, so this costs it nothing.)
+        transport = self.transport
+        if self.closed or transport.is_closing():
+            return
+        transport.pause_reading()
+        asyncio.get_running_loop().call_soon(self._resume_reading)
+
+    def _resume_reading(self) -> None:
+        transport = self.transport
+        if self.closed or transport.is_closing():
+            return
+        if self._behind(BACKLOG_LOW):
+            asyncio.get_running_loop().call_later(BACKLOG_POLL_SECONDS, self._resume_reading)
+            return
+        transport.resume_reading()
+
+    def _behind(self, mark: int) -> bool:
+        return self._backlog is not None and self._backlog() > mark
 
     def handle_message(self, message: Message) -> None:
         action = self.responses.get(message.id)

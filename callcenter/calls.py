@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import logging
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
@@ -101,6 +102,7 @@ class CallTracker:
                 name="call-tracker",
                 predicate=_is_input,
                 maxsize=100_000,
+                paces_publishers=True,
             )
         ]
 
@@ -167,7 +169,7 @@ class CallTracker:
                 "seq": next(self._seq),
                 "received_at": event_time(event),
                 "name": event.name,
-                "headers": event.headers.to_dict(),
+                "headers": json.dumps(event.headers.to_dict(), ensure_ascii=False),
             }
         )
 

@@ -58,8 +58,10 @@ class Subscription(Generic[E]):
         name: str,
         predicate: Predicate[E] | None,
         maxsize: int,
+        paces_publishers: bool = False,
     ) -> None:
         self.name = name
+        self.paces_publishers = paces_publishers
         self.event_type = event_type
         self._bus = bus
         self._handler = handler
@@ -132,6 +134,10 @@ class Subscription(Generic[E]):
         with contextlib.suppress(asyncio.CancelledError):
             await self._task
 
+    @property
+    def backlog(self) -> int:
+        return self._queue.qsize()
+
     def stats(self) -> SubscriptionStats:
         return SubscriptionStats(
             name=self.name,
@@ -147,6 +153,7 @@ class EventBus:
 
     def __init__(self, *, default_queue_size: int = DEFAULT_QUEUE_SIZE) -> None:
         self._subscriptions: list[Subscription[Any]] = []
+        self._pacers: list[Subscription[Any]] = []
         self._default_queue_size = default_queue_size
         self.published = 0
 
@@ -158,10 +165,14 @@ class EventBus:
         name: str | None = None,
         predicate: Predicate[E] | None = None,
         maxsize: int | None = None,
+        paces_publishers: bool = False,
     ) -> Subscription[E]:
         """Deliver every published ``event_type`` (for which ``predicate`` holds) to ``handler``.
 
         Must be called with the event loop running (the subscriber's task starts at once).
+        ``paces_publishers``: this subscriber's backlog counts in :meth:`backlog`, which the AMI
+        reader watches to slow down instead of letting the queue (and memory) grow; for
+        subscribers that must see every event (the call tracker), not for optional ones.
         """
         subscription = Subscription(
             self,
@@ -170,8 +181,11 @@ class EventBus:
             name=name or str(getattr(handler, "__qualname__", repr(handler))),
             predicate=predicate,
             maxsize=maxsize or self._default_queue_size,
+            paces_publishers=paces_publishers,
         )
         self._subscriptions.append(subscription)
+        if paces_publishers:
+            self._pacers.append(subscription)
         return subscription
 
     def publish(self, event: object) -> None:
@@ -194,6 +208,12 @@ class EventBus:
     def stats(self) -> list[SubscriptionStats]:
         return [subscription.stats() for subscription in self._subscriptions]
 
+    def backlog(self) -> int:
+        """Events waiting for the slowest subscriber that paces publishers (0 if none)."""
+        return max((subscription.backlog for subscription in self._pacers), default=0)
+
     def _remove(self, subscription: Subscription[Any]) -> None:
         with contextlib.suppress(ValueError):
             self._subscriptions.remove(subscription)
+        with contextlib.suppress(ValueError):
+            self._pacers.remove(subscription)

@@ -84,6 +84,8 @@ async def test_answered_queue_call_is_logged_as_answered_with_patient(database, 
         "CallEnded",
     ]
     assert {e.name for e in stored} >= {"Newchannel", "AgentConnect", "Hangup"}
+    # Headers are stored as JSON text written by the tracker: non-ASCII names survive it.
+    assert any(e.headers.get("CallerIDName") == "王芳" for e in stored)
 
     # The stored events recompute the same record.
     again = LiveCall(linkedid=call.linkedid, started_at=stored[0].received_at)

@@ -10,7 +10,15 @@ import pytest
 from panoramisk.message import Message
 
 from callcenter.ami_errors import AmiNotConnected
-from callcenter.ami_protocol import AmiAction, BridgeProtocol, MessageFramer, parse_stream
+from callcenter.ami_protocol import (
+    BACKLOG_HIGH,
+    BACKLOG_LOW,
+    YIELD_AFTER_BYTES,
+    AmiAction,
+    BridgeProtocol,
+    MessageFramer,
+    parse_stream,
+)
 
 NAME = "张伟医生"
 NAME_IN_FIXTURE = "王芳"  # caller names are often Mandarin: 3 bytes per character in UTF-8
@@ -28,6 +36,15 @@ class FakeTransport(asyncio.Transport):
         self.written = bytearray()
         self.closed = False
         self.aborted = False
+        self.reading = True
+        self.pauses = 0
+
+    def pause_reading(self) -> None:
+        self.reading = False
+        self.pauses += 1
+
+    def resume_reading(self) -> None:
+        self.reading = True
 
     def write(self, data: Any) -> None:
         self.written += data
@@ -198,3 +215,45 @@ def test_recorded_queue_call_fixture() -> None:
     calls = {e.linkedid for e in events if e.name in ("Newchannel", "Hangup", "AgentConnect")}
     assert len(calls) == 1  # caller, agent and both Local halves share one Linkedid
     assert NAME_IN_FIXTURE in {e.caller_id_name for e in events if e.name == "NewCallerid"}
+
+
+async def test_small_reads_do_not_pause_reading() -> None:
+    protocol, transport, events = make_protocol()
+    protocol.data_received(BANNER + NEWCHANNEL)
+    await asyncio.sleep(0)
+    assert len(events) == 1
+    assert transport.pauses == 0 and transport.reading
+
+
+async def test_large_read_hands_the_loop_back_before_reading_on() -> None:
+    # uvloop would otherwise call data_received up to 32 times in one loop iteration.
+    protocol, transport, events = make_protocol()
+    burst = NEWCHANNEL * (YIELD_AFTER_BYTES // len(NEWCHANNEL) + 1)
+    protocol.data_received(BANNER + burst)
+    assert len(events) == burst.count(b"Event: ")
+    assert transport.pauses == 1 and not transport.reading
+    await asyncio.sleep(0)
+    assert transport.reading
+
+
+async def test_reading_waits_for_the_tracker_backlog_to_drain() -> None:
+    backlog = BACKLOG_HIGH + 1
+    events: list[Message] = []
+    protocol = BridgeProtocol(events.append, backlog=lambda: backlog)
+    transport = FakeTransport()
+    protocol.connection_made(transport)
+    protocol.data_received(BANNER + NEWCHANNEL)  # small read, but the consumer is behind
+    assert len(events) == 1 and not transport.reading
+    await asyncio.sleep(0.02)
+    assert not transport.reading  # still above the low mark
+    backlog = BACKLOG_LOW
+    await asyncio.sleep(0.02)  # the reader polls the backlog every couple of milliseconds
+    assert transport.reading
+
+
+async def test_no_resume_after_the_connection_closed() -> None:
+    protocol, transport, _ = make_protocol()
+    protocol.data_received(BANNER + NEWCHANNEL * (YIELD_AFTER_BYTES // len(NEWCHANNEL) + 1))
+    protocol.close()
+    await asyncio.sleep(0)
+    assert not transport.reading

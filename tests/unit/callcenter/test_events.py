@@ -131,3 +131,29 @@ async def test_close_stops_delivery() -> None:
     bus.publish(Ping(1))
     assert bus.stats() == []
     assert seen == []
+
+
+async def test_backlog_counts_only_subscribers_that_pace_publishers() -> None:
+    bus = EventBus()
+    release = asyncio.Event()
+
+    async def slow(_event: Ping) -> None:
+        await release.wait()
+
+    async def optional(_event: Ping) -> None:
+        await asyncio.Event().wait()  # never finishes: its queue grows, but it paces nobody
+
+    bus.subscribe(Ping, optional, name="optional")
+    assert bus.backlog() == 0
+    pacer = bus.subscribe(Ping, slow, name="tracker", paces_publishers=True)
+    for n in range(5):
+        bus.publish(Ping(n))
+    await asyncio.sleep(0)
+    assert bus.backlog() == 4  # one is in the handler
+    release.set()
+    await pacer.join()
+    assert bus.backlog() == 0
+    await pacer.close()
+    bus.publish(Ping(9))
+    assert bus.backlog() == 0  # a closed pacer no longer counts
+    await bus.close()

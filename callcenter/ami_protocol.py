@@ -27,6 +27,7 @@ import codecs
 import logging
 import re
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -45,6 +46,8 @@ BANNER_PREFIX = "Asterisk Call Manager/"
 MAX_PENDING_CHARS = 4 * 1024 * 1024
 # A read this large means events are queueing up in the socket: hand the loop back after it.
 YIELD_AFTER_BYTES = 16 * 1024
+# Messages handled per loop iteration while catching up (a few milliseconds of parsing).
+MESSAGES_PER_TURN = 200
 # Events waiting for the call tracker above which reading pauses until it is back under the
 # low mark. A few thousand events are a fraction of a second of the tracker's work; the
 # kernel's socket buffers hold what Asterisk sends meanwhile, well inside its writetimeout.
@@ -197,6 +200,9 @@ class BridgeProtocol(AMIProtocol):
         # Raw-bytes tap, for recording fixtures only: it runs on the read path.
         self._tap = tap
         self._backlog = backlog
+        # Messages read but not handled yet (str block, arrival time), while reading is paused.
+        self._unhandled: deque[tuple[str, float]] = deque()
+        self._paused = False
         self._framer = MessageFramer()
         self.closed_locally = False
         self.closed_future: asyncio.Future[BaseException | None] = (
@@ -228,8 +234,6 @@ class BridgeProtocol(AMIProtocol):
     def data_received(self, data: bytes) -> None:
         if self._tap is not None:
             self._tap(data)
-        if len(data) >= YIELD_AFTER_BYTES or self._behind(BACKLOG_HIGH):
-            self._yield_loop()
         try:
             blocks = self._framer.feed_blocks(data)
         except ValueError:
@@ -237,7 +241,17 @@ class BridgeProtocol(AMIProtocol):
             self.abort()
             return
         received_at = time.time()
-        for block in blocks:
+        self._unhandled.extend((block, received_at) for block in blocks)
+        if self._paused:
+            return  # the scheduled turn handles these, in order
+        self._handle_some()
+        if self._unhandled or len(data) >= YIELD_AFTER_BYTES or self._behind(BACKLOG_HIGH):
+            self._pause()
+
+    def _handle_some(self) -> None:
+        unhandled = self._unhandled
+        for _ in range(min(len(unhandled), MESSAGES_PER_TURN)):
+            block, received_at = unhandled.popleft()
             # The hot path: an event no pending action waits for goes straight to a typed
             # AmiEvent, without panoramisk's Message in between (most of the parsing cost).
             if block.startswith(_EVENT_PREFIX) and not (self.responses and "ActionID: " in block):
@@ -248,26 +262,31 @@ class BridgeProtocol(AMIProtocol):
             if message is not None:
                 self.handle_message(message)
 
-    def _yield_loop(self) -> None:
+    def _pause(self) -> None:
         # uvloop (libuv) keeps reading while the socket has data, up to 32 reads in one loop
         # iteration, each handed to data_received: under a burst of events that holds the loop
-        # for hundreds of milliseconds. Pausing after a large read ends that run; reading
-        # resumes on the next iteration, after the tasks that were waiting have run. (asyncio's
-        # selector loop reads once per iteration, so this costs it nothing.)
-        transport = self.transport
-        if self.closed or transport.is_closing():
+        # for hundreds of milliseconds. So after a large read (or with messages left over, or
+        # the tracker behind) reading pauses, and the rest is handled a slice per loop
+        # iteration, letting the tasks that were waiting run in between. Messages keep their
+        # order: nothing new is read until every earlier one is handled.
+        if self.closed or self.transport.is_closing():
             return
-        transport.pause_reading()
-        asyncio.get_running_loop().call_soon(self._resume_reading)
+        self.transport.pause_reading()
+        self._paused = True
+        asyncio.get_running_loop().call_soon(self._next_turn)
 
-    def _resume_reading(self) -> None:
-        transport = self.transport
-        if self.closed or transport.is_closing():
+    def _next_turn(self) -> None:
+        if self.closed or self.transport.is_closing():
             return
-        if self._behind(BACKLOG_LOW):
-            asyncio.get_running_loop().call_later(BACKLOG_POLL_SECONDS, self._resume_reading)
-            return
-        transport.resume_reading()
+        loop = asyncio.get_running_loop()
+        if self._unhandled:
+            self._handle_some()
+            loop.call_soon(self._next_turn)
+        elif self._behind(BACKLOG_LOW):
+            loop.call_later(BACKLOG_POLL_SECONDS, self._next_turn)
+        else:
+            self._paused = False
+            self.transport.resume_reading()
 
     def _behind(self, mark: int) -> bool:
         return self._backlog is not None and self._backlog() > mark

@@ -13,6 +13,7 @@ from callcenter.ami_errors import AmiNotConnected
 from callcenter.ami_protocol import (
     BACKLOG_HIGH,
     BACKLOG_LOW,
+    MESSAGES_PER_TURN,
     YIELD_AFTER_BYTES,
     AmiAction,
     BridgeProtocol,
@@ -257,3 +258,17 @@ async def test_no_resume_after_the_connection_closed() -> None:
     protocol.close()
     await asyncio.sleep(0)
     assert not transport.reading
+
+
+async def test_a_big_read_is_handled_a_slice_per_turn_in_order() -> None:
+    protocol, transport, events = make_protocol()
+    count = MESSAGES_PER_TURN * 2 + 7
+    burst = b"".join(NEWCHANNEL.replace(b"1700000000.1", f"17.{n}".encode()) for n in range(count))
+    protocol.data_received(BANNER + burst)
+    assert len(events) == MESSAGES_PER_TURN and not transport.reading
+    await asyncio.sleep(0)  # one loop iteration: one more slice
+    assert len(events) == MESSAGES_PER_TURN * 2
+    await asyncio.sleep(0)
+    assert [event.uniqueid for event in events] == [f"17.{n}" for n in range(count)]
+    await asyncio.sleep(0)
+    assert transport.reading

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
+import asyncio
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -58,18 +58,27 @@ async def create_user(
     return user
 
 
+def _matches(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
 async def verify_credentials(session: AsyncSession, username: str, password: str) -> User | None:
-    """Return the active user whose password matches, else None (never says which part failed)."""
+    """Return the active user whose password matches, else None (never says which part failed).
+
+    argon2id costs tens of milliseconds of CPU by design: it runs in a worker thread (the
+    library releases the GIL), so a login never stalls calls and screen pops on the loop.
+    """
     user = await session.scalar(select(User).where(User.username == username.strip().lower()))
     if user is None or not user.active:
-        with contextlib.suppress(VerificationError):
-            _hasher.verify(_DUMMY_HASH, password)
+        # The same work as a real check, so timing does not tell which usernames exist.
+        await asyncio.to_thread(_matches, _DUMMY_HASH, password)
         return None
-    try:
-        _hasher.verify(user.password_hash, password)
-    except (VerifyMismatchError, VerificationError, InvalidHashError):
+    if not await asyncio.to_thread(_matches, user.password_hash, password):
         return None
     if _hasher.check_needs_rehash(user.password_hash):
-        user.password_hash = _hasher.hash(password)
+        user.password_hash = await asyncio.to_thread(_hasher.hash, password)
     user.last_login_at = utcnow()
     return user

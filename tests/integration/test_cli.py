@@ -99,3 +99,30 @@ def test_serve_answers_health_and_stops_cleanly_on_sigterm(tmp_path):
         output, _ = server.communicate(timeout=20)
     assert server.returncode == 0, output
     assert "shutting down" in output
+
+
+def test_seed_demo_refuses_a_seeded_database_unless_if_empty(tmp_path):
+    env = _env(tmp_path)
+    seed = [*CALLCENTER, "seed", "--demo", "--patients", "50"]
+    first = subprocess.run(seed, env=env, capture_output=True, text=True, check=False)
+    assert first.returncode == 0, first.stderr
+    again = subprocess.run(seed, env=env, capture_output=True, text=True, check=False)
+    assert again.returncode == 1
+    assert "already" in again.stderr
+    quiet = subprocess.run(
+        [*seed, "--if-empty"], env=env, capture_output=True, text=True, check=False
+    )
+    assert quiet.returncode == 0, quiet.stderr
+    count = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]);"
+            "print(c.execute('select count(*) from patients').fetchone()[0])",
+            str(tmp_path / "callcenter.sqlite3"),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert count.stdout.strip() == "50"  # the second runs added nothing

@@ -32,6 +32,7 @@ from callcenter.call_state import (
     event_time,
 )
 from callcenter.events import EventBus, Subscription
+from callcenter.outbound.channels import attempt_of
 from hcrm_core.db import Database
 from hcrm_core.models import Call, CallEvent
 from hcrm_core.services.patients import PatientService
@@ -72,8 +73,12 @@ class CallTracker:
         patients: PatientService | None,
         *,
         inbound_contexts: Iterable[str],
+        campaign_prefix: str | None = None,
     ) -> None:
         self._bus = bus
+        # The dialer names each campaign call's channel ``<prefix><attempt id>`` (Originate's
+        # ChannelId), so the Linkedid tells a campaign call from the first event on.
+        self._campaign_prefix = campaign_prefix
         self._writer = writer
         self._db = database
         self._patients = patients
@@ -148,8 +153,7 @@ class CallTracker:
                 # A stray leg of a call we already closed and forgot: nothing to open.
                 self._store_event(event)
                 return
-            call = LiveCall(linkedid=linkedid, started_at=event_time(event))
-            self._calls[linkedid] = call
+            call = self._new_call(linkedid, event_time(event))
         self._store_event(event)
         had_caller = call.caller_number is not None
         notices = call.apply(event, self._inbound)
@@ -159,6 +163,20 @@ class CallTracker:
             self._writer.save_call(call.row())
         if not had_caller and call.caller_number is not None and call.patient_id is None:
             self._lookup_patient(call)
+
+    def _new_call(self, linkedid: str, started_at: datetime) -> LiveCall:
+        call = LiveCall(linkedid=linkedid, started_at=started_at)
+        attempt = self._campaign_attempt(linkedid)
+        if attempt is not None:
+            call.direction = "outbound"
+            call.campaign_attempt_id = attempt
+        self._calls[linkedid] = call
+        return call
+
+    def _campaign_attempt(self, linkedid: str) -> int | None:
+        if not self._campaign_prefix:
+            return None
+        return attempt_of(self._campaign_prefix, linkedid)
 
     def _store_event(self, event: AmiEvent) -> None:
         if event.name in _NOT_STORED:
@@ -176,8 +194,7 @@ class CallTracker:
     def _on_ivr(self, progress: IvrProgress) -> None:
         call = self._calls.get(progress.linkedid)
         if call is None:
-            call = LiveCall(linkedid=progress.linkedid, started_at=datetime.now(UTC))
-            self._calls[progress.linkedid] = call
+            call = self._new_call(progress.linkedid, datetime.now(UTC))
         apply_ivr(call, progress, datetime.now(UTC))
         self._writer.save_call(call.row())
 
@@ -219,7 +236,7 @@ class CallTracker:
         """A call Asterisk has that we never saw start (we were disconnected): open it."""
         first = next((c for c in channels if c.uniqueid == linkedid), channels[0])
         seconds = _duration(first.get("Duration"))
-        call = LiveCall(linkedid=linkedid, started_at=now - timedelta(seconds=seconds))
+        call = self._new_call(linkedid, now - timedelta(seconds=seconds))
         call.first_uniqueid = first.uniqueid
         call.channels = dict.fromkeys((c.uniqueid for c in channels), now.timestamp())
         call.note_caller(first)
@@ -227,7 +244,6 @@ class CallTracker:
         if first.get("Context") in self._inbound:
             call.direction = "inbound"
         call.announced = True
-        self._calls[linkedid] = call
         self._writer.save_call(call.row())
 
     async def _adopt_open_calls(self) -> None:

@@ -178,6 +178,58 @@ def user_add(
     click.echo(f"user {username!r} ({role}) created with id {user_id}")
 
 
+@cli.command()
+@click.option(
+    "--mean-gap",
+    default=20.0,
+    show_default=True,
+    type=click.FloatRange(min=1.0),
+    help="Average seconds between two simulated patients' calls.",
+)
+@click.option("--no-callers", is_flag=True, help="Bring everything up, but place no calls.")
+@click.pass_context
+def demo(ctx: click.Context, mean_gap: float, no_callers: bool) -> None:
+    """Run the whole product on the sandboxed Asterisk, with simulated patients calling in.
+
+    Starts the sandbox (root only; any other Asterisk is refused), migrates and seeds the
+    database when empty, creates the demo users, renders the prompts, then serves the console
+    while simulated patients book through the IVR or ask for an agent.
+    """
+    import functools
+
+    import uvloop
+
+    from callcenter.asterisk.sandbox import AsteriskSandbox
+    from callcenter.demo import (
+        DemoRefused,
+        demo_background,
+        demo_settings,
+        demo_users,
+        describe_logins,
+        require_sandbox,
+    )
+    from callcenter.demo_callers import StreamSettings
+    from callcenter.ivr.cli import build
+    from callcenter.server import run_server
+
+    settings = demo_settings(_load(ctx))
+    ctx.obj["settings"] = settings  # the steps invoked below run with the demo's settings
+    try:
+        click.echo(require_sandbox(settings, AsteriskSandbox(settings, progress=click.echo)))
+    except DemoRefused as exc:
+        raise click.ClickException(str(exc)) from exc
+    ctx.invoke(seed, demo=True, patients=5000, rng_seed=2026, if_empty=True)
+    logins = asyncio.run(demo_users(settings))
+    ctx.invoke(build, out_dir=None, sandbox=True, languages=(), no_database=False)
+    click.echo(describe_logins(settings, logins))
+    background = (
+        None
+        if no_callers
+        else functools.partial(demo_background, stream=StreamSettings(mean_gap_seconds=mean_gap))
+    )
+    uvloop.run(run_server(settings, background=background))
+
+
 def _safe_url(url: str) -> str:
     from sqlalchemy.engine import make_url
 
@@ -192,6 +244,12 @@ def _register_optional_groups() -> None:
     from callcenter.ivr.cli import prompts
 
     cli.add_command(prompts)
+    from callcenter.recording.cli import recordings
+
+    cli.add_command(recordings)
+    from callcenter.outbound.cli import campaign
+
+    cli.add_command(campaign)
 
 
 _register_optional_groups()

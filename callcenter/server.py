@@ -12,17 +12,22 @@ import contextlib
 import gc
 import logging
 import signal
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from aiohttp import web
 
+from callcenter.agents.plugin import AgentDesk, start_agent_desk
 from callcenter.ami import AmiBridge
-from callcenter.asterisk.const import CONTEXT_INBOUND
+from callcenter.asterisk.const import AGI_ROUTE_SURVEY, CONTEXT_INBOUND
 from callcenter.call_log import CallLogWriter
 from callcenter.calls import CallTracker
 from callcenter.events import EventBus
 from callcenter.ivr.routes import build_routes
 from callcenter.ivr.server import FastAgiServer
+from callcenter.ivr.speech_input import SpeechInput
+from callcenter.outbound.plugin import Outbound, start_outbound, survey_route
+from callcenter.recording.plugin import Recordings, start_recordings
 from callcenter.settings import Settings
 from hcrm_core.db import Database
 from hcrm_core.migrate import upgrade_async
@@ -47,6 +52,9 @@ class Runtime:
     patients: PatientService
     scheduling: SchedulingService
     appointments: AppointmentService
+    desk: AgentDesk
+    recordings: Recordings
+    outbound: Outbound
 
 
 async def _seed_if_empty(settings: Settings, database: Database) -> None:
@@ -76,10 +84,32 @@ async def start_runtime(settings: Settings, *, seed_demo: bool = False) -> Runti
     # The tracker subscribes before the bridge connects, so no event of a call is missed.
     call_log = CallLogWriter(database)
     await call_log.start()
-    calls = CallTracker(bus, call_log, database, patients, inbound_contexts=[CONTEXT_INBOUND])
+    calls = CallTracker(
+        bus,
+        call_log,
+        database,
+        patients,
+        inbound_contexts=[CONTEXT_INBOUND],
+        campaign_prefix=settings.outbound.channel_prefix,
+    )
     await calls.start()
     ami = AmiBridge(settings.ami, bus)
+    desk = start_agent_desk(
+        settings,
+        bus=bus,
+        ami=ami,
+        calls=calls,
+        database=database,
+        patients=patients,
+        appointments=appointments,
+    )
+    # Subscribed before the bridge connects, like the tracker: no recording start is missed.
+    recordings = await start_recordings(settings, bus=bus, ami=ami, database=database)
+    # The dialer too: the first resync after connecting reconciles its calls in flight.
+    outbound = await start_outbound(settings, bus=bus, ami=ami, database=database)
     await ami.start()
+    # Speech input loads its Vosk model here, once, in a worker thread (seconds).
+    speech = await SpeechInput.start(settings) if settings.speech.enabled else None
     agi = FastAgiServer(
         settings.agi,
         build_routes(
@@ -88,12 +118,22 @@ async def start_runtime(settings: Settings, *, seed_demo: bool = False) -> Runti
             scheduling=scheduling,
             appointments=appointments,
             timezone=settings.hospital.timezone,
+            speech=speech,
+            extra_routes={
+                AGI_ROUTE_SURVEY: survey_route(
+                    settings, bus=bus, attempts=outbound.attempts, appointments=appointments
+                )
+            },
         ),
+        speech=speech,
     )
     try:
         await agi.start()
     except OSError:
+        await outbound.stop()
         await ami.stop()
+        await recordings.stop()
+        await desk.stop()
         await calls.stop()
         await call_log.stop()
         await database.dispose()
@@ -109,20 +149,35 @@ async def start_runtime(settings: Settings, *, seed_demo: bool = False) -> Runti
         patients=patients,
         scheduling=scheduling,
         appointments=appointments,
+        desk=desk,
+        recordings=recordings,
+        outbound=outbound,
     )
 
 
 async def stop_runtime(runtime: Runtime) -> None:
     await runtime.agi.stop()
+    await runtime.outbound.stop()
     await runtime.ami.stop()
+    await runtime.recordings.stop()
+    await runtime.desk.stop()
     await runtime.calls.stop()
     await runtime.call_log.stop()
     await runtime.bus.close()
     await runtime.database.dispose()
 
 
-async def run_server(settings: Settings, *, seed_demo: bool = False) -> None:
-    """Run until SIGTERM/SIGINT, then shut down cleanly in reverse order."""
+async def run_server(
+    settings: Settings,
+    *,
+    seed_demo: bool = False,
+    background: Callable[[Runtime], Awaitable[None]] | None = None,
+) -> None:
+    """Run until SIGTERM/SIGINT, then shut down cleanly in reverse order.
+
+    ``background`` (``callcenter demo``'s simulated callers) runs once the console serves and
+    is cancelled first at shutdown.
+    """
     from web_console.app import create_app
 
     runtime = await start_runtime(settings, seed_demo=seed_demo)
@@ -133,6 +188,7 @@ async def run_server(settings: Settings, *, seed_demo: bool = False) -> None:
     await runner.setup()
     site = web.TCPSite(runner, settings.web.host, settings.web.port)
     stop = asyncio.Event()
+    extra: asyncio.Task[None] | None = None
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
@@ -146,11 +202,29 @@ async def run_server(settings: Settings, *, seed_demo: bool = False) -> None:
             settings.ami.port,
             runtime.database.dialect,
         )
+        if background is not None:
+            extra = asyncio.create_task(_run_background(background, runtime, stop))
         await stop.wait()
         _LOG.info("shutting down")
     finally:
+        if extra is not None:
+            extra.cancel()
+            await asyncio.gather(extra, return_exceptions=True)
         for signum in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(Exception):
                 loop.remove_signal_handler(signum)
         await runner.cleanup()
         await stop_runtime(runtime)
+
+
+async def _run_background(
+    job: Callable[[Runtime], Awaitable[None]], runtime: Runtime, stop: asyncio.Event
+) -> None:
+    """A background job that fails stops the server (it was asked for, so say it broke)."""
+    try:
+        await job(runtime)
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        _LOG.exception("background job failed: stopping the server")
+        stop.set()

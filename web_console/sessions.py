@@ -72,6 +72,12 @@ class SessionStore:
         if session_id:
             self._sessions.pop(session_id, None)
 
+    def alive(self, session_id: str) -> bool:
+        """Whether the session still exists and has not expired, without touching it (a
+        websocket's traffic must not keep an idle console logged in)."""
+        session = self._sessions.get(session_id)
+        return session is not None and not self._expired(session, self._clock())
+
     def __len__(self) -> int:
         return len(self._sessions)
 

@@ -22,6 +22,7 @@ from typing import Any
 import jinja2
 
 from callcenter.asterisk import const
+from callcenter.recording.dialplan import dialplan_globals
 from callcenter.settings import Settings
 
 TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "asterisk_conf"
@@ -127,6 +128,7 @@ def template_context(settings: Settings, sandbox: bool) -> dict[str, Any]:
             str(settings.asterisk.recordings_asterisk_path), "asterisk.recordings_asterisk_path"
         ),
         "queues": const.QUEUES,
+        "recording_globals": dialplan_globals(settings.recording),
         "phones": _sandbox_phones(secret) if sandbox else [],
     }
 

@@ -14,7 +14,7 @@ import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from pathlib import PurePosixPath
 
 from panoramisk.utils import parse_agi_result
 
@@ -24,14 +24,17 @@ from callcenter.ivr.errors import (
     AgiTimeout,
     ApplicationFailed,
     CallerHungUp,
+    RecordingFailed,
     SoundMissing,
     UnsafeAgiValue,
 )
+from callcenter.ivr.transport import AgiLatency, AgiTransport, StreamTransport, now, verb_of
 
 _LOG = logging.getLogger(__name__)
 _SOUND_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_/-]{0,120}$")
 _VARIABLE_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}(\([A-Za-z0-9_,-]{0,64}\))?$")
 _DIGITS_RE = re.compile(r"^[0-9*#]{0,64}$")
+_RECORD_PATH_RE = re.compile(r"^/[A-Za-z0-9_./-]{1,200}$")
 MAX_ARG_LENGTH = 1024
 
 
@@ -57,8 +60,12 @@ def _digits(value: str) -> str:
     return value
 
 
-class _Transport(Protocol):
-    async def readline(self) -> bytes: ...
+def record_path(path: PurePosixPath) -> str:
+    """Validate where Asterisk is to record (a path of ours, built from server-side ids)."""
+    text = str(path)
+    if not _RECORD_PATH_RE.match(text) or ".." in path.parts:
+        raise UnsafeAgiValue(f"not a recording path: {text!r}")
+    return text
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,20 +116,36 @@ class AgiReply:
         return chr(number) if number > 0 else None
 
 
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    """How a RECORD FILE ended: a key pressed (``digit``), or silence / the time limit."""
+
+    digit: str | None
+
+
 class AgiChannel:
-    """Commands on one AGI session, each with a timeout and typed failures."""
+    """Commands on one AGI session, each with a timeout and typed failures.
+
+    The lines travel over an :class:`AgiTransport` (FastAGI's TCP stream, or a classic AGI
+    process's stdin/stdout); ``reader`` and ``writer`` of a stream are still accepted.
+    """
 
     def __init__(
         self,
         env: AgiEnvironment,
-        reader: asyncio.StreamReader,
-        writer: asyncio.StreamWriter,
+        transport: AgiTransport | asyncio.StreamReader,
+        writer: asyncio.StreamWriter | None = None,
         *,
         command_timeout: float,
+        latency: AgiLatency | None = None,
     ) -> None:
         self.env = env
-        self._reader = reader
-        self._writer = writer
+        if isinstance(transport, asyncio.StreamReader):
+            if writer is None:
+                raise TypeError("a stream reader needs its writer")
+            transport = StreamTransport(transport, writer)
+        self._transport: AgiTransport = transport
+        self._latency = latency
         self._timeout = command_timeout
         self.linkedid = env.uniqueid
         self.hung_up = False
@@ -136,22 +159,24 @@ class AgiChannel:
             raise CallerHungUp(self.log_context())
         if "\n" in line or "\r" in line:
             raise UnsafeAgiValue("newline in an AGI command")
-        verb = line.split(" ", 2)[:2]
-        self._writer.write(line.encode("utf-8") + b"\n")
+        verb = verb_of(line)
+        sent = now()
         try:
             async with asyncio.timeout(timeout or self._timeout):
-                await self._writer.drain()
+                await self._transport.send(line.encode("utf-8") + b"\n")
                 reply = await self._read_reply()
         except TimeoutError as exc:
-            raise AgiTimeout(f"{' '.join(verb)}: no reply ({self.log_context()})") from exc
-        except (ConnectionError, asyncio.IncompleteReadError) as exc:
+            raise AgiTimeout(f"{verb}: no reply ({self.log_context()})") from exc
+        except (ConnectionError, asyncio.IncompleteReadError, BrokenPipeError) as exc:
             self.hung_up = True
             raise CallerHungUp(self.log_context()) from exc
-        return self._check(" ".join(verb), reply)
+        if self._latency is not None:
+            self._latency.record(verb, now() - sent)
+        return self._check(verb, reply)
 
     async def _read_reply(self) -> dict[str, object]:
         while True:
-            raw = await self._reader.readline()
+            raw = await self._transport.readline()
             if not raw:
                 raise asyncio.IncompleteReadError(raw, None)
             # Decoding errors are replaced: a reply is ASCII apart from data we never trust.
@@ -161,7 +186,7 @@ class AgiChannel:
             if parsed.get("status_code") == 100:  # "100 Trying...": the real reply follows
                 continue
             if parsed.get("error") == "AGIUsageError":
-                await self._reader.readline()
+                await self._transport.readline()
             return parsed
 
     def _check(self, verb: str, reply: dict[str, object]) -> AgiReply:
@@ -195,22 +220,56 @@ class AgiChannel:
                 await self.command("HANGUP")
             self.hung_up = True
 
+    async def _alive_after_failure(self, failed: ApplicationFailed) -> None:
+        """result=-1 is also how Asterisk reports a file it cannot open: probe the channel.
+
+        Returns when the channel is still up; re-raises ``failed`` when it is gone."""
+        self.hung_up = False
+        try:
+            status = await self.command("CHANNEL STATUS")
+        except AgiError:
+            self.hung_up = True
+            raise failed from None
+        if not status.result.isdigit():
+            self.hung_up = True
+            raise failed
+
     async def _playing(self, prompt: str, line: str, *, timeout: float) -> AgiReply:  # noqa: ASYNC109
         """Run a command that plays ``prompt``; a result=-1 on a live channel is a missing file."""
         try:
             return await self.command(line, timeout=timeout)
         except ApplicationFailed as failed:
-            self.hung_up = False
-            try:
-                status = await self.command("CHANNEL STATUS")
-            except AgiError:
-                self.hung_up = True
-                raise failed from None
-            if not status.result.isdigit():
-                self.hung_up = True
-                raise
+            await self._alive_after_failure(failed)
             _LOG.error("sound %s is not installed (%s)", prompt, self.log_context())
             raise SoundMissing(prompt) from None
+
+    async def record_file(
+        self,
+        path: PurePosixPath,
+        *,
+        escape_digits: str,
+        max_ms: int,
+        silence_s: int,
+        beep: bool = True,
+    ) -> Recorded:
+        """Record the caller into ``<path>.wav`` (as Asterisk sees it) until ``silence_s``
+        seconds of silence, ``max_ms``, or a key of ``escape_digits``.
+
+        Raises :class:`RecordingFailed` when Asterisk cannot write the file (channel alive)."""
+        line = (
+            f"RECORD FILE {record_path(path)} wav {quote_arg(_digits(escape_digits))} "
+            f"{int(max_ms)} 0{' BEEP' if beep else ''} s={int(silence_s)}"
+        )
+        try:
+            reply = await self.command(line, timeout=self._timeout + max_ms / 1000 + 10)
+        except ApplicationFailed as failed:
+            await self._alive_after_failure(failed)
+            _LOG.error("cannot record to %s (%s)", path.parent, self.log_context())
+            raise RecordingFailed(str(path.parent)) from None
+        # A key during the recording answers "(dtmf)"; a key during the beep ends the command
+        # before any file is written, answered "(randomerror)" with the key as the result.
+        digit = reply.digit
+        return Recorded(digit=digit if digit is not None and digit in escape_digits else None)
 
     async def get_data(self, prompt: str, *, timeout_ms: int, max_digits: int) -> str | None:
         """Play ``prompt`` and collect up to ``max_digits`` keys; None on silence.

@@ -1,8 +1,10 @@
 """Render the prompt catalogue to sound files Asterisk plays: espeak-ng -> pydub -> 8 kHz WAV.
 
-Each prompt becomes ``<language dir>/<name>.wav`` (8 kHz, mono, 16-bit: Asterisk's ``wav``
-format, played without transcoding on narrowband calls). A manifest beside the files stores a
-hash of each prompt's text and voice, so a rebuild only renders what changed.
+Each prompt becomes ``<sounds>/<language>/<name>.wav`` (8 kHz, mono, 16-bit: Asterisk's ``wav``
+format, played without transcoding on narrowband calls), spoken by the language's espeak-ng
+voice (``en-us``, ``cmn``). Mandarin also gets the ``digits/`` files Asterisk's ``SAY`` needs
+(Debian packages no ``zh`` core sounds). A manifest beside the files stores a hash of each
+prompt's text and voice, so a rebuild only renders what changed.
 """
 
 from __future__ import annotations
@@ -16,16 +18,31 @@ import tempfile
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 
 from pydub import AudioSegment
 
+from callcenter.ivr import speech_prompts
 from callcenter.ivr.agi import sound
+from callcenter.ivr.core_sounds_zh import say_files
+from callcenter.ivr.prompts import (
+    MANDARIN,
+    Spoken,
+    catalogue,
+    department_prompt,
+    doctor_prompt,
+)
 from callcenter.settings import Settings
+
+if TYPE_CHECKING:
+    from hcrm_core.models import Department, Doctor
 
 _LOG = logging.getLogger(__name__)
 
 MANIFEST = ".callcenter-prompts.json"
 VOICE = "en-us"
+# espeak-ng voice per catalogue language.
+VOICES: dict[str, str] = {"en": VOICE, MANDARIN: "cmn"}
 SAMPLE_RATE = 8000
 ESPEAK = "espeak-ng"
 # Where Debian's Asterisk keeps its sounds, as Asterisk sees them.
@@ -72,18 +89,18 @@ def sounds_language_dir(settings: Settings, *, sandbox: bool, language: str = "e
     return Path(base) / language
 
 
-def _digest(text: str) -> str:
-    return hashlib.sha256(f"{VOICE}|{SAMPLE_RATE}|{text}".encode()).hexdigest()[:16]
+def _digest(text: str, voice: str) -> str:
+    return hashlib.sha256(f"{voice}|{SAMPLE_RATE}|{text}".encode()).hexdigest()[:16]
 
 
-def _render_one(name: str, text: str, target: Path) -> None:
+def _render_one(name: str, text: str, target: Path, voice: str) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="callcenter-tts-") as tmp:
         raw = Path(tmp) / "raw.wav"
         try:
             # The text goes to stdin, never on the command line: it may start with "-".
             subprocess.run(
-                [ESPEAK, "-v", VOICE, "-w", str(raw), "--stdin"],
+                [ESPEAK, "-v", voice, "-w", str(raw), "--stdin"],
                 input=text.encode("utf-8"),
                 check=True,
                 capture_output=True,
@@ -101,12 +118,15 @@ def _render_one(name: str, text: str, target: Path) -> None:
 
 
 def build_prompts(
-    prompts: Mapping[str, str],
+    prompts: Mapping[str, str | Spoken],
     out_dir: Path,
     *,
+    voice: str = VOICE,
     on_progress: Callable[[str], None] | None = None,
 ) -> BuildResult:
-    """Render every prompt whose text changed since the last build into ``out_dir``."""
+    """Render every prompt whose text changed since the last build into ``out_dir``.
+
+    A plain text is spoken by ``voice``; a :class:`Spoken` by its own language's voice."""
     out_dir.mkdir(parents=True, exist_ok=True)
     manifest_path = out_dir / MANIFEST
     try:
@@ -116,13 +136,16 @@ def build_prompts(
     rendered: list[str] = []
     skipped: list[str] = []
     try:
-        for name, text in prompts.items():
+        for name, entry in prompts.items():
+            text, speaker = (
+                (entry.text, VOICES[entry.voice]) if isinstance(entry, Spoken) else (entry, voice)
+            )
             target = out_dir / f"{sound(name)}.wav"
-            digest = _digest(text)
+            digest = _digest(text, speaker)
             if manifest.get(name) == digest and target.exists():
                 skipped.append(name)
             else:
-                _render_one(name, text, target)
+                _render_one(name, text, target, speaker)
                 manifest[name] = digest
                 rendered.append(name)
             if on_progress is not None:
@@ -136,9 +159,40 @@ def build_prompts(
 def database_prompts(
     departments: Iterable[tuple[str, str]], doctors: Iterable[tuple[int, str]]
 ) -> dict[str, str]:
-    """Prompts for names held in the database: (code, name) departments, (id, name) doctors."""
-    from callcenter.ivr.prompts import department_prompt, doctor_prompt
-
+    """English prompts for names held in the database: (code, name) departments, (id, name)
+    doctors."""
     result = {department_prompt(code): name for code, name in departments}
     result.update({doctor_prompt(doctor_id): name for doctor_id, name in doctors})
+    return result
+
+
+def localised_database_prompts(
+    language: str, departments: Iterable[Department], doctors: Iterable[Doctor]
+) -> dict[str, Spoken]:
+    """Department names in ``language`` (their ``names``, else the default name) and doctors'
+    names, spoken by that language's voice."""
+    result = {department_prompt(d.code): Spoken(d.name_in(language), language) for d in departments}
+    for doctor in doctors:
+        name = (
+            f"{doctor.given_name} {doctor.family_name} 医生"
+            if language == MANDARIN
+            else doctor.display_name
+        )
+        result[doctor_prompt(doctor.id)] = Spoken(name, language)
+    return result
+
+
+def language_prompts(
+    language: str,
+    departments: Iterable[Department] = (),
+    doctors: Iterable[Doctor] = (),
+) -> dict[str, Spoken]:
+    """Everything one language directory needs: the catalogue, the names from the database and,
+    for Mandarin, the core ``digits/`` sounds of Asterisk's SAY commands."""
+    result = catalogue(language)
+    if language == MANDARIN:
+        result.update({name: Spoken(text, MANDARIN) for name, text in say_files().items()})
+    result.update(localised_database_prompts(language, departments, doctors))
+    # Speech input's own prompts ("or say it after the tone"): callcenter/ivr/speech_prompts.py.
+    result.update(speech_prompts.catalogue(language))
     return result

@@ -1,13 +1,24 @@
-"""``callcenter prompts build``: render the IVR prompts into Asterisk's sounds directory."""
+"""``callcenter prompts build``: render the IVR prompts into Asterisk's sounds directories."""
 
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from callcenter.settings import Settings
+
+if TYPE_CHECKING:
+    from hcrm_core.models import Department, Doctor
+
+
+@dataclass
+class _Names:
+    departments: list[Department] = field(default_factory=list)
+    doctors: list[Doctor] = field(default_factory=list)
 
 
 def _settings(ctx: click.Context) -> Settings:
@@ -17,26 +28,23 @@ def _settings(ctx: click.Context) -> Settings:
     return _load(ctx)
 
 
-async def _database_prompts(settings: Settings) -> dict[str, str]:
-    """Department and doctor names to speak; empty when the database is not set up yet."""
+async def _database_names(settings: Settings) -> _Names:
+    """Departments and doctors to speak; none when the database is not set up yet."""
     from sqlalchemy.exc import SQLAlchemyError
 
-    from callcenter.ivr.build_prompts import database_prompts
     from hcrm_core.db import Database
     from hcrm_core.services.scheduling import SchedulingService
 
     database = Database(settings.database_url)
     try:
         scheduling = SchedulingService(database, settings.booking_policy())
-        departments = await scheduling.list_departments()
-        doctors = await scheduling.list_doctors()
+        return _Names(
+            list(await scheduling.list_departments()), list(await scheduling.list_doctors())
+        )
     except SQLAlchemyError:
-        return {}
+        return _Names()
     finally:
         await database.dispose()
-    return database_prompts(
-        ((d.code, d.name) for d in departments), ((d.id, d.display_name) for d in doctors)
-    )
 
 
 @click.group()
@@ -49,29 +57,53 @@ def prompts() -> None:
     "--out",
     "out_dir",
     type=click.Path(file_okay=False, path_type=Path),
-    help="Language sounds directory to write into (default: the configured Asterisk's "
-    "sounds/en, or the sandbox's with --sandbox).",
+    help="Sounds directory to write into, one sub-directory per language (default: the "
+    "configured Asterisk's sounds directory, or the sandbox's with --sandbox).",
 )
 @click.option("--sandbox", is_flag=True, help="Write into the sandboxed Asterisk's sounds.")
+@click.option(
+    "--language",
+    "languages",
+    multiple=True,
+    type=click.Choice(["en", "zh"]),
+    help="Only this language (repeatable; default: every language).",
+)
 @click.option(
     "--no-database", is_flag=True, help="Skip department and doctor names from the database."
 )
 @click.pass_context
-def build(ctx: click.Context, out_dir: Path | None, sandbox: bool, no_database: bool) -> None:
-    """Render every prompt that changed since the last build (8 kHz mono WAV)."""
-    from callcenter.ivr.build_prompts import PromptBuildError, build_prompts, sounds_language_dir
-    from callcenter.ivr.prompts import CATALOGUE
+def build(
+    ctx: click.Context,
+    out_dir: Path | None,
+    sandbox: bool,
+    languages: tuple[str, ...],
+    no_database: bool,
+) -> None:
+    """Render every prompt that changed since the last build (8 kHz mono WAV), in English and
+    Mandarin; Mandarin also gets the digits, day and month sounds Asterisk's SAY needs."""
+    from callcenter.ivr.build_prompts import (
+        PromptBuildError,
+        build_prompts,
+        language_prompts,
+        sounds_language_dir,
+    )
+    from callcenter.ivr.prompts import LANGUAGES
 
     settings = _settings(ctx)
-    target = out_dir or sounds_language_dir(settings, sandbox=sandbox)
-    catalogue = dict(CATALOGUE)
-    if not no_database:
-        catalogue.update(asyncio.run(_database_prompts(settings)))
-    try:
-        with click.progressbar(length=len(catalogue), label="rendering prompts") as bar:
-            result = build_prompts(catalogue, target, on_progress=lambda _name: bar.update(1))
-    except PromptBuildError as exc:
-        raise click.ClickException(str(exc)) from exc
-    click.echo(
-        f"{len(result.rendered)} rendered, {len(result.skipped)} unchanged in {result.out_dir}"
-    )
+    names = _Names() if no_database else asyncio.run(_database_names(settings))
+    for language in languages or LANGUAGES:
+        target = (
+            out_dir / language
+            if out_dir is not None
+            else sounds_language_dir(settings, sandbox=sandbox, language=language)
+        )
+        catalogue = language_prompts(language, names.departments, names.doctors)
+        try:
+            with click.progressbar(length=len(catalogue), label=f"rendering {language}") as bar:
+                result = build_prompts(catalogue, target, on_progress=lambda _n: bar.update(1))
+        except PromptBuildError as exc:
+            raise click.ClickException(str(exc)) from exc
+        click.echo(
+            f"{language}: {len(result.rendered)} rendered, {len(result.skipped)} unchanged "
+            f"in {result.out_dir}"
+        )

@@ -42,3 +42,11 @@ class SoundMissing(AgiError):
     def __init__(self, name: str) -> None:
         super().__init__(f"sound file missing: {name}")
         self.name = name
+
+
+class RecordingFailed(AgiError):
+    """Asterisk could not write a recording (its directory is missing or not writable)."""
+
+    def __init__(self, where: str) -> None:
+        super().__init__(f"cannot record into {where}")
+        self.where = where

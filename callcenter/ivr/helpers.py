@@ -9,6 +9,11 @@ map. Everywhere:
 - a hang-up raises :class:`CallerHungUp` from the AGI layer, which ends the dialog: nothing is
   committed before the caller's last confirmation, so no partial booking is left behind.
 
+Where a dialog passes a :class:`~callcenter.ivr.speech_input.SpeechOffer` (``speech=``), the
+caller may also say their choice after a tone: a key still works during the recording; silence
+counts as a failure like silence on the keypad; speech that is not understood is apologised for
+once and the same menu continues on the keypad alone.
+
 Domain errors become a prompt in :func:`explain`, once.
 """
 
@@ -17,13 +22,16 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
-from callcenter.ivr import prompts
+from callcenter.ivr import prompts, speech_prompts
 from callcenter.ivr.agi import AgiChannel
 from callcenter.ivr.context import CallContext, ToAgent
 from callcenter.ivr.errors import SoundMissing
 from hcrm_core.errors import DomainError, SlotTaken, SlotUnavailable
+
+if TYPE_CHECKING:
+    from callcenter.ivr.speech_input import Heard, SpeechOffer
 
 T = TypeVar("T")
 
@@ -134,9 +142,7 @@ class Ivr:
         max_digits: int = 1,
     ) -> T:
         """Ask until ``parse`` accepts the keys (returns its value) or the caller gives up."""
-        segments: list[Segment] = (
-            [prompt] if isinstance(prompt, str | SayDigits | SayDateTime) else list(prompt)
-        )
+        segments = _segments(prompt)
         self.call.enter(step)
         while True:
             heard = await self._collect(segments, max_digits)
@@ -150,14 +156,71 @@ class Ivr:
             await self._failure(step, heard)
 
     async def menu(
-        self, prompt: Segment | Sequence[Segment], options: Mapping[str, T], *, step: str
+        self,
+        prompt: Segment | Sequence[Segment],
+        options: Mapping[str, T],
+        *,
+        step: str,
+        speech: SpeechOffer[T] | None = None,
     ) -> T:
-        """One key chooses one of ``options`` (``0`` and ``*`` are reserved)."""
-        return await self.ask(prompt, options.get, step=step, max_digits=1)
+        """One key chooses one of ``options`` (``0`` and ``*`` are reserved); with ``speech``,
+        saying one of its phrases after the tone chooses too."""
+        if speech is None:
+            return await self.ask(prompt, options.get, step=step, max_digits=1)
+        return await self._menu_by_voice(_segments(prompt), options, speech, step=step)
 
-    async def confirm(self, prompt: Segment | Sequence[Segment], *, step: str) -> bool:
-        """1 yes, 2 no."""
-        return await self.menu(prompt, {"1": True, "2": False}, step=step)
+    async def _menu_by_voice(
+        self,
+        segments: list[Segment],
+        options: Mapping[str, T],
+        speech: SpeechOffer[T],
+        *,
+        step: str,
+    ) -> T:
+        from callcenter.ivr.speech_input import Outcome
+
+        self.call.enter(step, speech=True)
+        while True:
+            heard = await self._listen(segments, speech)
+            if heard.outcome is Outcome.MATCHED and heard.value is not None:
+                self.call.enter(step, answered_by="speech", confidence=round(heard.confidence, 2))
+                return heard.value
+            if heard.outcome is Outcome.KEY and heard.key is not None:
+                if heard.key == REPEAT_KEY:
+                    continue
+                if heard.key == AGENT_KEY:
+                    raise ToAgent("caller asked for an agent", step)
+                if heard.key in options:
+                    return options[heard.key]
+                await self._failure(step, heard.key)
+            elif heard.outcome is Outcome.SILENCE:
+                await self._failure(step, None)
+            else:
+                # Not understood (or Asterisk cannot record): say so once, then keys only.
+                self.call.enter(step, speech=heard.outcome.value)
+                if heard.outcome is Outcome.NOT_UNDERSTOOD:
+                    await self.play(speech_prompts.NOT_UNDERSTOOD)
+                return await self.ask(segments, options.get, step=step, max_digits=1)
+
+    async def _listen(self, segments: Sequence[Segment], speech: SpeechOffer[T]) -> Heard[T]:
+        """Play the menu (any key interrupts), the "say it after the tone" hint, then record."""
+        from callcenter.ivr.speech_input import Heard, Outcome
+
+        for segment in (*segments, speech_prompts.SAY_AFTER_TONE):
+            key = await self._say(segment, ANY_KEY)
+            if key is not None:
+                return Heard(Outcome.KEY, key=key)
+        return await speech.listen(self.agi, escape_digits=ANY_KEY)
+
+    async def confirm(
+        self,
+        prompt: Segment | Sequence[Segment],
+        *,
+        step: str,
+        speech: SpeechOffer[bool] | None = None,
+    ) -> bool:
+        """1 yes, 2 no (or, with ``speech``, yes or no said after the tone)."""
+        return await self.menu(prompt, {"1": True, "2": False}, step=step, speech=speech)
 
     async def choose(
         self,
@@ -166,8 +229,12 @@ class Ivr:
         prompt_of: Callable[[T], str],
         *,
         step: str,
+        speech: SpeechOffer[T] | None = None,
     ) -> T:
-        """A menu built from data, eight to a page; 9 turns the page (the last wraps round)."""
+        """A menu built from data, eight to a page; 9 turns the page (the last wraps round).
+
+        With ``speech``, saying an item's name chooses it from any page."""
+        by_voice = speech.mapped(items.index) if speech is not None else None
         page = 0
         pages = max(1, -(-len(items) // PAGE_SIZE))
         while True:
@@ -180,7 +247,11 @@ class Ivr:
             if pages > 1:
                 segments.append(prompts.MORE_CHOICES)
                 options[MORE_KEY] = -1  # the next page
-            chosen = await self.menu(segments, options, step=step)
+            chosen = await self.menu(segments, options, step=step, speech=by_voice)
             if chosen >= 0:
                 return items[chosen]
             page = (page + 1) % pages
+
+
+def _segments(prompt: Segment | Sequence[Segment]) -> list[Segment]:
+    return [prompt] if isinstance(prompt, str | SayDigits | SayDateTime) else list(prompt)

@@ -1,19 +1,31 @@
-"""The IVR's prompt catalogue: sound name -> the English text ``callcenter prompts build`` speaks.
+"""The IVR's prompt catalogue: sound name -> what ``callcenter prompts build`` speaks, per language.
 
-Names are relative to Asterisk's language sounds directory (``<sounds>/en/callcenter/...``) and
-must pass :func:`callcenter.ivr.agi.sound`. Numbers, dates and times are never recorded: the
-dialogs say them with Asterisk's own ``SAY`` commands and core sounds. Department names come from
-the database: :func:`department_prompt` names their files and ``prompts build`` renders them.
+Names are relative to Asterisk's language sounds directory (``<sounds>/<lang>/callcenter/...``)
+and must pass :func:`callcenter.ivr.agi.sound`. One name serves every language: the dialog sets
+the channel's language (``CHANNEL(language)``) and Asterisk picks ``<sounds>/zh/...`` or
+``<sounds>/en/...`` itself. Numbers, dates and times are never recorded: the dialogs say them
+with Asterisk's own ``SAY`` commands and core sounds (for Mandarin, built from
+:mod:`callcenter.ivr.core_sounds_zh`). Department and doctor names come from the database:
+:func:`department_prompt` and :func:`doctor_prompt` name their files and ``prompts build``
+renders them in each language.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Final
 
 _PREFIX: Final = "callcenter/"
 
+ENGLISH: Final = "en"
+MANDARIN: Final = "zh"
+LANGUAGES: Final = (ENGLISH, MANDARIN)
+DEFAULT_LANGUAGE: Final = ENGLISH
+
 WELCOME: Final = _PREFIX + "welcome"
+CHOOSE_ENGLISH: Final = _PREFIX + "choose-english"
+CHOOSE_MANDARIN: Final = _PREFIX + "choose-mandarin"
 MAIN_MENU: Final = _PREFIX + "main-menu"
 ASK_DOB: Final = _PREFIX + "ask-dob"
 ASK_MRN: Final = _PREFIX + "ask-mrn"
@@ -35,14 +47,31 @@ BOOKED: Final = _PREFIX + "booked"
 CODE_IS: Final = _PREFIX + "code-is"
 SLOT_TAKEN: Final = _PREFIX + "slot-taken"
 BOOKING_FAILED: Final = _PREFIX + "booking-failed"
-NOT_YET_AVAILABLE: Final = _PREFIX + "not-yet-available"
+UPCOMING: Final = _PREFIX + "upcoming"
+NO_UPCOMING: Final = _PREFIX + "no-upcoming"
+REVIEW_MENU: Final = _PREFIX + "review-menu"
+CONFIRM_CANCEL: Final = _PREFIX + "confirm-cancel"
+CANCELLED: Final = _PREFIX + "cancelled"
+CUTOFF_BEFORE: Final = _PREFIX + "cutoff-before"
+CUTOFF_AFTER: Final = _PREFIX + "cutoff-after"
+ALREADY_CANCELLED: Final = _PREFIX + "already-cancelled"
+CANCEL_FAILED: Final = _PREFIX + "cancel-failed"
 INVALID: Final = _PREFIX + "invalid"
 TOO_MANY_TRIES: Final = _PREFIX + "too-many-tries"
 TO_AGENT: Final = _PREFIX + "to-agent"
 GOODBYE: Final = _PREFIX + "goodbye"
 PRESS: Final = tuple(_PREFIX + f"press-{n}" for n in range(10))
 
-CATALOGUE: Final[dict[str, str]] = {
+
+@dataclass(frozen=True, slots=True)
+class Spoken:
+    """A text and the language of the voice that speaks it (usually the directory's own)."""
+
+    text: str
+    voice: str
+
+
+_ENGLISH: Final[dict[str, str]] = {
     WELCOME: "Welcome to the hospital appointment line.",
     MAIN_MENU: (
         "To book an appointment, press 1. To review or cancel an appointment, press 2. "
@@ -53,7 +82,7 @@ CATALOGUE: Final[dict[str, str]] = {
         "two for the month and four for the year. For example, for the second of April "
         "nineteen sixty one, enter 0 2 0 4 1 9 6 1."
     ),
-    ASK_MRN: ("Please enter the digits of your medical record number, then press the hash key."),
+    ASK_MRN: "Please enter the digits of your medical record number, then press the hash key.",
     IDENTIFY_FAILED: "Sorry, those details do not match our records.",
     NOT_RECOGNISED: "We could not find your record from the number you are calling from.",
     IDENTIFIED: "Thank you, your identity is confirmed.",
@@ -72,13 +101,95 @@ CATALOGUE: Final[dict[str, str]] = {
     CODE_IS: "Your confirmation code is",
     SLOT_TAKEN: "Sorry, that appointment has just been taken. Here are the next ones.",
     BOOKING_FAILED: "Sorry, we could not book that appointment.",
-    NOT_YET_AVAILABLE: "This service is not yet available by phone.",
+    UPCOMING: "Your upcoming appointments are:",
+    NO_UPCOMING: "You have no upcoming appointments.",
+    REVIEW_MENU: (
+        "To cancel an appointment, press its option number. To hear more, press 9. "
+        "To go back to the main menu, press 8."
+    ),
+    CONFIRM_CANCEL: "To cancel this appointment, press 1. To keep it, press 2.",
+    CANCELLED: "Your appointment is cancelled.",
+    CUTOFF_BEFORE: (
+        "Sorry, this appointment can no longer be cancelled by phone. "
+        "Appointments can be cancelled up to"
+    ),
+    CUTOFF_AFTER: "hours before they start. To speak to an agent, press 0.",
+    ALREADY_CANCELLED: "This appointment has already been cancelled.",
+    CANCEL_FAILED: "Sorry, we could not cancel that appointment.",
     INVALID: "Sorry, that is not a valid choice.",
     TOO_MANY_TRIES: "Sorry, we did not get that.",
     TO_AGENT: "Please hold while we connect you to an agent.",
     GOODBYE: "Thank you for calling. Goodbye.",
     **{PRESS[n]: f"press {n}." for n in range(10)},
 }
+
+_MANDARIN: Final[dict[str, str]] = {
+    WELCOME: "欢迎致电医院预约热线。",
+    MAIN_MENU: "预约挂号，请按1。查询或取消预约，请按2。人工服务，请随时按0。重听，请按星号键。",
+    ASK_DOB: (
+        "为保护您的隐私，请输入您的出生日期：两位日，两位月，四位年。"
+        "例如，一九六一年四月二日出生，请输入 0 2 0 4 1 9 6 1。"
+    ),
+    ASK_MRN: "请输入您病历号中的数字，然后按井号键。",
+    IDENTIFY_FAILED: "抱歉，您输入的信息与我们的记录不符。",
+    NOT_RECOGNISED: "我们无法根据您的来电号码找到您的记录。",
+    IDENTIFIED: "谢谢，您的身份已确认。",
+    DEPARTMENTS_INTRO: "请选择科室。",
+    FOR: "选择",
+    MORE_CHOICES: "更多选项，请按9。",
+    DOCTOR_MENU: "预约最早有空的医生，请按1。选择医生，请按2。",
+    DOCTOR_MENU_INTRO: "请选择医生。",
+    WITH_DOCTOR: "主诊医生",
+    NEXT_SLOTS: "最近可预约的时间有：",
+    OPTION: "选项",
+    SLOT_MENU: "请按选项号码进行选择，或按9收听更晚的时间。",
+    NO_SLOTS: "抱歉，没有更多可预约的时间了。",
+    CONFIRM_SLOT: "确认此预约，请按1。选择其他时间，请按2。",
+    BOOKED: "您的预约已成功。",
+    CODE_IS: "您的确认码是",
+    SLOT_TAKEN: "抱歉，该时间刚刚被预约。以下是接下来的时间。",
+    BOOKING_FAILED: "抱歉，我们无法完成该预约。",
+    UPCOMING: "您即将到来的预约有：",
+    NO_UPCOMING: "您目前没有即将到来的预约。",
+    REVIEW_MENU: "取消预约，请按选项号码。收听更多，请按9。返回主菜单，请按8。",
+    CONFIRM_CANCEL: "取消此预约，请按1。保留此预约，请按2。",
+    CANCELLED: "您的预约已取消。",
+    CUTOFF_BEFORE: "抱歉，此预约已无法通过电话取消。预约须在开始前",
+    CUTOFF_AFTER: "小时以上取消。人工服务，请按0。",
+    ALREADY_CANCELLED: "此预约已被取消。",
+    CANCEL_FAILED: "抱歉，我们无法取消该预约。",
+    INVALID: "抱歉，这不是有效的选项。",
+    TOO_MANY_TRIES: "抱歉，我们没有听清。",
+    TO_AGENT: "请稍候，正在为您转接人工服务。",
+    GOODBYE: "感谢您的来电，再见。",
+    **{PRESS[n]: f"请按{n}。" for n in range(10)},
+}
+
+# The language menu is heard before a language is chosen: each part is spoken in its own
+# language and installed the same in every language directory.
+_LANGUAGE_MENU: Final[dict[str, Spoken]] = {
+    CHOOSE_ENGLISH: Spoken("For English, press 1.", ENGLISH),
+    CHOOSE_MANDARIN: Spoken("普通话服务，请按2。", MANDARIN),
+}
+
+TEXTS: Final[dict[str, dict[str, str]]] = {ENGLISH: _ENGLISH, MANDARIN: _MANDARIN}
+# The English catalogue (name -> text), as before languages were added.
+CATALOGUE: Final[dict[str, str]] = _ENGLISH
+
+
+def catalogue(language: str) -> dict[str, Spoken]:
+    """Every prompt of ``language`` with the voice that speaks it (the language menu included)."""
+    spoken = {name: Spoken(text, language) for name, text in TEXTS[language].items()}
+    return spoken | _LANGUAGE_MENU
+
+
+def supported(language: str | None) -> str | None:
+    """The catalogue language for a patient's language code (``zh-CN`` -> ``zh``), or None."""
+    if not language:
+        return None
+    base = language.strip().lower().replace("_", "-").split("-", 1)[0]
+    return base if base in TEXTS else None
+
 
 _SLUG_RE = re.compile(r"[^a-z0-9]+")
 

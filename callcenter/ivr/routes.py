@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import partial
 
 from callcenter.asterisk.const import AGI_ROUTE_ECHO_DIGITS, AGI_ROUTE_IVR
 from callcenter.events import EventBus
 from callcenter.ivr.agi import AgiChannel
 from callcenter.ivr.flows.book import BookingServices
+from callcenter.ivr.flows.cancel import CancelServices
 from callcenter.ivr.flows.echo import echo_digits
 from callcenter.ivr.flows.main_menu import IvrServices, inbound
 from callcenter.ivr.server import Flow
+from callcenter.ivr.speech_input import SpeechInput
 from hcrm_core.services.appointments import AppointmentService
 from hcrm_core.services.patients import PatientService
 from hcrm_core.services.scheduling import SchedulingService
@@ -27,13 +30,18 @@ def build_routes(
     scheduling: SchedulingService,
     appointments: AppointmentService,
     timezone: str,
+    speech: SpeechInput | None = None,
+    extra_routes: Mapping[str, Flow] | None = None,
 ) -> dict[str, Flow]:
     """Routes served to Asterisk; ``timezone`` is the hospital's, for saying slot times."""
     services = IvrServices(
         patients=patients,
-        booking=BookingServices(scheduling, appointments, timezone),
+        booking=BookingServices(scheduling, appointments, timezone, speech=speech),
+        cancelling=CancelServices(appointments, timezone, speech=speech),
     )
     return {
         AGI_ROUTE_ECHO_DIGITS: _echo,
         AGI_ROUTE_IVR: partial(inbound, bus=bus, services=services),
+        # Routes of other packages (the dialer's survey dialogs), wired by callcenter.server.
+        **(extra_routes or {}),
     }

@@ -14,9 +14,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING
 
 from callcenter.ivr.agi import AgiChannel, AgiEnvironment
 from callcenter.ivr.errors import AgiError, CallerHungUp
+from callcenter.ivr.transport import AgiLatency, StreamTransport
+
+if TYPE_CHECKING:
+    from callcenter.ivr.speech_input import SpeechInput
 from callcenter.settings import AgiSettings
 
 _LOG = logging.getLogger(__name__)
@@ -45,14 +50,19 @@ class FastAgiServer:
         routes: Mapping[str, Flow],
         *,
         call_timeout: float = DEFAULT_CALL_TIMEOUT,
+        speech: SpeechInput | None = None,
     ) -> None:
         self._settings = settings
         self._routes = dict(routes)
+        # The routes use it; the server owns its life (stopped after the last session).
+        self._speech = speech
         self._call_timeout = call_timeout
         self._server: asyncio.Server | None = None
         self._sessions: set[asyncio.Task[None]] = set()
         self.sessions_started = 0
         self.sessions_failed = 0
+        # Command round trips of every session, for /metrics and benchmarks/ivr_load.py.
+        self.latency = AgiLatency()
 
     @property
     def port(self) -> int:
@@ -76,6 +86,8 @@ class FastAgiServer:
             task.cancel()
         if self._sessions:
             await asyncio.gather(*self._sessions, return_exceptions=True)
+        if self._speech is not None:
+            await self._speech.stop()
 
     def health(self) -> dict[str, object]:
         return {
@@ -84,6 +96,7 @@ class FastAgiServer:
             "active_sessions": len(self._sessions),
             "sessions_started": self.sessions_started,
             "sessions_failed": self.sessions_failed,
+            "speech": self._speech is not None,
         }
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -113,25 +126,38 @@ class FastAgiServer:
         if flow is None:
             _LOG.error("FastAGI: no route %r (channel=%s)", env.script, env.channel)
             return
-        channel = AgiChannel(env, reader, writer, command_timeout=self._settings.command_timeout)
+        channel = AgiChannel(
+            env,
+            StreamTransport(reader, writer),
+            command_timeout=self._settings.command_timeout,
+            latency=self.latency,
+        )
         self.sessions_started += 1
-        try:
-            async with asyncio.timeout(self._call_timeout):
-                await channel.load_linkedid()
-                _LOG.info("FastAGI %s started (%s)", env.script, channel.log_context())
-                await flow(channel)
-        except CallerHungUp:
-            _LOG.info("FastAGI %s: caller hung up (%s)", env.script, channel.log_context())
-        except TimeoutError:
+        if not await run_flow(flow, channel, call_timeout=self._call_timeout, kind="FastAGI"):
             self.sessions_failed += 1
-            _LOG.warning(
-                "FastAGI %s: call time limit reached (%s)", env.script, channel.log_context()
-            )
-        except AgiError as exc:
-            self.sessions_failed += 1
-            _LOG.warning("FastAGI %s failed (%s): %s", env.script, channel.log_context(), exc)
-        except Exception:
-            # A bug in a dialog: the caller is released to the dialplan (AGI returns) and the
-            # traceback is logged once with the call's id, rather than the server dying.
-            self.sessions_failed += 1
-            _LOG.exception("FastAGI %s crashed (%s)", env.script, channel.log_context())
+
+
+async def run_flow(flow: Flow, channel: AgiChannel, *, call_timeout: float, kind: str) -> bool:
+    """Run one dialog to its end; False when it failed (logged here, once, with the call's id).
+
+    Shared by the FastAGI server and the classic AGI script."""
+    script = channel.env.script
+    try:
+        async with asyncio.timeout(call_timeout):
+            await channel.load_linkedid()
+            _LOG.info("%s %s started (%s)", kind, script, channel.log_context())
+            await flow(channel)
+    except CallerHungUp:
+        _LOG.info("%s %s: caller hung up (%s)", kind, script, channel.log_context())
+    except TimeoutError:
+        _LOG.warning("%s %s: call time limit reached (%s)", kind, script, channel.log_context())
+        return False
+    except AgiError as exc:
+        _LOG.warning("%s %s failed (%s): %s", kind, script, channel.log_context(), exc)
+        return False
+    except Exception:
+        # A bug in a dialog: the caller is released to the dialplan (AGI returns) and the
+        # traceback is logged once with the call's id, rather than the server dying.
+        _LOG.exception("%s %s crashed (%s)", kind, script, channel.log_context())
+        return False
+    return True

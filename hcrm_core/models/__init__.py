@@ -28,6 +28,7 @@ from hcrm_core.models.outreach import (
     SurveyAnswer,
 )
 from hcrm_core.models.patients import Allergy, ChronicCondition, Patient, PatientPhone
+from hcrm_core.models.recordings import RecordingJob, RecordingReview
 from hcrm_core.models.scheduling import (
     Department,
     Doctor,
@@ -65,6 +66,8 @@ __all__ = [
     "PatientPhone",
     "PhoneKind",
     "Recording",
+    "RecordingJob",
+    "RecordingReview",
     "RecordingStatus",
     "Role",
     "ScheduleException",

@@ -80,6 +80,28 @@ class Recording(Base):
     duration_seconds: Mapped[float | None] = mapped_column(Float)
     error: Mapped[str | None] = mapped_column(Text)
     legal_hold: Mapped[bool] = mapped_column(default=False)
+    # -- recording slice (issue 7): who and what the recording belongs to --------------------
+    linkedid: Mapped[str | None] = mapped_column(String(64), index=True)
+    # MixMonitor's channel (the caller's), for AMI MixMonitorMute; never a file name.
+    channel: Mapped[str | None] = mapped_column(String(200))
+    policy: Mapped[str | None] = mapped_column(String(20))  # always / on_demand
+    # The two directions as Asterisk wrote them (r = caller, t = agent).
+    caller_asterisk_path: Mapped[str | None] = mapped_column(String(500))
+    agent_asterisk_path: Mapped[str | None] = mapped_column(String(500))
+    patient_id: Mapped[int | None] = mapped_column(ForeignKey("patients.id"), index=True)
+    agent_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    agent_interface: Mapped[str | None] = mapped_column(String(120))
+    queue: Mapped[str | None] = mapped_column(String(80))
+    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id"))
+    # Muted stretches: [{"at": iso, "paused": bool, "by": user id}], in order.
+    pauses: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    # The processed stereo file for the browser (left caller, right agent).
+    audio_path: Mapped[str | None] = mapped_column(String(500))
+    audio_format: Mapped[str | None] = mapped_column(String(10))
+    audio_encrypted: Mapped[bool] = mapped_column(default=False)
+    audio_deleted_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    peaks: Mapped[list[float]] = mapped_column(JSON, default=list)
+    processed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
 class Transcript(Base):
@@ -91,3 +113,5 @@ class Transcript(Base):
     text: Mapped[str] = mapped_column(Text)
     words: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    # True when text and words hold ciphertext (a recording key is configured).
+    encrypted: Mapped[bool] = mapped_column(default=False)

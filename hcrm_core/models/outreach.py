@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Date, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, Date, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hcrm_core.models.base import Base, UtcDateTime, utcnow
@@ -54,11 +54,27 @@ class Campaign(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 
+_IN_FLIGHT = text("status IN ('dialling', 'answered')")
+# Matched by hcrm_core.services.campaigns to recognise "patient already on a call".
+ATTEMPT_IN_FLIGHT_INDEX = "uq_campaign_attempts_patient_in_flight"
+
+
 class CampaignAttempt(Base):
     """One dial of one patient; written before it is dialled (its id becomes the ChannelId)."""
 
     __tablename__ = "campaign_attempts"
-    __table_args__ = (Index("ix_campaign_attempts_campaign_status", "campaign_id", "status"),)
+    __table_args__ = (
+        Index("ix_campaign_attempts_campaign_status", "campaign_id", "status"),
+        # Never two calls to one patient at once, across campaigns and server processes: the
+        # database refuses a second attempt in flight for the same patient.
+        Index(
+            ATTEMPT_IN_FLIGHT_INDEX,
+            "patient_id",
+            unique=True,
+            sqlite_where=_IN_FLIGHT,
+            postgresql_where=_IN_FLIGHT,
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"))

@@ -1,4 +1,4 @@
-"""Supervisor and admin pages (the live board arrives with the agent-desk work)."""
+"""Supervisor and admin pages: the live board (``/supervisor``, kept current over ``/ws``)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from hcrm_core.models import User
 from web_console.access import ADMINS, SUPERVISORS, allow
-from web_console.keys import RUNTIME
+from web_console.keys import BOARD, RUNTIME
 from web_console.pages import page
 
 routes = web.RouteTableDef()
@@ -19,7 +19,8 @@ routes = web.RouteTableDef()
 @allow(SUPERVISORS)
 @page("supervisor.html")
 async def supervisor_board(request: web.Request) -> dict[str, Any]:
-    return {"ami": request.app[RUNTIME].ami.health()}
+    # The page carries the board as it is now; board.js then follows it live over /ws.
+    return {"ami": request.app[RUNTIME].ami.health(), "board": request.app[BOARD].snapshot()}
 
 
 @routes.get("/admin/users")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from callcenter.ivr import prompts
 from callcenter.ivr.context import ToAgent
@@ -18,6 +19,9 @@ from hcrm_core.errors import DomainError, SlotTaken, SlotUnavailable
 from hcrm_core.models import Appointment, Channel, Department, Doctor, Patient
 from hcrm_core.services.appointments import AppointmentService, BookingRequest
 from hcrm_core.services.scheduling import FreeSlot, SchedulingService
+
+if TYPE_CHECKING:
+    from callcenter.ivr.speech_input import SpeechInput
 
 SLOTS_OFFERED = 3
 LATER_KEY = "9"
@@ -29,6 +33,8 @@ class BookingServices:
     scheduling: SchedulingService
     appointments: AppointmentService
     timezone: str
+    # Spoken department names and yes/no (None: keypad only).
+    speech: SpeechInput | None = None
 
 
 async def _choose_doctor(
@@ -91,6 +97,7 @@ async def _pick_slot(
         confirmed = await ivr.confirm(
             [SayDateTime(slot.starts_at, services.timezone), prompts.CONFIRM_SLOT],
             step="book-confirm",
+            speech=services.speech.yes_no() if services.speech else None,
         )
         if confirmed:
             return slot
@@ -109,6 +116,7 @@ async def book(ivr: Ivr, services: BookingServices, patient: Patient) -> Appoint
         departments,
         lambda d: prompts.department_prompt(d.code),
         step="book-department",
+        speech=services.speech.departments(departments) if services.speech else None,
     )
     call.enter("book-doctor", department_id=department.id)
     doctor = await _choose_doctor(ivr, services.scheduling, department)

@@ -7,6 +7,7 @@ of birth, two tries. Whoever cannot be identified goes to an agent (who can regi
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 
 from callcenter.ivr import prompts
@@ -50,11 +51,21 @@ async def _by_mrn(patients: PatientService, digits: str) -> Patient | None:
     return None
 
 
-async def identify(ivr: Ivr, patients: PatientService) -> Patient:
-    """The confirmed patient; raises :class:`ToAgent` when the caller cannot be identified."""
-    call = ivr.call
+async def caller_id_matches(ivr: Ivr, patients: PatientService) -> list[Patient]:
+    """The active patients whose phone is the caller ID (none when it is withheld)."""
     caller_id = ivr.agi.env.caller_id.strip()
-    matches = await patients.find_by_phone(caller_id) if caller_id else []
+    return await patients.find_by_phone(caller_id) if caller_id else []
+
+
+async def identify(
+    ivr: Ivr, patients: PatientService, *, matches: Sequence[Patient] | None = None
+) -> Patient:
+    """The confirmed patient; raises :class:`ToAgent` when the caller cannot be identified.
+
+    ``matches`` are the caller-ID matches when the caller already looked them up."""
+    call = ivr.call
+    if matches is None:
+        matches = await caller_id_matches(ivr, patients)
     if len(matches) == 1:
         call.tried_to("identify-caller-id")
         dob = await _ask_dob(ivr, "identify-dob")

@@ -1,7 +1,8 @@
-"""The inbound IVR (route ``ivr``): welcome, identify, main menu; and the way to an agent.
+"""The inbound IVR (route ``ivr``): language, welcome, identify, main menu; and the way to an agent.
 
-Menu map (docs/ivr.md): welcome -> identify (caller ID + date of birth, or record number + date
-of birth) -> main menu: 1 book, 2 review or cancel (not yet by phone: to an agent), 0 agent.
+Menu map (docs/ivr.md): language (the patient's own from caller ID, else "1 English, 2 普通话")
+-> welcome -> identify (caller ID + date of birth, or record number + date of birth) -> main
+menu: 1 book, 2 review or cancel (back to the main menu when there is nothing to cancel), 0 agent.
 The dialplan (``hospital-inbound``) sends the caller to the queue named in ``CALLCENTER_QUEUE``
 once this dialog returns; when it is empty the call is hung up.
 """
@@ -15,9 +16,13 @@ from callcenter.events import EventBus
 from callcenter.ivr import prompts
 from callcenter.ivr.agi import AgiChannel
 from callcenter.ivr.context import CallContext, ToAgent
+from callcenter.ivr.flows._common import LocalisedIvr
 from callcenter.ivr.flows.book import BookingServices, book
-from callcenter.ivr.flows.identify import identify
+from callcenter.ivr.flows.cancel import CancelServices, review_and_cancel
+from callcenter.ivr.flows.identify import caller_id_matches, identify
+from callcenter.ivr.flows.language import choose_language, known_language
 from callcenter.ivr.helpers import Ivr
+from hcrm_core.models import Patient
 from hcrm_core.services.patients import PatientService
 
 AGENT_QUEUE = "appointments"
@@ -35,6 +40,7 @@ class IvrServices:
 
     patients: PatientService
     booking: BookingServices
+    cancelling: CancelServices
 
 
 async def to_agent(ivr: Ivr, transfer: ToAgent) -> None:
@@ -44,25 +50,36 @@ async def to_agent(ivr: Ivr, transfer: ToAgent) -> None:
     ivr.call.leave("to-agent", queue=AGENT_QUEUE, failed_at=transfer.step, reason=transfer.reason)
 
 
-async def inbound(agi: AgiChannel, *, bus: EventBus, services: IvrServices) -> None:
-    """The whole inbound dialog for one call."""
-    ivr = Ivr(agi, CallContext(agi.linkedid, bus))
-    ivr.call.enter("welcome", caller_id_given=bool(agi.env.caller_id.strip()))
-    try:
-        await agi.answer()
-        await ivr.play(prompts.WELCOME)
-        patient = await identify(ivr, services.patients)
+async def main_menu(ivr: LocalisedIvr, services: IvrServices, patient: Patient) -> None:
+    """Book, or review and cancel; back here when there was nothing to cancel."""
+    while True:
         choice = await ivr.menu(
             prompts.MAIN_MENU,
             {"1": MainChoice.BOOK, "2": MainChoice.REVIEW},
             step="main-menu",
         )
-        if choice is MainChoice.REVIEW:
-            ivr.call.tried_to("review")
-            await ivr.play(prompts.NOT_YET_AVAILABLE)
-            raise ToAgent("review and cancel are not yet available by phone", "main-menu")
-        appointment = await book(ivr, services.booking, patient)
-        await ivr.play(prompts.GOODBYE)
-        ivr.call.leave("done", appointment_id=appointment.id)
+        if choice is MainChoice.BOOK:
+            appointment = await book(ivr, services.booking, patient)
+            await ivr.play(prompts.GOODBYE)
+            ivr.call.leave("done", appointment_id=appointment.id)
+            return
+        cancelled = await review_and_cancel(ivr, services.cancelling, patient)
+        if cancelled is not None:
+            await ivr.play(prompts.GOODBYE)
+            ivr.call.leave("done", cancelled_appointment_id=cancelled.id)
+            return
+
+
+async def inbound(agi: AgiChannel, *, bus: EventBus, services: IvrServices) -> None:
+    """The whole inbound dialog for one call."""
+    ivr = LocalisedIvr(agi, CallContext(agi.linkedid, bus))
+    ivr.call.enter("welcome", caller_id_given=bool(agi.env.caller_id.strip()))
+    try:
+        await agi.answer()
+        matches = await caller_id_matches(ivr, services.patients)
+        await choose_language(ivr, known_language(matches))
+        await ivr.play(prompts.WELCOME)
+        patient = await identify(ivr, services.patients, matches=matches)
+        await main_menu(ivr, services, patient)
     except ToAgent as transfer:
         await to_agent(ivr, transfer)

@@ -273,6 +273,7 @@ def upgrade() -> None:
     with op.batch_alter_table('campaign_attempts', schema=None) as batch_op:
         batch_op.create_index('ix_campaign_attempts_campaign_status', ['campaign_id', 'status'], unique=False)
         batch_op.create_index(batch_op.f('ix_campaign_attempts_patient_id'), ['patient_id'], unique=False)
+        batch_op.create_index('uq_campaign_attempts_patient_in_flight', ['patient_id'], unique=True, sqlite_where=sa.text("status IN ('dialling', 'answered')"), postgresql_where=sa.text("status IN ('dialling', 'answered')"))
 
     op.create_table('calls',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -376,11 +377,68 @@ def upgrade() -> None:
     sa.Column('duration_seconds', sa.Float(), nullable=True),
     sa.Column('error', sa.Text(), nullable=True),
     sa.Column('legal_hold', sa.Boolean(), nullable=False),
+    sa.Column('linkedid', sa.String(length=64), nullable=True),
+    sa.Column('channel', sa.String(length=200), nullable=True),
+    sa.Column('policy', sa.String(length=20), nullable=True),
+    sa.Column('caller_asterisk_path', sa.String(length=500), nullable=True),
+    sa.Column('agent_asterisk_path', sa.String(length=500), nullable=True),
+    sa.Column('patient_id', sa.Integer(), nullable=True),
+    sa.Column('agent_user_id', sa.Integer(), nullable=True),
+    sa.Column('agent_interface', sa.String(length=120), nullable=True),
+    sa.Column('queue', sa.String(length=80), nullable=True),
+    sa.Column('campaign_id', sa.Integer(), nullable=True),
+    sa.Column('pauses', sa.JSON(), nullable=False),
+    sa.Column('audio_path', sa.String(length=500), nullable=True),
+    sa.Column('audio_format', sa.String(length=10), nullable=True),
+    sa.Column('audio_encrypted', sa.Boolean(), nullable=False),
+    sa.Column('audio_deleted_at', hcrm_core.models.base.UtcDateTime(timezone=True), nullable=True),
+    sa.Column('peaks', sa.JSON(), nullable=False),
+    sa.Column('processed_at', hcrm_core.models.base.UtcDateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['agent_user_id'], ['users.id'], name=op.f('fk_recordings_agent_user_id_users')),
+    sa.ForeignKeyConstraint(['campaign_id'], ['campaigns.id'], name=op.f('fk_recordings_campaign_id_campaigns')),
+    sa.ForeignKeyConstraint(['patient_id'], ['patients.id'], name=op.f('fk_recordings_patient_id_patients')),
     sa.ForeignKeyConstraint(['call_id'], ['calls.id'], name=op.f('fk_recordings_call_id_calls')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_recordings'))
     )
     with op.batch_alter_table('recordings', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_recordings_call_id'), ['call_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_recordings_linkedid'), ['linkedid'], unique=False)
+        batch_op.create_index(batch_op.f('ix_recordings_patient_id'), ['patient_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_recordings_agent_user_id'), ['agent_user_id'], unique=False)
+
+    op.create_table('recording_jobs',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('recording_id', sa.Integer(), nullable=False),
+    sa.Column('kind', sa.String(length=20), nullable=False),
+    sa.Column('state', sa.String(length=20), nullable=False),
+    sa.Column('attempts', sa.Integer(), nullable=False),
+    sa.Column('lease_owner', sa.String(length=80), nullable=True),
+    sa.Column('lease_until', hcrm_core.models.base.UtcDateTime(timezone=True), nullable=True),
+    sa.Column('error', sa.Text(), nullable=True),
+    sa.Column('created_at', hcrm_core.models.base.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('finished_at', hcrm_core.models.base.UtcDateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['recording_id'], ['recordings.id'], name=op.f('fk_recording_jobs_recording_id_recordings')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_recording_jobs')),
+    sa.UniqueConstraint('recording_id', 'kind', name='uq_recording_jobs_recording_kind')
+    )
+    with op.batch_alter_table('recording_jobs', schema=None) as batch_op:
+        batch_op.create_index('ix_recording_jobs_state_id', ['state', 'id'], unique=False)
+
+    op.create_table('recording_reviews',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('recording_id', sa.Integer(), nullable=False),
+    sa.Column('reviewer_user_id', sa.Integer(), nullable=False),
+    sa.Column('scores', sa.JSON(), nullable=False),
+    sa.Column('notes', sa.Text(), nullable=True),
+    sa.Column('created_at', hcrm_core.models.base.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', hcrm_core.models.base.UtcDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['recording_id'], ['recordings.id'], name=op.f('fk_recording_reviews_recording_id_recordings')),
+    sa.ForeignKeyConstraint(['reviewer_user_id'], ['users.id'], name=op.f('fk_recording_reviews_reviewer_user_id_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_recording_reviews')),
+    sa.UniqueConstraint('recording_id', 'reviewer_user_id', name='uq_recording_reviews_recording_reviewer')
+    )
+    with op.batch_alter_table('recording_reviews', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_recording_reviews_recording_id'), ['recording_id'], unique=False)
 
     op.create_table('transcripts',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -389,6 +447,7 @@ def upgrade() -> None:
     sa.Column('text', sa.Text(), nullable=False),
     sa.Column('words', sa.JSON(), nullable=False),
     sa.Column('created_at', hcrm_core.models.base.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('encrypted', sa.Boolean(), nullable=False),
     sa.ForeignKeyConstraint(['recording_id'], ['recordings.id'], name=op.f('fk_transcripts_recording_id_recordings')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_transcripts'))
     )
@@ -406,7 +465,18 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_transcripts_recording_id'))
 
     op.drop_table('transcripts')
+    with op.batch_alter_table('recording_reviews', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_recording_reviews_recording_id'))
+
+    op.drop_table('recording_reviews')
+    with op.batch_alter_table('recording_jobs', schema=None) as batch_op:
+        batch_op.drop_index('ix_recording_jobs_state_id')
+
+    op.drop_table('recording_jobs')
     with op.batch_alter_table('recordings', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_recordings_agent_user_id'))
+        batch_op.drop_index(batch_op.f('ix_recordings_patient_id'))
+        batch_op.drop_index(batch_op.f('ix_recordings_linkedid'))
         batch_op.drop_index(batch_op.f('ix_recordings_call_id'))
 
     op.drop_table('recordings')
@@ -430,6 +500,7 @@ def downgrade() -> None:
 
     op.drop_table('calls')
     with op.batch_alter_table('campaign_attempts', schema=None) as batch_op:
+        batch_op.drop_index('uq_campaign_attempts_patient_in_flight', sqlite_where=sa.text("status IN ('dialling', 'answered')"), postgresql_where=sa.text("status IN ('dialling', 'answered')"))
         batch_op.drop_index(batch_op.f('ix_campaign_attempts_patient_id'))
         batch_op.drop_index('ix_campaign_attempts_campaign_status')
 

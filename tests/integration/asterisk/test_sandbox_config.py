@@ -44,7 +44,10 @@ def test_inbound_dialplan_runs_the_ivr(asterisk_sandbox: AsteriskSandboxHandle) 
     ("context", "expected"),
     [
         (const.CONTEXT_QUEUES, [f"'{q.name}' =>" for q in const.QUEUES]),
-        ("callcenter-record", ["MixMonitor(${CALLCENTER_RECORDINGS}/${CALLCENTER_RECORDING},b)"]),
+        (
+            "callcenter-record",
+            ["MixMonitor(${CALLCENTER_RECORDINGS}/${CALLCENTER_RECORDING}.wav,br("],
+        ),
         (const.CONTEXT_AGENTS, ["'_1XXX' =>", "'*99' =>"]),
         (const.CONTEXT_OUTBOUND_DIAL, ["FILTER(+0123456789,${EXTEN})"]),
         (const.CONTEXT_OUTBOUND, ["AGI(${CALLCENTER_AGI}/survey)"]),

@@ -146,13 +146,22 @@ class Rig:
             return (await session.scalars(select(Call).where(Call.linkedid == linkedid))).one()
 
 
-async def open_rig(database: Database, box: AsteriskSandboxHandle) -> Rig:
+async def open_rig(
+    database: Database, box: AsteriskSandboxHandle, *, campaign_prefix: str | None = None
+) -> Rig:
     """Start a rig's parts (the bridge connects in the background); ``Rig.stop`` ends them."""
     bus = EventBus()
     recorder = Recorder(bus)
     writer = CallLogWriter(database, flush_interval=0.05)
     await writer.start()
-    tracker = CallTracker(bus, writer, database, None, inbound_contexts=[const.CONTEXT_INBOUND])
+    tracker = CallTracker(
+        bus,
+        writer,
+        database,
+        None,
+        inbound_contexts=[const.CONTEXT_INBOUND],
+        campaign_prefix=campaign_prefix,
+    )
     await tracker.start()
     bridge = AmiBridge(ami_settings(box), bus)
     await bridge.start()

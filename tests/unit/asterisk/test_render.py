@@ -215,9 +215,10 @@ def test_caller_data_never_reaches_commands_or_files(tmp_path: Path, sandbox: bo
     for dangerous in ("System(", "TrySystem(", "SHELL(", "Exec("):
         assert dangerous not in code
     # Recordings are named from Asterisk's own ids only.
-    (mixmonitor,) = re.findall(r"MixMonitor\(([^)]*)\)", code)
-    assert mixmonitor == "${CALLCENTER_RECORDINGS}/${CALLCENTER_RECORDING},b"
-    assert "Set(CALLCENTER_RECORDING=${CHANNEL(linkedid)}-${EPOCH}.wav)" in code
+    (mixmonitor,) = re.findall(r"MixMonitor\((.*)\)$", code, re.M)
+    stem = "${CALLCENTER_RECORDINGS}/${CALLCENTER_RECORDING}"
+    assert mixmonitor == f"{stem}.wav,br({stem}-caller.wav)t({stem}-agent.wav)"
+    assert "Set(CALLCENTER_RECORDING=${CHANNEL(linkedid)}-${EPOCH})" in code
 
 
 def test_outbound_numbers_are_filtered_before_dialling(tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from callcenter.cli import cli
 from callcenter.ivr import prompts
 from callcenter.ivr.agi import sound
-from callcenter.ivr.build_prompts import _resolve_in_root, build_prompts
+from callcenter.ivr.build_prompts import _resolve_in_root, build_prompts, language_prompts
 from tests.conftest import require_or_skip
 
 
@@ -48,8 +48,10 @@ def test_cli_builds_into_the_given_directory(tmp_path: Path) -> None:
         cli, ["prompts", "build", "--out", str(tmp_path), "--no-database"], env={}
     )
     assert result.exit_code == 0, result.output
-    assert f"{len(prompts.CATALOGUE)} rendered" in result.output
-    assert (tmp_path / "callcenter" / "main-menu.wav").exists()
+    assert f"en: {len(language_prompts('en'))} rendered" in result.output
+    assert (tmp_path / "en" / "callcenter" / "main-menu.wav").exists()
+    assert (tmp_path / "zh" / "callcenter" / "main-menu.wav").exists()
+    assert (tmp_path / "zh" / "digits" / "mon-10.wav").exists()
 
 
 def test_sandbox_sounds_follow_links_inside_the_chroot(tmp_path: Path) -> None:

@@ -1,0 +1,79 @@
+"""What the agent desk takes from the bus: member events, call notices, AMI resyncs.
+
+One subscription (one queue), so a call's notices reach the pops in the order they were
+published. Nothing here waits on Asterisk or the database: restoring memberships after a
+resync runs in its own task, and pop assembly is spawned by the pops service.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from callcenter.agents.member_events import (
+    MEMBER_EVENT_NAMES,
+    MemberEventKind,
+    parse_member_event,
+)
+from callcenter.agents.pops import ScreenPops
+from callcenter.agents.services import AgentService
+from callcenter.ami_events import AmiEvent, AmiResynced
+from callcenter.call_state import AgentRinging, CallAnswered, CallEnded
+from callcenter.events import EventBus, Subscription
+
+_LOG = logging.getLogger(__name__)
+_NOTICES = (AgentRinging, CallAnswered, CallEnded, AmiResynced)
+
+
+def _wanted(item: object) -> bool:
+    if type(item) is AmiEvent:
+        return item.name in MEMBER_EVENT_NAMES
+    return isinstance(item, _NOTICES)
+
+
+class AgentBusConsumer:
+    def __init__(self, bus: EventBus, agents: AgentService, pops: ScreenPops) -> None:
+        self._bus = bus
+        self._agents = agents
+        self._pops = pops
+        self._subscription: Subscription[object] | None = None
+        self._restore: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._subscription = self._bus.subscribe(
+            object, self._on_item, name="agent-desk", predicate=_wanted, maxsize=50_000
+        )
+
+    async def stop(self) -> None:
+        if self._subscription is not None:
+            await self._subscription.close()
+        if self._restore is not None:
+            self._restore.cancel()
+            await asyncio.gather(self._restore, return_exceptions=True)
+
+    async def _on_item(self, item: object) -> None:
+        if isinstance(item, AmiEvent):
+            self._on_member_event(item)
+        elif isinstance(item, AgentRinging):
+            self._pops.on_ringing(item)
+        elif isinstance(item, CallAnswered):
+            self._pops.on_answered(item)
+        elif isinstance(item, CallEnded):
+            self._pops.on_ended(item)
+        elif isinstance(item, AmiResynced):
+            self._restore_memberships()
+
+    def _on_member_event(self, raw: AmiEvent) -> None:
+        event = parse_member_event(raw)
+        if event is None:
+            return
+        self._agents.on_member_event(event)
+        if event.kind is MemberEventKind.RING_NO_ANSWER:
+            self._pops.on_ring_no_answer(event.interface, event.linkedid)
+
+    def _restore_memberships(self) -> None:
+        if self._restore is not None and not self._restore.done():
+            self._restore.cancel()
+        self._restore = asyncio.get_running_loop().create_task(
+            self._agents.restore_memberships(), name="agent-desk-restore"
+        )

@@ -1,0 +1,40 @@
+"""What the agent desk publishes on the event bus (the console relays it to browsers).
+
+Messages carry plain data (``view`` dicts), so a subscriber (the desk relay, the supervisor
+board) needs no knowledge of the desk's internals and cannot change its state.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from callcenter.agents.state import AgentStatus
+from callcenter.events import EventBus
+
+
+@dataclass(frozen=True, slots=True)
+class AgentStateChanged:
+    """An agent's shown state changed (``agent`` is :meth:`AgentStatus.view`)."""
+
+    username: str
+    agent: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class ScreenPopChanged:
+    """A screen pop for ``username`` appeared or moved on (``pop`` is the whole pop)."""
+
+    username: str
+    pop: dict[str, Any]
+
+
+class AgentNotifier:
+    def __init__(self, bus: EventBus) -> None:
+        self._bus = bus
+
+    def state_changed(self, status: AgentStatus) -> None:
+        self._bus.publish(AgentStateChanged(status.username, status.view()))
+
+    def pop_changed(self, username: str, pop: dict[str, Any]) -> None:
+        self._bus.publish(ScreenPopChanged(username, pop))

@@ -1,0 +1,292 @@
+"""Screen pops: when a signed-in agent's phone rings for a queue call, their caller's card.
+
+Who the caller is: the identity confirmed in the IVR wins; otherwise the caller ID is looked up
+in every format it may be stored in. One match gives the card, several a pick list, none a
+new-patient form prefilled with the number. The pop is sent at once (ringing, caller ID, queue
+wait) and again when the card is assembled; it then follows the call (answered, ended) and
+stays with the agent until they save the call's disposition. Building a card is a view of a
+patient record and is audited under the agent's name.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from callcenter.agents.errors import PopNotFound
+from callcenter.agents.notifier import AgentNotifier
+from callcenter.agents.pop_card import candidate_view, patient_card
+from callcenter.agents.services import AgentService
+from callcenter.call_state import AgentRinging, CallAnswered, CallEnded
+from callcenter.calls import CallTracker
+from hcrm_core.actors import Actor
+from hcrm_core.db import Database
+from hcrm_core.errors import DomainError
+from hcrm_core.models import AuditAction, Patient
+from hcrm_core.services.appointments import AppointmentService
+from hcrm_core.services.audit import record_audit
+from hcrm_core.services.contact_history import ContactHistory
+from hcrm_core.services.patients import PatientService
+
+_LOG = logging.getLogger(__name__)
+
+RINGING, ANSWERED, ENDED = "ringing", "answered", "ended"
+# The pop goes away without a disposition: nobody here talked to the caller.
+MISSED, TAKEN_ELSEWHERE, GONE = "missed", "answered_elsewhere", "caller_left"
+_FINAL_WITHOUT_CALL = frozenset({MISSED, TAKEN_ELSEWHERE, GONE})
+
+
+@dataclass
+class Pop:
+    """One screen pop of one call for one agent."""
+
+    linkedid: str
+    username: str
+    user_id: int
+    queue: str
+    interface: str
+    caller_number: str | None
+    caller_name: str | None
+    waited_seconds: float | None
+    rang_at: float
+    phase: str = RINGING
+    ivr: dict[str, Any] = field(default_factory=dict)
+    match: str = "pending"  # ivr, caller_id, agent, several, unknown, pending
+    patient: dict[str, Any] | None = None
+    candidates: list[dict[str, Any]] = field(default_factory=list)
+    prefill: dict[str, Any] | None = None
+    phase_at: float = 0.0
+
+    def view(self) -> dict[str, Any]:
+        return {
+            "linkedid": self.linkedid,
+            "queue": self.queue,
+            "phase": self.phase,
+            "phase_at": self.phase_at,
+            "rang_at": self.rang_at,
+            "caller_number": self.caller_number,
+            "caller_name": self.caller_name,
+            "waited_seconds": self.waited_seconds,
+            "ivr": self.ivr,
+            "match": self.match,
+            "patient": self.patient,
+            "candidates": self.candidates,
+            "prefill": self.prefill,
+        }
+
+
+class ScreenPops:
+    """Open pops by agent; fed by bus_consume, read and closed by the console."""
+
+    def __init__(
+        self,
+        *,
+        agents: AgentService,
+        calls: CallTracker,
+        patients: PatientService,
+        appointments: AppointmentService,
+        history: ContactHistory,
+        database: Database,
+        notifier: AgentNotifier,
+        timezone: ZoneInfo,
+    ) -> None:
+        self._agents = agents
+        self._calls = calls
+        self._patients = patients
+        self._appointments = appointments
+        self._history = history
+        self._db = database
+        self._notifier = notifier
+        self._tz = timezone
+        self._pops: dict[str, dict[str, Pop]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    # -- queries -----------------------------------------------------------------------------
+
+    def open_pops(self, username: str) -> list[Pop]:
+        return sorted(self._pops.get(username, {}).values(), key=lambda p: p.rang_at)
+
+    def get(self, username: str, linkedid: str) -> Pop:
+        pop = self._pops.get(username, {}).get(linkedid)
+        if pop is None:
+            raise PopNotFound("that call is not on your desk")
+        return pop
+
+    # -- call notices ------------------------------------------------------------------------
+
+    def on_ringing(self, notice: AgentRinging) -> None:
+        status = self._agents.by_interface(notice.interface)
+        if status is None:
+            return
+        pops = self._pops.setdefault(status.username, {})
+        pop = pops.get(notice.linkedid)
+        if pop is not None:  # rung again after a retry: same pop, same card
+            self._move(pop, RINGING)
+            return
+        pop = Pop(
+            linkedid=notice.linkedid,
+            username=status.username,
+            user_id=status.user_id,
+            queue=notice.queue,
+            interface=notice.interface,
+            caller_number=notice.caller_number,
+            caller_name=notice.caller_name,
+            waited_seconds=notice.waited_seconds,
+            rang_at=notice.at.timestamp(),
+            phase_at=notice.at.timestamp(),
+        )
+        pops[notice.linkedid] = pop
+        self._notifier.pop_changed(pop.username, pop.view())
+        self._spawn(self._assemble(pop))
+
+    def on_answered(self, notice: CallAnswered) -> None:
+        for pop in self._pops_of_call(notice.linkedid):
+            if notice.interface == pop.interface:
+                self._move(pop, ANSWERED)
+            elif pop.phase == RINGING:
+                self._move(pop, TAKEN_ELSEWHERE)
+
+    def on_ended(self, notice: CallEnded) -> None:
+        for pop in self._pops_of_call(notice.linkedid):
+            self._move(pop, ENDED if pop.phase == ANSWERED else GONE)
+
+    def on_ring_no_answer(self, interface: str, linkedid: str) -> None:
+        for pop in self._pops_of_call(linkedid):
+            if pop.interface == interface and pop.phase == RINGING:
+                self._move(pop, MISSED)
+
+    def dismiss(self, username: str, linkedid: str) -> None:
+        """The agent saved the disposition: the pop leaves their desk."""
+        pop = self._pops.get(username, {}).pop(linkedid, None)
+        if pop is not None:
+            pop.phase = "closed"
+            self._notifier.pop_changed(username, pop.view())
+
+    async def choose_patient(self, username: str, linkedid: str, patient_id: int) -> Pop:
+        """The agent picked the caller from the list (or registered them): show their card."""
+        pop = self.get(username, linkedid)
+        patient = await self._patients.get(patient_id)
+        await self._show_card(pop, patient, "agent")
+        self._notifier.pop_changed(pop.username, pop.view())
+        return pop
+
+    async def stop(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    # -- assembly ----------------------------------------------------------------------------
+
+    async def _assemble(self, pop: Pop) -> None:
+        started = time.perf_counter()
+        call = self._calls.get(pop.linkedid)
+        ivr_context = dict(call.ivr_context) if call is not None else {}
+        pop.ivr = {
+            "last_step": call.ivr_last_step if call is not None else None,
+            "context": ivr_context,
+        }
+        try:
+            await self._identify(pop, ivr_context.get("patient_id"))
+        except DomainError as exc:
+            # The database is away (or the IVR's patient vanished): the agent still gets the
+            # call with its caller ID, and a search box.
+            _LOG.warning("screen pop linkedid=%s without card: %s", pop.linkedid, exc.code)
+            pop.match = "error"
+        self._notifier.pop_changed(pop.username, pop.view())
+        _LOG.info(
+            "screen pop for %s linkedid=%s match=%s in %.1f ms",
+            pop.username,
+            pop.linkedid,
+            pop.match,
+            (time.perf_counter() - started) * 1000,
+        )
+
+    async def _identify(self, pop: Pop, confirmed: object) -> None:
+        if isinstance(confirmed, int):
+            await self._show_card(pop, await self._patients.get(confirmed), "ivr")
+        elif pop.caller_number:
+            found = await self._patients.find_by_phone(pop.caller_number, card=True)
+            await self._show_matches(pop, found)
+        else:
+            pop.match, pop.prefill = "unknown", {"phone": None}
+
+    async def _show_matches(self, pop: Pop, found: list[Patient]) -> None:
+        if len(found) == 1:
+            await self._show_card(pop, found[0], "caller_id")
+            return
+        if not found:
+            pop.match, pop.prefill = "unknown", {"phone": pop.caller_number}
+            return
+        today = datetime.now(self._tz).date()
+        pop.match = "several"
+        pop.candidates = [candidate_view(p, today) for p in found]
+        await record_audit(
+            self._db,
+            self._actor(pop),
+            AuditAction.VIEW,
+            "patient_search",
+            detail={
+                "via": "screen_pop",
+                "linkedid": pop.linkedid,
+                "patient_ids": [p.id for p in found],
+            },
+        )
+
+    async def _show_card(self, pop: Pop, patient: Patient, match: str) -> None:
+        appointments, calls, complaints, followups = await asyncio.gather(
+            self._appointments.upcoming_for_patient(patient.id, limit=10),
+            self._history.recent_calls(patient.id, exclude_linkedid=pop.linkedid),
+            self._history.open_complaints(patient.id),
+            self._history.open_followups(patient.id),
+        )
+        pop.patient = patient_card(
+            patient,
+            appointments=appointments,
+            calls=calls,
+            complaints=complaints,
+            followups=followups,
+            tz=self._tz,
+            today=datetime.now(self._tz).date(),
+        )
+        pop.match, pop.candidates, pop.prefill = match, [], None
+        await record_audit(
+            self._db,
+            self._actor(pop),
+            AuditAction.VIEW,
+            "patient",
+            patient.id,
+            patient_id=patient.id,
+            detail={"via": "screen_pop", "linkedid": pop.linkedid, "match": match},
+        )
+
+    # -- helpers -----------------------------------------------------------------------------
+
+    def _actor(self, pop: Pop) -> Actor:
+        return Actor.user(pop.user_id, pop.username, source=pop.linkedid)
+
+    def _pops_of_call(self, linkedid: str) -> list[Pop]:
+        return [p for pops in self._pops.values() if (p := pops.get(linkedid)) is not None]
+
+    def _move(self, pop: Pop, phase: str) -> None:
+        if pop.phase == phase:
+            return
+        pop.phase, pop.phase_at = phase, time.time()
+        self._notifier.pop_changed(pop.username, pop.view())
+        if phase in _FINAL_WITHOUT_CALL:
+            self._pops.get(pop.username, {}).pop(pop.linkedid, None)
+
+    def _spawn(self, work: Any) -> None:
+        task: asyncio.Task[None] = asyncio.get_running_loop().create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            exc = task.exception()
+            _LOG.error("screen pop assembly failed: %s", type(exc).__name__)

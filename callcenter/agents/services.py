@@ -1,0 +1,269 @@
+"""Queue membership: sign in, sign out, pause and resume, over the AMI bridge.
+
+The server is the source of truth for who is signed in (queues.conf lists no members and
+``persistentmembers = no``): after every AMI reconnect the bridge publishes a resync, and every
+signed-in agent is added to their queues again (with their pause), because an Asterisk that
+restarted has forgotten them. Agent state then follows the queue-member events Asterisk sends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Iterable
+
+from callcenter.agents.errors import ExtensionInUse, NotSignedIn, TelephonyUnavailable
+from callcenter.agents.member_events import MemberEvent
+from callcenter.agents.notifier import AgentNotifier
+from callcenter.agents.state import (
+    AgentState,
+    AgentStatus,
+    apply_event,
+    end_wrap_up,
+    interface_for,
+)
+from callcenter.ami import AmiBridge
+from callcenter.ami_errors import AmiActionError, AmiError, AmiNotConnected, AmiTimeout
+from callcenter.ami_protocol import ActionValue
+from callcenter.settings import AgentsSettings
+from hcrm_core.errors import ValidationFailed
+
+_LOG = logging.getLogger(__name__)
+
+Clock = Callable[[], float]
+# Asterisk's answers when the member is already (or no longer) there: the goal is reached.
+_ALREADY_THERE = "already there"
+_NOT_THERE = "not there"
+
+
+class AgentService:
+    """Signed-in agents and their state; one instance per server."""
+
+    def __init__(
+        self,
+        ami: AmiBridge,
+        settings: AgentsSettings,
+        queues: Iterable[str],
+        notifier: AgentNotifier,
+        *,
+        clock: Clock = time.time,
+    ) -> None:
+        self._ami = ami
+        self._settings = settings
+        self._queues = tuple(settings.queues) or tuple(queues)
+        self._notifier = notifier
+        self._clock = clock
+        self._by_user: dict[str, AgentStatus] = {}
+        # username -> (linkedid in wrap-up, timer that ends it)
+        self._wrapups: dict[str, tuple[str, asyncio.TimerHandle]] = {}
+
+    # -- queries -----------------------------------------------------------------------------
+
+    @property
+    def queues(self) -> tuple[str, ...]:
+        return self._queues
+
+    @property
+    def pause_reasons(self) -> tuple[str, ...]:
+        return tuple(self._settings.pause_reasons)
+
+    def status(self, username: str) -> AgentStatus | None:
+        return self._by_user.get(username)
+
+    def require(self, username: str) -> AgentStatus:
+        status = self._by_user.get(username)
+        if status is None:
+            raise NotSignedIn("sign in with your extension first")
+        return status
+
+    def by_interface(self, interface: str) -> AgentStatus | None:
+        for status in self._by_user.values():
+            if status.interface == interface:
+                return status
+        return None
+
+    def agents(self) -> list[AgentStatus]:
+        return sorted(self._by_user.values(), key=lambda s: s.username)
+
+    # -- use cases ---------------------------------------------------------------------------
+
+    async def sign_in(self, user_id: int, username: str, extension: str) -> AgentStatus:
+        """Add the agent's phone to their queues; signing in again moves them to ``extension``."""
+        interface = interface_for(self._settings.interface, extension)
+        holder = self.by_interface(interface)
+        if holder is not None and holder.username != username:
+            raise ExtensionInUse(f"extension {extension} is signed in by another agent")
+        current = self._by_user.get(username)
+        if current is not None and current.interface != interface:
+            await self.sign_out(username)
+        status = self._by_user.get(username) or AgentStatus(
+            user_id=user_id,
+            username=username,
+            extension=extension.strip(),
+            interface=interface,
+            since=self._clock(),
+        )
+        try:
+            await self._add_to_queues(status)
+        except TelephonyUnavailable:
+            # Half signed in would ring a phone whose desk shows nothing: undo what was done.
+            if username not in self._by_user:
+                await self._remove_quietly(status)
+            raise
+        self._by_user[username] = status
+        status.signed_in = True
+        status.queues.update(self._queues)
+        _LOG.info("agent %s signed in on %s", username, interface)
+        self._notifier.state_changed(status)
+        return status
+
+    async def sign_out(self, username: str) -> None:
+        status = self.require(username)
+        for queue in self._queues:
+            await self._member_action(
+                {"Action": "QueueRemove", "Queue": queue, "Interface": status.interface},
+                tolerate=_NOT_THERE,
+            )
+        del self._by_user[username]
+        self._cancel_wrapup(username)
+        status.signed_in = False
+        status.queues.clear()
+        status.since = self._clock()
+        _LOG.info("agent %s signed out from %s", username, status.interface)
+        self._notifier.state_changed(status)
+
+    async def pause(self, username: str, reason: str) -> AgentStatus:
+        if reason not in self._settings.pause_reasons:
+            raise ValidationFailed(
+                "reason", f"choose one of: {', '.join(self._settings.pause_reasons)}"
+            )
+        status = self.require(username)
+        await self._pause_action(status, paused=True, reason=reason)
+        # Asterisk confirms with QueueMemberPause; the state is set now so the desk answer is
+        # already right, and the event (applied later) changes nothing.
+        self._apply_pause(status, True, reason)
+        return status
+
+    async def resume(self, username: str) -> AgentStatus:
+        status = self.require(username)
+        await self._pause_action(status, paused=False, reason="")
+        self._apply_pause(status, False, "")
+        return status
+
+    def wrap_up_done(self, username: str, linkedid: str) -> None:
+        """The agent saved the call's disposition: wrap-up ends now."""
+        status = self._by_user.get(username)
+        if status is not None and end_wrap_up(status, linkedid, self._clock()):
+            self._cancel_wrapup(username)
+            self._notifier.state_changed(status)
+
+    # -- events (from bus_consume) -----------------------------------------------------------
+
+    def on_member_event(self, event: MemberEvent) -> None:
+        status = self.by_interface(event.interface)
+        if status is None:
+            return
+        if apply_event(status, event):
+            _LOG.info(
+                "agent %s is %s linkedid=%s",
+                status.username,
+                status.state.value,
+                status.linkedid or "-",
+            )
+            self._notifier.state_changed(status)
+        if status.linkedid and status.state is AgentState.WRAP_UP:
+            self._schedule_wrapup_end(status)
+
+    async def restore_memberships(self) -> None:
+        """After an AMI (re)connect: put every signed-in agent back into their queues."""
+        for status in list(self._by_user.values()):
+            try:
+                await self._add_to_queues(status)
+                if status.paused:
+                    await self._pause_action(status, paused=True, reason=status.pause_reason)
+            except TelephonyUnavailable as exc:
+                _LOG.warning("could not restore agent %s: %s", status.username, exc.message)
+                return
+            _LOG.info("agent %s restored in %s", status.username, ", ".join(self._queues))
+
+    # -- AMI ---------------------------------------------------------------------------------
+
+    async def _add_to_queues(self, status: AgentStatus) -> None:
+        for queue in self._queues:
+            headers: dict[str, ActionValue] = {
+                "Action": "QueueAdd",
+                "Queue": queue,
+                "Interface": status.interface,
+                "MemberName": status.username,
+                "Paused": "true" if status.paused else "false",
+            }
+            if status.interface.startswith("PJSIP/"):
+                # Ring state of a real phone comes from its device (busy on a direct call too).
+                headers["StateInterface"] = status.interface
+            await self._member_action(headers, tolerate=_ALREADY_THERE)
+
+    async def _remove_quietly(self, status: AgentStatus) -> None:
+        for queue in self._queues:
+            try:
+                await self._member_action(
+                    {"Action": "QueueRemove", "Queue": queue, "Interface": status.interface},
+                    tolerate=_NOT_THERE,
+                )
+            except TelephonyUnavailable:
+                return  # the link is down: Asterisk will not ring it for us anyway
+
+    async def _pause_action(self, status: AgentStatus, *, paused: bool, reason: str) -> None:
+        headers: dict[str, ActionValue] = {
+            "Action": "QueuePause",
+            "Interface": status.interface,
+            "Paused": "true" if paused else "false",
+        }
+        if reason:
+            headers["Reason"] = reason
+        await self._member_action(headers, tolerate=None)
+
+    def _apply_pause(self, status: AgentStatus, paused: bool, reason: str) -> None:
+        before = status.state
+        status.paused, status.pause_reason = paused, reason
+        if status.state is not before:
+            status.since = self._clock()
+        self._notifier.state_changed(status)
+
+    async def _member_action(
+        self, headers: dict[str, ActionValue], *, tolerate: str | None
+    ) -> None:
+        try:
+            await self._ami.send_action(headers)
+        except AmiActionError as exc:
+            if tolerate and tolerate in exc.message.lower():
+                return
+            raise TelephonyUnavailable(
+                f"Asterisk refused {headers['Action']}: {exc.message}"
+            ) from exc
+        except AmiNotConnected as exc:
+            raise TelephonyUnavailable("the phone system is not connected; try again") from exc
+        except (AmiTimeout, AmiError) as exc:
+            raise TelephonyUnavailable("the phone system did not answer; try again") from exc
+
+    # -- wrap-up -----------------------------------------------------------------------------
+
+    def _schedule_wrapup_end(self, status: AgentStatus) -> None:
+        username, linkedid = status.username, status.linkedid
+        pending = self._wrapups.get(username)
+        if pending is not None and pending[0] == linkedid:
+            return
+        self._cancel_wrapup(username)
+        handle = asyncio.get_running_loop().call_later(
+            self._settings.wrapup_seconds, self._wrapup_expired, username, linkedid
+        )
+        self._wrapups[username] = (linkedid, handle)
+
+    def _wrapup_expired(self, username: str, linkedid: str) -> None:
+        self._wrapups.pop(username, None)
+        self.wrap_up_done(username, linkedid)
+
+    def _cancel_wrapup(self, username: str) -> None:
+        pending = self._wrapups.pop(username, None)
+        if pending is not None:
+            pending[1].cancel()

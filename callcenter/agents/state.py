@@ -1,0 +1,140 @@
+"""An agent's state, computed from queue-member events: pure logic, no I/O.
+
+What the desk shows is derived: a call in progress outranks a pause (Asterisk lets a member
+be paused while talking; the pause shows once the call is over), ringing outranks wrap-up,
+wrap-up outranks a pause. ``since`` moves only when the shown state changes, so "time in
+state" means what the agent sees.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from callcenter.agents.errors import InvalidExtension
+from callcenter.agents.member_events import DeviceStatus, MemberEvent, MemberEventKind
+
+_EXTENSION_RE = re.compile(r"^[0-9]{2,8}$")
+
+
+class AgentState(enum.StrEnum):
+    SIGNED_OUT = "signed_out"
+    READY = "ready"
+    PAUSED = "paused"
+    RINGING = "ringing"
+    ON_CALL = "on_call"
+    WRAP_UP = "wrap_up"
+
+
+class Activity(enum.StrEnum):
+    IDLE = "idle"
+    RINGING = "ringing"
+    ON_CALL = "on_call"
+    WRAP_UP = "wrap_up"
+
+
+def valid_extension(raw: str) -> str:
+    """The extension as the interface template may use it: digits only."""
+    extension = raw.strip()
+    if not _EXTENSION_RE.match(extension):
+        raise InvalidExtension()
+    return extension
+
+
+def interface_for(template: str, extension: str) -> str:
+    return template.replace("{extension}", valid_extension(extension))
+
+
+@dataclass
+class AgentStatus:
+    """One signed-in agent (or one who just signed out)."""
+
+    user_id: int
+    username: str
+    extension: str
+    interface: str
+    queues: set[str] = field(default_factory=set)
+    signed_in: bool = True
+    paused: bool = False
+    pause_reason: str = ""
+    activity: Activity = Activity.IDLE
+    linkedid: str = ""
+    device: DeviceStatus | None = None
+    since: float = 0.0
+
+    @property
+    def state(self) -> AgentState:
+        if not self.signed_in:
+            return AgentState.SIGNED_OUT
+        if self.activity is Activity.ON_CALL:
+            return AgentState.ON_CALL
+        if self.activity is Activity.RINGING:
+            return AgentState.RINGING
+        if self.activity is Activity.WRAP_UP:
+            return AgentState.WRAP_UP
+        return AgentState.PAUSED if self.paused else AgentState.READY
+
+    def view(self) -> dict[str, Any]:
+        """Plain data for the desk and the supervisor board."""
+        return {
+            "username": self.username,
+            "extension": self.extension,
+            "interface": self.interface,
+            "queues": sorted(self.queues),
+            "state": self.state.value,
+            "pause_reason": self.pause_reason if self.paused else "",
+            "linkedid": self.linkedid or None,
+            "device": self.device.name.lower() if self.device is not None else None,
+            "since": self.since,
+        }
+
+
+def _set_activity(status: AgentStatus, event: MemberEvent) -> None:
+    kind = event.kind
+    if kind is MemberEventKind.CALLED:
+        status.activity, status.linkedid = Activity.RINGING, event.linkedid
+    elif kind is MemberEventKind.CONNECT:
+        status.activity, status.linkedid = Activity.ON_CALL, event.linkedid
+    elif kind is MemberEventKind.COMPLETE:
+        if status.linkedid in ("", event.linkedid):
+            status.activity, status.linkedid = Activity.WRAP_UP, event.linkedid
+    elif kind in (MemberEventKind.RING_NO_ANSWER, MemberEventKind.DUMP):
+        if status.activity is Activity.RINGING and status.linkedid == event.linkedid:
+            status.activity, status.linkedid = Activity.IDLE, ""
+    elif kind is MemberEventKind.STATUS:
+        status.device = event.status
+        # A caller who hangs up while the phone rings sends no AgentRingNoAnswer: the phone
+        # going back to "not in use" is what says the ringing is over.
+        if status.activity is Activity.RINGING and event.status is DeviceStatus.NOT_INUSE:
+            status.activity, status.linkedid = Activity.IDLE, ""
+
+
+def apply_event(status: AgentStatus, event: MemberEvent) -> bool:
+    """Fold one member event in; True when the shown state (or its reason) changed."""
+    before = (status.state, status.pause_reason, sorted(status.queues), status.device)
+    kind = event.kind
+    if kind is MemberEventKind.ADDED:
+        status.queues.add(event.queue)
+        status.signed_in = True
+    elif kind is MemberEventKind.REMOVED:
+        status.queues.discard(event.queue)
+    elif kind is MemberEventKind.PAUSE and event.paused is not None:
+        status.paused = event.paused
+        status.pause_reason = event.reason if event.paused else ""
+    else:
+        _set_activity(status, event)
+    changed = before != (status.state, status.pause_reason, sorted(status.queues), status.device)
+    if before[0] is not status.state:
+        status.since = event.received_at
+    return changed
+
+
+def end_wrap_up(status: AgentStatus, linkedid: str, now: float) -> bool:
+    """Wrap-up is over (its time ran out, or the agent saved the call's disposition)."""
+    if status.activity is not Activity.WRAP_UP or status.linkedid != linkedid:
+        return False
+    status.activity, status.linkedid = Activity.IDLE, ""
+    status.since = now
+    return True

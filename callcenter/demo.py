@@ -1,0 +1,241 @@
+"""``callcenter demo``: the whole product on the sandbox, with simulated patients calling in.
+
+What the command does, in order (the CLI runs the steps; this module holds their logic):
+
+1. refuses anything but the sandboxed Asterisk (:func:`require_sandbox`): the demo places
+   calls and signs robot agents in, which must never happen on a hospital's PBX;
+2. starts the sandbox (or reloads it with freshly rendered configuration), migrates and seeds
+   the database when empty, creates the demo users (:func:`ensure_demo_users`) and renders the
+   IVR prompts;
+3. runs the server with :func:`demo_background` alongside: two robot agents are signed in to
+   the queues, and :class:`~callcenter.demo_callers.DemoCallers` places a call every
+   ``mean_gap`` seconds on average.
+
+Demo agents' phones are ``Local/<extension>@sim-agents`` queue members that answer by
+themselves, so a person who logs in as ``agent1`` (extension 1001) and signs in at the desk
+sees real screen pops.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import logging
+import os
+import secrets
+import socket
+from collections.abc import AsyncIterator, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import SecretStr
+from sqlalchemy import select
+
+from callcenter.agents.services import AgentService
+from callcenter.ami import AmiBridge
+from callcenter.asterisk import const
+from callcenter.asterisk.render import sim_driver_user
+from callcenter.asterisk.sandbox import AsteriskSandbox, SandboxError
+from callcenter.demo_callers import DemoCallers, StreamSettings, known_callers
+from callcenter.events import EventBus
+from callcenter.server import Runtime
+from callcenter.settings import Settings
+from hcrm_core.db import Database
+from hcrm_core.errors import DomainError
+from hcrm_core.models import Role, User
+from hcrm_core.services.users import create_user
+
+_LOG = logging.getLogger(__name__)
+
+DEMO_INTERFACE = "Local/{extension}@" + const.CONTEXT_SIM_AGENTS
+LOGINS_FILE = "demo-logins.txt"
+# agent1..agent6 on extensions 1001..1006; the last two are signed in by the demo itself.
+AGENTS = tuple((f"agent{n}", f"Demo Agent {n}", f"100{n}") for n in range(1, 7))
+ROBOTS = AGENTS[-2:]
+SUPERVISOR = ("supervisor", "Demo Supervisor")
+
+
+class DemoRefused(Exception):
+    """The demo will not run here; the message says why and what to do."""
+
+
+@dataclass(frozen=True, slots=True)
+class DemoLogin:
+    username: str
+    password: str
+    role: str
+    extension: str | None
+
+
+def demo_settings(settings: Settings) -> Settings:
+    """The site settings with agent phones as the sandbox's auto-answering extensions."""
+    agents = settings.agents.model_copy(update={"interface": DEMO_INTERFACE})
+    return settings.model_copy(update={"agents": agents})
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return all(
+            ipaddress.ip_address(info[4][0]).is_loopback for info in socket.getaddrinfo(host, None)
+        )
+    except (OSError, ValueError):
+        return False
+
+
+def require_sandbox(settings: Settings, box: AsteriskSandbox | None = None) -> str:
+    """Start (or reload) the sandbox Asterisk; refuse any other PBX. Returns its status text.
+
+    The sandbox listens on loopback only and is recognised by its chroot's pid: an Asterisk
+    configured elsewhere in ``[ami]`` (a hospital's) is never the demo's target.
+    """
+    if not _is_loopback(settings.ami.host):
+        raise DemoRefused(
+            f"ami.host is {settings.ami.host!r}: the demo only runs against the sandboxed "
+            "Asterisk on this machine's loopback, never a site's PBX"
+        )
+    if os.geteuid() != 0:
+        raise DemoRefused("the demo needs root to run the sandboxed Asterisk (a chroot)")
+    box = box or AsteriskSandbox(settings)
+    try:
+        status = box.start()
+    except SandboxError as exc:
+        raise DemoRefused(f"the Asterisk sandbox did not start: {exc}") from exc
+    if not status.running or box.pid() is None:
+        raise DemoRefused("the Asterisk answering on the AMI port is not the sandbox's")
+    return status.describe()
+
+
+# -- users -------------------------------------------------------------------------------------
+
+
+async def ensure_demo_users(database: Database, data_dir: Path) -> list[DemoLogin]:
+    """Create the demo agents and supervisor once, with random passwords kept in a 0600 file.
+
+    Users that exist already keep their password (the file says what it was when made).
+    """
+    path = data_dir / LOGINS_FILE
+    known = _read_logins(path)
+    wanted: list[tuple[str, str, Role, str | None]] = [(u, n, Role.AGENT, e) for u, n, e in AGENTS]
+    wanted.append((SUPERVISOR[0], SUPERVISOR[1], Role.SUPERVISOR, None))
+    async with database.transaction() as session:
+        existing = set(await session.scalars(select(User.username)))
+        for username, name, role, extension in wanted:
+            if username in existing:
+                continue
+            password = secrets.token_urlsafe(9)
+            await create_user(
+                session,
+                username=username,
+                password=password,
+                role=role,
+                display_name=name,
+                extension=extension,
+            )
+            known[username] = DemoLogin(username, password, role.value, extension)
+    _write_logins(path, known.values())
+    return [known[u] for u, *_ in wanted if u in known]
+
+
+def _read_logins(path: Path) -> dict[str, DemoLogin]:
+    logins: dict[str, DemoLogin] = {}
+    with contextlib.suppress(FileNotFoundError):
+        for line in path.read_text().splitlines():
+            parts = line.split()
+            if len(parts) >= 3 and not line.startswith("#"):
+                extension = parts[3] if len(parts) > 3 else None
+                logins[parts[0]] = DemoLogin(parts[0], parts[1], parts[2], extension)
+    return logins
+
+
+def _write_logins(path: Path, logins: Iterable[DemoLogin]) -> None:
+    lines = ["# demo console logins: username password role [extension]"]
+    lines += [" ".join(filter(None, (x.username, x.password, x.role, x.extension))) for x in logins]
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write("\n".join(lines) + "\n")
+
+
+# -- running -----------------------------------------------------------------------------------
+
+
+@contextlib.asynccontextmanager
+async def signed_in_robots(
+    agents: AgentService, robots: Sequence[tuple[int, str, str]]
+) -> AsyncIterator[list[str]]:
+    """Sign demo agents in through the agent desk, so the board moves before anyone logs in.
+
+    ``robots`` are ``(user id, username, extension)``; their phones answer by themselves
+    (``Local/1XXX@sim-agents``). Yields their queue interfaces; signs them out on exit.
+    """
+    signed: list[str] = []
+    try:
+        interfaces = []
+        for user_id, username, extension in robots:
+            status = await agents.sign_in(user_id, username, extension)
+            signed.append(username)
+            interfaces.append(status.interface)
+        yield interfaces
+    finally:
+        for username in signed:
+            with contextlib.suppress(DomainError):
+                await agents.sign_out(username)
+
+
+async def _robot_users(database: Database) -> list[tuple[int, str, str]]:
+    names = [username for username, _n, _e in ROBOTS]
+    async with database.session() as session:
+        rows = await session.execute(
+            select(User.id, User.username, User.extension).where(User.username.in_(names))
+        )
+        return [(uid, name, ext) for uid, name, ext in rows if ext]
+
+
+async def demo_background(runtime: Runtime, stream: StreamSettings) -> None:
+    """Run beside the server: robot agents in every queue, simulated patients calling."""
+    settings = runtime.settings
+    await runtime.ami.wait_ready(120)
+    driver_settings = settings.ami.model_copy(
+        update={
+            "username": const.SIM_DRIVER_USERNAME,
+            "secret": SecretStr(sim_driver_user(settings).secret),
+        }
+    )
+    bus = EventBus()
+    driver = AmiBridge(driver_settings, bus)
+    await driver.start()
+    callers = DemoCallers(driver, bus, await known_callers(runtime.database), stream)
+    try:
+        await driver.wait_ready(60)
+        callers.start()
+        robots = await _robot_users(runtime.database)
+        async with signed_in_robots(runtime.desk.agents, robots):
+            _LOG.info("demo: %d robot agents signed in; simulated patients calling", len(robots))
+            await callers.run()
+    finally:
+        await callers.stop()
+        await driver.stop()
+        await bus.close()
+
+
+async def demo_users(settings: Settings) -> list[DemoLogin]:
+    """:func:`ensure_demo_users` on the configured database (for the CLI)."""
+    database = Database(settings.database_url)
+    try:
+        return await ensure_demo_users(database, settings.data_dir)
+    finally:
+        await database.dispose()
+
+
+def describe_logins(settings: Settings, logins: Sequence[DemoLogin]) -> str:
+    robots = {username for username, _n, _e in ROBOTS}
+    lines = [
+        f"Open http://{settings.web.host}:{settings.web.port}/ and log in as:",
+        *(
+            f"  {x.username:<11} {x.password:<14} {x.role}"
+            + (f", extension {x.extension}" if x.extension else "")
+            + (" (signed in by the demo)" if x.username in robots else "")
+            for x in logins
+        ),
+        f"(kept in {settings.data_dir / LOGINS_FILE}, readable by you only)",
+    ]
+    return "\n".join(lines)

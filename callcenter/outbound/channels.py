@@ -1,0 +1,62 @@
+"""Naming an attempt's call in Asterisk, and the dial string for a patient's number.
+
+The attempt id is given to Originate as ``ChannelId`` (prefixed, so it cannot collide with
+Asterisk's own ``<epoch>.<n>`` ids): the ``;1`` half of the Local channel then has that
+Uniqueid and the whole call that Linkedid, and after a crash the call is found by it in
+``CoreShowChannels`` and in the call log. Only a validated E.164 number ever reaches the dial
+string (the dialplan filters it again).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from hcrm_core.services.campaigns_attempts import DialTarget
+
+_E164_RE = re.compile(r"^\+[1-9][0-9]{6,14}$")
+
+
+def channel_id(prefix: str, attempt_id: int) -> str:
+    return f"{prefix}{int(attempt_id)}"
+
+
+def other_channel_id(prefix: str, attempt_id: int) -> str:
+    """The ``;2`` half's Uniqueid (the far end of the Local pair)."""
+    return f"{prefix}{int(attempt_id)}-b"
+
+
+def attempt_of(prefix: str, uniqueid: str) -> int | None:
+    """The attempt id named by an Asterisk Uniqueid/Linkedid, or None if it is not ours."""
+    if not uniqueid.startswith(prefix):
+        return None
+    rest = uniqueid[len(prefix) :]
+    return int(rest) if rest.isdigit() and len(rest) < 19 else None
+
+
+@dataclass(frozen=True, slots=True)
+class DialPlan:
+    """Where to send one call: the Originate channel and any extra channel variables."""
+
+    channel: str
+    variables: Mapping[str, str] = field(default_factory=dict)
+
+
+class DialRoute(Protocol):
+    def __call__(self, target: DialTarget) -> DialPlan: ...
+
+
+class TemplateRoute:
+    """The production route: ``template`` with ``{number}`` replaced by the E.164 number."""
+
+    def __init__(self, template: str) -> None:
+        if template.count("{number}") != 1:
+            raise ValueError("the dial template must contain {number} exactly once")
+        self._template = template
+
+    def __call__(self, target: DialTarget) -> DialPlan:
+        if not _E164_RE.match(target.phone_e164):
+            raise ValueError(f"attempt {target.attempt_id}: number is not E.164")
+        return DialPlan(self._template.replace("{number}", target.phone_e164))

@@ -1,0 +1,186 @@
+"""The campaign dialogs (FastAGI route ``survey``): what an answered patient hears.
+
+Menu map (docs/outbound.md):
+
+- every call: the hospital's name first ("Hello, this is General Hospital calling"); an
+  answering machine (``AMDSTATUS=MACHINE`` when the campaign runs AMD) gets a short message or
+  nothing, per campaign;
+- reminder: the appointment (department, date and time) then 1 confirm, 2 cancel (the
+  appointment is really cancelled), 3 an agent, 9 opt out;
+- follow-up, adherence, survey: 1 to answer, 9 opt out; then each question from the campaign's
+  data (choice questions also take 9 to opt out; NPS takes 0-10, ``#`` ends "10");
+- ``0`` reaches an agent and ``*`` repeats, as everywhere in the IVR; three wrong answers reach
+  an agent. The attempt's id is the channel's Uniqueid: nothing the far end sends identifies it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from typing import Literal
+
+from callcenter.events import EventBus
+from callcenter.ivr import prompts as ivr_prompts
+from callcenter.ivr.agi import AgiChannel
+from callcenter.ivr.context import CallContext, ToAgent
+from callcenter.ivr.errors import CallerHungUp
+from callcenter.ivr.flows._common import LocalisedIvr
+from callcenter.ivr.helpers import SayDateTime, Segment
+from callcenter.outbound import prompts
+from callcenter.outbound.channels import attempt_of
+from callcenter.outbound.errors import OptedOut
+from hcrm_core.actors import Actor
+from hcrm_core.errors import DomainError
+from hcrm_core.models import AttemptStatus, CampaignKind, Channel
+from hcrm_core.services.appointments import AppointmentService
+from hcrm_core.services.campaigns_answers import AnswerService, DialogInfo
+from hcrm_core.services.campaigns_attempts import AttemptService
+from hcrm_core.services.campaigns_config import NPS, Question
+from hcrm_core.services.campaigns_errors import AttemptNotFound
+
+_LOG = logging.getLogger(__name__)
+
+OPT_OUT_KEY = "9"
+QUEUE_VARIABLE = "CALLCENTER_QUEUE"
+_OPT_OUT = "opt-out"
+ReminderChoice = Literal["confirm", "cancel", "agent", "opt_out"]
+_REMINDER_KEYS: dict[str, ReminderChoice] = {
+    "1": "confirm",
+    "2": "cancel",
+    "3": "agent",
+    OPT_OUT_KEY: "opt_out",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class DialogServices:
+    attempts: AttemptService
+    answers: AnswerService
+    appointments: AppointmentService
+    bus: EventBus
+    timezone: str
+    channel_prefix: str
+
+
+async def outbound_call(agi: AgiChannel, *, services: DialogServices) -> None:
+    """The whole dialog of one answered campaign call."""
+    attempt_id = attempt_of(services.channel_prefix, agi.env.uniqueid)
+    if attempt_id is None:
+        _LOG.warning("survey route reached by a call that is no attempt (%s)", agi.log_context())
+        await agi.hangup()
+        return
+    try:
+        info = await services.answers.dialog(attempt_id)
+    except AttemptNotFound:
+        # Another database's attempt on a shared Asterisk (a channel_prefix clash): not ours.
+        _LOG.warning("attempt=%s unknown to this database; hanging up", attempt_id)
+        await agi.hangup()
+        return
+    ivr = LocalisedIvr(agi, CallContext(agi.linkedid, services.bus, patient_id=info.patient_id))
+    language = ivr_prompts.supported(info.language)
+    detail = "hung_up_in_dialog"
+    status = AttemptStatus.COMPLETED
+    try:
+        if language and language != ivr_prompts.DEFAULT_LANGUAGE:
+            await ivr.set_language(language)
+        if await agi.get_variable("AMDSTATUS") == "MACHINE":
+            status, detail = AttemptStatus.MACHINE, "machine"
+            if info.config.machine_message:
+                await ivr.play(prompts.MACHINE_MESSAGE)
+        else:
+            ivr.call.enter("outbound-hello", attempt_id=attempt_id, campaign_id=info.campaign_id)
+            await ivr.play(prompts.HELLO)
+            detail = await _converse(ivr, info, services)
+            await ivr.play(prompts.THANKS)
+    except OptedOut:
+        detail = "opted_out"
+        cancelled = await services.answers.opt_out(attempt_id, Actor("dialer", source=agi.linkedid))
+        _LOG.info("attempt=%s opted out; %d queued attempts cancelled", attempt_id, cancelled)
+        await ivr.play(prompts.OPTED_OUT)
+    except ToAgent as transfer:
+        detail = "to_agent"
+        await ivr.play(ivr_prompts.TO_AGENT)
+        await agi.set_variable(QUEUE_VARIABLE, info.config.agent_queue)
+        ivr.call.leave("to-agent", queue=info.config.agent_queue, reason=transfer.reason)
+    except CallerHungUp:
+        _LOG.info("attempt=%s: patient hung up during the dialog", attempt_id)
+    except asyncio.CancelledError:
+        # The server is stopping while the call is up: the next start reconciles the attempt
+        # from Asterisk and the call log, so nothing is written from here.
+        _LOG.info("attempt=%s: dialog cut short by shutdown", attempt_id)
+        raise
+    # The outcome is written whatever happened, a hang-up included (answers already given
+    # are kept: each was stored as it was given).
+    await services.attempts.finish(attempt_id, status, detail=detail)
+    _LOG.info("attempt=%s dialog ended: %s", attempt_id, detail)
+
+
+async def _converse(ivr: LocalisedIvr, info: DialogInfo, services: DialogServices) -> str:
+    if info.kind is CampaignKind.REMINDER:
+        return await reminder(ivr, info, services)
+    return await survey(ivr, info, services)
+
+
+async def reminder(ivr: LocalisedIvr, info: DialogInfo, services: DialogServices) -> str:
+    """Say the appointment; 1 confirms, 2 cancels it, 3 an agent, 9 opt out."""
+    if info.appointment_id is None or info.appointment_starts_at is None:
+        return "no_appointment"
+    segments: list[Segment] = [prompts.REMINDER_INTRO]
+    if info.department_code:
+        segments.append(ivr_prompts.department_prompt(info.department_code))
+    segments += [
+        prompts.ON,
+        SayDateTime(info.appointment_starts_at, services.timezone),
+        prompts.REMINDER_MENU,
+    ]
+    choice = await ivr.menu(segments, _REMINDER_KEYS, step="reminder")
+    if choice == "opt_out":
+        raise OptedOut()
+    if choice == "agent":
+        raise ToAgent("patient asked for an agent", "reminder")
+    if choice == "confirm":
+        await services.answers.store_answer(info, "reminder", "confirmed")
+        await ivr.play(prompts.CONFIRMED)
+        return "confirmed"
+    try:
+        await services.appointments.cancel(
+            info.appointment_id,
+            actor=Actor("dialer", source=ivr.call.linkedid),
+            channel=Channel.OUTBOUND,
+            reason="cancelled on a reminder call",
+            # The hospital asked: a cancellation now frees the slot for someone else.
+            enforce_cutoff=False,
+        )
+    except DomainError as error:
+        _LOG.info("attempt=%s cancel refused: %s", info.attempt_id, error.code)
+        await ivr.play(prompts.CANCEL_FAILED)
+        raise ToAgent("cancellation failed", "reminder") from error
+    await services.answers.store_answer(info, "reminder", "cancelled")
+    await ivr.play(prompts.CANCELLED)
+    return "appointment_cancelled"
+
+
+async def survey(ivr: LocalisedIvr, info: DialogInfo, services: DialogServices) -> str:
+    """1 to answer (9 opts out), then every question of the campaign, answers stored as given."""
+    if not await ivr.menu(prompts.SURVEY_INTRO, {"1": True, OPT_OUT_KEY: False}, step="intro"):
+        raise OptedOut()
+    escalated = False
+    for question in info.config.questions:
+        value = await _ask(ivr, info, question)
+        escalated |= await services.answers.record_answer(info, question.key, value)
+    return "escalated" if escalated else "answered"
+
+
+async def _ask(ivr: LocalisedIvr, info: DialogInfo, question: Question) -> str:
+    prompt = prompts.question_prompt(info.campaign_id, question.key)
+    step = f"question-{question.key}"
+    if question.kind == NPS:
+        # 9 is a score here: the opt-out was offered before the first question.
+        return await ivr.ask(prompt, question.parse, step=step, max_digits=2)
+    # Answer values are lower-case words (settings rule): "opt-out" can be none of them.
+    options = {**question.options, OPT_OUT_KEY: _OPT_OUT}
+    value = await ivr.menu([prompt, prompts.OPT_OUT_HINT], options, step=step)
+    if value == _OPT_OUT:
+        raise OptedOut()
+    return value

@@ -1,0 +1,15 @@
+"""What can go wrong in the dialer, typed."""
+
+from __future__ import annotations
+
+
+class OutboundError(Exception):
+    """Base of the dialer's own failures."""
+
+
+class NoCallerId(OutboundError):
+    """No valid hospital caller ID is configured: campaigns may not dial (docs/outbound.md)."""
+
+
+class OptedOut(Exception):
+    """The patient pressed the opt-out key: no more calls, ever, until staff change it."""

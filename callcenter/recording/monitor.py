@@ -1,0 +1,65 @@
+"""Live monitoring: a supervisor's phone listens to, whispers to or barges into a call.
+
+AMI Originate rings the supervisor's phone; when it answers, ``ChanSpy`` runs on it against
+the agent's channel. Options: ``q`` (no beep or channel name spoken), ``w`` whisper (the agent
+hears the supervisor, the caller does not), ``B`` barge (both hear). The spied channel is taken
+from the server's own call tracker, never from the request.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+
+from callcenter.ami import AmiBridge
+from callcenter.ami_errors import AmiError
+from callcenter.recording.errors import NotRecording, TelephonyUnavailable
+from callcenter.settings import RecordingSettings
+from hcrm_core.errors import ValidationFailed
+
+_EXTENSION = re.compile(r"^[0-9]{2,10}$")
+# Channel names as Asterisk makes them: tech/resource-sequence, no separators ChanSpy parses.
+_CHANNEL = re.compile(r"^[A-Za-z0-9]+/[A-Za-z0-9@._;-]{1,150}$")
+
+
+class MonitorMode(enum.StrEnum):
+    LISTEN = "listen"
+    WHISPER = "whisper"
+    BARGE = "barge"
+
+
+_OPTIONS = {MonitorMode.LISTEN: "q", MonitorMode.WHISPER: "qw", MonitorMode.BARGE: "qB"}
+
+
+def chanspy_data(channel: str, mode: MonitorMode) -> str:
+    """ChanSpy's argument for spying on ``channel`` with the mode's options."""
+    if not _CHANNEL.match(channel):
+        raise NotRecording("the call's channel cannot be monitored")
+    # ChanSpy matches a name prefix; the full name with its sequence suffix names one channel.
+    return f"{channel},{_OPTIONS[mode]}"
+
+
+async def start_monitor(
+    ami: AmiBridge,
+    settings: RecordingSettings,
+    *,
+    supervisor_extension: str,
+    channel: str,
+    mode: MonitorMode,
+    linkedid: str,
+) -> str:
+    """Ring the supervisor's phone into ChanSpy on ``channel``; returns the Originate ActionID."""
+    if not _EXTENSION.match(supervisor_extension):
+        raise ValidationFailed("extension", "your user has no phone extension to monitor from")
+    dial = settings.supervisor_dial.replace("{extension}", supervisor_extension)
+    try:
+        response = await ami.originate(
+            dial,
+            application="ChanSpy",
+            data=chanspy_data(channel, mode),
+            caller_id=f'"Monitor" <{supervisor_extension}>',
+            variables={"CALLCENTER_MONITOR_OF": linkedid},
+        )
+    except AmiError as exc:
+        raise TelephonyUnavailable("the phone system cannot place the call now") from exc
+    return response.action_id

@@ -1,0 +1,52 @@
+"""Wiring of the recording slice: the service, its bus consumer and the processor.
+
+Started by ``callcenter.server.start_runtime`` and stopped in reverse order. The agent desk
+pauses and resumes a call's recording with ``runtime.recordings.service.set_paused``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+from callcenter.ami import AmiBridge
+from callcenter.events import EventBus
+from callcenter.recording.bus_consume import RecordingEvents
+from callcenter.recording.processor import RecordingProcessor, make_pool
+from callcenter.recording.services import RecordingService
+from callcenter.settings import Settings
+from hcrm_core.db import Database
+
+
+@dataclass(slots=True)
+class Recordings:
+    service: RecordingService
+    events: RecordingEvents
+    processor: RecordingProcessor
+    sweep: asyncio.Task[int]
+
+    async def stop(self) -> None:
+        await self.events.stop()
+        if not self.sweep.done():
+            self.sweep.cancel()
+        await asyncio.gather(self.sweep, return_exceptions=True)
+        await self.processor.stop()
+        self.processor.executor.shutdown(wait=False, cancel_futures=True)
+
+
+async def start_recordings(
+    settings: Settings, *, bus: EventBus, ami: AmiBridge, database: Database, process: bool = True
+) -> Recordings:
+    """Subscribe to recording events (before AMI connects) and start the processor."""
+    pool = make_pool(settings)
+    processor = RecordingProcessor(
+        settings, database, pool, pool_factory=lambda: make_pool(settings)
+    )
+    service = RecordingService(settings, database, ami, on_queued=processor.wake)
+    events = RecordingEvents(bus, service)
+    await events.start()
+    # Recordings left open by a previous run: closed in the background (files are waited for).
+    sweep = asyncio.create_task(service.close_leftovers(), name="recordings-sweep")
+    if process:
+        await processor.start()
+    return Recordings(service, events, processor, sweep)

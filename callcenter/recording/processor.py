@@ -1,0 +1,232 @@
+"""Works through the job queue: claim, process in the worker pool, store, repeat.
+
+CPU work (transcoding, Vosk) runs in a ``ProcessPoolExecutor`` whose workers load the model
+once; the event loop only awaits their results and writes rows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import multiprocessing
+import os
+import socket
+import uuid
+from collections.abc import Callable
+from concurrent.futures import BrokenExecutor, Executor, ProcessPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from callcenter.recording.crypto import RecordingCipher
+from callcenter.recording.errors import LeaseLost
+from callcenter.recording.jobs import ClaimedJob, JobQueue
+from callcenter.recording.paths import local_path
+from callcenter.recording.transcribe import default_model_dir
+from callcenter.recording.worker import WorkInput, WorkOutput, init_worker, process_recording
+from callcenter.settings import Settings
+from hcrm_core.db import Database
+from hcrm_core.models import Recording, RecordingStatus, Transcript
+
+_LOG = logging.getLogger(__name__)
+IDLE_POLL = 5.0
+# Retention runs on start-up and then hourly (also: ``callcenter recordings retention``).
+RETENTION_INTERVAL = 3600.0
+
+
+def processed_dir(settings: Settings) -> Path:
+    return settings.recording.processed_dir or settings.data_dir / "recordings"
+
+
+def model_dir(settings: Settings) -> str | None:
+    if not settings.recording.transcribe:
+        return None
+    chosen = settings.recording.model_dir or default_model_dir()
+    return str(chosen) if chosen else None
+
+
+def make_pool(settings: Settings) -> ProcessPoolExecutor:
+    # Spawned, not forked: the server's process holds threads (database drivers) and a loop.
+    return ProcessPoolExecutor(
+        max_workers=settings.recording.workers,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=init_worker,
+        initargs=(model_dir(settings),),
+    )
+
+
+class RecordingProcessor:
+    def __init__(
+        self,
+        settings: Settings,
+        database: Database,
+        executor: Executor,
+        *,
+        pool_factory: Callable[[], Executor] | None = None,
+    ) -> None:
+        # With a factory, a pool whose worker died (killed, out of memory) is replaced;
+        # without one, every later job would fail on the broken pool.
+        self._pool_factory = pool_factory
+        self._settings = settings
+        self._db = database
+        self._executor = executor
+        self.queue = JobQueue(
+            database,
+            lease_seconds=settings.recording.lease_seconds,
+            max_attempts=settings.recording.max_attempts,
+        )
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self._wakeup = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    # -- lifecycle (the server runs it in the background) ------------------------------------
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="recording-processor")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    def wake(self) -> None:
+        """A new job was queued."""
+        self._wakeup.set()
+
+    async def _run(self) -> None:
+        from callcenter.recording.retention import apply_retention
+
+        next_retention = 0.0
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                if loop.time() >= next_retention:
+                    next_retention = loop.time() + RETENTION_INTERVAL
+                    await apply_retention(self._settings, self._db)
+                worked = await self.run_one()
+            except Exception as exc:  # database down: the job stays queued; try again later
+                _LOG.warning("recording processor: %s; retrying", type(exc).__name__)
+                worked = False
+            if not worked:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wakeup.wait(), IDLE_POLL)
+                self._wakeup.clear()
+
+    # -- one job -----------------------------------------------------------------------------
+
+    async def run_one(self) -> bool:
+        """Claim and process one job; False when the queue was empty."""
+        job = await self.queue.claim(self.owner)
+        if job is None:
+            return False
+        _LOG.info(
+            "recording job %s: recording %s attempt %s", job.id, job.recording_id, job.attempts
+        )
+        try:
+            work = await self._work_for(job)
+            loop = asyncio.get_running_loop()
+            output = await loop.run_in_executor(self._executor, process_recording, work)
+        except BrokenExecutor as exc:
+            _LOG.error("recording job %s: the worker process died; starting a new pool", job.id)
+            self._replace_pool()
+            await self.queue.fail(job, f"worker process died ({type(exc).__name__})")
+            return True
+        except Exception as exc:
+            final = await self.queue.fail(job, f"{type(exc).__name__}: {exc}")
+            _LOG.warning(
+                "recording job %s failed (%s)%s",
+                job.id,
+                type(exc).__name__,
+                " for good" if final else "",
+            )
+            return True
+        try:
+            await self.queue.complete(job, lambda session: self._store(session, output))
+        except LeaseLost:
+            _LOG.warning("recording job %s: lease lost, results dropped", job.id)
+        return True
+
+    @property
+    def executor(self) -> Executor:
+        return self._executor
+
+    def _replace_pool(self) -> None:
+        if self._pool_factory is None:
+            return
+        self._executor.shutdown(wait=False, cancel_futures=True)
+        self._executor = self._pool_factory()
+
+    async def run_backlog(self, progress: Callable[[int], Any] | None = None) -> int:
+        """Process until the queue is empty; returns the number of jobs handled."""
+        handled = 0
+        while await self.run_one():
+            handled += 1
+            if progress is not None:
+                progress(1)
+        return handled
+
+    async def _work_for(self, job: ClaimedJob) -> WorkInput:
+        async with self._db.session() as session:
+            recording = await session.get(Recording, job.recording_id)
+        if recording is None:
+            raise LookupError(f"recording {job.recording_id} is gone")
+        asterisk = self._settings.asterisk
+
+        def mapped(path: str | None) -> str | None:
+            return str(local_path(path, asterisk)) if path else None
+
+        extension = "ogg" if self._settings.recording.audio_format == "opus" else "mp3"
+        target = processed_dir(self._settings) / f"recording-{recording.id}.{extension}"
+        return WorkInput(
+            recording_id=recording.id,
+            caller_wav=mapped(recording.caller_asterisk_path),
+            agent_wav=mapped(recording.agent_asterisk_path),
+            target=str(target),
+            audio_format=self._settings.recording.audio_format,
+            key=self._settings.recording.key.get_secret_value(),
+            model_dir=model_dir(self._settings),
+            redact_min_digits=self._settings.recording.redact_min_digits,
+        )
+
+    async def _store(self, session: AsyncSession, output: WorkOutput) -> None:
+        """Write the results; replaces earlier ones, so a re-run leaves one set of rows."""
+        cipher = RecordingCipher.from_setting(self._settings.recording.key.get_secret_value())
+        recording = (
+            await session.scalars(select(Recording).where(Recording.id == output.recording_id))
+        ).one()
+        await session.execute(delete(Transcript).where(Transcript.recording_id == recording.id))
+        for side in output.transcripts:
+            text, words = side.text, side.words
+            if cipher is not None:
+                text = cipher.encrypt_text(side.text)
+                words = [{"enc": cipher.encrypt_text(_json(side.words))}]
+            session.add(
+                Transcript(
+                    recording_id=recording.id,
+                    speaker=side.speaker,
+                    text=text,
+                    words=words,
+                    encrypted=cipher is not None,
+                )
+            )
+        extension = "ogg" if self._settings.recording.audio_format == "opus" else "mp3"
+        recording.audio_path = str(
+            processed_dir(self._settings) / f"recording-{recording.id}.{extension}"
+        )
+        recording.audio_format = self._settings.recording.audio_format
+        recording.audio_encrypted = output.encrypted
+        recording.duration_seconds = output.duration_seconds
+        recording.peaks = output.peaks
+        recording.status = RecordingStatus.PROCESSED
+        recording.processed_at = datetime.now(UTC)
+        recording.error = None
+
+
+def _json(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False)

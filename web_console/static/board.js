@@ -1,0 +1,204 @@
+// The supervisor board: live queues, agents and today's chart over the /ws websocket.
+// Plain JavaScript, no build step. The server sends the whole board ({type: "board"}) on every
+// (re)connect and after each change, so reconnecting is the whole resync.
+"use strict";
+
+(() => {
+  const root = document.getElementById("board");
+  if (!root) {
+    return;
+  }
+  const link = document.getElementById("board-link");
+  const SVG = "http://www.w3.org/2000/svg";
+  const MAX_BACKOFF_MS = 15000;
+  let board = null;
+  let skewMs = 0; // server clock minus this browser's clock
+  let socket = null;
+  let backoffMs = 500;
+  let retry = null;
+
+  const nowS = () => (Date.now() + skewMs) / 1000;
+
+  const duration = (sinceS) => {
+    if (sinceS === null || sinceS === undefined) {
+      return "–";
+    }
+    const total = Math.max(0, Math.floor(nowS() - sinceS));
+    const h = Math.floor(total / 3600);
+    const m = Math.floor((total % 3600) / 60);
+    const s = String(total % 60).padStart(2, "0");
+    return h > 0 ? `${h}:${String(m).padStart(2, "0")}:${s}` : `${m}:${s}`;
+  };
+
+  const cell = (text, className) => {
+    const td = document.createElement("td");
+    td.textContent = text;
+    if (className) {
+      td.className = className;
+    }
+    return td;
+  };
+
+  const renderQueues = () => {
+    const body = document.querySelector("#board-queues tbody");
+    body.replaceChildren(
+      ...board.queues.map((q) => {
+        const tr = document.createElement("tr");
+        tr.dataset.queue = q.name;
+        const name = cell(q.name);
+        name.title = q.description;
+        const sl = q.service_level === null ? "–" : `${q.service_level}%`;
+        tr.append(
+          name,
+          cell(String(q.waiting), "waiting"),
+          cell(duration(q.longest_wait_since), "longest"),
+          cell(String(q.answered), "answered"),
+          cell(String(q.abandoned), "abandoned"),
+          cell(`${sl} in ${q.service_level_seconds}s`, "sl"),
+          cell(`${q.members} (${q.available})`, "members"),
+        );
+        return tr;
+      }),
+    );
+  };
+
+  const renderAgents = () => {
+    const body = document.querySelector("#board-agents tbody");
+    body.replaceChildren(
+      ...board.agents.map((a) => {
+        const tr = document.createElement("tr");
+        tr.dataset.interface = a.interface;
+        const state = document.createElement("span");
+        state.className = `state ${a.state}`;
+        state.textContent = a.paused_reason ? `${a.state}: ${a.paused_reason}` : a.state;
+        const stateCell = document.createElement("td");
+        stateCell.append(state);
+        const call = a.call
+          ? `${a.call.state} · ${a.call.queue || ""} · ${duration(a.call.since)}`
+          : "";
+        tr.append(
+          cell(a.name),
+          stateCell,
+          cell(duration(a.since), "for"),
+          cell(a.queues.join(", ")),
+          cell(call, "call"),
+        );
+        return tr;
+      }),
+    );
+    document.getElementById("board-agents-empty").hidden = board.agents.length > 0;
+  };
+
+  const svg = (name, attrs, text) => {
+    const node = document.createElementNS(SVG, name);
+    for (const [key, value] of Object.entries(attrs)) {
+      node.setAttribute(key, String(value));
+    }
+    if (text !== undefined) {
+      node.textContent = text;
+    }
+    return node;
+  };
+
+  // 24 hourly bars: calls, with the abandoned part drawn over them in red.
+  const renderChart = () => {
+    const chart = document.getElementById("board-chart");
+    const hours = new Map(board.hours.map((h) => [h.hour, h]));
+    const peak = Math.max(1, ...board.hours.map((h) => h.calls));
+    const width = 480 / 24;
+    const top = 14;
+    const height = 160 - top - 14;
+    const nodes = [svg("text", { x: 2, y: 10 }, `max ${peak} calls/hour`)];
+    for (let hour = 0; hour < 24; hour += 1) {
+      const h = hours.get(hour) || { calls: 0, abandoned: 0 };
+      const x = hour * width + 2;
+      const callsH = (h.calls / peak) * height;
+      const lostH = (h.abandoned / peak) * height;
+      const bar = svg("rect", {
+        class: "bar-calls", x, y: top + height - callsH, width: width - 4, height: callsH,
+        "data-hour": hour, "data-calls": h.calls, "data-abandoned": h.abandoned,
+      });
+      bar.append(svg("title", {}, `${hour}:00 — ${h.calls} calls, ${h.abandoned} abandoned`));
+      nodes.push(bar);
+      if (lostH > 0) {
+        nodes.push(svg("rect", {
+          class: "bar-abandoned", x, y: top + height - lostH, width: width - 4, height: lostH,
+        }));
+      }
+      if (hour % 3 === 0) {
+        nodes.push(svg("text", { x, y: 158 }, String(hour)));
+      }
+    }
+    chart.replaceChildren(...nodes);
+  };
+
+  const render = () => {
+    if (!board) {
+      return;
+    }
+    document.getElementById("board-day").textContent = board.day;
+    renderQueues();
+    renderAgents();
+    renderChart();
+  };
+
+  const setLink = (state, text) => {
+    link.dataset.state = state;
+    link.textContent = text;
+  };
+
+  const schedule = () => {
+    if (retry !== null) {
+      return;
+    }
+    // Exponential backoff with jitter, so a restarted server is not hit by every board at once.
+    const wait = backoffMs * (0.5 + Math.random());
+    backoffMs = Math.min(MAX_BACKOFF_MS, backoffMs * 2);
+    setLink("closed", `reconnecting in ${Math.round(wait / 1000)} s`);
+    retry = setTimeout(() => {
+      retry = null;
+      connect();
+    }, wait);
+  };
+
+  const connect = () => {
+    const scheme = location.protocol === "https:" ? "wss" : "ws";
+    socket = new WebSocket(`${scheme}://${location.host}${root.dataset.ws}`);
+    setLink("connecting", "connecting…");
+    socket.addEventListener("open", () => {
+      backoffMs = 500;
+      setLink("open", "live");
+    });
+    socket.addEventListener("message", (event) => {
+      const message = JSON.parse(event.data);
+      if (message.type === "board") {
+        board = message.board;
+        skewMs = board.at * 1000 - Date.now();
+        root.dataset.updates = String(Number(root.dataset.updates || 0) + 1);
+        render();
+      }
+    });
+    socket.addEventListener("close", () => {
+      socket = null;
+      schedule();
+    });
+  };
+
+  // A tab brought back to the front reconnects at once instead of waiting out the backoff.
+  document.addEventListener("visibilitychange", () => {
+    if (document.visibilityState === "visible" && socket === null) {
+      clearTimeout(retry);
+      retry = null;
+      backoffMs = 500;
+      connect();
+    }
+  });
+  // Only the displayed durations tick here; the figures come from the server.
+  setInterval(() => {
+    if (board) {
+      renderQueues();
+      renderAgents();
+    }
+  }, 1000);
+  connect();
+})();

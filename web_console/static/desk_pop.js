@@ -1,0 +1,403 @@
+// Screen pops on the agent desk: the caller's card and the actions taken from it.
+// Loaded before desk.js, which owns the socket and hands each pop message to onPop. Text is
+// always set with textContent (never innerHTML): a patient's name is shown as written.
+"use strict";
+
+window.deskPops = (desk, { api, $, el, fillSelect, say, describe }) => {
+  const GONE = new Set(["closed", "missed", "answered_elsewhere", "caller_left"]);
+  const PHASE_TEXT = {
+    ringing: "Ringing",
+    answered: "On the call",
+    ended: "Call ended: save a disposition",
+  };
+
+  // -- pops -----------------------------------------------------------------------------------
+
+  function onPop(pop) {
+    const known = desk.pops.has(pop.linkedid);
+    if (GONE.has(pop.phase)) {
+      desk.pops.delete(pop.linkedid);
+      const article = findPop(pop.linkedid);
+      if (article) {
+        article.remove();
+      }
+      updateEmpty();
+      return;
+    }
+    desk.pops.set(pop.linkedid, pop);
+    renderPop(pop);
+    if (!known && pop.phase === "ringing") {
+      notify(pop);
+    }
+  }
+
+  function notify(pop) {
+    if (!document.hidden || !("Notification" in window)) {
+      return;
+    }
+    if (Notification.permission === "granted") {
+      const who = pop.caller_name || pop.caller_number || "a caller";
+      new Notification("Incoming call", { body: `${who} (${pop.queue})`, tag: pop.linkedid });
+    }
+  }
+
+  function findPop(linkedid) {
+    return [...document.querySelectorAll("#pops .pop")].find(
+      (node) => node.dataset.linkedid === linkedid,
+    );
+  }
+
+  function renderAllPops() {
+    document.querySelectorAll("#pops .pop").forEach((node) => {
+      if (!desk.pops.has(node.dataset.linkedid)) {
+        node.remove();
+      }
+    });
+    desk.pops.forEach(renderPop);
+    updateEmpty();
+  }
+
+  function updateEmpty() {
+    $("#no-pops").hidden = desk.pops.size > 0;
+  }
+
+  function renderPop(pop) {
+    let article = findPop(pop.linkedid);
+    const fresh = !article;
+    if (fresh) {
+      article = $("#pop-template").content.firstElementChild.cloneNode(true);
+      article.dataset.linkedid = pop.linkedid;
+      wirePop(article);
+      $("#pops").prepend(article);
+    }
+    article.dataset.phase = pop.phase;
+    article.dataset.patientId = pop.patient ? String(pop.patient.id) : "";
+    const who = pop.patient ? pop.patient.name : pop.caller_name || pop.caller_number || "Unknown caller";
+    $(".pop-title", article).textContent = who;
+    $(".pop-phase", article).textContent = PHASE_TEXT[pop.phase] || pop.phase;
+    const waited = pop.waited_seconds === null ? "" : ` · waited ${Math.round(pop.waited_seconds)} s`;
+    $(".pop-meta", article).textContent = `${pop.caller_number || "no caller ID"} · ${pop.queue}${waited}`;
+    $(".pop-identity", article).replaceChildren(identity(pop));
+    $(".pop-ivr", article).replaceChildren(ivrLine(pop));
+    $(".pop-actions", article).hidden = !pop.patient;
+    updateEmpty();
+    if (fresh && !(document.activeElement && document.activeElement.closest("form"))) {
+      article.focus();
+    }
+  }
+
+  function identity(pop) {
+    if (pop.patient) {
+      return card(pop.patient);
+    }
+    if (pop.match === "several") {
+      return pickList(pop);
+    }
+    if (pop.match === "unknown") {
+      return newPatientForm(pop);
+    }
+    if (pop.match === "error") {
+      return el("p", "The patient record could not be read; use Patients to search.", "error");
+    }
+    return el("p", "Looking up the caller…", "muted");
+  }
+
+  function card(patient) {
+    const box = el("div", null, "pop-card");
+    const flags = el("p", null, "flags");
+    if (patient.vip) {
+      flags.append(el("span", "VIP", "flag"), " ");
+    }
+    if (patient.do_not_call) {
+      flags.append(el("span", "Do not call", "flag warn"), " ");
+    }
+    patient.chronic.forEach((c) => flags.append(el("span", c.name, "flag"), " "));
+    const facts = el("dl");
+    const add = (term, value) => facts.append(el("dt", term), el("dd", value, `pop-${term.toLowerCase().replace(/ /g, "-")}`));
+    add("Record", patient.mrn);
+    add("Age", `${patient.age} (born ${patient.date_of_birth})`);
+    add("Sex", patient.sex);
+    add("Language", patient.language);
+    add("Phone", patient.phone || "none");
+    if (patient.phone && !patient.do_not_call) {
+      const call = el("button", "Call back", "call-patient");
+      call.type = "button";
+      call.dataset.number = patient.phone;
+      const cell = el("dd");
+      cell.append(call);
+      facts.append(el("dt", ""), cell);
+    }
+    add(
+      "Allergies",
+      patient.allergies.length
+        ? patient.allergies.map((a) => a.substance + (a.severity ? ` (${a.severity})` : "")).join(", ")
+        : "none recorded",
+    );
+    box.append(flags, facts, appointmentList(patient), history(patient));
+    return box;
+  }
+
+  function appointmentList(patient) {
+    const section = el("section", null, "pop-appointments");
+    section.append(el("h3", "Upcoming appointments"));
+    if (!patient.appointments.length) {
+      section.append(el("p", "None booked.", "muted"));
+      return section;
+    }
+    const list = el("ul");
+    patient.appointments.forEach((a) => {
+      const item = el("li", `${a.local} · ${a.department} · ${a.doctor} `);
+      item.dataset.appointmentId = String(a.id);
+      const cancel = el("button", "Cancel", "cancel-appointment");
+      cancel.type = "button";
+      const move = el("button", "Reschedule", "reschedule-appointment");
+      move.type = "button";
+      item.append(cancel, " ", move);
+      list.append(item);
+    });
+    section.append(list);
+    return section;
+  }
+
+  function history(patient) {
+    const section = el("section", null, "pop-history");
+    const lines = [
+      ["Last calls", patient.last_calls.map((c) => `${c.started} ${c.queue || c.direction} ${c.disposition || c.end_reason || ""}`)],
+      ["Open complaints", patient.complaints.map((c) => `${c.opened} ${c.category}: ${c.description}`)],
+      ["Follow-up tasks", patient.followups.map((t) => `P${t.priority} ${t.reason}${t.due ? ` (due ${t.due})` : ""}`)],
+    ];
+    lines.forEach(([title, items]) => {
+      section.append(el("h3", title));
+      if (!items.length) {
+        section.append(el("p", "None.", "muted"));
+        return;
+      }
+      const list = el("ul");
+      items.forEach((text) => list.append(el("li", text)));
+      section.append(list);
+    });
+    return section;
+  }
+
+  function ivrLine(pop) {
+    const context = (pop.ivr && pop.ivr.context) || {};
+    const parts = [];
+    if (pop.ivr && pop.ivr.last_step) {
+      parts.push(`IVR: last step ${pop.ivr.last_step}`);
+    }
+    if (context.reason) {
+      parts.push(`sent to an agent: ${context.reason}`);
+    }
+    if (context.tried && context.tried.length) {
+      parts.push(`tried: ${context.tried.join(", ")}`);
+    }
+    if (pop.match === "ivr") {
+      parts.push("identity confirmed in the IVR");
+    } else if (pop.match === "caller_id") {
+      parts.push("matched by caller ID only: confirm the date of birth");
+    }
+    return el("span", parts.join(" · "));
+  }
+
+  function pickList(pop) {
+    const box = el("div", null, "pick-list");
+    box.append(el("p", "Several patients have this number. Who is calling?"));
+    pop.candidates.forEach((c) => {
+      const button = el("button", `${c.name} · ${c.mrn} · born ${c.date_of_birth}`, "pick-patient");
+      button.type = "button";
+      button.dataset.patientId = String(c.id);
+      box.append(button, " ");
+    });
+    return box;
+  }
+
+  function newPatientForm(pop) {
+    const form = el("form", null, "new-patient-form");
+    form.append(el("p", "No patient has this number. Register the caller:"));
+    const field = (label, name, value, type) => {
+      const wrap = el("label", `${label} `);
+      const input = el("input");
+      input.name = name;
+      input.type = type || "text";
+      input.value = value || "";
+      wrap.append(input);
+      form.append(wrap, " ");
+    };
+    field("Given name", "given_name");
+    field("Family name", "family_name");
+    field("Born", "date_of_birth", "", "date");
+    field("Phone", "phone", pop.prefill ? pop.prefill.phone : "");
+    const submit = el("button", "Register");
+    submit.type = "submit";
+    form.append(submit);
+    return form;
+  }
+
+  // -- pop actions ----------------------------------------------------------------------------
+
+  function wirePop(article) {
+    fillSelect($(".disposition", article), desk.config.dispositions);
+    fillSelect($(".complaint-category", article), desk.config.complaint_categories);
+    const linkedid = () => article.dataset.linkedid;
+    const patientId = () => Number(article.dataset.patientId);
+    const run = async (work, done) => {
+      say(article, "Working…");
+      try {
+        const result = await work();
+        say(article, typeof done === "function" ? done(result) : done);
+      } catch (error) {
+        say(article, describe(error), true);
+      }
+    };
+
+    $(".find-slots", article).addEventListener("click", () =>
+      run(async () => {
+        const department = $(".book-department", article).value;
+        const data = await api(`/api/v1/slots?department_id=${encodeURIComponent(department)}&limit=10`);
+        fillSelect(
+          $(".book-slot", article),
+          data.slots.map((s) => s.slot_id),
+          data.slots.map((s) => `${s.local} · ${s.doctor}`),
+        );
+        return data.slots.length;
+      }, (count) => (count ? `${count} times found` : "No free time in this department")),
+    );
+    $(".action-book", article).addEventListener("toggle", () => loadDepartments(article));
+    $(".book-form", article).addEventListener("submit", (event) => {
+      event.preventDefault();
+      run(async () => {
+        const booked = await api("/api/v1/appointments", {
+          method: "POST",
+          body: {
+            patient_id: patientId(),
+            slot_id: Number($(".book-slot", article).value),
+            linkedid: linkedid(),
+          },
+        });
+        await refreshCard(article);
+        return booked;
+      }, (booked) => `Booked ${booked.local} with ${booked.doctor} (confirmation ${booked.confirmation_code})`);
+    });
+    $(".reschedule-to", article).addEventListener("click", () =>
+      run(async () => {
+        const moved = await api(`/api/v1/appointments/${article.dataset.moving}/reschedule`, {
+          method: "POST",
+          body: { slot_id: Number($(".book-slot", article).value) },
+        });
+        delete article.dataset.moving;
+        $(".reschedule-to", article).hidden = true;
+        await refreshCard(article);
+        return moved;
+      }, (moved) => `Moved to ${moved.local}`),
+    );
+    article.addEventListener("click", (event) => onCardClick(event, article, run));
+    article.addEventListener("submit", (event) => onFormSubmit(event, article, run));
+  }
+
+  function onCardClick(event, article, run) {
+    const target = event.target;
+    const item = target.closest("[data-appointment-id]");
+    if (target.classList.contains("cancel-appointment") && item) {
+      run(async () => {
+        await api(`/api/v1/appointments/${item.dataset.appointmentId}/cancel`, {
+          method: "POST",
+          body: { reason: "cancelled by phone" },
+        });
+        await refreshCard(article);
+      }, "Appointment cancelled");
+    } else if (target.classList.contains("reschedule-appointment") && item) {
+      article.dataset.moving = item.dataset.appointmentId;
+      $(".action-book", article).open = true;
+      $(".reschedule-to", article).hidden = false;
+      loadDepartments(article);
+      say(article, "Pick a department and a new time, then 'Move the selected appointment here'");
+    } else if (target.classList.contains("call-patient")) {
+      run(
+        () => api("/api/v1/desk/dial", { method: "POST", body: { number: target.dataset.number } }),
+        (placed) => `Calling ${placed.number}: your phone rings first`,
+      );
+    } else if (target.classList.contains("pick-patient")) {
+      choose(article, Number(target.dataset.patientId), run);
+    }
+  }
+
+  function onFormSubmit(event, article, run) {
+    const form = event.target;
+    const data = Object.fromEntries(new FormData(form).entries());
+    const linkedid = article.dataset.linkedid;
+    if (form.classList.contains("note-form")) {
+      event.preventDefault();
+      run(() => api(`/api/v1/calls/${encodeURIComponent(linkedid)}/notes`, { method: "POST", body: { note: data.note } }), () => {
+        form.reset();
+        return "Note added";
+      });
+    } else if (form.classList.contains("complaint-form")) {
+      event.preventDefault();
+      run(() => api("/api/v1/complaints", {
+        method: "POST",
+        body: { patient_id: Number(article.dataset.patientId), category: data.category, description: data.description, linkedid },
+      }), () => {
+        form.reset();
+        return "Complaint filed";
+      });
+    } else if (form.classList.contains("edit-form")) {
+      event.preventDefault();
+      const changes = Object.fromEntries(Object.entries(data).filter(([, value]) => value.trim() !== ""));
+      run(async () => {
+        const result = await api(`/api/v1/patients/${article.dataset.patientId}`, { method: "PATCH", body: changes });
+        await refreshCard(article);
+        return result;
+      }, (result) => (result.changed.length ? `Saved: ${result.changed.join(", ")}` : "Nothing changed"));
+    } else if (form.classList.contains("new-patient-form")) {
+      event.preventDefault();
+      run(async () => {
+        const created = await api("/api/v1/patients", { method: "POST", body: data });
+        await choose(article, created.id, null);
+        return created;
+      }, (created) => `Registered (record ${created.mrn})`);
+    } else if (form.classList.contains("disposition-form")) {
+      event.preventDefault();
+      const body = { disposition: data.disposition };
+      if (data.note && data.note.trim()) {
+        body.note = data.note;
+      }
+      run(() => api(`/api/v1/desk/pops/${encodeURIComponent(linkedid)}/disposition`, { method: "POST", body }), "Saved");
+    }
+  }
+
+  async function choose(article, patientId, run) {
+    const work = async () => {
+      const result = await api(`/api/v1/desk/pops/${encodeURIComponent(article.dataset.linkedid)}/patient`, {
+        method: "POST",
+        body: { patient_id: patientId },
+      });
+      onPop(result.pop);
+    };
+    if (run) {
+      run(work, "Caller identified");
+    } else {
+      await work();
+    }
+  }
+
+  async function refreshCard(article) {
+    // The server assembles the card again (and audits the view) when the caller is re-chosen.
+    const patientId = Number(article.dataset.patientId);
+    if (patientId) {
+      await choose(article, patientId, null);
+    }
+  }
+
+  async function loadDepartments(article) {
+    if (!desk.departments) {
+      const data = await api("/api/v1/departments");
+      desk.departments = data.departments;
+    }
+    const select = $(".book-department", article);
+    if (!select.options.length) {
+      fillSelect(select, desk.departments.map((d) => d.id), desk.departments.map((d) => d.name));
+    }
+  }
+
+  return { onPop, renderAllPops };
+};

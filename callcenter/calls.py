@@ -127,6 +127,17 @@ class CallTracker:
     def get(self, linkedid: str) -> LiveCall | None:
         return self._calls.get(linkedid)
 
+    def link_patient(self, linkedid: str, patient_id: int) -> None:
+        """An agent said who the caller is: the live call keeps it in every later write.
+
+        Without this, the call's next row (the tracker writes the whole row) would put back
+        the patient the tracker knew, or none.
+        """
+        call = self._calls.get(linkedid)
+        if call is not None:
+            call.patient_id = patient_id
+            self._writer.save_call(call.row())
+
     # -- inputs ------------------------------------------------------------------------------
 
     async def _on_input(self, item: object) -> None:

@@ -38,6 +38,7 @@ from callcenter.asterisk.render import sim_driver_user
 from callcenter.asterisk.sandbox import AsteriskSandbox, SandboxError
 from callcenter.demo_callers import DemoCallers, StreamSettings, known_callers
 from callcenter.events import EventBus
+from callcenter.recording.keys import with_recording_key
 from callcenter.server import Runtime
 from callcenter.settings import Settings
 from hcrm_core.db import Database
@@ -68,9 +69,10 @@ class DemoLogin:
 
 
 def demo_settings(settings: Settings) -> Settings:
-    """The site settings with agent phones as the sandbox's auto-answering extensions."""
+    """The site settings with agent phones as the sandbox's auto-answering extensions, and
+    recordings encrypted at rest (a key made once under the data directory, mode 0600)."""
     agents = settings.agents.model_copy(update={"interface": DEMO_INTERFACE})
-    return settings.model_copy(update={"agents": agents})
+    return with_recording_key(settings.model_copy(update={"agents": agents}))
 
 
 def _is_loopback(host: str) -> bool:

@@ -101,7 +101,6 @@ async def start_runtime(settings: Settings, *, seed_demo: bool = False) -> Runti
         calls=calls,
         database=database,
         patients=patients,
-        appointments=appointments,
     )
     # Subscribed before the bridge connects, like the tracker: no recording start is missed.
     recordings = await start_recordings(settings, bus=bus, ami=ami, database=database)
@@ -138,6 +137,8 @@ async def start_runtime(settings: Settings, *, seed_demo: bool = False) -> Runti
         await call_log.stop()
         await database.dispose()
         raise
+    # Campaign calls only once their dialogs can be served.
+    await outbound.start_dialing()
     return Runtime(
         settings=settings,
         database=database,

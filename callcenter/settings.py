@@ -285,6 +285,10 @@ class OutboundSettings(_Section):
     # Attempt ids become channel ids "<prefix><id>": one prefix per database sharing an Asterisk.
     channel_prefix: str = Field(default="attempt-", pattern=r"^[a-z][a-z0-9]{0,15}-$")
     tick_seconds: float = Field(default=0.2, gt=0, le=10)
+    # Empty: answered campaign calls reach the dialplan's global FastAGI address. Set it (e.g.
+    # "agi://10.0.0.5:4574") when this server's FastAGI listens elsewhere, as with several
+    # servers sharing one Asterisk.
+    agi_url: str = Field(default="", pattern=r"^(agi://[A-Za-z0-9.:\[\]-]+)?$")
 
     @field_validator("dial_channel")
     @classmethod

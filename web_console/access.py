@@ -34,6 +34,7 @@ STAFF = frozenset({Role.AGENT, Role.SUPERVISOR, Role.ADMIN})
 SUPERVISORS = frozenset({Role.SUPERVISOR, Role.ADMIN})
 ADMINS = frozenset({Role.ADMIN})
 PUBLIC = "public"
+WS_PATH = "/ws"
 _ATTR = "__console_access__"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -82,8 +83,14 @@ def _declared_access(request: web.Request) -> frozenset[Role] | str | None:
     return declared
 
 
+def _answers_with_status(request: web.Request) -> bool:
+    # Scripts, not people, reach the API and the websocket: a login redirect means nothing to
+    # them (a browser's WebSocket would only see a failed handshake), a 401 says what happened.
+    return is_api(request) or request.path == WS_PATH
+
+
 def _unauthenticated(request: web.Request) -> web.StreamResponse:
-    if is_api(request):
+    if _answers_with_status(request):
         return web.json_response(
             {"error": "unauthenticated", "message": "log in first", "field": None}, status=401
         )

@@ -14,6 +14,7 @@ from web_console import ws
 from web_console.access import access_middleware, csrf_middleware, session_middleware
 from web_console.board_push import add_board
 from web_console.desk_relay import desk_relay_context
+from web_console.desk_sessions import add_desk_sessions
 from web_console.errors import error_middleware, headers_middleware
 from web_console.keys import RUNTIME, SESSIONS, THROTTLE, WS_HUB
 from web_console.routes import (
@@ -60,6 +61,7 @@ def create_app(
     app[WS_HUB] = WsHub()
     app.cleanup_ctx.append(hub_context)
     app.cleanup_ctx.append(desk_relay_context)
+    add_desk_sessions(app)
     add_board(app)
     aiohttp_jinja2.setup(
         app,

@@ -37,6 +37,7 @@ class SessionStore:
         self._idle = idle_seconds
         self._clock = clock
         self._sessions: dict[str, Session] = {}
+        self._on_end: list[Callable[[Session], None]] = []
 
     def create(self, user_id: int, username: str, role: Role) -> Session:
         """A new session with a fresh id and CSRF token (called at every login)."""
@@ -63,14 +64,31 @@ class SessionStore:
             return None
         now = self._clock()
         if self._expired(session, now):
-            del self._sessions[session_id]
+            self._end(session_id)
             return None
         session.last_seen = now
         return session
 
     def delete(self, session_id: str | None) -> None:
         if session_id:
-            self._sessions.pop(session_id, None)
+            self._end(session_id)
+
+    def on_end(self, callback: Callable[[Session], None]) -> None:
+        """Call ``callback`` with every session that ends (logout, expiry), once."""
+        self._on_end.append(callback)
+
+    def now(self) -> float:
+        """The store's clock (idle times are measured on it)."""
+        return self._clock()
+
+    def sweep(self) -> None:
+        """End the sessions that expired (otherwise noticed only when next used)."""
+        self._sweep()
+
+    def live_user_ids(self) -> set[int]:
+        """Users with at least one live session (without touching any)."""
+        now = self._clock()
+        return {s.user_id for s in self._sessions.values() if not self._expired(s, now)}
 
     def alive(self, session_id: str) -> bool:
         """Whether the session still exists and has not expired, without touching it (a
@@ -90,4 +108,10 @@ class SessionStore:
     def _sweep(self) -> None:
         now = self._clock()
         for key in [k for k, s in self._sessions.items() if self._expired(s, now)]:
-            del self._sessions[key]
+            self._end(key)
+
+    def _end(self, session_id: str) -> None:
+        session = self._sessions.pop(session_id, None)
+        if session is not None:
+            for callback in self._on_end:
+                callback(session)

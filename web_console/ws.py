@@ -24,7 +24,7 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from hcrm_core.models import Role
-from web_console.access import STAFF, allow, require_session
+from web_console.access import STAFF, WS_PATH, allow, require_session
 from web_console.keys import SESSIONS, WS_HUB
 from web_console.sessions import Session
 
@@ -208,7 +208,7 @@ def _same_origin(request: web.Request) -> bool:
     return origin == f"{request.scheme}://{request.host}"
 
 
-@routes.get("/ws")
+@routes.get(WS_PATH)
 @allow(STAFF)
 async def websocket(request: web.Request) -> web.StreamResponse:
     if not _same_origin(request):

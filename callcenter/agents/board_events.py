@@ -8,9 +8,9 @@ threshold (``QueueParams``). Nothing past this module reads raw AMI headers.
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass
 
+from callcenter.agents.member_events import DeviceStatus
 from callcenter.ami_events import AmiEvent
 
 # Names of the AMI events that change the board (the bus predicate uses it).
@@ -27,20 +27,6 @@ MEMBER_EVENTS = frozenset(
 )
 AGENT_EVENTS = frozenset({"AgentComplete"})
 BOARD_EVENTS = CALLER_EVENTS | MEMBER_EVENTS | AGENT_EVENTS
-
-
-class DeviceStatus(enum.IntEnum):
-    """Asterisk's ``ast_device_state`` as queue member ``Status``."""
-
-    UNKNOWN = 0
-    NOT_INUSE = 1
-    INUSE = 2
-    BUSY = 3
-    INVALID = 4
-    UNAVAILABLE = 5
-    RINGING = 6
-    RINGINUSE = 7
-    ONHOLD = 8
 
 
 @dataclass(frozen=True, slots=True)

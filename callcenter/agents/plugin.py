@@ -15,7 +15,7 @@ from callcenter.calls import CallTracker
 from callcenter.events import EventBus
 from callcenter.settings import Settings
 from hcrm_core.db import Database
-from hcrm_core.services.appointments import AppointmentService
+from hcrm_core.services.agent_sign_ins import AgentSignIns
 from hcrm_core.services.call_records import CallRecords
 from hcrm_core.services.contact_history import ContactHistory
 from hcrm_core.services.patients import PatientService
@@ -45,17 +45,21 @@ def start_agent_desk(
     calls: CallTracker,
     database: Database,
     patients: PatientService,
-    appointments: AppointmentService,
 ) -> AgentDesk:
     """Build and start the desk; subscribe before the bridge connects to miss nothing."""
     notifier = AgentNotifier(bus)
-    agents = AgentService(ami, settings.agents, (q.name for q in QUEUES), notifier)
+    agents = AgentService(
+        ami,
+        settings.agents,
+        (q.name for q in QUEUES),
+        notifier,
+        store=AgentSignIns(database),
+    )
     history = ContactHistory(database)
     pops = ScreenPops(
         agents=agents,
         calls=calls,
         patients=patients,
-        appointments=appointments,
         history=history,
         database=database,
         notifier=notifier,

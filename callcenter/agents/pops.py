@@ -15,7 +15,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 from callcenter.agents.errors import PopNotFound
@@ -28,9 +28,8 @@ from hcrm_core.actors import Actor
 from hcrm_core.db import Database
 from hcrm_core.errors import DomainError
 from hcrm_core.models import AuditAction, Patient
-from hcrm_core.services.appointments import AppointmentService
 from hcrm_core.services.audit import record_audit
-from hcrm_core.services.contact_history import ContactHistory
+from hcrm_core.services.contact_history import CardHistory, ContactHistory
 from hcrm_core.services.patients import PatientService
 
 _LOG = logging.getLogger(__name__)
@@ -39,6 +38,10 @@ RINGING, ANSWERED, ENDED = "ringing", "answered", "ended"
 # The pop goes away without a disposition: nobody here talked to the caller.
 MISSED, TAKEN_ELSEWHERE, GONE = "missed", "answered_elsewhere", "caller_left"
 _FINAL_WITHOUT_CALL = frozenset({MISSED, TAKEN_ELSEWHERE, GONE})
+
+
+async def _ready(patient: Patient) -> Patient:
+    return patient
 
 
 @dataclass
@@ -89,7 +92,6 @@ class ScreenPops:
         agents: AgentService,
         calls: CallTracker,
         patients: PatientService,
-        appointments: AppointmentService,
         history: ContactHistory,
         database: Database,
         notifier: AgentNotifier,
@@ -98,7 +100,6 @@ class ScreenPops:
         self._agents = agents
         self._calls = calls
         self._patients = patients
-        self._appointments = appointments
         self._history = history
         self._db = database
         self._notifier = notifier
@@ -170,8 +171,7 @@ class ScreenPops:
     async def choose_patient(self, username: str, linkedid: str, patient_id: int) -> Pop:
         """The agent picked the caller from the list (or registered them): show their card."""
         pop = self.get(username, linkedid)
-        patient = await self._patients.get(patient_id)
-        await self._show_card(pop, patient, "agent")
+        await self._show_card(pop, patient_id, "agent")
         self._notifier.pop_changed(pop.username, pop.view())
         return pop
 
@@ -208,7 +208,7 @@ class ScreenPops:
 
     async def _identify(self, pop: Pop, confirmed: object) -> None:
         if isinstance(confirmed, int):
-            await self._show_card(pop, await self._patients.get(confirmed), "ivr")
+            await self._show_card(pop, confirmed, "ivr")
         elif pop.caller_number:
             found = await self._patients.find_by_phone(pop.caller_number, card=True)
             await self._show_matches(pop, found)
@@ -217,7 +217,7 @@ class ScreenPops:
 
     async def _show_matches(self, pop: Pop, found: list[Patient]) -> None:
         if len(found) == 1:
-            await self._show_card(pop, found[0], "caller_id")
+            await self._show_card(pop, found[0].id, "caller_id", found[0])
             return
         if not found:
             pop.match, pop.prefill = "unknown", {"phone": pop.caller_number}
@@ -237,32 +237,42 @@ class ScreenPops:
             },
         )
 
-    async def _show_card(self, pop: Pop, patient: Patient, match: str) -> None:
-        appointments, calls, complaints, followups = await asyncio.gather(
-            self._appointments.upcoming_for_patient(patient.id, limit=10),
-            self._history.recent_calls(patient.id, exclude_linkedid=pop.linkedid),
-            self._history.open_complaints(patient.id),
-            self._history.open_followups(patient.id),
+    async def _show_card(
+        self, pop: Pop, patient_id: int, match: str, patient: Patient | None = None
+    ) -> None:
+        """Fill the pop with the patient's card; the card is shown only once its view is audited.
+
+        The record, its history and the audit row are independent: they run at once (three
+        connections, not six sequential round trips), so the card costs the slowest of them.
+        """
+        results = await asyncio.gather(
+            self._patients.get(patient_id) if patient is None else _ready(patient),
+            self._history.for_card(patient_id, exclude_linkedid=pop.linkedid),
+            record_audit(
+                self._db,
+                self._actor(pop),
+                AuditAction.VIEW,
+                "patient",
+                patient_id,
+                patient_id=patient_id,
+                detail={"via": "screen_pop", "linkedid": pop.linkedid, "match": match},
+            ),
+            return_exceptions=True,  # wait for all: no write left running behind a failure
         )
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+        record, history = cast(Patient, results[0]), cast(CardHistory, results[1])
         pop.patient = patient_card(
-            patient,
-            appointments=appointments,
-            calls=calls,
-            complaints=complaints,
-            followups=followups,
+            record,
+            appointments=history.appointments,
+            calls=history.calls,
+            complaints=history.complaints,
+            followups=history.followups,
             tz=self._tz,
             today=datetime.now(self._tz).date(),
         )
         pop.match, pop.candidates, pop.prefill = match, [], None
-        await record_audit(
-            self._db,
-            self._actor(pop),
-            AuditAction.VIEW,
-            "patient",
-            patient.id,
-            patient_id=patient.id,
-            detail={"via": "screen_pop", "linkedid": pop.linkedid, "match": match},
-        )
 
     # -- helpers -----------------------------------------------------------------------------
 

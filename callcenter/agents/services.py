@@ -4,6 +4,11 @@ The server is the source of truth for who is signed in (queues.conf lists no mem
 ``persistentmembers = no``): after every AMI reconnect the bridge publishes a resync, and every
 signed-in agent is added to their queues again (with their pause), because an Asterisk that
 restarted has forgotten them. Agent state then follows the queue-member events Asterisk sends.
+
+Sign-ins are also kept in the database (``agent_sign_ins``): at the first resync after the
+server starts, the stored agents are signed in again (members Asterisk still has are left as
+they are: QueueAdd answers "already there"). A sign-out deletes the row before touching
+Asterisk, so an agent who signed out is never put back by a restart.
 """
 
 from __future__ import annotations
@@ -27,7 +32,8 @@ from callcenter.ami import AmiBridge
 from callcenter.ami_errors import AmiActionError, AmiError, AmiNotConnected, AmiTimeout
 from callcenter.ami_protocol import ActionValue
 from callcenter.settings import AgentsSettings
-from hcrm_core.errors import ValidationFailed
+from hcrm_core.errors import StorageUnavailable, ValidationFailed
+from hcrm_core.services.agent_sign_ins import AgentSignIns, SignedIn
 
 _LOG = logging.getLogger(__name__)
 
@@ -47,9 +53,12 @@ class AgentService:
         queues: Iterable[str],
         notifier: AgentNotifier,
         *,
+        store: AgentSignIns | None = None,
         clock: Clock = time.time,
     ) -> None:
         self._ami = ami
+        self._store = store
+        self._loaded = store is None
         self._settings = settings
         self._queues = tuple(settings.queues) or tuple(queues)
         self._notifier = notifier
@@ -88,8 +97,13 @@ class AgentService:
 
     # -- use cases ---------------------------------------------------------------------------
 
-    async def sign_in(self, user_id: int, username: str, extension: str) -> AgentStatus:
-        """Add the agent's phone to their queues; signing in again moves them to ``extension``."""
+    async def sign_in(
+        self, user_id: int, username: str, extension: str, *, session_bound: bool = False
+    ) -> AgentStatus:
+        """Add the agent's phone to their queues; signing in again moves them to ``extension``.
+
+        ``session_bound``: signed in from a console session, and signed out when it ends.
+        """
         interface = interface_for(self._settings.interface, extension)
         holder = self.by_interface(interface)
         if holder is not None and holder.username != username:
@@ -106,13 +120,15 @@ class AgentService:
         )
         try:
             await self._add_to_queues(status)
-        except TelephonyUnavailable:
-            # Half signed in would ring a phone whose desk shows nothing: undo what was done.
+            await self._save(status, session_bound)
+        except (TelephonyUnavailable, StorageUnavailable):
+            # Half signed in would ring a phone whose desk shows nothing (or one a restart
+            # forgets): undo what was done.
             if username not in self._by_user:
                 await self._remove_quietly(status)
             raise
         self._by_user[username] = status
-        status.signed_in = True
+        status.signed_in, status.session_bound = True, session_bound
         status.queues.update(self._queues)
         _LOG.info("agent %s signed in on %s", username, interface)
         self._notifier.state_changed(status)
@@ -120,6 +136,8 @@ class AgentService:
 
     async def sign_out(self, username: str) -> None:
         status = self.require(username)
+        if self._store is not None:
+            await self._store.remove(status.user_id)
         for queue in self._queues:
             await self._member_action(
                 {"Action": "QueueRemove", "Queue": queue, "Interface": status.interface},
@@ -143,12 +161,14 @@ class AgentService:
         # Asterisk confirms with QueueMemberPause; the state is set now so the desk answer is
         # already right, and the event (applied later) changes nothing.
         self._apply_pause(status, True, reason)
+        await self._save_pause(status)
         return status
 
     async def resume(self, username: str) -> AgentStatus:
         status = self.require(username)
         await self._pause_action(status, paused=False, reason="")
         self._apply_pause(status, False, "")
+        await self._save_pause(status)
         return status
 
     def wrap_up_done(self, username: str, linkedid: str) -> None:
@@ -176,7 +196,13 @@ class AgentService:
             self._schedule_wrapup_end(status)
 
     async def restore_memberships(self) -> None:
-        """After an AMI (re)connect: put every signed-in agent back into their queues."""
+        """After an AMI (re)connect: put every signed-in agent back into their queues.
+
+        The first time, the agents stored in the database (signed in before the server
+        started) join them.
+        """
+        if not self._loaded:
+            await self._load_stored()
         for status in list(self._by_user.values()):
             try:
                 await self._add_to_queues(status)
@@ -186,6 +212,59 @@ class AgentService:
                 _LOG.warning("could not restore agent %s: %s", status.username, exc.message)
                 return
             _LOG.info("agent %s restored in %s", status.username, ", ".join(self._queues))
+
+    # -- storage -----------------------------------------------------------------------------
+
+    async def _load_stored(self) -> None:
+        assert self._store is not None
+        try:
+            stored = await self._store.all()
+        except StorageUnavailable:
+            _LOG.warning("signed-in agents not restored: the database is away; next resync")
+            return
+        self._loaded = True
+        taken = {s.interface for s in self._by_user.values()}
+        for row in stored:
+            if row.username in self._by_user or row.interface in taken:
+                continue  # signed in again meanwhile: this sign-in is the newer one
+            self._by_user[row.username] = AgentStatus(
+                user_id=row.user_id,
+                username=row.username,
+                extension=row.extension,
+                interface=row.interface,
+                queues=set(self._queues),
+                paused=row.paused,
+                pause_reason=row.pause_reason,
+                since=self._clock(),
+                session_bound=row.session_bound,
+            )
+            _LOG.info("agent %s restored from the database on %s", row.username, row.interface)
+            self._notifier.state_changed(self._by_user[row.username])
+
+    async def _save(self, status: AgentStatus, session_bound: bool) -> None:
+        if self._store is None:
+            return
+        await self._store.save(
+            SignedIn(
+                user_id=status.user_id,
+                username=status.username,
+                extension=status.extension,
+                interface=status.interface,
+                queues=self._queues,
+                paused=status.paused,
+                pause_reason=status.pause_reason,
+                session_bound=session_bound,
+            )
+        )
+
+    async def _save_pause(self, status: AgentStatus) -> None:
+        if self._store is None:
+            return
+        try:
+            await self._store.set_pause(status.user_id, status.paused, status.pause_reason)
+        except StorageUnavailable:
+            # Asterisk has the pause and the desk shows it; only a restart would miss it.
+            _LOG.warning("pause of agent %s not stored: the database is away", status.username)
 
     # -- AMI ---------------------------------------------------------------------------------
 

@@ -63,6 +63,8 @@ class AgentStatus:
     linkedid: str = ""
     device: DeviceStatus | None = None
     since: float = 0.0
+    # Signed in from a console session (ends with it), not by the server itself (demo robots).
+    session_bound: bool = False
 
     @property
     def state(self) -> AgentState:

@@ -2,9 +2,10 @@
 
 One subscription (so events are handled in order, and a resync after the events before it):
 ``Newchannel`` (the call exists), ``OriginateResponse`` (answered, busy, no answer...),
-``QueueCallerAbandon``/``AgentConnect`` (progressive mode), ``Hangup`` of the ``;1`` half (the
-line is free) and ``AmiResynced`` (reconcile). The predicate runs on the publisher's side and
-is cheap: other calls' events never reach the dialer's queue.
+``QueueCallerAbandon``/``AgentConnect`` (progressive mode), ``Newstate`` Up (the answer of a
+call adopted after a restart), ``Hangup`` of the ``;1`` half (the line is free) and
+``AmiResynced`` (reconcile). The predicate runs on the publisher's side and is cheap: other
+calls' events never reach the dialer's queue.
 """
 
 from __future__ import annotations
@@ -20,8 +21,10 @@ from hcrm_core.db import Database
 
 _LOG = logging.getLogger(__name__)
 
+CHANNEL_STATE_UP = "6"
+
 _NAMES = frozenset(
-    {"Newchannel", "OriginateResponse", "Hangup", "QueueCallerAbandon", "AgentConnect"}
+    {"Newchannel", "Newstate", "OriginateResponse", "Hangup", "QueueCallerAbandon", "AgentConnect"}
 )
 
 
@@ -73,8 +76,11 @@ class DialerEvents:
         attempt_id = attempt_of(self._prefix, event.uniqueid)
         if event.name == "Newchannel" and attempt_id is not None:
             await dialer.on_channel(attempt_id)
+        elif event.name == "Newstate" and attempt_id is not None:
+            if event.get("ChannelState") == CHANNEL_STATE_UP:
+                await dialer.on_up(attempt_id)
         elif event.name == "Hangup" and attempt_id is not None:
-            await dialer.on_hangup(attempt_id)
+            await dialer.on_hangup(attempt_id, event.get("Cause"))
         elif event.name in ("QueueCallerAbandon", "AgentConnect"):
             linked = attempt_of(self._prefix, event.linkedid)
             if linked is not None:

@@ -35,6 +35,12 @@ class Outbound:
     dialer: Dialer | None = None
     events: DialerEvents | None = None
 
+    async def start_dialing(self) -> None:
+        """Let the dialer place calls: only once the FastAGI server listens, or an answered
+        patient would reach no dialog (and be hung up)."""
+        if self.dialer is not None:
+            await self.dialer.start()
+
     async def stop(self) -> None:
         if self.dialer is not None:
             await self.dialer.stop()
@@ -50,13 +56,15 @@ def dialer_options(settings: Settings) -> DialerOptions:
         channel_prefix=settings.outbound.channel_prefix,
         tick_seconds=settings.outbound.tick_seconds,
         agent_wrapup_seconds=settings.agents.wrapup_seconds,
+        agi_url=settings.outbound.agi_url or None,
     )
 
 
 async def start_outbound(
     settings: Settings, *, bus: EventBus, ami: AmiBridge, database: Database
 ) -> Outbound:
-    """Start before the AMI bridge connects, so the first resync reconciles the attempts."""
+    """Start before the AMI bridge connects, so the first resync reconciles the attempts;
+    calls are placed only after :meth:`Outbound.start_dialing`."""
     outbound = Outbound(
         CampaignService(database, settings.booking_policy()), AttemptService(database)
     )
@@ -75,7 +83,6 @@ async def start_outbound(
     )
     events = DialerEvents(bus, dialer, database)
     events.start()
-    await dialer.start()
     outbound.dialer, outbound.events = dialer, events
     return outbound
 

@@ -31,8 +31,8 @@ _LOG = logging.getLogger(__name__)
 _STATE_UP = "6"  # Asterisk's ChannelState for Up (answered)
 # A call placed this close before the snapshot may not be in it yet.
 SNAPSHOT_SLACK_SECONDS = 2.0
-# An adopted call whose OriginateResponse went to the previous session is settled as failed
-# if it hangs up and no outcome arrives within this long.
+# An adopted call that hangs up with no outcome known (its hang-up cause settles it at once;
+# this is the last resort) is settled as failed after this long.
 ADOPTED_DEADLINE_SECONDS = 180.0
 
 
@@ -72,24 +72,32 @@ async def call_log_outcome(database: Database, linkedid: str) -> tuple[AttemptSt
 async def reconcile(dialer: Dialer, snapshot: AmiSnapshot, database: Database) -> list[Settled]:
     """Adopt live attempts, settle the rest; returns what was settled (for logs and tests)."""
     prefix = dialer.options.channel_prefix
-    live_ids = {channel.uniqueid for channel in snapshot.channels}
+    live = {channel.uniqueid: channel for channel in snapshot.channels}
     settled: list[Settled] = []
     for attempt in await dialer.attempts.in_flight():
         if attempt.attempt_id in dialer.claiming:
             continue  # being dialled right now by this dialer
         cid = channel_id(prefix, attempt.attempt_id)
         known = dialer.live.get(attempt.attempt_id)
-        if cid in live_ids:
+        if cid in live:
+            up = live[cid].get("ChannelState") == _STATE_UP
             if known is None:
-                deadline = dialer.clock() + ADOPTED_DEADLINE_SECONDS
-                dialer.live.add(_adopted(attempt, deadline))
-                _LOG.info("attempt=%s adopted: still live in Asterisk", attempt.attempt_id)
+                await _adopt(dialer, attempt, up=up)
+            elif not known.outcome_known:
+                # Still up after an AMI outage that may have swallowed its OriginateResponse:
+                # followed like an adopted call from here on (its state, its hang-up cause).
+                await _adopt(dialer, attempt, up=up, placed_at=known.placed_at)
             else:
                 known.channel_seen = True
             continue
         if known is not None and known.placed_at > snapshot.taken_at - SNAPSHOT_SLACK_SECONDS:
             continue  # placed around the snapshot: its own events will settle it
-        status, detail = await call_log_outcome(database, cid)
+        if attempt.status is AttemptStatus.ANSWERED:
+            # Its answer was stored: the log may have lost the rest (a killed server's
+            # unflushed events), but it was answered all the same.
+            status, detail = AttemptStatus.COMPLETED, "ended_while_away"
+        else:
+            status, detail = await call_log_outcome(database, cid)
         dialer.live.drop(attempt.attempt_id)
         await dialer.attempts.finish(attempt.attempt_id, status, detail=detail)
         _LOG.info("attempt=%s settled by reconcile: %s", attempt.attempt_id, detail)
@@ -97,14 +105,27 @@ async def reconcile(dialer: Dialer, snapshot: AmiSnapshot, database: Database) -
     return settled
 
 
-def _adopted(attempt: InFlight, deadline: float) -> LiveAttempt:
-    answered = attempt.status is AttemptStatus.ANSWERED
+async def _adopt(dialer: Dialer, attempt: InFlight, *, up: bool, placed_at: float = 0.0) -> None:
+    """Follow a call a previous run placed. One answered while no server listened (a
+    progressive call waiting in its queue) is marked answered now: its answer is gone."""
+    deadline = dialer.clock() + ADOPTED_DEADLINE_SECONDS
+    answered = up or attempt.status is AttemptStatus.ANSWERED
+    if answered and attempt.status is AttemptStatus.DIALLING:
+        await dialer.attempts.mark_answered(attempt.attempt_id)
+    dialer.live.add(_adopted(attempt, deadline, answered=answered, placed_at=placed_at))
+    _LOG.info("attempt=%s adopted: still live in Asterisk (up=%s)", attempt.attempt_id, answered)
+
+
+def _adopted(
+    attempt: InFlight, deadline: float, *, answered: bool, placed_at: float
+) -> LiveAttempt:
     return LiveAttempt(
         attempt.attempt_id,
         attempt.campaign_id,
         deadline=deadline,
-        placed_at=0.0,
+        placed_at=placed_at,
         channel_seen=True,
         answered=answered,
         outcome_known=answered,
+        adopted=True,
     )

@@ -42,11 +42,12 @@ from callcenter.outbound.tracking import (
     LiveAttempt,
     LiveAttempts,
     failure_outcome,
+    hangup_outcome,
 )
 from hcrm_core.errors import StorageUnavailable
 from hcrm_core.models import AttemptStatus, Campaign, CampaignStatus, utcnow
 from hcrm_core.services.campaigns import CampaignService, config_of
-from hcrm_core.services.campaigns_attempts import AttemptService, day_start
+from hcrm_core.services.campaigns_attempts import ABANDONED, AttemptService, day_start
 from hcrm_core.services.campaigns_config import CampaignConfig
 from hcrm_core.services.campaigns_errors import NotDialable, PatientOnCall
 from hcrm_core.services.campaigns_window import next_call_time, patient_zones
@@ -106,7 +107,6 @@ class Dialer:
         self._now = now
         self.live = LiveAttempts()
         self._limiters: dict[int, RateLimiter] = {}
-        self.abandon: dict[int, AbandonStats] = {}
         self._holidays: tuple[date, frozenset[date]] | None = None
         self._completion_checked: dict[int, float] = {}
         self.claiming: set[int] = set()
@@ -277,7 +277,7 @@ class Dialer:
             free_agents=free_agents,
             ringing=self.live.ringing(campaign_id),
             waiting_for_agent=self.live.waiting_for_agent(campaign_id),
-            stats=self.abandon.get(campaign_id, AbandonStats(0, 0)),
+            stats=AbandonStats(*await self.attempts.abandon_counts(campaign_id)),
             max_abandon_rate=config.max_abandon_rate,
         )
 
@@ -313,8 +313,6 @@ class Dialer:
         if reason == REASON_ANSWERED:
             if live is not None:
                 live.answered = True
-                stats = self.abandon.get(live.campaign_id, AbandonStats(0, 0))
-                self.abandon[live.campaign_id] = AbandonStats(stats.answered + 1, stats.abandoned)
             await self.attempts.mark_answered(attempt_id)
             _LOG.info("attempt=%s answered", attempt_id)
             return
@@ -324,6 +322,17 @@ class Dialer:
         retry = await self.attempts.finish(attempt_id, status, detail=detail, now=self._now())
         _LOG.info("attempt=%s ended %s (retry attempt=%s)", attempt_id, detail, retry or "-")
 
+    async def on_up(self, attempt_id: int) -> None:
+        """The dialled channel went Up. Only an adopted call needs it: Asterisk sends its
+        ``OriginateResponse`` to every session, but one that came while no server listened
+        (or during an AMI outage) is lost, so the channel's own state is its answer."""
+        live = self.live.get(attempt_id)
+        if live is None or not live.adopted or live.answered:
+            return
+        live.answered = live.outcome_known = True
+        await self.attempts.mark_answered(attempt_id)
+        _LOG.info("attempt=%s (adopted) answered", attempt_id)
+
     async def on_agent(self, attempt_id: int, *, connected: bool) -> None:
         live = self.live.get(attempt_id)
         if live is None:
@@ -332,20 +341,26 @@ class Dialer:
             live.reached_agent = True
             return
         live.abandoned = True
-        stats = self.abandon.get(live.campaign_id, AbandonStats(0, 0))
-        self.abandon[live.campaign_id] = AbandonStats(stats.answered, stats.abandoned + 1)
 
-    async def on_hangup(self, attempt_id: int) -> None:
+    async def on_hangup(self, attempt_id: int, cause: str = "") -> None:
         live = self.live.get(attempt_id)
         if live is None:
             return
         live.hung_up = True
+        if not live.outcome_known and live.adopted:
+            # Never answered, and no OriginateResponse will come to this session: the
+            # hang-up cause is all there is to say what happened.
+            self.live.drop(attempt_id)
+            status, detail = hangup_outcome(cause)
+            retry = await self.attempts.finish(attempt_id, status, detail=detail, now=self._now())
+            _LOG.info("attempt=%s (adopted) ended %s (retry attempt=%s)", attempt_id, detail, retry)
+            return
         if not live.outcome_known:
             return  # the OriginateResponse follows and says busy, no answer...
         self.live.drop(attempt_id)
         detail = "hung_up"
         if live.abandoned:
-            detail = "abandoned"
+            detail = ABANDONED
         elif live.reached_agent:
             detail = "agent"
         # A no-op when the dialog already closed the attempt with its own outcome.

@@ -25,6 +25,21 @@ _FAILURES = {
 }
 
 
+# Q.850 hang-up causes of a call that was never answered: 17 user busy; 34, 38, 41, 42
+# congestion / network out of order; anything else (16 normal, 19 no answer...) is no answer.
+_CAUSE_BUSY = "17"
+_CAUSES_FAILED = frozenset({"1", "3", "34", "38", "41", "42"})
+
+
+def hangup_outcome(cause: str) -> tuple[AttemptStatus, str]:
+    """The outcome of an adopted call that hung up unanswered, from its ``Hangup`` cause."""
+    if cause == _CAUSE_BUSY:
+        return AttemptStatus.BUSY, "busy"
+    if cause in _CAUSES_FAILED:
+        return AttemptStatus.FAILED, "congestion"
+    return AttemptStatus.NO_ANSWER, "no_answer"
+
+
 def failure_outcome(reason: str) -> tuple[AttemptStatus, str]:
     """The attempt status and detail of an Originate that did not answer."""
     return _FAILURES.get(reason, (AttemptStatus.FAILED, f"reason_{reason[:8] or 'none'}"))
@@ -45,6 +60,8 @@ class LiveAttempt:
     abandoned: bool = False
     hung_up: bool = False
     outcome_known: bool = False
+    # Found live after a restart/reconnect: its OriginateResponse went to another session.
+    adopted: bool = False
 
     @property
     def counts_as_line(self) -> bool:

@@ -36,9 +36,10 @@ from hcrm_core.models.scheduling import (
     ScheduleTemplate,
     Slot,
 )
-from hcrm_core.models.users import User
+from hcrm_core.models.users import AgentSignIn, User
 
 __all__ = [
+    "AgentSignIn",
     "Allergy",
     "Appointment",
     "AppointmentStatus",

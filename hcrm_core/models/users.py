@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, String
+from sqlalchemy import JSON, Boolean, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hcrm_core.models.base import Base, UtcDateTime, utcnow
@@ -24,3 +24,25 @@ class User(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class AgentSignIn(Base):
+    """An agent signed in at the desk: what the server puts back into the queues after a restart.
+
+    One row per signed-in user; deleted when they sign out (or their console session ends).
+    ``session_bound`` rows belong to a console session and end with it; others (the demo's
+    robot agents) are signed in by the server itself.
+    """
+
+    __tablename__ = "agent_sign_ins"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    username: Mapped[str] = mapped_column(String(64))
+    extension: Mapped[str] = mapped_column(String(32))
+    interface: Mapped[str] = mapped_column(String(128), unique=True)
+    queues: Mapped[list[str]] = mapped_column(JSON, default=list)
+    paused: Mapped[bool] = mapped_column(Boolean, default=False)
+    pause_reason: Mapped[str] = mapped_column(String(64), default="")
+    session_bound: Mapped[bool] = mapped_column(Boolean, default=True)
+    signed_in_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)

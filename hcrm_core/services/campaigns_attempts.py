@@ -34,6 +34,8 @@ from hcrm_core.services.campaigns_config import RETRYABLE, parse_config
 from hcrm_core.services.campaigns_errors import AttemptNotFound, NotDialable, PatientOnCall
 
 IN_FLIGHT = (AttemptStatus.DIALLING, AttemptStatus.ANSWERED)
+# The outcome detail of a progressive call whose patient hung up before reaching an agent.
+ABANDONED = "abandoned"
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,6 +240,31 @@ class AttemptService:
         session.add(retry)
         await session.flush()
         return retry.id
+
+    async def abandon_counts(self, campaign_id: int) -> tuple[int, int]:
+        """(answered, abandoned) calls of the campaign, from the stored attempts.
+
+        Progressive mode keeps its abandon rate from these, not from counters in memory, so
+        the rate survives a restart and is shared by every server process dialling it.
+        """
+        async with self._db.session() as session:
+            answered = await session.scalar(
+                select(func.count())
+                .select_from(CampaignAttempt)
+                .where(
+                    CampaignAttempt.campaign_id == campaign_id,
+                    CampaignAttempt.status.in_((AttemptStatus.ANSWERED, AttemptStatus.COMPLETED)),
+                )
+            )
+            abandoned = await session.scalar(
+                select(func.count())
+                .select_from(CampaignAttempt)
+                .where(
+                    CampaignAttempt.campaign_id == campaign_id,
+                    CampaignAttempt.outcome_detail == ABANDONED,
+                )
+            )
+        return int(answered or 0), int(abandoned or 0)
 
     async def in_flight(self) -> list[InFlight]:
         """Attempts that may have a call up: the ones to reconcile after a restart."""

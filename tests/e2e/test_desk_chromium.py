@@ -216,3 +216,97 @@ async def test_agent_gets_the_pop_and_books_from_it(chromium, desk_site) -> None
             assert notified[0]["title"] == "Incoming call"
         finally:
             await browser.close()
+
+
+TWINS_PHONE = "+12125550177"
+UNKNOWN_PHONE = "+12125550178"
+
+
+async def _sign_in_at_the_desk(page: Any, base: str, extension: str) -> None:
+    from playwright.async_api import expect
+
+    await page.goto(f"{base}/desk")
+    await page.fill("input[name=username]", "alice")
+    await page.fill("input[name=password]", PASSWORD)
+    await page.click("button[type=submit]")
+    await page.wait_for_url(f"{base}/desk")
+    await page.fill("#extension", extension)
+    await page.click("#sign-in")
+    await expect(page.locator("#agent-state")).to_have_attribute("data-state", "ready")
+
+
+async def _call_patient(runtime: Runtime, linkedid: str) -> int | None:
+    await runtime.call_log.flush()  # the call's row is written behind the events
+    async with runtime.database.session() as session:
+        call = await session.scalar(select(Call).where(Call.linkedid == linkedid))
+    assert call is not None
+    return call.patient_id
+
+
+async def test_pick_list_and_new_patient_form_identify_the_caller(
+    chromium,  # noqa: F811
+    desk_site,
+) -> None:
+    from playwright.async_api import async_playwright, expect
+
+    base, runtime, _patients, _hub = desk_site
+    expect.set_options(timeout=TIMEOUT_MS)
+    policy = runtime.settings.booking_policy()
+    # One number stored for two people, in two formats: caller ID alone cannot tell them apart.
+    twin_a = await make_patient(
+        runtime.database, policy, given_name="Ann", family_name="Twin", phones=(TWINS_PHONE,)
+    )
+    twin_b = await make_patient(
+        runtime.database, policy, given_name="Bea", family_name="Twin", phones=("212-555-0177",)
+    )
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        try:
+            page = await browser.new_page()
+            page.set_default_timeout(TIMEOUT_MS)
+            await _sign_in_at_the_desk(page, base, f"1{random.randint(100, 999)}")
+            queue = await _quietest_queue(runtime)
+
+            twins_call = await _call(runtime, queue, TWINS_PHONE)
+            pop = _pop(page, twins_call)
+            picks = pop.locator(".pick-list .pick-patient")
+            await expect(picks).to_have_count(2)
+            await expect(pop.locator(".pop-record")).to_have_count(0)  # no card before the pick
+            await pop.locator(f'.pick-patient[data-patient-id="{twin_b.id}"]').click()
+            await expect(pop.locator(".pop-record")).to_have_text(twin_b.mrn)
+            await expect(pop.locator(".pop-title")).to_have_text("Bea Twin")
+            await expect(pop.locator(".pick-list")).to_have_count(0)
+            assert await _call_patient(runtime, twins_call) == twin_b.id != twin_a.id
+            await expect(pop).to_have_attribute("data-phase", "ended")
+            await pop.locator(".disposition").select_option("information")
+            await pop.locator(".save-disposition").click()
+            await expect(pop).to_have_count(0)
+
+            # A number nobody has: the form comes prefilled with it; the agent registers them.
+            unknown_call = await _call(runtime, queue, UNKNOWN_PHONE)
+            pop = _pop(page, unknown_call)
+            form = pop.locator(".new-patient-form")
+            await expect(form.locator("input[name=phone]")).to_have_value(UNKNOWN_PHONE)
+            await form.locator("input[name=given_name]").fill("Nova")
+            await form.locator("input[name=family_name]").fill("Newcomer")
+            await form.locator("input[name=date_of_birth]").fill("1990-05-17")
+            await form.locator("button[type=submit]").click()
+            await expect(pop.locator(".pop-message")).to_contain_text("Registered")
+            await expect(pop.locator(".pop-title")).to_have_text("Nova Newcomer")
+            async with runtime.database.session() as session:
+                created = (
+                    await session.scalars(
+                        select(Patient).where(
+                            Patient.given_name == "Nova", Patient.family_name == "Newcomer"
+                        )
+                    )
+                ).all()
+            assert len(created) == 1
+            assert str(created[0].date_of_birth) == "1990-05-17"
+            assert [p.id for p in await runtime.patients.find_by_phone(UNKNOWN_PHONE)] == [
+                created[0].id
+            ]
+            await expect(pop.locator(".pop-record")).to_have_text(created[0].mrn)
+            assert await _call_patient(runtime, unknown_call) == created[0].id
+        finally:
+            await browser.close()

@@ -67,7 +67,9 @@ async def sign_in(request: web.Request) -> web.Response:
         extension = await _user_extension(request, session.user_id)
     if not extension:
         raise ValidationFailed("extension", "is required (no extension on your user)")
-    await request.app[RUNTIME].desk.agents.sign_in(session.user_id, session.username, extension)
+    await request.app[RUNTIME].desk.agents.sign_in(
+        session.user_id, session.username, extension, session_bound=True
+    )
     return _state(request)
 
 
@@ -122,7 +124,9 @@ async def choose_patient(request: web.Request) -> web.Response:
     session = require_session(request)
     linkedid = request.match_info["linkedid"]
     pop = await runtime.desk.pops.choose_patient(session.username, linkedid, patient_id)
-    # The call's record names the patient too (it may not be written yet: then only the pop).
+    # The call's record names the patient too: the live call (its later rows keep the link)
+    # and the row already written, if any.
+    runtime.calls.link_patient(linkedid, patient_id)
     with contextlib.suppress(CallNotFound):
         await runtime.desk.call_records.link_patient(linkedid, patient_id, actor_for(request))
     return web.json_response({"pop": pop.view()})

@@ -101,6 +101,21 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_users')),
     sa.UniqueConstraint('username', name=op.f('uq_users_username'))
     )
+    op.create_table('agent_sign_ins',
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('username', sa.String(length=64), nullable=False),
+    sa.Column('extension', sa.String(length=32), nullable=False),
+    sa.Column('interface', sa.String(length=128), nullable=False),
+    sa.Column('queues', sa.JSON(), nullable=False),
+    sa.Column('paused', sa.Boolean(), nullable=False),
+    sa.Column('pause_reason', sa.String(length=64), nullable=False),
+    sa.Column('session_bound', sa.Boolean(), nullable=False),
+    sa.Column('signed_in_at', hcrm_core.models.base.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', hcrm_core.models.base.UtcDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_agent_sign_ins_user_id_users')),
+    sa.PrimaryKeyConstraint('user_id', name=op.f('pk_agent_sign_ins')),
+    sa.UniqueConstraint('interface', name=op.f('uq_agent_sign_ins_interface'))
+    )
     op.create_table('campaigns',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('name', sa.String(length=120), nullable=False),
@@ -544,6 +559,7 @@ def downgrade() -> None:
 
     op.drop_table('doctors')
     op.drop_table('campaigns')
+    op.drop_table('agent_sign_ins')
     op.drop_table('users')
     with op.batch_alter_table('patients', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_patients_search_name'))

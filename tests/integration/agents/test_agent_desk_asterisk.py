@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import random
 import uuid
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -19,16 +17,10 @@ from callcenter.agents.notifier import AgentStateChanged, ScreenPopChanged
 from callcenter.ami_events import AmiEvent, AmiResynced
 from callcenter.asterisk import const
 from callcenter.call_state import IvrProgress
-from callcenter.server import Runtime, start_runtime, stop_runtime
-from callcenter.settings import AgentsSettings
+from callcenter.server import Runtime
 from hcrm_core.models import AuditEvent, Role
 from hcrm_core.services.users import create_user
-from tests.asterisk_sandbox import AsteriskSandboxHandle
 from tests.factories import make_patient
-from tests.integration.callcenter.test_call_tracker_asterisk import (
-    Recorder,
-    runtime_settings,
-)
 
 pytestmark = pytest.mark.asterisk
 WAIT = 30.0
@@ -51,34 +43,6 @@ async def _members(runtime: Runtime, interface: str) -> dict[str, AmiEvent]:
         if e.name == "QueueMember"
         and (e.get("StateInterface") == interface or e.get("Location") == interface)
     }
-
-
-@pytest.fixture
-async def desk_runtime(
-    asterisk_sandbox: AsteriskSandboxHandle, tmp_path: Path
-) -> AsyncIterator[tuple[Runtime, Recorder, int]]:
-    settings = runtime_settings(asterisk_sandbox, tmp_path)
-    settings = settings.model_copy(
-        update={
-            "agents": AgentsSettings(interface=SIM_INTERFACE),
-            "hospital": settings.hospital.model_copy(update={"caller_id_number": HOSPITAL_CID}),
-        }
-    )
-    runtime = await start_runtime(settings)
-    recorder = Recorder(runtime.bus)
-    try:
-        async with runtime.database.transaction() as session:
-            user = await create_user(
-                session, username="alice", password="correct-horse-battery", role=Role.AGENT
-            )
-            user_id = user.id
-        await runtime.ami.wait_ready(WAIT)
-        await recorder.wait_for(AmiResynced)
-        yield runtime, recorder, user_id
-    finally:
-        for status in runtime.desk.agents.agents():
-            await runtime.desk.agents.sign_out(status.username)
-        await stop_runtime(runtime)
 
 
 async def test_sign_in_pause_resume_sign_out_show_in_asterisk(desk_runtime) -> None:

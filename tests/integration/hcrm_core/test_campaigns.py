@@ -334,3 +334,34 @@ async def test_hospital_holidays_are_local_days(database: Database, policy: Book
         )
     days = await CampaignService(database, policy).holidays(date(2030, 7, 1), 10)
     assert days == frozenset({date(2030, 7, 4), date(2030, 7, 5)})
+
+
+async def test_abandon_counts_come_from_the_stored_attempts(
+    database: Database, policy: BookingPolicy
+) -> None:
+    # Progressive mode's abandon rate: what a restarted dialer (or another server) reads.
+    patients = [await _patient(database, policy, f"+1212555013{n}") for n in range(4)]
+    service = CampaignService(database, policy)
+    attempts = AttemptService(database)
+    targets = {"targets": {"patient_ids": [p.id for p in patients]}, "mode": "progressive"}
+    campaign = await service.create("Progressive", "survey", targets, ADMIN)
+    other = await service.create("Other", "survey", targets, ADMIN)
+    await service.start(campaign.id, ADMIN, now=NOW)
+    await service.start(other.id, ADMIN, now=NOW)
+    assert await attempts.abandon_counts(campaign.id) == (0, 0)
+    start = day_start(NOW, policy.timezone)
+    due = [attempt_id for attempt_id, _ in await attempts.due(campaign.id, NOW, 10)]
+    for attempt_id in due:
+        await attempts.claim(attempt_id, now=NOW, day_start=start, max_per_day=5)
+    outcomes = ["agent", "abandoned", None, "busy"]
+    for attempt_id, detail in zip(due, outcomes, strict=True):
+        if detail == "busy":
+            await attempts.finish(attempt_id, AttemptStatus.BUSY, detail=detail, now=NOW)
+            continue
+        await attempts.mark_answered(attempt_id)  # the third is still up, answered
+        if detail is not None:
+            await attempts.finish(attempt_id, AttemptStatus.COMPLETED, detail=detail, now=NOW)
+    # Three answered (one still up), one of them abandoned; busy is no answer; the other
+    # campaign's calls are not counted.
+    assert await attempts.abandon_counts(campaign.id) == (3, 1)
+    assert await attempts.abandon_counts(other.id) == (0, 0)

@@ -13,6 +13,7 @@ from hcrm_core.models import (
     AuditEvent,
     Call,
     CallDirection,
+    Channel,
     Complaint,
     ComplaintStatus,
     FollowUpStatus,
@@ -21,13 +22,14 @@ from hcrm_core.models import (
     Role,
     Sex,
 )
+from hcrm_core.services.appointments import AppointmentService, BookingRequest
 from hcrm_core.services.call_records import CallNotFound, CallRecords
 from hcrm_core.services.complaints import file_complaint
 from hcrm_core.services.contact_history import ContactHistory
 from hcrm_core.services.patient_updates import PatientChanges, update_patient
 from hcrm_core.services.patients import PatientService
 from hcrm_core.services.users import create_user
-from tests.factories import make_patient
+from tests.factories import make_hospital, make_patient
 
 
 async def _agent(database) -> Actor:
@@ -199,3 +201,39 @@ async def test_patient_edits_change_what_was_given_and_find_the_new_phone(databa
         await update_patient(
             database, 999_999, PatientChanges(notes="x"), agent, phone_region="US", today=today
         )
+
+
+async def test_card_history_in_one_read_matches_the_separate_reads(database, policy):
+    hospital = await make_hospital(database, policy)
+    patient = await make_patient(database, policy)
+    for n in range(3):
+        await _call(database, f"card-{n}", patient.id, minutes_ago=n)
+    async with database.transaction() as session:
+        session.add(Complaint(patient_id=patient.id, category="staff", description="rude"))
+        session.add(FollowUpTask(patient_id=patient.id, reason="call back", priority=2))
+    # One booking per department is the rule: a late one in cardiology, an early one in skin.
+    later = (await hospital.free_slots(department_id=hospital.cardiology.id, limit=12))[-1]
+    sooner = (await hospital.free_slots(department_id=hospital.dermatology.id, limit=1))[0]
+    booking = AppointmentService(database, policy)
+    for slot in (later, sooner):  # booked out of order: the card lists them by time
+        await booking.book(
+            BookingRequest(
+                patient_id=patient.id,
+                slot_id=slot.slot_id,
+                channel=Channel.AGENT,
+                actor=Actor.system(),
+            )
+        )
+    history = ContactHistory(database)
+    card = await history.for_card(patient.id, exclude_linkedid="card-0")
+    assert [a.starts_at for a in card.appointments] == sorted(s.starts_at for s in (later, sooner))
+    # Doctor and department came with the rows (read after the session closed).
+    assert [a.department.name for a in card.appointments] == ["Dermatology", "Cardiology"]
+    assert all(a.doctor.family_name for a in card.appointments)
+    assert [c.linkedid for c in card.calls] == ["card-1", "card-2"]
+    assert [c.description for c in card.complaints] == ["rude"]
+    assert [t.reason for t in card.followups] == ["call back"]
+    separate = await history.recent_calls(patient.id, exclude_linkedid="card-0")
+    assert [c.id for c in card.calls] == [c.id for c in separate]
+    empty = await history.for_card((await make_patient(database, policy)).id)
+    assert (empty.appointments, empty.calls, empty.complaints, empty.followups) == ([], [], [], [])

@@ -284,8 +284,9 @@ async def test_websocket_sends_the_desk_first_and_refuses_other_origins(world, a
     try:
         await anonymous.ws_connect("/ws")
     except aiohttp.WSServerHandshakeError as exc:
-        # Sent to the login page like any page without a session: no socket.
-        assert exc.request_info.url.path == "/login"
+        # A script, not a page: told 401, not sent to the login form.
+        assert exc.status == 401
+        assert exc.request_info.url.path == "/ws"
     else:
         raise AssertionError("an anonymous websocket was accepted")
 

@@ -8,6 +8,7 @@ from collections.abc import Coroutine
 from typing import Any
 
 import aiohttp
+import pytest
 
 from hcrm_core.models import Role
 from tests.integration.web_console.console_support import ConsoleWorld, login
@@ -100,3 +101,20 @@ async def test_a_socket_whose_session_ended_is_closed(world: ConsoleWorld, aioht
         checker.cancel()
     assert socket.close_code == 4401
     assert len(hub) == 0
+
+
+async def test_an_anonymous_socket_gets_401_not_a_login_redirect(
+    world: ConsoleWorld, aiohttp_client
+):
+    client = await aiohttp_client(create_app(world.runtime))
+    with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+        await client.ws_connect("/ws")
+    assert refused.value.status == 401
+    plain = await client.get("/ws", allow_redirects=False)
+    assert plain.status == 401
+    assert (await plain.json())["error"] == "unauthenticated"
+    assert "Location" not in plain.headers
+    # Pages still send a person to the login form.
+    page = await client.get("/desk", allow_redirects=False)
+    assert page.status == 302
+    assert page.headers["Location"].startswith("/login")

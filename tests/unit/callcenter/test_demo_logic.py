@@ -32,6 +32,10 @@ def test_keys_follow_the_prompt_and_the_persona(persona: Persona, prompt: str, k
 def test_demo_agents_phones_are_the_sandbox_extensions(tmp_path) -> None:
     settings = demo_settings(Settings(data_dir=tmp_path))
     assert settings.agents.interface == "Local/{extension}@sim-agents"
+    # The demo encrypts recordings at rest, with one key kept across runs.
+    key = settings.recording.key.get_secret_value()
+    assert key
+    assert demo_settings(Settings(data_dir=tmp_path)).recording.key.get_secret_value() == key
 
 
 @pytest.mark.parametrize("host", ["10.1.2.3", "pbx.hospital.example"])

@@ -103,3 +103,23 @@ def test_the_weakest_word_decides() -> None:
     assert match(Recognition("산부인과", (("산부인과", 0.89),)), grammar, 0.9) is None
     two = Grammar.of([("yes please", True)])
     assert match(Recognition("yes please", (("yes", 0.99), ("please", 0.5))), two, 0.9) is None
+
+
+def test_a_directory_that_is_no_model_is_refused_with_its_path(tmp_path: Path) -> None:
+    from callcenter.ivr.speech import SpeechUnavailable, load_model
+
+    with pytest.raises(SpeechUnavailable, match=str(tmp_path)):
+        load_model(tmp_path)
+
+
+def test_speech_settings_are_validated_and_default_to_the_bundled_model(tmp_path: Path) -> None:
+    from callcenter.ivr.speech import bundled_model_dir
+    from callcenter.ivr.speech_input import model_dir
+    from callcenter.settings import SettingsError, SpeechSettings, load_settings
+
+    config = tmp_path / "site.toml"
+    config.write_text("[speech]\nenabled = true\nmin_confidence = 2\n")
+    with pytest.raises(SettingsError, match=r"speech\.min_confidence"):
+        load_settings(config)
+    assert model_dir(SpeechSettings(enabled=True)) == bundled_model_dir()
+    assert model_dir(SpeechSettings(model_dir=tmp_path)) == tmp_path

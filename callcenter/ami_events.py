@@ -47,20 +47,37 @@ class Headers(Mapping[str, str]):
             self._folded = {key.lower(): value for key, value in self._pairs}
         return self._folded
 
+    def _other_spelling(self, key: str) -> str | None:
+        # A miss in Asterisk's spelling is nearly always an absent header (a subscriber's
+        # predicate asking every event for "UserEvent"): a scan that compares lengths first
+        # answers that without building the case-folded view.
+        size, folded = len(key), None
+        for name in self._exact:
+            if len(name) == size:
+                folded = folded or key.lower()
+                if name.lower() == folded:
+                    return self._fold()[folded]
+        return None
+
     def __getitem__(self, key: str) -> str:
-        try:
-            return self._exact[key]
-        except KeyError:
-            return self._fold()[key.lower()]
+        value = self._exact.get(key)
+        if value is None:
+            value = self._other_spelling(key)
+            if value is None:
+                raise KeyError(key)
+        return value
 
     def get(self, key: str, default: Any = None) -> Any:
         value = self._exact.get(key)
         if value is None:
-            return self._fold().get(key.lower(), default)
+            value = self._other_spelling(key)
+            return default if value is None else value
         return value
 
     def __contains__(self, key: object) -> bool:
-        return isinstance(key, str) and (key in self._exact or key.lower() in self._fold())
+        return isinstance(key, str) and (
+            key in self._exact or self._other_spelling(key) is not None
+        )
 
     def __iter__(self) -> Iterator[str]:
         # First spelling of each header, in order of first appearance.

@@ -76,6 +76,10 @@ async def start_runtime(settings: Settings, *, seed_demo: bool = False) -> Runti
     )
     if seed_demo:
         await _seed_if_empty(settings, database)
+    # Open SQLite's kept connections (a thread each) now, not during the first burst of calls
+    # (benchmarks/README.md, ivr_load); a PostgreSQL pool's connections are cheaper to open.
+    if database.dialect == "sqlite":
+        await database.warm_up()
     policy = settings.booking_policy()
     patients = PatientService(database, policy)
     scheduling = SchedulingService(database, policy)

@@ -13,7 +13,7 @@ alongside the single writer.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
 from typing import Any
 
 from sqlalchemy import event
@@ -29,6 +29,11 @@ from sqlalchemy.ext.asyncio import (
 from hcrm_core.errors import StorageUnavailable
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+# Connections an SQLite engine keeps open. Each aiosqlite connection is a thread plus four
+# PRAGMAs to open; a pool that keeps only a few makes every burst of calls open (and then
+# close) a dozen more on the event loop's time. Idle SQLite connections cost next to nothing.
+SQLITE_KEPT_CONNECTIONS = 20
+SQLITE_EXTRA_CONNECTIONS = 20
 
 
 _UNAVAILABLE = "the hospital database cannot be reached right now; nothing was changed"
@@ -48,13 +53,13 @@ def _unavailable_as_domain_error() -> Iterator[None]:
         raise StorageUnavailable(_UNAVAILABLE) from exc
 
 
-def _sqlite_engine(url: str, *, immediate: bool, echo: bool) -> AsyncEngine:
+def _sqlite_engine(url: str, *, immediate: bool, echo: bool, pool_size: int) -> AsyncEngine:
     engine = create_async_engine(
         url,
         echo=echo,
         connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
-        pool_size=5,
-        max_overflow=20,
+        pool_size=pool_size,
+        max_overflow=SQLITE_EXTRA_CONNECTIONS,
     )
 
     @event.listens_for(engine.sync_engine, "connect")
@@ -84,8 +89,12 @@ class Database:
         self.url = url
         self.dialect = make_url(url).get_backend_name()
         if self.dialect == "sqlite":
-            self.write_engine = _sqlite_engine(url, immediate=True, echo=echo)
-            self.read_engine = _sqlite_engine(url, immediate=False, echo=echo)
+            # Writers queue for SQLite's one write lock anyway: a few kept connections do.
+            # (A pool opens connections only when asked: a small process never opens 20.)
+            self.write_engine = _sqlite_engine(url, immediate=True, echo=echo, pool_size=5)
+            self.read_engine = _sqlite_engine(
+                url, immediate=False, echo=echo, pool_size=SQLITE_KEPT_CONNECTIONS
+            )
         else:
             self.write_engine = create_async_engine(
                 url,
@@ -117,6 +126,19 @@ class Database:
         with _unavailable_as_domain_error():
             async with self._reader() as session, session.begin():
                 yield session
+
+    async def warm_up(self, connections: int | None = None) -> None:
+        """Open the read pool's kept connections now (or ``connections`` of them), so that a
+        burst of first calls does not pay for opening them on the event loop.
+
+        Raises :class:`StorageUnavailable` when the database cannot be reached."""
+        size = getattr(self.read_engine.pool, "size", None)
+        kept = size() if callable(size) else 1
+        count = kept if connections is None else max(1, min(connections, kept))
+        with _unavailable_as_domain_error():
+            async with AsyncExitStack() as stack:
+                for _ in range(count):
+                    await stack.enter_async_context(self.read_engine.connect())
 
     async def dispose(self) -> None:
         await self.write_engine.dispose()

@@ -44,6 +44,7 @@ from callcenter.outbound.tracking import (
     failure_outcome,
     hangup_outcome,
 )
+from callcenter.recording.dialplan import campaign_record_variables
 from hcrm_core.errors import StorageUnavailable
 from hcrm_core.models import AttemptStatus, Campaign, CampaignStatus, utcnow
 from hcrm_core.services.campaigns import CampaignService, config_of
@@ -230,6 +231,7 @@ class Dialer:
             "CALLCENTER_ATTEMPT": str(attempt_id),
             "CALLCENTER_AMD": "yes" if config.amd else "no",
             "CALLCENTER_QUEUE": config.agent_queue if config.mode == "progressive" else "",
+            **campaign_record_variables({"recording": config.recording}),
             **plan.variables,
         }
         if self.options.agi_url:

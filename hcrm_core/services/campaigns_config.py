@@ -169,6 +169,9 @@ class CampaignConfig(_Model):
     window: CallingWindow = Field(default_factory=CallingWindow)
     retries: dict[AttemptStatus, RetryRule] = Field(default_factory=_default_retries)
     amd: bool = False  # run Asterisk's AMD() on answer
+    # Recording of calls that reach an agent (progressive, or "3" in a reminder); None: the
+    # agent queue's policy, else the site default (docs/recordings.md).
+    recording: Literal["always", "never", "on_demand"] | None = None
     machine_message: bool = True  # leave a short message on a machine (else hang up)
     followup_day: int = Field(default=2, ge=0, le=365)  # post-discharge: day N after
     targets: Targets = Field(default_factory=Targets)

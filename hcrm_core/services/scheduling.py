@@ -6,7 +6,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import and_, exists, insert, select, update
+from sqlalchemy import Select, and_, exists, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hcrm_core.db import Database
@@ -68,6 +68,50 @@ def _blocked(doctor_id: int, start: datetime, end: datetime, spans: Sequence[_Sp
         and start < span.ends_at
         for span in spans
     )
+
+
+def _free_slots_query(
+    earliest: datetime,
+    latest: datetime,
+    *,
+    inclusive: bool,
+    department_id: int | None,
+    doctor_id: int | None,
+    limit: int,
+) -> Select[int, int, int, datetime, datetime, str, str, str]:
+    """Open slots of active doctors, with no booked appointment, soonest first."""
+    taken = exists().where(
+        and_(Appointment.slot_id == Slot.id, Appointment.status == AppointmentStatus.BOOKED)
+    )
+    # Plain columns, not entities: this runs at every step of a booking call, and loading
+    # ORM objects (identity map, state) costs several times the query itself.
+    query = (
+        select(
+            Slot.id,
+            Slot.doctor_id,
+            Slot.department_id,
+            Slot.starts_at,
+            Slot.ends_at,
+            Doctor.title,
+            Doctor.given_name,
+            Doctor.family_name,
+        )
+        .join(Doctor, Doctor.id == Slot.doctor_id)
+        .where(
+            Slot.available.is_(True),
+            Doctor.active.is_(True),
+            Slot.starts_at >= earliest if inclusive else Slot.starts_at > earliest,
+            Slot.starts_at <= latest,
+            ~taken,
+        )
+        .order_by(Slot.starts_at, Slot.doctor_id)
+        .limit(limit)
+    )
+    if doctor_id is not None:
+        query = query.where(Slot.doctor_id == doctor_id)
+    if department_id is not None:
+        query = query.where(Slot.department_id == department_id)
+    return query
 
 
 class SchedulingService:
@@ -202,40 +246,36 @@ class SchedulingService:
                 raise ValidationFailed("from_time", "needs a time zone")
             earliest = max(earliest, from_time)
         latest = now + timedelta(days=self._policy.horizon_days)
-        taken = exists().where(
-            and_(Appointment.slot_id == Slot.id, Appointment.status == AppointmentStatus.BOOKED)
-        )
-        query = (
-            select(Slot, Doctor)
-            .join(Doctor, Doctor.id == Slot.doctor_id)
-            .where(
-                Slot.available.is_(True),
-                Doctor.active.is_(True),
-                Slot.starts_at > earliest if from_time is None else Slot.starts_at >= earliest,
-                Slot.starts_at <= latest,
-                ~taken,
-            )
-            .order_by(Slot.starts_at, Slot.doctor_id)
-            .limit(limit)
+        query = _free_slots_query(
+            earliest,
+            latest,
+            inclusive=from_time is not None,
+            department_id=department_id,
+            doctor_id=doctor_id,
+            limit=limit,
         )
         async with self._db.session() as session:
-            if doctor_id is not None:
-                if await session.get(Doctor, doctor_id) is None:
-                    raise DoctorNotFound(f"no doctor with id {doctor_id}")
-                query = query.where(Slot.doctor_id == doctor_id)
-            if department_id is not None:
-                if await session.get(Department, department_id) is None:
-                    raise DepartmentNotFound(f"no department with id {department_id}")
-                query = query.where(Slot.department_id == department_id)
-            rows = await session.execute(query)
-            return [
-                FreeSlot(
-                    slot_id=slot.id,
-                    doctor_id=doctor.id,
-                    doctor_name=doctor.display_name,
-                    department_id=slot.department_id,
-                    starts_at=slot.starts_at,
-                    ends_at=slot.ends_at,
-                )
-                for slot, doctor in rows
-            ]
+            rows = (await session.execute(query)).all()
+            if not rows:
+                # Only an empty answer can hide a wrong id: check them then, not on every call.
+                await self._check_exists(session, department_id, doctor_id)
+        return [
+            FreeSlot(
+                slot_id=row.id,
+                doctor_id=row.doctor_id,
+                doctor_name=f"{row.title} {row.given_name} {row.family_name}".strip(),
+                department_id=row.department_id,
+                starts_at=row.starts_at,
+                ends_at=row.ends_at,
+            )
+            for row in rows
+        ]
+
+    @staticmethod
+    async def _check_exists(
+        session: AsyncSession, department_id: int | None, doctor_id: int | None
+    ) -> None:
+        if doctor_id is not None and await session.get(Doctor, doctor_id) is None:
+            raise DoctorNotFound(f"no doctor with id {doctor_id}")
+        if department_id is not None and await session.get(Department, department_id) is None:
+            raise DepartmentNotFound(f"no department with id {department_id}")

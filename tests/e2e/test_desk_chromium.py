@@ -11,6 +11,7 @@ from __future__ import annotations
 import random
 import uuid
 from collections.abc import AsyncIterator
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from sqlalchemy import select
 
 from callcenter.ami_events import AmiResynced
 from callcenter.asterisk import const
+from callcenter.demo_callers import DemoCallers, KnownCaller, Persona, StreamSettings
 from callcenter.server import Runtime, start_runtime, stop_runtime
 from callcenter.settings import AgentsSettings
 from hcrm_core.models import Appointment, Call, Patient, Role
@@ -27,6 +29,7 @@ from hcrm_core.services.users import create_user
 from tests.asterisk_sandbox import AsteriskSandboxHandle
 from tests.e2e.test_console_chromium import CHROMIUM_ARGS, chromium  # noqa: F401 - fixture
 from tests.factories import make_hospital, make_patient
+from tests.integration.agents.desk_support import patients_phone, render_ivr_prompts
 from tests.integration.callcenter.test_call_tracker_asterisk import Recorder, runtime_settings
 from tests.integration.web_console.console_support import PASSWORD
 from web_console.app import create_app
@@ -310,3 +313,58 @@ async def test_pick_list_and_new_patient_form_identify_the_caller(
             assert await _call_patient(runtime, unknown_call) == created[0].id
         finally:
             await browser.close()
+
+
+async def test_a_caller_identified_in_the_ivr_pops_with_what_they_did_there(
+    chromium,  # noqa: F811
+    desk_site,
+    asterisk_sandbox: AsteriskSandboxHandle,
+) -> None:
+    """A patient calls the inbound IVR, confirms their date of birth, presses 0: the pop."""
+    from playwright.async_api import async_playwright, expect
+
+    base, runtime, _patients, _hub = desk_site
+    expect.set_options(timeout=90_000)  # the IVR speaks: language, welcome, birth date, menu
+    await render_ivr_prompts(asterisk_sandbox)
+    phone, born = f"+1212555{random.randint(2000, 9999)}", date(1958, 7, 14)
+    patient = await make_patient(
+        runtime.database,
+        runtime.settings.booking_policy(),
+        given_name="Ivy",
+        family_name="Caller",
+        phones=(phone,),
+        date_of_birth=born,
+    )
+    async with (
+        patients_phone(asterisk_sandbox) as (driver, driver_bus),
+        async_playwright() as pw,
+    ):
+        callers = DemoCallers(
+            driver,
+            driver_bus,
+            [KnownCaller(phone, born.strftime("%d%m%Y"))],
+            StreamSettings(
+                agent_ring_seconds=2,
+                agent_talk_seconds=(20, 25),
+                agi_url=f"agi://127.0.0.1:{runtime.agi.port}",
+            ),
+        )
+        callers.start()
+        browser = await pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        try:
+            page = await browser.new_page()
+            page.set_default_timeout(TIMEOUT_MS)
+            await _sign_in_at_the_desk(page, base, f"1{random.randint(100, 999)}")
+            linkedid = await callers.place(Persona.AGENT)
+            pop = _pop(page, linkedid)
+            await expect(pop.locator(".pop-record")).to_have_text(patient.mrn)
+            await expect(pop.locator(".pop-title")).to_have_text("Ivy Caller")
+            ivr = pop.locator(".pop-ivr")
+            await expect(ivr).to_contain_text("identity confirmed in the IVR")
+            await expect(ivr).to_contain_text("IVR: last step to-agent")
+            await expect(ivr).to_contain_text("sent to an agent: caller asked for an agent")
+            await expect(ivr).to_contain_text("identify-caller-id")
+            await expect(ivr).not_to_contain_text("matched by caller ID only")
+        finally:
+            await browser.close()
+            await callers.stop()

@@ -7,6 +7,8 @@ of birth, two tries. Whoever cannot be identified goes to an agent (who can regi
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Sequence
 from datetime import date
 
@@ -51,10 +53,17 @@ async def _by_mrn(patients: PatientService, digits: str) -> Patient | None:
     return None
 
 
-async def caller_id_matches(ivr: Ivr, patients: PatientService) -> list[Patient]:
-    """The active patients whose phone is the caller ID (none when it is withheld)."""
+async def caller_id_matches(
+    ivr: Ivr, patients: PatientService, gate: asyncio.Semaphore | None = None
+) -> list[Patient]:
+    """The active patients whose phone is the caller ID (none when it is withheld).
+
+    ``gate`` bounds how many calls look up at once (see ``IvrServices.lookups``)."""
     caller_id = ivr.agi.env.caller_id.strip()
-    return await patients.find_by_phone(caller_id) if caller_id else []
+    if not caller_id:
+        return []
+    async with gate or contextlib.nullcontext():
+        return await patients.find_by_phone(caller_id)
 
 
 async def identify(

@@ -9,8 +9,9 @@ once this dialog returns; when it is empty the call is hung up.
 
 from __future__ import annotations
 
+import asyncio
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from callcenter.events import EventBus
 from callcenter.ivr import prompts
@@ -26,12 +27,17 @@ from hcrm_core.models import Patient
 from hcrm_core.services.patients import PatientService
 
 AGENT_QUEUE = "appointments"
+CALLER_ID_LOOKUPS = 4
 QUEUE_VARIABLE = "CALLCENTER_QUEUE"
 
 
 class MainChoice(enum.Enum):
     BOOK = "book"
     REVIEW = "review"
+
+
+def _lookup_gate() -> asyncio.Semaphore:
+    return asyncio.Semaphore(CALLER_ID_LOOKUPS)
 
 
 @dataclass(frozen=True)
@@ -41,6 +47,12 @@ class IvrServices:
     patients: PatientService
     booking: BookingServices
     cancelling: CancelServices
+    # Caller-ID lookups running at once. Each costs the event loop a few milliseconds in
+    # small steps (one per database round trip); when a burst of calls is answered together,
+    # a hundred of them interleaved make every loop turn long, and every call's AGI commands
+    # wait for it. A few at a time finish the burst's lookups just as soon (the loop does the
+    # same work) while the loop stays responsive (benchmarks/README.md, ivr_load).
+    lookups: asyncio.Semaphore = field(default_factory=_lookup_gate)
 
 
 async def to_agent(ivr: Ivr, transfer: ToAgent) -> None:
@@ -76,7 +88,7 @@ async def inbound(agi: AgiChannel, *, bus: EventBus, services: IvrServices) -> N
     ivr.call.enter("welcome", caller_id_given=bool(agi.env.caller_id.strip()))
     try:
         await agi.answer()
-        matches = await caller_id_matches(ivr, services.patients)
+        matches = await caller_id_matches(ivr, services.patients, services.lookups)
         await choose_language(ivr, known_language(matches))
         await ivr.play(prompts.WELCOME)
         patient = await identify(ivr, services.patients, matches=matches)

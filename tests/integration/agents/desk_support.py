@@ -2,18 +2,29 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+from pydantic import SecretStr
+
+from callcenter.ami import AmiBridge
 from callcenter.ami_events import AmiResynced
 from callcenter.asterisk import const
+from callcenter.events import EventBus
+from callcenter.ivr import prompts
+from callcenter.ivr.build_prompts import build_prompts, sounds_language_dir
 from callcenter.server import Runtime, start_runtime, stop_runtime
 from callcenter.settings import AgentsSettings, Settings
 from hcrm_core.models import Role
 from hcrm_core.services.users import create_user
 from tests.asterisk_sandbox import AsteriskSandboxHandle
-from tests.integration.callcenter.test_call_tracker_asterisk import Recorder, runtime_settings
+from tests.integration.callcenter.test_call_tracker_asterisk import (
+    Recorder,
+    ami_settings,
+    runtime_settings,
+)
 
 WAIT = 30.0
 SIM_INTERFACE = f"Local/{{extension}}@{const.CONTEXT_SIM_AGENTS}"
@@ -51,3 +62,28 @@ async def agent_user(runtime: Runtime, username: str = "alice") -> int:
             session, username=username, password="correct-horse-battery", role=Role.AGENT
         )
         return user.id
+
+
+@contextlib.asynccontextmanager
+async def patients_phone(
+    box: AsteriskSandboxHandle,
+) -> AsyncIterator[tuple[AmiBridge, EventBus]]:
+    """The sandbox-only AMI user that plays the caller's keys on their leg of the call."""
+    bus = EventBus()
+    driver = AmiBridge(
+        ami_settings(box, username=box.driver_username, secret=SecretStr(box.driver_secret)), bus
+    )
+    await driver.start()
+    try:
+        await driver.wait_ready(20)
+        yield driver, bus
+    finally:
+        await driver.stop()
+        await bus.close()
+
+
+async def render_ivr_prompts(box: AsteriskSandboxHandle) -> None:
+    """The IVR's fixed prompts in the sandbox's sounds (kept when already rendered)."""
+    await asyncio.to_thread(
+        build_prompts, prompts.CATALOGUE, sounds_language_dir(box.settings, sandbox=True)
+    )

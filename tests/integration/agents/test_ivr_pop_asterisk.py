@@ -9,63 +9,38 @@ signed-in agent's ``Local`` phone. The agent's pop must show the identity the IV
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import random
-from collections.abc import AsyncIterator
 from datetime import date
 
 import pytest
-from pydantic import SecretStr
 from sqlalchemy import select
 
 from callcenter.agents.notifier import ScreenPopChanged
-from callcenter.ami import AmiBridge
 from callcenter.demo_callers import DemoCallers, KnownCaller, Persona, StreamSettings
-from callcenter.events import EventBus
-from callcenter.ivr import prompts
-from callcenter.ivr.build_prompts import build_prompts, sounds_language_dir
 from hcrm_core.models import AuditEvent
 from tests.asterisk_sandbox import AsteriskSandboxHandle
 from tests.factories import make_patient
-from tests.integration.agents.desk_support import agent_user, desk_settings, running_desk
-from tests.integration.callcenter.test_call_tracker_asterisk import ami_settings
+from tests.integration.agents.desk_support import (
+    agent_user,
+    desk_settings,
+    patients_phone,
+    render_ivr_prompts,
+    running_desk,
+)
 
 pytestmark = pytest.mark.asterisk
 WAIT = 120.0  # the IVR speaks its prompts: language, welcome, date of birth, main menu
 DOB = date(1958, 7, 14)
 
 
-@contextlib.asynccontextmanager
-async def _patients_phone(
-    box: AsteriskSandboxHandle,
-) -> AsyncIterator[tuple[AmiBridge, EventBus]]:
-    """The sandbox-only AMI user that plays the caller's keys on their leg of the call."""
-    bus = EventBus()
-    driver = AmiBridge(
-        ami_settings(box, username=box.driver_username, secret=SecretStr(box.driver_secret)), bus
-    )
-    await driver.start()
-    try:
-        await driver.wait_ready(20)
-        yield driver, bus
-    finally:
-        await driver.stop()
-        await bus.close()
-
-
 async def test_the_pop_shows_the_ivr_confirmed_caller_and_what_they_did(
     asterisk_sandbox: AsteriskSandboxHandle, tmp_path
 ) -> None:
-    await asyncio.to_thread(
-        build_prompts,
-        prompts.CATALOGUE,
-        sounds_language_dir(asterisk_sandbox.settings, sandbox=True),
-    )
+    await render_ivr_prompts(asterisk_sandbox)
     settings = desk_settings(asterisk_sandbox, tmp_path)
     async with (
         running_desk(settings) as (runtime, recorder),
-        _patients_phone(asterisk_sandbox) as (driver, driver_bus),
+        patients_phone(asterisk_sandbox) as (driver, driver_bus),
     ):
         phone = f"+1212555{random.randint(2000, 9999)}"
         patient = await make_patient(

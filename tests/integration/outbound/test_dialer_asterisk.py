@@ -344,7 +344,12 @@ async def test_progressive_calls_wait_for_a_free_agent(outbound: OutboundRig) ->
     await bridge.send_action({"Action": "QueueAdd", "Queue": queue, "Interface": interface})
     try:
         campaign = await out.campaign(
-            "survey", ids, mode="progressive", agent_queue=queue, max_concurrent=5
+            "survey",
+            ids,
+            mode="progressive",
+            agent_queue=queue,
+            max_concurrent=5,
+            recording="always",
         )
         await out.campaigns.start(campaign.id, Actor.system())
         await out.start_dialer()
@@ -355,3 +360,9 @@ async def test_progressive_calls_wait_for_a_free_agent(outbound: OutboundRig) ->
     highest, _starts = _concurrency(out)
     assert highest <= 1 + len(others), (highest, len(others))
     assert out.asked == []  # no dialog: straight to a person
+    # The campaign's recording policy reached the dialplan: each call with its agent is
+    # recorded, named by the call's Linkedid (the attempt's channel id).
+    recordings = out.box.sandbox.recordings_dir
+    for row in rows:
+        name = f"{out.prefix}{row.id}-"
+        assert any(p.name.startswith(name) for p in recordings.iterdir()), name

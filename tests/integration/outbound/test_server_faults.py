@@ -194,6 +194,8 @@ async def test_ami_link_lost_mid_campaign(
     assert len(rows) == PATIENTS
     assert watch.placed == {r.id: 1 for r in rows}, watch.placed
     assert all(r.status not in (*IN_FLIGHT, AttemptStatus.SCHEDULED) for r in rows)
-    # Calls that were answered during the outage are known as answered, not retried.
-    assert {r.id for r in rows if r.status is AttemptStatus.COMPLETED} >= watch.up - ringing
+    # Every patient answered (some while the link was down, their answer lost with it): each
+    # attempt is known as answered and completed, none retried or failed.
+    assert watch.up == {r.id for r in rows}
+    assert {(r.status, r.outcome_detail) for r in rows} == {(AttemptStatus.COMPLETED, "answered")}
     assert watch.gone >= set(watch.placed)

@@ -31,3 +31,15 @@ def test_caller_id_name_is_unescaped_and_the_raw_header_kept() -> None:
     assert event.caller_id_name == "O'Brien"
     assert event.connected_line_name == '"VIP"'
     assert event.get("CallerIDName") == r"O\'Brien"  # the stored raw event stays as received
+
+
+def test_header_lookup_ignores_case_and_absent_headers_are_absent() -> None:
+    headers = Headers([("Uniqueid", "1.1"), ("ChanVariable", "A=1"), ("ChanVariable", "B=2")])
+    assert headers["UniqueID"] == headers["uniqueid"] == "1.1"
+    assert headers.get("UNIQUEID") == "1.1"
+    assert "uniqueID" in headers
+    assert headers.get("UserEvent") is None and "UserEvent" not in headers
+    assert headers.get("Linkedid", "none") == "none"
+    assert headers.get("chanvariable") == "B=2"  # the last of a repeated header
+    with pytest.raises(KeyError):
+        headers["Queue"]

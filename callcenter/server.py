@@ -69,11 +69,24 @@ async def _seed_if_empty(settings: Settings, database: Database) -> None:
 
 
 async def start_runtime(settings: Settings, *, seed_demo: bool = False) -> Runtime:
+    """Start every part in order. If one fails (a bad speech model, the FastAGI port taken),
+    those already started are stopped in reverse order before the error goes up."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     await upgrade_async(settings.database_url)
+    async with contextlib.AsyncExitStack() as started:
+        runtime = await _start_parts(settings, started, seed_demo=seed_demo)
+        # Running: from here on stop_runtime() stops the parts.
+        started.pop_all()
+    return runtime
+
+
+async def _start_parts(
+    settings: Settings, started: contextlib.AsyncExitStack, *, seed_demo: bool
+) -> Runtime:
     database = Database(
         settings.database_url, echo=settings.database.echo, pool_size=settings.database.pool_size
     )
+    started.push_async_callback(database.dispose)
     if seed_demo:
         await _seed_if_empty(settings, database)
     # Open SQLite's kept connections (a thread each) now, not during the first burst of calls
@@ -85,9 +98,11 @@ async def start_runtime(settings: Settings, *, seed_demo: bool = False) -> Runti
     scheduling = SchedulingService(database, policy)
     appointments = AppointmentService(database, policy)
     bus = EventBus()
+    started.push_async_callback(bus.close)
     # The tracker subscribes before the bridge connects, so no event of a call is missed.
     call_log = CallLogWriter(database)
     await call_log.start()
+    started.push_async_callback(call_log.stop)
     calls = CallTracker(
         bus,
         call_log,
@@ -97,6 +112,7 @@ async def start_runtime(settings: Settings, *, seed_demo: bool = False) -> Runti
         campaign_prefix=settings.outbound.channel_prefix,
     )
     await calls.start()
+    started.push_async_callback(calls.stop)
     ami = AmiBridge(settings.ami, bus)
     desk = start_agent_desk(
         settings,
@@ -106,13 +122,19 @@ async def start_runtime(settings: Settings, *, seed_demo: bool = False) -> Runti
         database=database,
         patients=patients,
     )
+    started.push_async_callback(desk.stop)
     # Subscribed before the bridge connects, like the tracker: no recording start is missed.
     recordings = await start_recordings(settings, bus=bus, ami=ami, database=database)
+    started.push_async_callback(recordings.stop)
     # The dialer too: the first resync after connecting reconciles its calls in flight.
     outbound = await start_outbound(settings, bus=bus, ami=ami, database=database)
+    started.push_async_callback(outbound.stop)
     await ami.start()
+    started.push_async_callback(ami.stop)
     # Speech input loads its Vosk model here, once, in a worker thread (seconds).
     speech = await SpeechInput.start(settings) if settings.speech.enabled else None
+    if speech is not None:
+        started.push_async_callback(speech.stop)
     agi = FastAgiServer(
         settings.agi,
         build_routes(
@@ -130,17 +152,8 @@ async def start_runtime(settings: Settings, *, seed_demo: bool = False) -> Runti
         ),
         speech=speech,
     )
-    try:
-        await agi.start()
-    except OSError:
-        await outbound.stop()
-        await ami.stop()
-        await recordings.stop()
-        await desk.stop()
-        await calls.stop()
-        await call_log.stop()
-        await database.dispose()
-        raise
+    await agi.start()
+    started.push_async_callback(agi.stop)
     # Campaign calls only once their dialogs can be served.
     await outbound.start_dialing()
     return Runtime(

@@ -1,0 +1,61 @@
+"""Start-up of the whole server: a part that fails to start leaves nothing running."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from pathlib import Path
+
+import pytest
+from pydantic import SecretStr
+
+from callcenter.server import start_runtime, stop_runtime
+from callcenter.settings import AgiSettings, AmiSettings, Settings, SpeechSettings
+
+
+def _unused_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _settings(tmp_path: Path, **changes: object) -> Settings:
+    # AMI at a closed port: the bridge keeps retrying in the background, as without a PBX.
+    base = Settings(
+        data_dir=tmp_path,
+        ami=AmiSettings(port=_unused_port(), secret=SecretStr("x"), reconnect_max=0.5),
+        agi=AgiSettings(port=0),
+    )
+    return base.model_copy(update=changes)
+
+
+def _other_tasks() -> set[asyncio.Task[object]]:
+    return {task for task in asyncio.all_tasks() if task is not asyncio.current_task()}
+
+
+async def test_a_bad_speech_model_stops_what_had_started(tmp_path: Path) -> None:
+    before = _other_tasks()
+    settings = _settings(
+        tmp_path, speech=SpeechSettings(enabled=True, model_dir=tmp_path / "no-such-model")
+    )
+    with pytest.raises(Exception, match="no-such-model"):
+        await start_runtime(settings)
+    await asyncio.sleep(0)
+    # The AMI bridge's reconnect loop, the call log writer, the tracker's and the desk's
+    # subscribers, the recordings and the dialer: all stopped again.
+    assert _other_tasks() - before == set()
+
+
+async def test_the_fastagi_port_taken_stops_what_had_started(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        before = _other_tasks()
+        with pytest.raises(OSError):
+            await start_runtime(_settings(tmp_path, agi=AgiSettings(port=port)))
+        await asyncio.sleep(0)
+        assert _other_tasks() - before == set()
+    # And the same settings with a free port start and stop cleanly.
+    runtime = await start_runtime(_settings(tmp_path))
+    await stop_runtime(runtime)

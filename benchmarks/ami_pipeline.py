@@ -358,6 +358,10 @@ async def replay_bare(port: int) -> Run:
     return Run(seconds, events - 2, lag.worst * 1000)  # less FullyBooted and the end mark
 
 
+def _is_end_mark(event: AmiEvent) -> bool:
+    return event.name == "UserEvent" and event.get("UserEvent") == "BenchEnd"
+
+
 async def replay_pipeline(port: int, url: str, expected: int) -> tuple[Run, dict[str, int]]:
     database = Database(url, pool_size=5)
     bus = EventBus()
@@ -371,7 +375,7 @@ async def replay_pipeline(port: int, url: str, expected: int) -> tuple[Run, dict
     try:
         await writer.start()
         await tracker.start()
-        bus.subscribe(AmiEvent, on_end, predicate=lambda e: e.get("UserEvent") == "BenchEnd")
+        bus.subscribe(AmiEvent, on_end, predicate=_is_end_mark)
         bridge = AmiBridge(AmiSettings(port=port, ping_interval=60.0), bus)
         with LagMonitor() as lag:
             started = time.perf_counter()

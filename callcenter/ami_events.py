@@ -13,6 +13,12 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+# "Key: Value" lines, as panoramisk's Message.from_line splits them (lines without ": " are
+# not headers).
+_HEADER_LINE = re.compile(r"^([^:\r\n]+): ([^\r\n]*)", re.MULTILINE)
+_LINE_END = "\r\n"
+_SEPARATOR = ": "
+
 
 class Headers(Mapping[str, str]):
     """Read-only, case-insensitive AMI headers that keep the spelling Asterisk sent.
@@ -21,15 +27,37 @@ class Headers(Mapping[str, str]):
     :meth:`get_all` returns every value in order.
     """
 
-    # Built for every event on the AMI read path, so construction is one dict() of the pairs
+    # Built for every event on the AMI read path, so construction is one dict of the headers
     # in Asterisk's spelling; lookups try that spelling first (the code asks for headers as
-    # Asterisk spells them), and the case-folded view is built only when one misses.
-    __slots__ = ("_exact", "_folded", "_pairs")
+    # Asterisk spells them), and the case-folded view is built only when one misses. Parsed
+    # from a message's text, the (key, value) pairs are derived again from that text only
+    # when asked for (repeated headers): a per-header tuple kept for every event would be
+    # work for the garbage collector.
+    __slots__ = ("_exact", "_folded", "_pairs", "_text")
 
     def __init__(self, pairs: Iterable[tuple[str, str]] = ()) -> None:
-        self._pairs = pairs if isinstance(pairs, list) else list(pairs)
-        self._exact = dict(self._pairs)
+        self._pairs: list[tuple[str, str]] | None = (
+            pairs if isinstance(pairs, list) else list(pairs)
+        )
+        self._exact: dict[str, str] = dict(self._pairs)
         self._folded: dict[str, str] | None = None
+        self._text: str | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> Headers:
+        """The headers of one AMI message's text ("Key: Value" lines joined by CR LF)."""
+        headers = cls.__new__(cls)
+        try:
+            # The common case, every line a header: one split per line, in C.
+            headers._exact = dict([line.split(_SEPARATOR, 1) for line in text.split(_LINE_END)])
+            headers._pairs = None
+        except ValueError:
+            # Some line is not a header (a blank line, a body): only header lines count.
+            headers._pairs = _HEADER_LINE.findall(text)
+            headers._exact = dict(headers._pairs)
+        headers._folded = None
+        headers._text = text
+        return headers
 
     @classmethod
     def from_mapping(cls, mapping: Mapping[str, Any]) -> Headers:
@@ -42,9 +70,14 @@ class Headers(Mapping[str, str]):
                 pairs.append((key, str(value)))
         return cls(pairs)
 
+    def _all_pairs(self) -> list[tuple[str, str]]:
+        if self._pairs is None:
+            self._pairs = _HEADER_LINE.findall(self._text or "")
+        return self._pairs
+
     def _fold(self) -> dict[str, str]:
         if self._folded is None:
-            self._folded = {key.lower(): value for key, value in self._pairs}
+            self._folded = {key.lower(): value for key, value in self._all_pairs()}
         return self._folded
 
     def _other_spelling(self, key: str) -> str | None:
@@ -82,7 +115,7 @@ class Headers(Mapping[str, str]):
     def __iter__(self) -> Iterator[str]:
         # First spelling of each header, in order of first appearance.
         spelling: dict[str, str] = {}
-        for key, _ in self._pairs:
+        for key, _ in self._all_pairs():
             spelling.setdefault(key.lower(), key)
         return iter(spelling.values())
 
@@ -91,15 +124,19 @@ class Headers(Mapping[str, str]):
 
     def get_all(self, key: str) -> tuple[str, ...]:
         lower = key.lower()
-        return tuple(value for name, value in self._pairs if name.lower() == lower)
+        return tuple(value for name, value in self._all_pairs() if name.lower() == lower)
 
     def to_dict(self) -> dict[str, str]:
         """Plain ``{header: last value}`` in Asterisk's spelling (for storing an event)."""
         return dict(self._exact)
 
+    def as_dict(self) -> Mapping[str, str]:
+        """The ``{header: last value}`` dict itself, read-only by contract (no copy)."""
+        return self._exact
+
     def _multimap(self) -> dict[str, list[str]]:
         values: dict[str, list[str]] = {}
-        for key, value in self._pairs:
+        for key, value in self._all_pairs():
             values.setdefault(key.lower(), []).append(value)
         return values
 

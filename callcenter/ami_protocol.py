@@ -25,7 +25,6 @@ from __future__ import annotations
 import asyncio
 import codecs
 import logging
-import re
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
@@ -175,15 +174,12 @@ class MessageFramer:
 
 
 EventCallback = Callable[[AmiEvent], None]
-# "Key: Value" lines, as panoramisk's Message.from_line splits them (lines without ": " are
-# not headers).
-_HEADER_LINE = re.compile(r"^([^:\r\n]+): ([^\r\n]*)", re.MULTILINE)
 _EVENT_PREFIX = "Event: "
 
 
 def parse_headers(block: str) -> Headers:
     """The headers of one message's text, in order (repeated headers kept)."""
-    return Headers(_HEADER_LINE.findall(block))
+    return Headers.parse(block)
 
 
 class BridgeProtocol(AMIProtocol):

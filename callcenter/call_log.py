@@ -4,18 +4,37 @@ The tracker never waits on the database: it hands rows to :class:`CallLogWriter`
 them in one transaction per batch off the event path. A failed batch is kept and retried with
 backoff (a call's end must never be lost); later changes of the same call replace the pending
 row, so a backlog stays one row per call.
+
+Events, the bulk of the rows, are serialised once when they are handed over (one JSON array per
+event, by orjson) and inserted a few thousand at a time by one statement that takes them as a
+single JSON parameter (SQLite's ``json_each``, PostgreSQL's ``json_array_elements``): the
+database unpacks the rows, not the event loop. A per-row executemany on SQLite stalls under
+load: aiosqlite's thread gives up the GIL around every row it steps and must win it back
+from the busy event loop each time (seconds per batch while events pour in).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
+from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Table, Text, bindparam, cast, insert
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+import orjson
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    Integer,
+    Table,
+    TextClause,
+    TypeDecorator,
+    text,
+)
 
 from hcrm_core.db import Database
 from hcrm_core.models import Call, CallEvent
@@ -24,27 +43,32 @@ _LOG = logging.getLogger(__name__)
 
 FLUSH_INTERVAL = 0.2
 MAX_BACKOFF = 5.0
-_UPSERT_EXCLUDE = {"linkedid"}
-# Rows per multi-VALUES upsert: well under SQLite's host-parameter limit (32,766).
-_CHUNK = 500
-_EVENT_CHUNK = 500
+# Rows per insert statement (one JSON parameter of a megabyte or two).
+_CHUNK = 2000
 
 _CALLS: Table = Call.__table__  # type: ignore[assignment]
 _EVENTS: Table = CallEvent.__table__  # type: ignore[assignment]
+_EVENT_COLUMNS = ("linkedid", "seq", "received_at", "name", "headers")
+
+_CALL_JSON = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_NON_STR_KEYS
+# A call row: the columns it sets (every row the tracker makes has the same) and its JSON.
+_CallRow = tuple[tuple[str, ...], bytes]
 
 
 class CallLogWriter:
     def __init__(self, database: Database, *, flush_interval: float = FLUSH_INTERVAL) -> None:
         self._db = database
         self._interval = flush_interval
-        self._calls: dict[str, dict[str, Any]] = {}
-        self._events: list[dict[str, Any]] = []
+        self._calls: dict[str, _CallRow] = {}
+        # Each pending event is one JSON array (bytes): never scanned by the garbage collector.
+        self._events: list[bytes] = []
+        self._insert_events = _bulk_insert_sql(database.dialect, _EVENT_COLUMNS, None)
         self._wakeup = asyncio.Event()
         # One batch at a time: a flush() racing the loop must not let an older version of a
         # call row commit after a newer one.
         self._writing = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
-        self._upsert_statement: tuple[tuple[str, ...], Any] | None = None
+        self._upserts: dict[tuple[str, ...], TextClause] = {}
         self._closing = False
         self.batches_written = 0
         self.rows_written = 0
@@ -53,16 +77,31 @@ class CallLogWriter:
     # -- producer side (called from the tracker; never blocks) -------------------------------
 
     def save_call(self, row: dict[str, Any]) -> None:
-        self._calls[row["linkedid"]] = row
+        """Queue the ``calls`` row of one call (its newest version replaces a pending one).
+
+        Raises ``ValueError`` at once for a value the row cannot hold (a naive datetime).
+        """
+        try:
+            encoded = orjson.dumps(row, default=_json_value, option=_CALL_JSON)
+        except orjson.JSONEncodeError as exc:
+            raise ValueError(f"call {row['linkedid']}: {exc.__cause__ or exc}") from exc
+        self._calls[row["linkedid"]] = (tuple(row), encoded)
         self._wakeup.set()
 
-    def save_event(self, row: dict[str, Any]) -> None:
-        """Queue one ``call_events`` row; its ``headers`` is already JSON text.
-
-        Rows are kept with atomic values only (str, int, datetime): such dicts are never
-        tracked by the garbage collector, so a backlog of thousands of them does not lengthen
-        every full collection (which stalls the event loop while it walks them).
-        """
+    def save_event(
+        self,
+        linkedid: str,
+        seq: int,
+        received_at: datetime,
+        name: str,
+        headers: Mapping[str, str],
+    ) -> None:
+        """Queue one ``call_events`` row (``received_at`` timezone-aware)."""
+        values = [linkedid, seq, _timestamp(received_at), name, headers]
+        try:
+            row = orjson.dumps(values)
+        except TypeError:  # not a plain dict of str (orjson is strict): the slow encoder
+            row = json.dumps([*values[:4], dict(headers)], ensure_ascii=False).encode()
         self._events.append(row)
         if len(self._events) >= 2000:
             self._wakeup.set()
@@ -130,16 +169,12 @@ class CallLogWriter:
         events, self._events = self._events, []
         try:
             async with self._db.transaction() as session:
-                rows = list(calls.values())
-                # Core (not ORM) executemany of one cached statement, in chunks: the
-                # parameters are processed on the event loop, and each await between chunks
-                # lets the AMI reader run. (A multi-VALUES statement would be compiled anew
-                # for every batch: 100+ ms of loop time for 500 call rows.)
-                for start in range(0, len(rows), _CHUNK):
-                    await session.execute(self._upsert(rows[0]), rows[start : start + _CHUNK])
-                insert_events = self._event_insert()
-                for start in range(0, len(events), _EVENT_CHUNK):
-                    await session.execute(insert_events, events[start : start + _EVENT_CHUNK])
+                by_shape: dict[tuple[str, ...], list[bytes]] = {}
+                for columns, encoded in calls.values():
+                    by_shape.setdefault(columns, []).append(encoded)
+                for columns, rows in by_shape.items():
+                    await self._insert(session, self._upsert(columns), rows)
+                await self._insert(session, self._insert_events, events)
         except BaseException:
             # Put the batch back in front; newer versions of a call row win.
             for linkedid, row in calls.items():
@@ -149,30 +184,78 @@ class CallLogWriter:
         self.batches_written += 1
         self.rows_written += len(calls) + len(events)
 
-    def _event_insert(self) -> Any:
-        # The headers arrive serialised: bound as text (SQLite keeps JSON as text), cast to
-        # JSON on PostgreSQL.
-        headers: Any = bindparam("headers", type_=Text())
-        if self._db.dialect == "postgresql":
-            headers = cast(headers, JSON)
-        return insert(_EVENTS).values(
-            linkedid=bindparam("linkedid"),
-            seq=bindparam("seq"),
-            received_at=bindparam("received_at"),
-            name=bindparam("name"),
-            headers=headers,
-        )
+    @staticmethod
+    async def _insert(session: Any, statement: TextClause, rows: list[bytes]) -> None:
+        # One statement per chunk, the rows as one JSON array: the database unpacks them.
+        for start in range(0, len(rows), _CHUNK):
+            array = b"[" + b",".join(rows[start : start + _CHUNK]) + b"]"
+            await session.execute(statement, {"rows": array.decode()})
 
-    def _upsert(self, sample: dict[str, Any]) -> Any:
-        """The upsert of call rows shaped like ``sample`` (every row has the same keys)."""
-        columns = tuple(sample)
-        if self._upsert_statement is None or self._upsert_statement[0] != columns:
-            statement = (
-                pg_insert(_CALLS) if self._db.dialect == "postgresql" else sqlite_insert(_CALLS)
-            )
-            updates = {
-                name: statement.excluded[name] for name in columns if name not in _UPSERT_EXCLUDE
-            }
-            upsert = statement.on_conflict_do_update(index_elements=["linkedid"], set_=updates)
-            self._upsert_statement = (columns, upsert)
-        return self._upsert_statement[1]
+    def _upsert(self, columns: tuple[str, ...]) -> TextClause:
+        statement = self._upserts.get(columns)
+        if statement is None:
+            statement = _bulk_insert_sql(self._db.dialect, columns, "linkedid")
+            self._upserts[columns] = statement
+        return statement
+
+
+def _timestamp(value: datetime) -> str:
+    """UTC, ISO 8601 with a space and microseconds; naive datetimes are refused."""
+    if value.tzinfo is None:
+        raise ValueError("naive datetime given to the call log")
+    return value.astimezone(UTC).isoformat(" ", "microseconds")
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return _timestamp(value)
+    # Anything else in a call's IVR context (a date, a Decimal...) is kept as its text rather
+    # than the call's row being refused.
+    return str(value)
+
+
+def _bulk_insert_sql(dialect: str, columns: tuple[str, ...], upsert_key: str | None) -> TextClause:
+    """INSERT of rows given as one JSON array ``:rows``, in order; an upsert on ``upsert_key``.
+
+    Each row is a JSON array of the ``columns`` values in order (events) or a JSON object
+    keyed by column (calls). Timestamps are the text of :func:`_timestamp`; SQLite keeps its
+    first 26 characters, the naive-UTC text SQLAlchemy stores there.
+    """
+    table: Table = _CALLS if upsert_key else _EVENTS
+    values = []
+    for index, name in enumerate(columns):
+        kind = table.c[name].type
+        if isinstance(kind, TypeDecorator):
+            kind = kind.impl_instance
+        if dialect == "postgresql":
+            field = f"'{name}'" if upsert_key else str(index)
+            as_text = f"(r->>{field})"
+            if isinstance(kind, JSON):
+                values.append(f"r->{field}")
+            elif isinstance(kind, DateTime):
+                values.append(f"{as_text}::timestamptz")
+            elif isinstance(kind, Boolean):
+                values.append(f"{as_text}::boolean")
+            elif isinstance(kind, Float):
+                values.append(f"{as_text}::double precision")
+            elif isinstance(kind, Integer):
+                values.append(f"{as_text}::bigint")
+            else:
+                values.append(as_text)
+        else:
+            path = f"'$.{name}'" if upsert_key else f"'$[{index}]'"
+            value = f"json_extract(value, {path})"
+            values.append(f"substr({value}, 1, 26)" if isinstance(kind, DateTime) else value)
+    names = ", ".join(columns)
+    if dialect == "postgresql":
+        source = (
+            "FROM json_array_elements(CAST(:rows AS json)) WITH ORDINALITY AS e(r, n) ORDER BY n"
+        )
+    else:
+        # "WHERE true": SQLite's parser would read the upsert's ON as a join constraint.
+        source = "FROM json_each(:rows) WHERE true ORDER BY key"
+    sql = f"INSERT INTO {table.name} ({names}) SELECT {', '.join(values)} {source}"
+    if upsert_key:
+        updates = ", ".join(f"{name} = excluded.{name}" for name in columns if name != upsert_key)
+        sql += f" ON CONFLICT ({upsert_key}) DO UPDATE SET {updates}"
+    return text(sql)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import json
 import logging
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
@@ -193,13 +192,7 @@ class CallTracker:
         if event.name in _NOT_STORED:
             return
         self._writer.save_event(
-            {
-                "linkedid": event.linkedid,
-                "seq": next(self._seq),
-                "received_at": event_time(event),
-                "name": event.name,
-                "headers": json.dumps(event.headers.to_dict(), ensure_ascii=False),
-            }
+            event.linkedid, next(self._seq), event_time(event), event.name, event.headers.as_dict()
         )
 
     def _on_ivr(self, progress: IvrProgress) -> None:

@@ -43,3 +43,40 @@ def test_header_lookup_ignores_case_and_absent_headers_are_absent() -> None:
     assert headers.get("chanvariable") == "B=2"  # the last of a repeated header
     with pytest.raises(KeyError):
         headers["Queue"]
+
+
+def test_parsed_message_text_gives_the_same_headers_as_pairs() -> None:
+    text = (
+        "Event: VarSet\r\nChannel: PJSIP/7001-00000001\r\nChanVariable: A=1\r\n"
+        "ChanVariable: B=2\r\nValue: a: b\r\nAccountCode: \r\nUniqueid: 1.1"
+    )
+    parsed = Headers.parse(text)
+    assert parsed == Headers(
+        [
+            ("Event", "VarSet"),
+            ("Channel", "PJSIP/7001-00000001"),
+            ("ChanVariable", "A=1"),
+            ("ChanVariable", "B=2"),
+            ("Value", "a: b"),  # split at the first ": " only
+            ("AccountCode", ""),
+            ("Uniqueid", "1.1"),
+        ]
+    )
+    assert parsed.get_all("chanvariable") == ("A=1", "B=2")
+    assert parsed["ChanVariable"] == "B=2" and parsed["uniqueid"] == "1.1"
+    assert list(parsed) == ["Event", "Channel", "ChanVariable", "Value", "AccountCode", "Uniqueid"]
+    assert dict(parsed.as_dict()) == parsed.to_dict()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "\r\nEvent: Hangup\r\nUniqueid: 1.1",  # a stray blank line first
+        "Event: Hangup\r\nnot a header\r\nUniqueid: 1.1",
+        "Event: Hangup\r\nBroken:no-space\r\nUniqueid: 1.1",
+    ],
+)
+def test_lines_that_are_not_headers_are_skipped(text: str) -> None:
+    parsed = Headers.parse(text)
+    assert parsed.to_dict() == {"Event": "Hangup", "Uniqueid": "1.1"}
+    assert len(parsed) == 2

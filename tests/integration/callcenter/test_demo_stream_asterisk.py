@@ -29,7 +29,7 @@ from callcenter.demo import DEMO_INTERFACE, signed_in_robots
 from callcenter.demo_callers import DemoCallers, Persona, StreamSettings, known_callers
 from callcenter.events import EventBus
 from callcenter.ivr import prompts
-from callcenter.ivr.build_prompts import build_prompts, database_prompts, sounds_language_dir
+from callcenter.ivr.build_prompts import build_prompts, language_prompts, sounds_language_dir
 from callcenter.ivr.routes import build_routes
 from callcenter.ivr.server import FastAgiServer
 from callcenter.settings import AgentsSettings, AgiSettings
@@ -83,15 +83,14 @@ def queue_of(snapshot: dict[str, Any]) -> dict[str, Any]:
 
 
 def _render_prompts(box: AsteriskSandboxHandle, hospital: Hospital) -> None:
+    # Everything the IVR may play an English caller, the language menu included (an unknown
+    # caller has no language on record and is asked first).
     doctors = [hospital.dr_heart, hospital.dr_beat, hospital.dr_skin]
-    catalogue = dict(prompts.CATALOGUE)
-    catalogue.update(
-        database_prompts(
-            [(d.code, d.name) for d in (hospital.cardiology, hospital.dermatology)],
-            [(d.id, d.display_name) for d in doctors],
-        )
+    departments = [hospital.cardiology, hospital.dermatology]
+    build_prompts(
+        language_prompts(prompts.ENGLISH, departments, doctors),
+        sounds_language_dir(box.settings, sandbox=True),
     )
-    build_prompts(catalogue, sounds_language_dir(box.settings, sandbox=True))
 
 
 async def _world(database: Database, policy: BookingPolicy, box: AsteriskSandboxHandle) -> None:

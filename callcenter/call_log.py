@@ -24,20 +24,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import (
-    JSON,
-    Boolean,
-    DateTime,
-    Float,
-    Integer,
-    Table,
-    TextClause,
-    TypeDecorator,
-    text,
-)
+from sqlalchemy import Table, TextClause, text
+from sqlalchemy.dialects import postgresql
 
 from hcrm_core.db import Database
 from hcrm_core.models import Call, CallEvent
+from hcrm_core.models.base import UtcDateTime
 
 _LOG = logging.getLogger(__name__)
 
@@ -62,7 +54,7 @@ class CallLogWriter:
         self._calls: dict[str, _CallRow] = {}
         # Each pending event is one JSON array (bytes): never scanned by the garbage collector.
         self._events: list[bytes] = []
-        self._insert_events = _bulk_insert_sql(database.dialect, _EVENT_COLUMNS, None)
+        self._insert_events = _bulk_insert_sql(_EVENTS, _EVENT_COLUMNS, database.dialect)
         self._wakeup = asyncio.Event()
         # One batch at a time: a flush() racing the loop must not let an older version of a
         # call row commit after a newer one.
@@ -97,11 +89,17 @@ class CallLogWriter:
         headers: Mapping[str, str],
     ) -> None:
         """Queue one ``call_events`` row (``received_at`` timezone-aware)."""
-        values = [linkedid, seq, _timestamp(received_at), name, headers]
+        values = {
+            "linkedid": linkedid,
+            "seq": seq,
+            "received_at": _timestamp(received_at),
+            "name": name,
+            "headers": headers,
+        }
         try:
             row = orjson.dumps(values)
         except TypeError:  # not a plain dict of str (orjson is strict): the slow encoder
-            row = json.dumps([*values[:4], dict(headers)], ensure_ascii=False).encode()
+            row = json.dumps({**values, "headers": dict(headers)}, ensure_ascii=False).encode()
         self._events.append(row)
         if len(self._events) >= 2000:
             self._wakeup.set()
@@ -194,7 +192,7 @@ class CallLogWriter:
     def _upsert(self, columns: tuple[str, ...]) -> TextClause:
         statement = self._upserts.get(columns)
         if statement is None:
-            statement = _bulk_insert_sql(self._db.dialect, columns, "linkedid")
+            statement = _bulk_insert_sql(_CALLS, columns, self._db.dialect)
             self._upserts[columns] = statement
         return statement
 
@@ -214,48 +212,38 @@ def _json_value(value: Any) -> Any:
     return str(value)
 
 
-def _bulk_insert_sql(dialect: str, columns: tuple[str, ...], upsert_key: str | None) -> TextClause:
-    """INSERT of rows given as one JSON array ``:rows``, in order; an upsert on ``upsert_key``.
+def _bulk_insert_sql(table: Table, columns: tuple[str, ...], dialect: str) -> TextClause:
+    """INSERT into ``table`` of the rows given as one JSON array ``:rows``, in order.
 
-    Each row is a JSON array of the ``columns`` values in order (events) or a JSON object
-    keyed by column (calls). Timestamps are the text of :func:`_timestamp`; SQLite keeps its
-    first 26 characters, the naive-UTC text SQLAlchemy stores there.
+    Each row is a JSON object keyed by column name. Calls are upserted on their Linkedid.
+    Timestamps are the text of :func:`_timestamp`; SQLite keeps its first 26 characters, the
+    naive-UTC text SQLAlchemy stores there. PostgreSQL reads each object once
+    (``json_to_recordset``) into columns of the table's own types.
     """
-    table: Table = _CALLS if upsert_key else _EVENTS
-    values = []
-    for index, name in enumerate(columns):
-        kind = table.c[name].type
-        if isinstance(kind, TypeDecorator):
-            kind = kind.impl_instance
-        if dialect == "postgresql":
-            field = f"'{name}'" if upsert_key else str(index)
-            as_text = f"(r->>{field})"
-            if isinstance(kind, JSON):
-                values.append(f"r->{field}")
-            elif isinstance(kind, DateTime):
-                values.append(f"{as_text}::timestamptz")
-            elif isinstance(kind, Boolean):
-                values.append(f"{as_text}::boolean")
-            elif isinstance(kind, Float):
-                values.append(f"{as_text}::double precision")
-            elif isinstance(kind, Integer):
-                values.append(f"{as_text}::bigint")
-            else:
-                values.append(as_text)
-        else:
-            path = f"'$.{name}'" if upsert_key else f"'$[{index}]'"
-            value = f"json_extract(value, {path})"
-            values.append(f"substr({value}, 1, 26)" if isinstance(kind, DateTime) else value)
     names = ", ".join(columns)
     if dialect == "postgresql":
-        source = (
-            "FROM json_array_elements(CAST(:rows AS json)) WITH ORDINALITY AS e(r, n) ORDER BY n"
+        types = ", ".join(
+            f"{name} {table.c[name].type.compile(dialect=postgresql.dialect())}" for name in columns
+        )
+        sql = (
+            f"INSERT INTO {table.name} ({names}) SELECT {names} "
+            f"FROM ROWS FROM (json_to_recordset(CAST(:rows AS json)) AS ({types})) "
+            f"WITH ORDINALITY AS r({names}, row_number) ORDER BY row_number"
         )
     else:
-        # "WHERE true": SQLite's parser would read the upsert's ON as a join constraint.
-        source = "FROM json_each(:rows) WHERE true ORDER BY key"
-    sql = f"INSERT INTO {table.name} ({names}) SELECT {', '.join(values)} {source}"
-    if upsert_key:
-        updates = ", ".join(f"{name} = excluded.{name}" for name in columns if name != upsert_key)
-        sql += f" ON CONFLICT ({upsert_key}) DO UPDATE SET {updates}"
+        values = []
+        for name in columns:
+            kind = table.c[name].type
+            value = f"json_extract(value, '$.{name}')"
+            if isinstance(kind, UtcDateTime):
+                value = f"substr({value}, 1, 26)"
+            values.append(value)
+        # "WHERE true": SQLite's parser would read an upsert's ON as a join constraint.
+        sql = (
+            f"INSERT INTO {table.name} ({names}) SELECT {', '.join(values)} "
+            "FROM json_each(:rows) WHERE true ORDER BY key"
+        )
+    if table is _CALLS:
+        updates = ", ".join(f"{name} = excluded.{name}" for name in columns if name != "linkedid")
+        sql += f" ON CONFLICT (linkedid) DO UPDATE SET {updates}"
     return text(sql)

@@ -13,6 +13,8 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import time
+from collections import deque
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -61,6 +63,8 @@ _NOT_STORED = frozenset(
     }
 )
 _PATIENT_LOOKUPS = 8
+# Ended calls are kept this long for late legs (a Hangup of the other half), then forgotten.
+KEEP_ENDED_SECONDS = 60.0
 
 
 class CallTracker:
@@ -83,6 +87,9 @@ class CallTracker:
         self._patients = patients
         self._inbound = frozenset(inbound_contexts)
         self._calls: dict[str, LiveCall] = {}
+        # (monotonic time to forget, Linkedid) of ended calls, oldest first: swept as events
+        # arrive (one timer per call would be three more objects per call for the collector).
+        self._ended: deque[tuple[float, str]] = deque()
         self._seq = itertools.count(1)
         self._subscriptions: list[Subscription[Any]] = []
         self._lookups: set[asyncio.Task[None]] = set()
@@ -152,6 +159,8 @@ class CallTracker:
     def process(self, event: AmiEvent) -> None:
         """Fold one AMI event in (synchronous: no I/O, the writer batches)."""
         linkedid = event.linkedid
+        if self._ended and self._ended[0][0] <= time.monotonic():
+            self._forget_ended()
         if event.name == "Shutdown":
             self._shutdown_seen = True
         if not linkedid:
@@ -303,13 +312,15 @@ class CallTracker:
                     notice.reason,
                     notice.hangup_cause,
                 )
-                # Keep ended calls briefly for late legs, then forget them.
-                asyncio.get_running_loop().call_later(60, self._forget, call.linkedid)
+                self._ended.append((time.monotonic() + KEEP_ENDED_SECONDS, call.linkedid))
 
-    def _forget(self, linkedid: str) -> None:
-        call = self._calls.get(linkedid)
-        if call is not None and call.ended:
-            del self._calls[linkedid]
+    def _forget_ended(self) -> None:
+        now = time.monotonic()
+        while self._ended and self._ended[0][0] <= now:
+            _, linkedid = self._ended.popleft()
+            call = self._calls.get(linkedid)
+            if call is not None and call.ended:
+                del self._calls[linkedid]
 
     def _lookup_patient(self, call: LiveCall) -> None:
         if self._patients is None:

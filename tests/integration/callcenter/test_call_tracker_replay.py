@@ -16,7 +16,7 @@ from callcenter.ami_events import AmiEvent
 from callcenter.ami_protocol import parse_stream
 from callcenter.call_log import CallLogWriter
 from callcenter.call_state import AgentRinging, CallAnswered, CallEnded, CallQueued, LiveCall
-from callcenter.calls import CallTracker
+from callcenter.calls import KEEP_ENDED_SECONDS, CallTracker
 from callcenter.events import EventBus
 from hcrm_core.models import Call, CallEvent
 from hcrm_core.services.patients import PatientService
@@ -134,3 +134,29 @@ async def test_call_seen_only_from_its_middle_is_still_logged(database, policy):
         call = (await session.scalars(select(Call))).one()
     assert call.ended_at is not None
     assert call.answered_at is not None
+
+
+async def test_an_ended_call_is_kept_for_late_legs_then_forgotten(database, policy, monkeypatch):
+    events = _recorded("queue_call_answered.ami")
+    clock = [1000.0]
+    monkeypatch.setattr("callcenter.calls.time.monotonic", lambda: clock[0])
+    tracker, writer = await _tracker(database, policy, EventBus())
+    for event in events:
+        tracker.process(event)
+    hangup = [e for e in events if e.name == "Hangup"][-1]
+    linkedid = hangup.linkedid
+    ended = tracker.get(linkedid)
+    assert ended is not None and ended.ended
+    # A late Hangup of another leg, within the minute: folded into the ended call, no new one.
+    late = replace(hangup, headers=_headers({**hangup.headers, "Uniqueid": "late.9"}))
+    clock[0] += KEEP_ENDED_SECONDS - 1
+    tracker.process(late)
+    assert tracker.get(linkedid) is ended
+    # After the minute, the next event (of any call) sweeps it out.
+    clock[0] += 2
+    tracker.process(replace(events[0], headers=_headers({"Event": "FullyBooted"})))
+    assert tracker.get(linkedid) is None
+    await tracker.stop()
+    await writer.flush()
+    async with database.session() as session:
+        assert len((await session.scalars(select(Call))).all()) == 1

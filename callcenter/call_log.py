@@ -26,6 +26,7 @@ from typing import Any
 import orjson
 from sqlalchemy import Table, TextClause, text
 from sqlalchemy.dialects import postgresql
+from sqlalchemy.exc import DataError, IntegrityError
 
 from hcrm_core.db import Database
 from hcrm_core.models import Call, CallEvent
@@ -65,6 +66,8 @@ class CallLogWriter:
         self.batches_written = 0
         self.rows_written = 0
         self.failures = 0
+        # Rows the database refused for good (logged with their call), never retried.
+        self.rejected = 0
 
     # -- producer side (called from the tracker; never blocks) -------------------------------
 
@@ -166,13 +169,17 @@ class CallLogWriter:
         calls, self._calls = self._calls, {}
         events, self._events = self._events, []
         try:
-            async with self._db.transaction() as session:
-                by_shape: dict[tuple[str, ...], list[bytes]] = {}
-                for columns, encoded in calls.values():
-                    by_shape.setdefault(columns, []).append(encoded)
-                for columns, rows in by_shape.items():
-                    await self._insert(session, self._upsert(columns), rows)
-                await self._insert(session, self._insert_events, events)
+            try:
+                async with self._db.transaction() as session:
+                    await self._write_calls(session, list(calls.values()))
+                    await self._insert(session, self._insert_events, events)
+            except Exception as exc:
+                if not _refused_rows(exc):
+                    raise
+                # A row the database will never take (a constraint, a value it cannot hold)
+                # must not hold back every other call: write the rest apart, drop that one.
+                _LOG.warning("call log: batch refused (%s); writing its rows apart", exc)
+                await self._write_apart(calls, events)
         except BaseException:
             # Put the batch back in front; newer versions of a call row win.
             for linkedid, row in calls.items():
@@ -181,6 +188,48 @@ class CallLogWriter:
             raise
         self.batches_written += 1
         self.rows_written += len(calls) + len(events)
+
+    async def _write_calls(self, session: Any, rows: list[_CallRow]) -> None:
+        by_shape: dict[tuple[str, ...], list[bytes]] = {}
+        for columns, encoded in rows:
+            by_shape.setdefault(columns, []).append(encoded)
+        for columns, encoded_rows in by_shape.items():
+            await self._insert(session, self._upsert(columns), encoded_rows)
+
+    async def _write_apart(self, calls: dict[str, _CallRow], events: list[bytes]) -> None:
+        """Each call row, then each chunk of events (each event of a refused chunk), in its own
+        transaction; rows refused again are logged and counted in ``rejected``. Raises (with
+        ``calls`` and ``events`` left holding only what is not written) on any other error."""
+        for linkedid in list(calls):
+            columns, encoded = calls[linkedid]
+            if await self._refused(self._upsert(columns), [encoded]):
+                _LOG.error(
+                    "call log: the row of call %s was refused; its events are kept", linkedid
+                )
+            del calls[linkedid]
+        while events:
+            chunk = events[:_CHUNK]
+            if await self._refused(self._insert_events, chunk):
+                refused = list(chunk) if len(chunk) == 1 else []
+                for row in chunk if len(chunk) > 1 else []:
+                    if await self._refused(self._insert_events, [row]):
+                        refused.append(row)
+                for row in refused:
+                    _LOG.error("call log: an event row was refused: %.300s", row)
+            del events[: len(chunk)]
+
+    async def _refused(self, statement: TextClause, rows: list[bytes]) -> bool:
+        """Insert ``rows`` in a transaction of their own; True if the database refused them."""
+        try:
+            async with self._db.transaction() as session:
+                await self._insert(session, statement, rows)
+        except Exception as exc:
+            if not _refused_rows(exc):
+                raise
+            if len(rows) == 1:
+                self.rejected += 1
+            return True
+        return False
 
     @staticmethod
     async def _insert(session: Any, statement: TextClause, rows: list[bytes]) -> None:
@@ -195,6 +244,16 @@ class CallLogWriter:
             statement = _bulk_insert_sql(_CALLS, columns, self._db.dialect)
             self._upserts[columns] = statement
         return statement
+
+
+def _refused_rows(exc: BaseException) -> bool:
+    """The database refused some row (a constraint, a value it cannot hold), as opposed to
+    being unreachable or failing: retrying the same rows would fail forever."""
+    if isinstance(exc, IntegrityError | DataError):
+        return True
+    sqlstate = getattr(getattr(exc, "orig", None), "sqlstate", None)
+    # SQLSTATE class 22: data exception; 23: integrity constraint violation.
+    return isinstance(sqlstate, str) and sqlstate[:2] in ("22", "23")
 
 
 def _timestamp(value: datetime) -> str:

@@ -91,6 +91,27 @@ async def metrics(request: web.Request) -> web.Response:
         "events dropped by slow bus subscribers",
         "counter",
     )
+    call_log = runtime.call_log
+    _metric(
+        lines,
+        "callcenter_call_log_pending_rows",
+        call_log.pending,
+        "call and event rows waiting to be written",
+    )
+    _metric(
+        lines,
+        "callcenter_call_log_write_failures_total",
+        call_log.failures,
+        "call log batches that failed and were kept for a retry",
+        "counter",
+    )
+    _metric(
+        lines,
+        "callcenter_call_log_refused_rows_total",
+        call_log.rejected,
+        "call log rows the database refused for good (logged with their call)",
+        "counter",
+    )
     db_ok, _ = await _database_ok(request)
     _metric(lines, "callcenter_database_up", 1 if db_ok else 0, "1 when the database answers")
     return web.Response(text="\n".join(lines) + "\n", content_type="text/plain")

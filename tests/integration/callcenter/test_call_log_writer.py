@@ -7,6 +7,7 @@ NULLs, timestamps with and without microseconds, booleans, floats, nested IVR co
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -95,3 +96,35 @@ async def test_a_naive_timestamp_is_refused_at_hand_over_and_nothing_else_is_los
     await writer.flush()
     async with database.session() as session:
         assert (await session.scalars(select(Call.linkedid))).all() == ["1795425373.1"]
+
+
+async def test_a_row_the_database_refuses_does_not_hold_back_the_others(database) -> None:
+    """A call row pointing at a campaign attempt that does not exist (a channel named like a
+    campaign call by someone else) is refused for good: logged, counted, dropped; every other
+    call and every event of the batch is written, and the log carries on."""
+    writer = CallLogWriter(database, flush_interval=0.05)
+    await writer.start()
+    try:
+        good = [LiveCall(linkedid=f"1795425373.{n}", started_at=START) for n in range(3)]
+        bad = LiveCall(linkedid="cc-attempt-999999", started_at=START)
+        bad.campaign_attempt_id = 999_999
+        for call in (good[0], bad, good[1]):
+            writer.save_call(call.row())
+            writer.save_event(call.linkedid, 1, START, "Newchannel", {"Event": "Newchannel"})
+        async with asyncio.timeout(10):
+            while writer.pending:  # noqa: ASYNC110 - waiting for the writer's loop
+                await asyncio.sleep(0.05)
+        # Later batches go through as usual.
+        writer.save_call(good[2].row())
+        async with asyncio.timeout(10):
+            while writer.pending:  # noqa: ASYNC110
+                await asyncio.sleep(0.05)
+    finally:
+        await writer.stop()
+    assert writer.rejected == 1
+    async with database.session() as session:
+        linkedids = set((await session.scalars(select(Call.linkedid))).all())
+        events = (await session.scalars(select(CallEvent.linkedid))).all()
+    assert linkedids == {c.linkedid for c in good}
+    # The refused call's events are kept: its record can be recomputed from them.
+    assert sorted(events) == sorted([good[0].linkedid, bad.linkedid, good[1].linkedid])

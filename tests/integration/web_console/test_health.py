@@ -59,6 +59,8 @@ async def test_metrics_are_public_and_the_home_page_asks_for_a_login(runtime, ai
     metrics = await (await client.get("/metrics")).text()
     assert "callcenter_ami_connected 0" in metrics
     assert "callcenter_database_up 1" in metrics
+    assert "callcenter_call_log_pending_rows 0" in metrics
+    assert "callcenter_call_log_refused_rows_total 0" in metrics
     home = await client.get("/", allow_redirects=False)
     assert home.status == 302
     assert home.headers["Location"].startswith("/login")

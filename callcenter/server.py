@@ -174,6 +174,11 @@ async def _start_parts(
 
 
 async def stop_runtime(runtime: Runtime) -> None:
+    """Stop the parts in reverse order, once the FastAGI dialogs in progress are drained."""
+    # No new campaign call while the dialogs drain: it would answer into a closed FastAGI port.
+    await runtime.outbound.stop_dialing()
+    # Up to agi.drain_seconds: the AMI bridge, the call log and the database stay up meanwhile,
+    # so a dialog half-way through a booking still books and its outcome is logged.
     await runtime.agi.stop()
     await runtime.outbound.stop()
     await runtime.ami.stop()

@@ -86,6 +86,9 @@ class AgiSettings(_Section):
     # 0 picks a free port (tests); Asterisk's dialplan must then be rendered with the real one.
     port: int = Field(default=4573, ge=0, le=65535)
     command_timeout: float = Field(default=30.0, gt=0)
+    # On a graceful stop, dialogs in progress get this long to finish (a patient half-way
+    # through booking); those still running are then cut. 0 cuts them at once.
+    drain_seconds: float = Field(default=30.0, ge=0)
 
 
 class WebSettings(_Section):

@@ -4,6 +4,10 @@ Routes map the AGI path to a dialog (a coroutine taking an :class:`AgiChannel`).
 gets a whole-call time limit; a caller hanging up at any step ends the dialog through
 :class:`CallerHungUp`, which is expected and logged quietly.
 
+Stopping drains: the listener closes first, so Asterisk's next ``AGI()`` is refused and the
+dialplan takes its ``AGISTATUS=FAILURE`` fallback; the sessions in progress then get
+``agi.drain_seconds`` to finish before the rest are cancelled.
+
 panoramisk's ``fast_agi.Application`` is not used for accepting sessions: its header loop spins
 forever on a peer that closes before the blank line (``read()`` keeps returning ``b""``) and it
 has no header size limit or timeout. The AGI reply parsing is panoramisk's.
@@ -58,9 +62,14 @@ class FastAgiServer:
         self._speech = speech
         self._call_timeout = call_timeout
         self._server: asyncio.Server | None = None
-        self._sessions: set[asyncio.Task[None]] = set()
+        # Each session's task, with its channel once the header block is parsed (for the log).
+        self._sessions: dict[asyncio.Task[None], AgiChannel | None] = {}
+        self._accepting = False
+        self._cut: set[asyncio.Task[None]] = set()
         self.sessions_started = 0
         self.sessions_failed = 0
+        self.sessions_drained = 0
+        self.sessions_cut = 0
         # Command round trips of every session, for /metrics and benchmarks/ivr_load.py.
         self.latency = AgiLatency()
 
@@ -75,19 +84,53 @@ class FastAgiServer:
         self._server = await asyncio.start_server(
             self._accept, self._settings.host, self._settings.port, limit=MAX_HEADER_BYTES
         )
+        self._accepting = True
         _LOG.info("FastAGI listening on %s:%s", self._settings.host, self.port)
 
     async def stop(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
-            self._server = None
-        for task in list(self._sessions):
-            task.cancel()
-        if self._sessions:
-            await asyncio.gather(*self._sessions, return_exceptions=True)
+        """Accept no new session, let those in progress finish within ``drain_seconds``,
+        cancel the rest (their callers go on in the dialplan after ``AGI()``)."""
+        server, self._server = self._server, None
+        self._accepting = False
+        if server is not None:
+            # Closed before the drain: a call arriving now is refused, not left waiting.
+            server.close()
+        await self._drain()
+        if server is not None:
+            await server.wait_closed()
         if self._speech is not None:
             await self._speech.stop()
+
+    async def _drain(self) -> None:
+        if not self._sessions:
+            return
+        in_progress = len(self._sessions)
+        pending = set(self._sessions)
+        if self._settings.drain_seconds > 0:
+            _LOG.info(
+                "FastAGI stopping: waiting up to %gs for %d session(s) in progress",
+                self._settings.drain_seconds,
+                in_progress,
+            )
+            _done, pending = await asyncio.wait(pending, timeout=self._settings.drain_seconds)
+        for task in pending:
+            channel = self._sessions.get(task)
+            _LOG.warning(
+                "FastAGI session cut by the stop (%s)",
+                channel.log_context() if channel is not None else "before its headers",
+            )
+            self._cut.add(task)
+            task.cancel()
+        if pending:
+            await asyncio.gather(*pending, return_exceptions=True)
+            self._cut.clear()
+        self.sessions_drained += in_progress - len(pending)
+        self.sessions_cut += len(pending)
+        _LOG.info(
+            "FastAGI stopped: %d session(s) drained, %d cut",
+            in_progress - len(pending),
+            len(pending),
+        )
 
     def health(self) -> dict[str, object]:
         return {
@@ -96,17 +139,28 @@ class FastAgiServer:
             "active_sessions": len(self._sessions),
             "sessions_started": self.sessions_started,
             "sessions_failed": self.sessions_failed,
+            "sessions_drained": self.sessions_drained,
+            "sessions_cut": self.sessions_cut,
             "speech": self._speech is not None,
         }
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if not self._accepting:
+            # Accepted just before the listener closed: closing it makes AGI() return at once.
+            writer.close()
+            return
         task = asyncio.current_task()
         assert task is not None
-        self._sessions.add(task)
+        self._sessions[task] = None
         try:
             await self._session(reader, writer)
+        except asyncio.CancelledError:
+            if task not in self._cut:
+                raise
+            # Cut by stop(): the session ends here. Left to propagate, asyncio's stream
+            # callback (Python 3.11) would log the cancellation as an unhandled error.
         finally:
-            self._sessions.discard(task)
+            self._sessions.pop(task, None)
             writer.close()
 
     async def _session(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -132,6 +186,9 @@ class FastAgiServer:
             command_timeout=self._settings.command_timeout,
             latency=self.latency,
         )
+        task = asyncio.current_task()
+        assert task is not None
+        self._sessions[task] = channel
         self.sessions_started += 1
         if not await run_flow(flow, channel, call_timeout=self._call_timeout, kind="FastAGI"):
             self.sessions_failed += 1

@@ -41,9 +41,14 @@ class Outbound:
         if self.dialer is not None:
             await self.dialer.start()
 
-    async def stop(self) -> None:
+    async def stop_dialing(self) -> None:
+        """Originate nothing more; the dialer's events keep flowing until :meth:`stop`, so the
+        campaign calls still in progress (their dialogs draining) are followed to their end."""
         if self.dialer is not None:
             await self.dialer.stop()
+
+    async def stop(self) -> None:
+        await self.stop_dialing()
         if self.events is not None:
             await self.events.stop()
 

@@ -46,6 +46,10 @@ def add_recordings_paths(document: dict[str, Any]) -> dict[str, Any]:
                                     "monitoring": {"type": "string"},
                                     "mode": {"type": "string"},
                                     "action_id": {"type": "string"},
+                                    "extension": {
+                                        "type": "string",
+                                        "description": "The supervisor's phone being rung",
+                                    },
                                 },
                             }
                         }

@@ -1,25 +1,36 @@
-"""The supervisor board in a real headless Chromium: live updates, reconnect, escaping.
+"""The supervisor board in a real headless Chromium: live updates, reconnect, escaping, monitoring.
 
-The server is the real one (start_runtime, the console app on a TCP port) without Asterisk;
-queue events and call notices are published on its bus as the AMI bridge and the call tracker
-would publish them. A live-Asterisk run of the board is in
-tests/integration/callcenter/test_demo_stream_asterisk.py.
+The first test runs the real server (start_runtime, the console app on a TCP port) without
+Asterisk; queue events and call notices are published on its bus as the AMI bridge and the call
+tracker would publish them. The monitoring test runs the server against the Asterisk sandbox: a
+simulated patient calls a queue, a simulated agent phone answers, and the supervisor's Listen
+button rings the supervisor's (simulated, self-answering) phone into ChanSpy. A live-Asterisk
+run of the board figures is in tests/integration/callcenter/test_demo_stream_asterisk.py.
 """
 
 from __future__ import annotations
 
+import random
 import time
+import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiohttp import web
+from sqlalchemy import select
 
-from callcenter.ami_events import AmiEvent, Headers
-from callcenter.call_state import CallAnswered, CallEnded, CallQueued, CallStarted
-from callcenter.server import stop_runtime
+from callcenter.ami_events import AmiEvent, AmiResynced, Headers
+from callcenter.asterisk import const
+from callcenter.call_state import AgentRinging, CallAnswered, CallEnded, CallQueued, CallStarted
+from callcenter.server import Runtime, start_runtime, stop_runtime
+from hcrm_core.models import AuditAction, AuditEvent, Role
+from hcrm_core.services.users import create_user
+from tests.asterisk_sandbox import AsteriskSandboxHandle
 from tests.e2e.test_console_chromium import CHROMIUM_ARGS, TIMEOUT_MS, chromium  # noqa: F401
+from tests.integration.callcenter.test_call_tracker_asterisk import Recorder, runtime_settings
 from tests.integration.web_console.console_support import (
     PASSWORD,
     ConsoleWorld,
@@ -112,3 +123,185 @@ async def test_board_updates_live_reconnects_and_escapes(chromium, board_site) -
             assert dialogs == []
         finally:
             await browser.close()
+
+
+# -- monitoring a live call from the agents table (real Asterisk sandbox) ---------------------
+
+MONITOR_WAIT = 60.0
+
+
+@pytest.fixture
+async def monitor_site(
+    asterisk_sandbox: AsteriskSandboxHandle, tmp_path: Path
+) -> AsyncIterator[tuple[str, Runtime, Recorder, str]]:
+    """The server on the sandbox; supervisor ``sam`` has a phone, supervisor ``sue`` has none.
+
+    The supervisor's phone is a simulated agent phone (``Local/1XXX@sim-agents`` answers after
+    a second), so the Originate that the Listen button asks for is really answered into ChanSpy.
+    """
+    settings = runtime_settings(asterisk_sandbox, tmp_path)
+    recording = settings.recording.model_copy(
+        update={"supervisor_dial": f"Local/{{extension}}@{const.CONTEXT_SIM_AGENTS}"}
+    )
+    runtime = await start_runtime(settings.model_copy(update={"recording": recording}))
+    recorder = Recorder(runtime.bus)
+    runner = web.AppRunner(create_app(runtime), access_log=None)
+    sam_phone = f"1{random.randint(100, 999)}"
+    try:
+        async with runtime.database.transaction() as session:
+            await create_user(
+                session,
+                username="sam",
+                password=PASSWORD,
+                role=Role.SUPERVISOR,
+                extension=sam_phone,
+            )
+            await create_user(session, username="sue", password=PASSWORD, role=Role.SUPERVISOR)
+        await runtime.ami.wait_ready(20)
+        await recorder.wait_for(AmiResynced)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        host, port = runner.addresses[0][:2]
+        yield f"http://{host}:{port}", runtime, recorder, sam_phone
+    finally:
+        await runner.cleanup()
+        await stop_runtime(runtime)
+
+
+async def _quietest_queue(runtime: Runtime) -> str:
+    """The queue with the fewest members of other test sessions (the sandbox is shared)."""
+    counts = {q.name: 0 for q in const.QUEUES}
+    for row in await runtime.ami.queue_status():
+        if row.name == "QueueMember" and row.queue in counts:
+            counts[row.queue] += 1
+    return min(counts, key=lambda name: counts[name])
+
+
+async def _board_as(browser: Any, base: str, username: str) -> Any:
+    page = await browser.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    await page.goto(f"{base}/login?next=/supervisor")
+    await page.fill("input[name=username]", username)
+    await page.fill("input[name=password]", PASSWORD)
+    await page.click("button[type=submit]")
+    await page.wait_for_url(f"{base}/supervisor")
+    await page.wait_for_selector('#board-link[data-state="open"]')
+    return page
+
+
+# The row of the call's agent, read in one go: its state and how many monitor buttons it has.
+_ROW_NOW = """(linkedid) => {
+  const row = document.querySelector(`#board-agents tr[data-linkedid="${linkedid}"]`);
+  const buttons = row && row.querySelectorAll(".monitor button").length;
+  return row && [row.querySelector(".state").className, buttons];
+}"""
+
+
+async def test_supervisor_listens_to_an_agents_call_from_the_board(
+    chromium,  # noqa: F811
+    monitor_site,
+) -> None:
+    from playwright.async_api import async_playwright, expect
+
+    base, runtime, recorder, sam_phone = monitor_site
+    expect.set_options(timeout=TIMEOUT_MS)
+    queue = await _quietest_queue(runtime)
+    agent_phone = f"1{random.randint(100, 999)}"
+    while agent_phone == sam_phone:
+        agent_phone = f"1{random.randint(100, 999)}"
+    interface = f"Local/{agent_phone}@{const.CONTEXT_SIM_AGENTS}"
+    await runtime.ami.send_action(
+        {"Action": "QueueAdd", "Queue": queue, "Interface": interface, "MemberName": "Robin"}
+    )
+    dialogs: list[str] = []
+    try:
+        async with async_playwright() as pw:
+            browser = await pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+            try:
+                page = await _board_as(browser, base, "sam")
+                page.on("dialog", lambda dialog: dialogs.append(dialog.message))
+                await page.wait_for_selector(f'tr[data-interface="{interface}"]')
+
+                linkedid = f"cc-{uuid.uuid4().hex[:16]}"
+                await runtime.ami.originate(
+                    f"Local/s@{const.CONTEXT_SIM_PATIENT}",
+                    context=const.CONTEXT_QUEUES,
+                    exten=queue,
+                    caller_id='"Patient" <+12125550142>',
+                    channel_id=linkedid,
+                    # The agent's phone rings 3 s, then they talk long enough to be listened to.
+                    variables={
+                        "SIM_HOLD": "90",
+                        "__SIM_AGENT_RING": "3",
+                        "__SIM_AGENT_TALK": "45",
+                    },
+                )
+                row = f'#board-agents tr[data-linkedid="{linkedid}"]'
+                # While the agent's phone only rings there is nothing to listen to: no buttons.
+                await recorder.wait_for(
+                    AgentRinging, lambda n: n.linkedid == linkedid, timeout=MONITOR_WAIT
+                )
+                await page.wait_for_selector(f"{row} .state.ringing")
+                ringing = await page.evaluate(_ROW_NOW, linkedid)
+                assert ringing is not None and ringing[1] == 0, ringing
+                (answered,) = await recorder.wait_for(
+                    CallAnswered, lambda n: n.linkedid == linkedid, timeout=MONITOR_WAIT
+                )
+                assert answered.interface == interface
+                await page.wait_for_selector(f"{row} .state.on_call")
+                listen = page.locator(f"{row} button.monitor-listen")
+                await expect(page.locator(f"{row} .monitor button")).to_have_text(
+                    ["Listen", "Whisper", "Barge"]
+                )
+
+                await listen.click()
+                ringing_text = f"Ringing your phone (extension {sam_phone})…"
+                await expect(page.locator(f"{row} .monitor-result.ok")).to_have_text(ringing_text)
+                await expect(page.locator("#board-monitor-status")).to_have_text(
+                    f"Robin: {ringing_text}"
+                )
+                # Asterisk rang sam's phone, which answered into ChanSpy on the agent's call.
+                (spy,) = await recorder.wait_for(
+                    AmiEvent,
+                    lambda e: (
+                        e.name == "ChanSpyStart"
+                        and e.get("SpyeeChannel").startswith(interface)
+                        and e.get("SpyerChannel").startswith(f"Local/{sam_phone}@")
+                    ),
+                    timeout=MONITOR_WAIT,
+                )
+                assert spy.get("SpyeeChannel").startswith(interface)
+                async with runtime.database.session() as session:
+                    audits = list(
+                        await session.scalars(
+                            select(AuditEvent).where(AuditEvent.entity == "call_monitor")
+                        )
+                    )
+                assert [(a.actor, a.action, a.entity_id, a.detail) for a in audits] == [
+                    ("user:sam", AuditAction.PLAY, linkedid, {"mode": "listen"})
+                ]
+
+                # A supervisor whose user has no extension is told so, on the row.
+                sue = await _board_as(browser, base, "sue")
+                sue.on("dialog", lambda dialog: dialogs.append(dialog.message))
+                await sue.locator(f"{row} button.monitor-whisper").click()
+                refused = "your user has no phone extension to monitor from"
+                await expect(sue.locator(f"{row} .monitor-result.error")).to_have_text(refused)
+                await expect(sue.locator("#board-monitor-status")).to_have_text(f"Robin: {refused}")
+                async with runtime.database.session() as session:
+                    count = len(
+                        list(
+                            await session.scalars(
+                                select(AuditEvent).where(AuditEvent.entity == "call_monitor")
+                            )
+                        )
+                    )
+                assert count == 1  # the refused request rang nothing and audited nothing
+                assert dialogs == []
+            finally:
+                await browser.close()
+    finally:
+        await runtime.ami.send_action(
+            {"Action": "QueueRemove", "Queue": queue, "Interface": interface}
+        )

@@ -143,10 +143,11 @@ async def monitor(request: web.Request) -> web.StreamResponse:
         raise ValidationFailed("linkedid", "no call with an agent in progress has this id")
     async with runtime.database.session() as session:
         me = await session.get(User, require_session(request).user_id)
+    extension = (me.extension if me else "") or ""
     action_id = await start_monitor(
         runtime.ami,
         runtime.settings.recording,
-        supervisor_extension=(me.extension if me else "") or "",
+        supervisor_extension=extension,
         channel=call.agent_interface,
         mode=MonitorMode(mode),
         linkedid=call.linkedid,
@@ -160,4 +161,12 @@ async def monitor(request: web.Request) -> web.StreamResponse:
         patient_id=call.patient_id,
         detail={"mode": mode},
     )
-    return web.json_response({"monitoring": call.linkedid, "mode": mode, "action_id": action_id})
+    # The extension lets the page say which phone is about to ring.
+    return web.json_response(
+        {
+            "monitoring": call.linkedid,
+            "mode": mode,
+            "action_id": action_id,
+            "extension": extension,
+        }
+    )

@@ -9,6 +9,13 @@
     return;
   }
   const link = document.getElementById("board-link");
+  // Only set for roles the monitor endpoint accepts (supervisor, admin).
+  const monitorUrl = root.dataset.monitor || "";
+  const MONITOR_MODES = [
+    ["listen", "Listen", "Hear the call; neither side hears you"],
+    ["whisper", "Whisper", "Speak to the agent only; the caller does not hear you"],
+    ["barge", "Barge", "Join the call; both sides hear you"],
+  ];
   const SVG = "http://www.w3.org/2000/svg";
   const MAX_BACKOFF_MS = 15000;
   let board = null;
@@ -62,31 +69,133 @@
     );
   };
 
+  // What the last monitor request of each agent's row said, by interface. Kept apart from the
+  // rows (which every board push redraws) and dropped once that call is no longer on the row.
+  const monitorNotes = new Map();
+
+  const callText = (call) =>
+    call ? `${call.state} · ${call.queue || ""} · ${duration(call.since)}` : "";
+
+  const csrfToken = () => {
+    const meta = document.querySelector('meta[name="csrf-token"]');
+    return meta ? meta.content : "";
+  };
+
+  // The API's error body is {error, message, field}; a field error's message starts with the
+  // field's name ("extension: your user has no ..."), which says nothing to a supervisor.
+  const serverMessage = (data, status) => {
+    const message = typeof data.message === "string" ? data.message : "";
+    if (!message) {
+      return `Monitoring failed (HTTP ${status}).`;
+    }
+    const prefix = data.field ? `${data.field}: ` : "";
+    return prefix && message.startsWith(prefix) ? message.slice(prefix.length) : message;
+  };
+
+  // Asks the server to ring the supervisor's own phone into ChanSpy on the agent's call.
+  const startMonitor = async (agent, mode) => {
+    const linkedid = agent.call.linkedid;
+    monitorNotes.set(agent.interface, { linkedid, state: "pending", text: "Calling…" });
+    renderAgents();
+    let note;
+    try {
+      const response = await fetch(monitorUrl, {
+        method: "POST",
+        body: new URLSearchParams({ linkedid, mode }),
+        headers: { Accept: "application/json", "X-CSRF-Token": csrfToken() },
+        credentials: "same-origin",
+      });
+      const data = await response.json().catch(() => ({}));
+      if (response.ok) {
+        const where = data.extension ? ` (extension ${data.extension})` : "";
+        note = { state: "ok", text: `Ringing your phone${where}…` };
+      } else {
+        note = { state: "error", text: serverMessage(data, response.status) };
+      }
+    } catch (error) {
+      note = { state: "error", text: "Monitoring failed: the server could not be reached." };
+    }
+    monitorNotes.set(agent.interface, { linkedid, mode, ...note });
+    const status = document.getElementById("board-monitor-status");
+    status.dataset.state = note.state;
+    status.textContent = `${agent.name}: ${note.text}`;
+    renderAgents();
+  };
+
+  const monitorCell = (agent) => {
+    const td = document.createElement("td");
+    td.className = "monitor";
+    const note = monitorNotes.get(agent.interface);
+    // Only a call the agent has answered can be spied on; a ringing phone has nothing to hear.
+    if (monitorUrl && agent.call && agent.call.state === "on_call") {
+      for (const [mode, label, title] of MONITOR_MODES) {
+        const button = document.createElement("button");
+        button.type = "button";
+        button.className = `monitor-${mode}`;
+        button.dataset.mode = mode;
+        button.textContent = label;
+        button.title = title;
+        button.disabled = Boolean(note && note.state === "pending");
+        button.addEventListener("click", () => startMonitor(agent, mode));
+        td.append(button);
+      }
+    }
+    if (note) {
+      const result = document.createElement("span");
+      result.className = `monitor-result ${note.state}`;
+      result.setAttribute("role", "status");
+      result.textContent = note.text;
+      td.append(result);
+    }
+    return td;
+  };
+
   const renderAgents = () => {
     const body = document.querySelector("#board-agents tbody");
+    // A row's note lasts as long as its call (the status line below keeps the last one).
+    for (const [where, note] of monitorNotes) {
+      const agent = board.agents.find((a) => a.interface === where);
+      if (!agent || !agent.call || agent.call.linkedid !== note.linkedid) {
+        monitorNotes.delete(where);
+      }
+    }
     body.replaceChildren(
       ...board.agents.map((a) => {
         const tr = document.createElement("tr");
         tr.dataset.interface = a.interface;
+        if (a.call) {
+          tr.dataset.linkedid = a.call.linkedid;
+        }
         const state = document.createElement("span");
         state.className = `state ${a.state}`;
         state.textContent = a.paused_reason ? `${a.state}: ${a.paused_reason}` : a.state;
         const stateCell = document.createElement("td");
         stateCell.append(state);
-        const call = a.call
-          ? `${a.call.state} · ${a.call.queue || ""} · ${duration(a.call.since)}`
-          : "";
         tr.append(
           cell(a.name),
           stateCell,
           cell(duration(a.since), "for"),
           cell(a.queues.join(", ")),
-          cell(call, "call"),
+          cell(callText(a.call), "call"),
+          monitorCell(a),
         );
         return tr;
       }),
     );
     document.getElementById("board-agents-empty").hidden = board.agents.length > 0;
+  };
+
+  // The clock only moves the durations: the rows (and the buttons in them) stay, so a click is
+  // not lost to a once-a-second redraw between the press and the release.
+  const tickAgents = () => {
+    const rows = document.querySelectorAll("#board-agents tbody tr");
+    board.agents.forEach((a, i) => {
+      const row = rows[i];
+      if (row && row.dataset.interface === a.interface) {
+        row.querySelector("td.for").textContent = duration(a.since);
+        row.querySelector("td.call").textContent = callText(a.call);
+      }
+    });
   };
 
   const svg = (name, attrs, text) => {
@@ -197,7 +306,7 @@
   setInterval(() => {
     if (board) {
       renderQueues();
-      renderAgents();
+      tickAgents();
     }
   }, 1000);
   connect();

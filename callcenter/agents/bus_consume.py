@@ -61,7 +61,7 @@ class AgentBusConsumer:
         elif isinstance(item, CallEnded):
             self._pops.on_ended(item)
         elif isinstance(item, AmiResynced):
-            self._restore_memberships()
+            self._restore_memberships(item)
 
     def _on_member_event(self, raw: AmiEvent) -> None:
         event = parse_member_event(raw)
@@ -71,9 +71,9 @@ class AgentBusConsumer:
         if event.kind is MemberEventKind.RING_NO_ANSWER:
             self._pops.on_ring_no_answer(event.interface, event.linkedid)
 
-    def _restore_memberships(self) -> None:
+    def _restore_memberships(self, resynced: AmiResynced) -> None:
         if self._restore is not None and not self._restore.done():
             self._restore.cancel()
         self._restore = asyncio.get_running_loop().create_task(
-            self._agents.restore_memberships(), name="agent-desk-restore"
+            self._agents.restore_memberships(resynced.snapshot), name="agent-desk-restore"
         )

@@ -9,6 +9,10 @@ Sign-ins are also kept in the database (``agent_sign_ins``): at the first resync
 server starts, the stored agents are signed in again (members Asterisk still has are left as
 they are: QueueAdd answers "already there"). A sign-out deletes the row before touching
 Asterisk, so an agent who signed out is never put back by a restart.
+
+A resync also brings the agents' calls back: an agent talking to a caller when the server
+restarted (or while the link was down) shows on that call, with its Linkedid, as soon as the
+snapshot is read, not at the next member event; one whose call ended unseen goes to wrap-up.
 """
 
 from __future__ import annotations
@@ -16,20 +20,23 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
 from collections.abc import Callable, Iterable
 
 from callcenter.agents.errors import ExtensionInUse, NotSignedIn, TelephonyUnavailable
-from callcenter.agents.member_events import MemberEvent
+from callcenter.agents.member_events import MemberEvent, member_calls
 from callcenter.agents.notifier import AgentNotifier
 from callcenter.agents.state import (
     AgentState,
     AgentStatus,
     apply_event,
     end_wrap_up,
+    follow_snapshot,
     interface_for,
 )
 from callcenter.ami import AmiBridge
 from callcenter.ami_errors import AmiActionError, AmiError, AmiNotConnected, AmiTimeout
+from callcenter.ami_events import AmiSnapshot
 from callcenter.ami_protocol import ActionValue
 from callcenter.settings import AgentsSettings
 from hcrm_core.errors import StorageUnavailable, ValidationFailed
@@ -41,6 +48,8 @@ Clock = Callable[[], float]
 # Asterisk's answers when the member is already (or no longer) there: the goal is reached.
 _ALREADY_THERE = "already there"
 _NOT_THERE = "not there"
+# Member events held until the stored agents are loaded (far more than one DB read's worth).
+_HELD_EVENTS = 5_000
 
 
 class AgentService:
@@ -66,6 +75,9 @@ class AgentService:
         self._by_user: dict[str, AgentStatus] = {}
         # username -> (linkedid in wrap-up, timer that ends it)
         self._wrapups: dict[str, tuple[str, asyncio.TimerHandle]] = {}
+        # Events of phones not known yet while the stored agents load: one of them may be a
+        # stored agent's AgentComplete, newer than the snapshot that puts them on the call.
+        self._held: deque[MemberEvent] = deque(maxlen=_HELD_EVENTS)
 
     # -- queries -----------------------------------------------------------------------------
 
@@ -183,6 +195,8 @@ class AgentService:
     def on_member_event(self, event: MemberEvent) -> None:
         status = self.by_interface(event.interface)
         if status is None:
+            if not self._loaded:
+                self._held.append(event)
             return
         if apply_event(status, event):
             _LOG.info(
@@ -195,14 +209,16 @@ class AgentService:
         if status.linkedid and status.state is AgentState.WRAP_UP:
             self._schedule_wrapup_end(status)
 
-    async def restore_memberships(self) -> None:
-        """After an AMI (re)connect: put every signed-in agent back into their queues.
+    async def restore_memberships(self, snapshot: AmiSnapshot) -> None:
+        """After an AMI (re)connect: agents' calls from ``snapshot``, then their queues again.
 
         The first time, the agents stored in the database (signed in before the server
-        started) join them.
+        started) join them, already on the call the snapshot shows.
         """
+        restored: list[AgentStatus] = []
         if not self._loaded:
-            await self._load_stored()
+            restored = await self._load_stored()
+        self._follow_snapshot(snapshot, restored)
         for status in list(self._by_user.values()):
             try:
                 await self._add_to_queues(status)
@@ -215,15 +231,40 @@ class AgentService:
 
     # -- storage -----------------------------------------------------------------------------
 
-    async def _load_stored(self) -> None:
+    def _follow_snapshot(self, snapshot: AmiSnapshot, restored: list[AgentStatus]) -> None:
+        """Each agent's call as the snapshot has it; the agents in ``restored`` are announced."""
+        if snapshot.queues:  # without QueueStatus rows nothing is known about the members
+            members = member_calls(snapshot)
+            for status in self._by_user.values():
+                if follow_snapshot(status, members.get(status.interface), snapshot.taken_at):
+                    _LOG.info(
+                        "agent %s is %s after the resync linkedid=%s",
+                        status.username,
+                        status.state.value,
+                        status.linkedid or "-",
+                    )
+                    if status not in restored:
+                        self._notifier.state_changed(status)
+                if status.linkedid and status.state is AgentState.WRAP_UP:
+                    self._schedule_wrapup_end(status)
+        for status in restored:
+            self._notifier.state_changed(status)
+        held, self._held = self._held, deque(maxlen=_HELD_EVENTS)
+        for event in held:
+            if event.received_at > snapshot.taken_at:
+                self.on_member_event(event)
+
+    async def _load_stored(self) -> list[AgentStatus]:
+        """The agents stored in the database, now signed in here (not announced yet)."""
         assert self._store is not None
         try:
             stored = await self._store.all()
         except StorageUnavailable:
             _LOG.warning("signed-in agents not restored: the database is away; next resync")
-            return
+            return []
         self._loaded = True
         taken = {s.interface for s in self._by_user.values()}
+        restored: list[AgentStatus] = []
         for row in stored:
             if row.username in self._by_user or row.interface in taken:
                 continue  # signed in again meanwhile: this sign-in is the newer one
@@ -239,7 +280,8 @@ class AgentService:
                 session_bound=row.session_bound,
             )
             _LOG.info("agent %s restored from the database on %s", row.username, row.interface)
-            self._notifier.state_changed(self._by_user[row.username])
+            restored.append(self._by_user[row.username])
+        return restored
 
     async def _save(self, status: AgentStatus, session_bound: bool) -> None:
         if self._store is None:

@@ -4,6 +4,9 @@ What the desk shows is derived: a call in progress outranks a pause (Asterisk le
 be paused while talking; the pause shows once the call is over), ringing outranks wrap-up,
 wrap-up outranks a pause. ``since`` moves only when the shown state changes, so "time in
 state" means what the agent sees.
+
+After a server restart or an AMI reconnect the events of a call in progress are gone (or were
+never seen): :func:`follow_snapshot` takes the call from the bridge's live snapshot instead.
 """
 
 from __future__ import annotations
@@ -14,7 +17,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from callcenter.agents.errors import InvalidExtension
-from callcenter.agents.member_events import DeviceStatus, MemberEvent, MemberEventKind
+from callcenter.agents.member_events import (
+    DeviceStatus,
+    MemberCall,
+    MemberEvent,
+    MemberEventKind,
+)
 
 _EXTENSION_RE = re.compile(r"^[0-9]{2,8}$")
 
@@ -65,6 +73,8 @@ class AgentStatus:
     since: float = 0.0
     # Signed in from a console session (ends with it), not by the server itself (demo robots).
     session_bound: bool = False
+    # When the last event about the phone's calls arrived: a snapshot older than that is stale.
+    event_at: float = 0.0
 
     @property
     def state(self) -> AgentState:
@@ -100,17 +110,35 @@ def _set_activity(status: AgentStatus, event: MemberEvent) -> None:
     elif kind is MemberEventKind.CONNECT:
         status.activity, status.linkedid = Activity.ON_CALL, event.linkedid
     elif kind is MemberEventKind.COMPLETE:
-        if status.linkedid in ("", event.linkedid):
+        if event.linkedid and status.linkedid in ("", event.linkedid):
             status.activity, status.linkedid = Activity.WRAP_UP, event.linkedid
+        elif not event.linkedid and status.activity is Activity.ON_CALL:
+            # Sent without any channel (both hung up already): it is the call being talked.
+            _call_over(status)
     elif kind in (MemberEventKind.RING_NO_ANSWER, MemberEventKind.DUMP):
         if status.activity is Activity.RINGING and status.linkedid == event.linkedid:
             status.activity, status.linkedid = Activity.IDLE, ""
     elif kind is MemberEventKind.STATUS:
         status.device = event.status
-        # A caller who hangs up while the phone rings sends no AgentRingNoAnswer: the phone
-        # going back to "not in use" is what says the ringing is over.
-        if status.activity is Activity.RINGING and event.status is DeviceStatus.NOT_INUSE:
-            status.activity, status.linkedid = Activity.IDLE, ""
+        if event.status is DeviceStatus.NOT_INUSE:
+            _phone_hung_up(status)
+    status.event_at = max(status.event_at, event.received_at)
+
+
+def _phone_hung_up(status: AgentStatus) -> None:
+    # A caller who hangs up while the phone rings sends no AgentRingNoAnswer: the phone going
+    # back to "not in use" is what says the ringing is over. A call taken from a snapshot (or
+    # whose AgentComplete was lost with the link) ends the same way; AgentComplete, which
+    # comes first when seen, has already moved the agent on.
+    if status.activity is Activity.RINGING:
+        status.activity, status.linkedid = Activity.IDLE, ""
+    elif status.activity is Activity.ON_CALL:
+        _call_over(status)
+
+
+def _call_over(status: AgentStatus) -> None:
+    # Wrap-up ends by the call's Linkedid: a call we never had one for has none to wait for.
+    status.activity = Activity.WRAP_UP if status.linkedid else Activity.IDLE
 
 
 def apply_event(status: AgentStatus, event: MemberEvent) -> bool:
@@ -131,6 +159,36 @@ def apply_event(status: AgentStatus, event: MemberEvent) -> bool:
     if before[0] is not status.state:
         status.since = event.received_at
     return changed
+
+
+def follow_snapshot(status: AgentStatus, member: MemberCall | None, taken_at: float) -> bool:
+    """Align the agent's call with Asterisk's live state read at ``taken_at``.
+
+    ``member`` is the agent's phone in that snapshot (None: not a queue member there). A queue
+    call in progress shows as on the call, with its Linkedid; a call or ringing we knew of that
+    is gone ended unseen (a call still owes its wrap-up). Events that arrived after
+    ``taken_at`` are newer than the snapshot: the agent is then left as they say. True when
+    the shown state (or the device) changed.
+    """
+    if status.event_at > taken_at:
+        return False
+    before = (status.state, status.linkedid, status.device)
+    if member is not None:
+        status.device = member.device
+    if member is not None and member.in_call:
+        if status.activity is not Activity.ON_CALL or member.linkedid:
+            status.activity, status.linkedid = Activity.ON_CALL, member.linkedid
+    elif status.activity is Activity.ON_CALL:
+        _call_over(status)
+    elif status.activity is Activity.RINGING and (
+        member is None or member.linkedid != status.linkedid
+    ):
+        status.activity, status.linkedid = Activity.IDLE, ""
+    if status.state is not before[0]:
+        status.since = taken_at
+        if status.activity is Activity.ON_CALL and member is not None and member.since:
+            status.since = member.since  # the call began before the snapshot
+    return before != (status.state, status.linkedid, status.device)
 
 
 def end_wrap_up(status: AgentStatus, linkedid: str, now: float) -> bool:

@@ -272,7 +272,9 @@ async def outbound(
     async def survey(agi: Any) -> None:
         await outbound_call(agi, services=services)
 
-    server = FastAgiServer(AgiSettings(port=0), {const.AGI_ROUTE_SURVEY: survey})
+    # Stopping this server stands for the server going away (a crash): dialogs are cut, not
+    # drained (tests/integration/ivr/test_agi_drain_asterisk.py covers a graceful stop).
+    server = FastAgiServer(AgiSettings(port=0, drain_seconds=0), {const.AGI_ROUTE_SURVEY: survey})
     await server.start()
     out = OutboundRig(
         rig=rig,

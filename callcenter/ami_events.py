@@ -177,6 +177,15 @@ def unescape_c(value: str) -> str:
     return _C_ESCAPE_RE.sub(lambda m: _C_ESCAPES.get(m[1], m[0]), value)
 
 
+def duration_seconds(value: str) -> float | None:
+    """A ``Duration`` header as Asterisk writes it ("HH:MM:SS", ``CoreShowChannel``)."""
+    try:
+        hours, minutes, seconds = (int(part) for part in value.split(":"))
+    except ValueError:
+        return None
+    return float(hours * 3600 + minutes * 60 + seconds)
+
+
 @dataclass(frozen=True, slots=True)
 class AmiEvent:
     """One AMI event. ``received_at`` is wall-clock time (``time.time()``) of its arrival."""

@@ -21,7 +21,13 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from callcenter.ami_events import AmiConnectionChanged, AmiEvent, AmiResynced, ConnectionState
+from callcenter.ami_events import (
+    AmiConnectionChanged,
+    AmiEvent,
+    AmiResynced,
+    ConnectionState,
+    duration_seconds,
+)
 from callcenter.call_log import CallLogWriter
 from callcenter.call_state import (
     CallEnded,
@@ -248,7 +254,7 @@ class CallTracker:
     def _adopt_live(self, linkedid: str, channels: list[AmiEvent], now: datetime) -> None:
         """A call Asterisk has that we never saw start (we were disconnected): open it."""
         first = next((c for c in channels if c.uniqueid == linkedid), channels[0])
-        seconds = _duration(first.get("Duration"))
+        seconds = duration_seconds(first.get("Duration")) or 0.0
         call = self._new_call(linkedid, now - timedelta(seconds=seconds))
         call.first_uniqueid = first.uniqueid
         call.channels = dict.fromkeys((c.uniqueid for c in channels), now.timestamp())
@@ -352,12 +358,3 @@ _INPUTS = (AmiEvent, AmiResynced, AmiConnectionChanged, IvrProgress)
 
 def _is_input(item: object) -> bool:
     return isinstance(item, _INPUTS)
-
-
-def _duration(value: str) -> float:
-    """CoreShowChannel's Duration is HH:MM:SS."""
-    try:
-        hours, minutes, seconds = (int(part) for part in value.split(":"))
-    except ValueError:
-        return 0.0
-    return hours * 3600 + minutes * 60 + seconds

@@ -15,7 +15,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from callcenter.ami_events import AmiEvent, AmiSnapshot
+from callcenter.ami_events import AmiEvent, AmiSnapshot, duration_seconds
 
 
 class MemberEventKind(enum.StrEnum):
@@ -126,15 +126,6 @@ def _interface_of(channel: str) -> str:
     return interface if dash else ""
 
 
-def _seconds(duration: str) -> float | None:
-    """``CoreShowChannel``'s ``Duration`` ("HH:MM:SS")."""
-    try:
-        hours, minutes, seconds = (int(part) for part in duration.split(":"))
-    except ValueError:
-        return None
-    return float(hours * 3600 + minutes * 60 + seconds)
-
-
 def _talking_first(channel: AmiEvent) -> tuple[bool, bool]:
     # The half in the caller's bridge is the call; an Up channel beats one still ringing.
     return (bool(channel.get("BridgeId")), channel.get("ChannelStateDesc") == "Up")
@@ -153,7 +144,7 @@ def member_calls(snapshot: AmiSnapshot) -> dict[str, MemberCall]:
     calls: dict[str, MemberCall] = {}
     for interface, members in rows.items():
         own = sorted(channels.get(interface, ()), key=_talking_first, reverse=True)
-        age = _seconds(own[0].get("Duration")) if own else None
+        age = duration_seconds(own[0].get("Duration")) if own else None
         calls[interface] = MemberCall(
             interface=interface,
             in_call=any(_flag(m.get("InCall")) for m in members),

@@ -30,6 +30,7 @@ from hcrm_core.models import AuditAction, AuditEvent, Role
 from hcrm_core.services.users import create_user
 from tests.asterisk_sandbox import AsteriskSandboxHandle
 from tests.e2e.test_console_chromium import CHROMIUM_ARGS, TIMEOUT_MS, chromium  # noqa: F401
+from tests.integration.agents.desk_support import quietest_queue
 from tests.integration.callcenter.test_call_tracker_asterisk import Recorder, runtime_settings
 from tests.integration.web_console.console_support import (
     PASSWORD,
@@ -169,15 +170,6 @@ async def monitor_site(
         await stop_runtime(runtime)
 
 
-async def _quietest_queue(runtime: Runtime) -> str:
-    """The queue with the fewest members of other test sessions (the sandbox is shared)."""
-    counts = {q.name: 0 for q in const.QUEUES}
-    for row in await runtime.ami.queue_status():
-        if row.name == "QueueMember" and row.queue in counts:
-            counts[row.queue] += 1
-    return min(counts, key=lambda name: counts[name])
-
-
 async def _board_as(browser: Any, base: str, username: str) -> Any:
     page = await browser.new_page()
     page.set_default_timeout(TIMEOUT_MS)
@@ -206,7 +198,7 @@ async def test_supervisor_listens_to_an_agents_call_from_the_board(
 
     base, runtime, recorder, sam_phone = monitor_site
     expect.set_options(timeout=TIMEOUT_MS)
-    queue = await _quietest_queue(runtime)
+    queue = await quietest_queue(runtime)
     agent_phone = f"1{random.randint(100, 999)}"
     while agent_phone == sam_phone:
         agent_phone = f"1{random.randint(100, 999)}"

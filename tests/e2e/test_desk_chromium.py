@@ -29,7 +29,7 @@ from hcrm_core.services.users import create_user
 from tests.asterisk_sandbox import AsteriskSandboxHandle
 from tests.e2e.test_console_chromium import CHROMIUM_ARGS, chromium  # noqa: F401 - fixture
 from tests.factories import make_hospital, make_patient
-from tests.integration.agents.desk_support import patients_phone, render_ivr_prompts
+from tests.integration.agents.desk_support import patients_phone, quietest_queue, render_ivr_prompts
 from tests.integration.callcenter.test_call_tracker_asterisk import Recorder, runtime_settings
 from tests.integration.web_console.console_support import PASSWORD
 from web_console.app import create_app
@@ -40,16 +40,6 @@ pytestmark = pytest.mark.asterisk
 TIMEOUT_MS = 30_000
 GRACE_PHONE = "+12125550142"
 SCRIPT_PHONE = "+12125550166"
-
-
-async def _quietest_queue(runtime: Runtime) -> str:
-    """The queue with the fewest members of other test sessions (the sandbox is shared)."""
-    rows = await runtime.ami.queue_status()
-    counts = {q.name: 0 for q in const.QUEUES}
-    for row in rows:
-        if row.name == "QueueMember" and row.queue in counts:
-            counts[row.queue] += 1
-    return min(counts, key=lambda name: counts[name])
 
 
 @pytest.fixture
@@ -171,7 +161,7 @@ async def test_agent_gets_the_pop_and_books_from_it(chromium, desk_site) -> None
             await page.click("#resume")
             await expect(page.locator("#agent-state")).to_have_attribute("data-state", "ready")
 
-            queue = await _quietest_queue(runtime)
+            queue = await quietest_queue(runtime)
             linkedid = await _call(runtime, queue, GRACE_PHONE)
             pop = _pop(page, linkedid)
             await expect(pop.locator(".pop-record")).to_have_text("MRN-4242")
@@ -268,7 +258,7 @@ async def test_pick_list_and_new_patient_form_identify_the_caller(
             page = await browser.new_page()
             page.set_default_timeout(TIMEOUT_MS)
             await _sign_in_at_the_desk(page, base, f"1{random.randint(100, 999)}")
-            queue = await _quietest_queue(runtime)
+            queue = await quietest_queue(runtime)
 
             twins_call = await _call(runtime, queue, TWINS_PHONE)
             pop = _pop(page, twins_call)

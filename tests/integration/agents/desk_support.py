@@ -56,6 +56,15 @@ async def running_desk(settings: Settings) -> AsyncIterator[tuple[Runtime, Recor
         await stop_runtime(runtime)
 
 
+async def quietest_queue(runtime: Runtime) -> str:
+    """The queue with the fewest members of other test sessions (the sandbox is shared)."""
+    counts = {q.name: 0 for q in const.QUEUES}
+    for row in await runtime.ami.queue_status():
+        if row.name == "QueueMember" and row.queue in counts:
+            counts[row.queue] += 1
+    return min(counts, key=lambda name: counts[name])
+
+
 async def agent_user(runtime: Runtime, username: str = "alice") -> int:
     async with runtime.database.transaction() as session:
         user = await create_user(

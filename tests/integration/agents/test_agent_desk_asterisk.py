@@ -21,6 +21,7 @@ from callcenter.server import Runtime
 from hcrm_core.models import AuditEvent, Role
 from hcrm_core.services.users import create_user
 from tests.factories import make_patient
+from tests.integration.agents.desk_support import quietest_queue
 
 pytestmark = pytest.mark.asterisk
 WAIT = 30.0
@@ -216,7 +217,7 @@ async def test_pops_prefer_the_ivr_identity_and_list_or_offer_registration(desk_
     # Phones that ring until the caller gives up: each agent rings with one caller.
     for username, uid in (("alice", user_id), ("bob", user_id + 1), ("carol", user_id + 2)):
         await runtime.desk.agents.sign_in(uid, username, _extension(2))
-    queue = await _quietest_queue(runtime)
+    queue = await quietest_queue(runtime)
     calls = {}
     for case, number in (
         ("ivr", "+12125550161"),
@@ -264,13 +265,3 @@ async def test_pops_prefer_the_ivr_identity_and_list_or_offer_registration(desk_
         )
     for username in ("alice", "bob", "carol"):
         assert runtime.desk.pops.open_pops(username) == []
-
-
-async def _quietest_queue(runtime: Runtime) -> str:
-    """The queue with the fewest members of other test sessions (the sandbox is shared)."""
-    rows = await runtime.ami.queue_status()
-    counts = {q.name: 0 for q in const.QUEUES}
-    for row in rows:
-        if row.name == "QueueMember" and row.queue in counts:
-            counts[row.queue] += 1
-    return min(counts, key=lambda name: counts[name])

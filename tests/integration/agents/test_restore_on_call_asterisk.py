@@ -20,7 +20,13 @@ from callcenter.ami_events import AmiEvent, AmiResynced
 from callcenter.asterisk import const
 from callcenter.server import Runtime, start_runtime, stop_runtime
 from tests.asterisk_sandbox import AsteriskSandboxHandle
-from tests.integration.agents.desk_support import WAIT, agent_user, desk_settings, running_desk
+from tests.integration.agents.desk_support import (
+    WAIT,
+    agent_user,
+    desk_settings,
+    quietest_queue,
+    running_desk,
+)
 from tests.integration.callcenter.test_call_tracker_asterisk import Recorder
 from tests.integration.web_console.console_support import login
 from web_console.app import create_app
@@ -29,16 +35,6 @@ pytestmark = pytest.mark.asterisk
 PHONE = "+12125550177"
 # Long enough to outlast the restart: the test ends the call itself by hanging up the caller.
 TALK_SECONDS = "120"
-
-
-async def _quietest_queue(runtime: Runtime) -> str:
-    """The queue with the fewest members of other test sessions (the sandbox is shared)."""
-    rows = await runtime.ami.queue_status()
-    counts = {q.name: 0 for q in const.QUEUES}
-    for row in rows:
-        if row.name == "QueueMember" and row.queue in counts:
-            counts[row.queue] += 1
-    return min(counts, key=lambda name: counts[name])
 
 
 async def _in_call(runtime: Runtime, interface: str) -> set[str]:
@@ -70,7 +66,7 @@ async def test_an_agent_on_a_call_is_restored_on_it_and_wraps_up_when_it_ends(
         alice_id = await agent_user(first, "alice")
         status = await first.desk.agents.sign_in(alice_id, "alice", extension, session_bound=True)
         interface = status.interface
-        queue = await _quietest_queue(first)
+        queue = await quietest_queue(first)
         await first.ami.originate(
             f"Local/s@{const.CONTEXT_SIM_PATIENT}",
             context=const.CONTEXT_QUEUES,

@@ -9,7 +9,6 @@ or a board push with a timeout.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import random
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -17,13 +16,12 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
-from pydantic import SecretStr
 from sqlalchemy import select, update
 
 from callcenter.agents.board import BoardChanged, BoardService
 from callcenter.agents.notifier import AgentNotifier
 from callcenter.agents.services import AgentService
-from callcenter.ami import AmiBridge, AmiResynced
+from callcenter.ami import AmiResynced
 from callcenter.call_state import CallEnded
 from callcenter.demo import DEMO_INTERFACE, signed_in_robots
 from callcenter.demo_callers import DemoCallers, Persona, StreamSettings, known_callers
@@ -41,7 +39,8 @@ from hcrm_core.services.patients import PatientService
 from hcrm_core.services.scheduling import SchedulingService
 from tests.asterisk_sandbox import AsteriskSandboxHandle
 from tests.factories import Hospital, make_hospital, make_patient
-from tests.integration.callcenter.test_call_tracker_asterisk import Rig, ami_settings, open_rig
+from tests.integration.agents.desk_support import patients_phone
+from tests.integration.callcenter.test_call_tracker_asterisk import Rig, open_rig
 
 pytestmark = [pytest.mark.asterisk, pytest.mark.parametrize("database", ["sqlite"], indirect=True)]
 WAIT = 120.0
@@ -112,21 +111,6 @@ async def _world(database: Database, policy: BookingPolicy, box: AsteriskSandbox
     await asyncio.to_thread(_render_prompts, box, hospital)
 
 
-@contextlib.asynccontextmanager
-async def _driver(box: AsteriskSandboxHandle) -> AsyncIterator[tuple[AmiBridge, EventBus]]:
-    bus = EventBus()
-    driver = AmiBridge(
-        ami_settings(box, username=box.driver_username, secret=SecretStr(box.driver_secret)), bus
-    )
-    await driver.start()
-    try:
-        await driver.wait_ready(20)
-        yield driver, bus
-    finally:
-        await driver.stop()
-        await bus.close()
-
-
 @pytest.fixture
 async def demo(
     database: Database, asterisk_sandbox: AsteriskSandboxHandle
@@ -156,7 +140,7 @@ async def demo(
     )
     await agi.start()
     try:
-        async with _driver(asterisk_sandbox) as (driver, driver_bus):
+        async with patients_phone(asterisk_sandbox) as (driver, driver_bus):
             await rig.bridge.wait_ready(20)
             await rig.recorder.wait_for(AmiResynced)
             settings = StreamSettings(

@@ -22,8 +22,8 @@ from pathlib import Path
 import uvloop
 
 from benchmarks._common import percentile
-from callcenter.events import EventBus
-from callcenter.ivr.transport import IMMEDIATE_VERBS, AgiLatency
+from callcenter.agi.transport import IMMEDIATE_VERBS, AgiLatency
+from callcenter.bus import EventBus
 from callcenter.settings import AgiSettings
 from hcrm_core.db import Database
 from hcrm_core.policy import BookingPolicy
@@ -118,8 +118,8 @@ def lag_summary(samples: list[tuple[float, float]], start: float | None) -> dict
 
 async def serve(url: str, stats_file: Path, profile: Path | None) -> None:
     """The IVR routes on FastAGI until SIGTERM; then the figures to ``stats_file``."""
-    from callcenter.ivr.routes import build_routes
-    from callcenter.ivr.server import FastAgiServer
+    from callcenter.agi.server import FastAgiServer
+    from callcenter.ivr.plugin import build_routes
     from hcrm_core.services.appointments import AppointmentService
 
     database = Database(url)

@@ -19,10 +19,10 @@ from datetime import time as clock
 from pydantic import SecretStr
 from sqlalchemy import select, update
 
-from callcenter.ami import AmiBridge
-from callcenter.ami_events import AmiEvent
+from callcenter.ami.bridge import AmiBridge
+from callcenter.ami.events import AmiEvent
 from callcenter.asterisk import const
-from callcenter.events import EventBus
+from callcenter.bus import EventBus
 from callcenter.ivr import prompts
 from callcenter.settings import Settings
 from hcrm_core.actors import Actor

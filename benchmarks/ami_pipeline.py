@@ -47,14 +47,14 @@ from typing import cast
 from sqlalchemy import func, select
 
 from benchmarks._common import Figure, default_pg_url, print_figures, scratch_database
-from callcenter.ami import AmiBridge, AmiEvent
-from callcenter.ami_protocol import MessageFramer
+from callcenter.agi.channel import AgiChannel
+from callcenter.agi.server import FastAgiServer
+from callcenter.ami.bridge import AmiBridge, AmiEvent
+from callcenter.ami.protocol import MessageFramer
 from callcenter.asterisk import const
-from callcenter.call_log import CallLogWriter
-from callcenter.calls import CallTracker
-from callcenter.events import EventBus
-from callcenter.ivr.agi import AgiChannel
-from callcenter.ivr.server import FastAgiServer
+from callcenter.bus import EventBus
+from callcenter.calls.call_log import CallLogWriter
+from callcenter.calls.tracker import CallTracker
 from callcenter.settings import AgiSettings, AmiSettings, Settings
 from hcrm_core.db import Database
 from hcrm_core.migrate import upgrade_async

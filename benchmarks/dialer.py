@@ -32,14 +32,14 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Table, delete, func, insert, select
 
 from benchmarks._common import Figure, default_pg_url, print_figures, scratch_database
-from callcenter.ami import AmiBridge, AmiEvent, AmiResynced
+from callcenter.agi.server import FastAgiServer
+from callcenter.ami.bridge import AmiBridge, AmiEvent, AmiResynced
 from callcenter.asterisk import const
-from callcenter.events import EventBus
-from callcenter.ivr.server import FastAgiServer
+from callcenter.bus import EventBus
 from callcenter.outbound.bus_consume import DialerEvents
 from callcenter.outbound.channels import DialPlan
+from callcenter.outbound.dialer import Dialer, DialerOptions
 from callcenter.outbound.dialogs import DialogServices, outbound_call
-from callcenter.outbound.services import Dialer, DialerOptions
 from callcenter.settings import AgiSettings
 from hcrm_core.actors import Actor
 from hcrm_core.db import Database

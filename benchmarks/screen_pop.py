@@ -48,10 +48,10 @@ from aiohttp import web
 from sqlalchemy import insert, select
 
 from benchmarks._common import Figure, default_pg_url, percentile, print_figures, scratch_database
-from callcenter.ami import AmiEvent
+from callcenter.ami.bridge import AmiEvent
 from callcenter.asterisk import const
-from callcenter.demo_callers import known_callers
-from callcenter.server import Runtime, start_runtime, stop_runtime
+from callcenter.demo.callers import known_callers
+from callcenter.server.runtime import Runtime, start_runtime, stop_runtime
 from callcenter.settings import Settings
 from hcrm_core.db import Database
 from hcrm_core.migrate import upgrade_async

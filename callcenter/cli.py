@@ -54,7 +54,7 @@ def serve(ctx: click.Context, seed_demo: bool) -> None:
     """Run the server (console, API, AMI bridge, FastAGI) until SIGTERM or Ctrl-C."""
     import uvloop
 
-    from callcenter.server import run_server
+    from callcenter.server.runtime import run_server
 
     settings = _load(ctx)
     # uvloop: the same asyncio, with a quarter less CPU per database round trip and AMI event.
@@ -200,7 +200,8 @@ def demo(ctx: click.Context, mean_gap: float, no_callers: bool) -> None:
     import uvloop
 
     from callcenter.asterisk.sandbox import AsteriskSandbox
-    from callcenter.demo import (
+    from callcenter.demo.callers import StreamSettings
+    from callcenter.demo.run import (
         DemoRefused,
         demo_background,
         demo_settings,
@@ -208,9 +209,8 @@ def demo(ctx: click.Context, mean_gap: float, no_callers: bool) -> None:
         describe_logins,
         require_sandbox,
     )
-    from callcenter.demo_callers import StreamSettings
     from callcenter.ivr.cli import build
-    from callcenter.server import run_server
+    from callcenter.server.runtime import run_server
 
     settings = demo_settings(_load(ctx))
     ctx.obj["settings"] = settings  # the steps invoked below run with the demo's settings

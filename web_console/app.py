@@ -9,7 +9,7 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
-from callcenter.server import Runtime
+from callcenter.server.runtime import Runtime
 from web_console import ws
 from web_console.access import access_middleware, csrf_middleware, session_middleware
 from web_console.board_push import add_board

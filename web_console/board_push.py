@@ -1,6 +1,6 @@
 """Glue between the supervisor board service and the websocket hub.
 
-The board service (``callcenter.agents.board``) publishes coalesced :class:`BoardChanged`
+The board service (``callcenter.board.services``) publishes coalesced :class:`BoardChanged`
 snapshots on the bus; this module runs the service for the console's lifetime, forwards each
 snapshot to every supervisor's and admin's socket, and gives a new socket the current board
 first (so a browser that reconnects is whole again).
@@ -13,8 +13,8 @@ from typing import Any
 
 from aiohttp import web
 
-from callcenter.agents.board import BoardChanged, BoardService
 from callcenter.asterisk import const
+from callcenter.board.services import BoardChanged, BoardService
 from web_console.access import SUPERVISORS
 from web_console.keys import BOARD, RUNTIME, WS_HUB
 from web_console.sessions import Session

@@ -20,9 +20,9 @@ from typing import Any
 from aiohttp import web
 
 from callcenter.agents.notifier import AgentStateChanged, ScreenPopChanged
-from callcenter.ami_events import AmiConnectionChanged, ConnectionState
-from callcenter.events import Subscription
-from callcenter.server import Runtime
+from callcenter.ami.events import AmiConnectionChanged, ConnectionState
+from callcenter.bus import Subscription
+from callcenter.server.runtime import Runtime
 from hcrm_core.models import Role
 from hcrm_core.services.call_records import DISPOSITIONS
 from hcrm_core.services.complaints import CATEGORIES

@@ -10,8 +10,8 @@ from web_console.sessions import Session, SessionStore
 from web_console.throttle import LoginThrottle
 
 if TYPE_CHECKING:
-    from callcenter.agents.board import BoardService
-    from callcenter.server import Runtime
+    from callcenter.board.services import BoardService
+    from callcenter.server.runtime import Runtime
     from web_console.ws import WsHub
 
 RUNTIME: web.AppKey[Runtime] = web.AppKey("runtime")

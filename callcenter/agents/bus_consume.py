@@ -17,9 +17,9 @@ from callcenter.agents.member_events import (
 )
 from callcenter.agents.pops import ScreenPops
 from callcenter.agents.services import AgentService
-from callcenter.ami_events import AmiEvent, AmiResynced
-from callcenter.call_state import AgentRinging, CallAnswered, CallEnded
-from callcenter.events import EventBus, Subscription
+from callcenter.ami.events import AmiEvent, AmiResynced
+from callcenter.bus import EventBus, Subscription
+from callcenter.calls.state import AgentRinging, CallAnswered, CallEnded
 
 _LOG = logging.getLogger(__name__)
 _NOTICES = (AgentRinging, CallAnswered, CallEnded, AmiResynced)

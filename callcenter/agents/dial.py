@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 from callcenter.agents.errors import InvalidNumber, TelephonyUnavailable
 from callcenter.agents.services import AgentService
-from callcenter.ami import AmiBridge
-from callcenter.ami_errors import AmiError
+from callcenter.ami.bridge import AmiBridge
+from callcenter.ami.errors import AmiError
 from callcenter.settings import AgentsSettings
 from hcrm_core.errors import InvalidPhoneNumber, ValidationFailed
 from hcrm_core.phones import to_e164

@@ -15,7 +15,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from callcenter.ami_events import AmiEvent, AmiSnapshot, duration_seconds
+from callcenter.ami.events import AmiEvent, AmiSnapshot, duration_seconds
 
 
 class MemberEventKind(enum.StrEnum):

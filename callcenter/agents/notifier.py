@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from callcenter.agents.state import AgentStatus
-from callcenter.events import EventBus
+from callcenter.bus import EventBus
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,10 +9,10 @@ from callcenter.agents.dial import ClickToDial
 from callcenter.agents.notifier import AgentNotifier
 from callcenter.agents.pops import ScreenPops
 from callcenter.agents.services import AgentService
-from callcenter.ami import AmiBridge
+from callcenter.ami.bridge import AmiBridge
 from callcenter.asterisk.const import QUEUES
-from callcenter.calls import CallTracker
-from callcenter.events import EventBus
+from callcenter.bus import EventBus
+from callcenter.calls.tracker import CallTracker
 from callcenter.settings import Settings
 from hcrm_core.db import Database
 from hcrm_core.services.agent_sign_ins import AgentSignIns

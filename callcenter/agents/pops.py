@@ -22,8 +22,8 @@ from callcenter.agents.errors import PopNotFound
 from callcenter.agents.notifier import AgentNotifier
 from callcenter.agents.pop_card import candidate_view, patient_card
 from callcenter.agents.services import AgentService
-from callcenter.call_state import AgentRinging, CallAnswered, CallEnded
-from callcenter.calls import CallTracker
+from callcenter.calls.state import AgentRinging, CallAnswered, CallEnded
+from callcenter.calls.tracker import CallTracker
 from hcrm_core.actors import Actor
 from hcrm_core.db import Database
 from hcrm_core.errors import DomainError

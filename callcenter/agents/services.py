@@ -34,10 +34,10 @@ from callcenter.agents.state import (
     follow_snapshot,
     interface_for,
 )
-from callcenter.ami import AmiBridge
-from callcenter.ami_errors import AmiActionError, AmiError, AmiNotConnected, AmiTimeout
-from callcenter.ami_events import AmiSnapshot
-from callcenter.ami_protocol import ActionValue
+from callcenter.ami.bridge import AmiBridge
+from callcenter.ami.errors import AmiActionError, AmiError, AmiNotConnected, AmiTimeout
+from callcenter.ami.events import AmiSnapshot
+from callcenter.ami.protocol import ActionValue
 from callcenter.settings import AgentsSettings
 from hcrm_core.errors import StorageUnavailable, ValidationFailed
 from hcrm_core.services.agent_sign_ins import AgentSignIns, SignedIn

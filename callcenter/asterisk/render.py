@@ -22,7 +22,7 @@ from typing import Any
 import jinja2
 
 from callcenter.asterisk import const
-from callcenter.recording.dialplan import dialplan_globals
+from callcenter.asterisk.recording_policy import dialplan_globals
 from callcenter.settings import Settings
 
 TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "asterisk_conf"

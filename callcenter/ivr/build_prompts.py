@@ -22,9 +22,9 @@ from typing import TYPE_CHECKING
 
 from pydub import AudioSegment
 
-from callcenter.ivr import speech_prompts
-from callcenter.ivr.agi import sound
-from callcenter.ivr.core_sounds_zh import say_files
+from callcenter.agi import speech_prompts
+from callcenter.agi.channel import sound
+from callcenter.agi.core_sounds_zh import say_files
 from callcenter.ivr.prompts import (
     MANDARIN,
     Spoken,
@@ -193,6 +193,6 @@ def language_prompts(
     if language == MANDARIN:
         result.update({name: Spoken(text, MANDARIN) for name, text in say_files().items()})
     result.update(localised_database_prompts(language, departments, doctors))
-    # Speech input's own prompts ("or say it after the tone"): callcenter/ivr/speech_prompts.py.
+    # Speech input's own prompts ("or say it after the tone"): callcenter/agi/speech_prompts.py.
     result.update(speech_prompts.catalogue(language))
     return result

@@ -2,9 +2,9 @@
 
 For sites that will not open a FastAGI port. Asterisk runs ``AGI(/path/to/callcenter-agi)``;
 this process reads the AGI environment with pyst2, opens its own database connection from the
-settings file and runs the same dialog as the FastAGI server (``callcenter.ivr.routes``) over
+settings file and runs the same dialog as the FastAGI server (``callcenter.ivr.plugin``) over
 :class:`PipeTransport`. Only the transport differs: commands are built and replies parsed by
-:class:`callcenter.ivr.agi.AgiChannel` in both modes.
+:class:`callcenter.agi.channel.AgiChannel` in both modes.
 
 The route is the first AGI argument (``AGI(/path/callcenter-agi,ivr)``) or else the script's
 file name, so a directory of links named after the routes (``.../callcenter/ivr``) works with
@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 from typing import IO, Any
 
-from callcenter.ivr.agi import AgiChannel, AgiEnvironment
+from callcenter.agi.channel import AgiChannel, AgiEnvironment
 from callcenter.settings import Settings, SettingsError, load_settings
 
 _LOG = logging.getLogger(__name__)
@@ -86,9 +86,9 @@ class _Sink:
 
 async def run_classic(settings: Settings, agi: Any, env: AgiEnvironment) -> bool:
     """Run the routed dialog for this one call; True when it ended normally."""
-    from callcenter.events import EventBus
-    from callcenter.ivr.routes import build_routes
-    from callcenter.ivr.server import DEFAULT_CALL_TIMEOUT, run_flow
+    from callcenter.agi.server import DEFAULT_CALL_TIMEOUT, run_flow
+    from callcenter.bus import EventBus
+    from callcenter.ivr.plugin import build_routes
     from hcrm_core.db import Database
     from hcrm_core.services.appointments import AppointmentService
     from hcrm_core.services.patients import PatientService

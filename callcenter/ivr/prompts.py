@@ -1,11 +1,11 @@
 """The IVR's prompt catalogue: sound name -> what ``callcenter prompts build`` speaks, per language.
 
 Names are relative to Asterisk's language sounds directory (``<sounds>/<lang>/callcenter/...``)
-and must pass :func:`callcenter.ivr.agi.sound`. One name serves every language: the dialog sets
+and must pass :func:`callcenter.agi.channel.sound`. One name serves every language: the dialog sets
 the channel's language (``CHANNEL(language)``) and Asterisk picks ``<sounds>/zh/...`` or
 ``<sounds>/en/...`` itself. Numbers, dates and times are never recorded: the dialogs say them
 with Asterisk's own ``SAY`` commands and core sounds (for Mandarin, built from
-:mod:`callcenter.ivr.core_sounds_zh`). Department and doctor names come from the database:
+:mod:`callcenter.agi.core_sounds_zh`). Department and doctor names come from the database:
 :func:`department_prompt` and :func:`doctor_prompt` name their files and ``prompts build``
 renders them in each language.
 """

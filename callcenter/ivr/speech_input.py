@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Generic, TypeVar
 
-from callcenter.ivr.agi import AgiChannel
-from callcenter.ivr.errors import RecordingFailed
+from callcenter.agi.channel import AgiChannel
+from callcenter.agi.errors import RecordingFailed
 from callcenter.ivr.speech import (
     Grammar,
     Recognition,

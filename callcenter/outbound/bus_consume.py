@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import logging
 
-from callcenter.ami_events import AmiEvent, AmiResynced
-from callcenter.events import EventBus, Subscription
-from callcenter.outbound.channels import attempt_of
+from callcenter.ami.events import AmiEvent, AmiResynced
+from callcenter.bus import EventBus, Subscription
+from callcenter.calls.channel_ids import attempt_of
+from callcenter.outbound.dialer import Dialer
 from callcenter.outbound.reconcile import reconcile
-from callcenter.outbound.services import Dialer
 from hcrm_core.db import Database
 
 _LOG = logging.getLogger(__name__)

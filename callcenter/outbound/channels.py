@@ -1,10 +1,6 @@
-"""Naming an attempt's call in Asterisk, and the dial string for a patient's number.
+"""The dial string for a patient's number; attempt ids are in `callcenter.calls.channel_ids`.
 
-The attempt id is given to Originate as ``ChannelId`` (prefixed, so it cannot collide with
-Asterisk's own ``<epoch>.<n>`` ids): the ``;1`` half of the Local channel then has that
-Uniqueid and the whole call that Linkedid, and after a crash the call is found by it in
-``CoreShowChannels`` and in the call log. Only a validated E.164 number ever reaches the dial
-string (the dialplan filters it again).
+Only a validated E.164 number ever reaches the dial string (the dialplan filters it again).
 """
 
 from __future__ import annotations
@@ -17,23 +13,6 @@ from typing import Protocol
 from hcrm_core.services.campaigns_attempts import DialTarget
 
 _E164_RE = re.compile(r"^\+[1-9][0-9]{6,14}$")
-
-
-def channel_id(prefix: str, attempt_id: int) -> str:
-    return f"{prefix}{int(attempt_id)}"
-
-
-def other_channel_id(prefix: str, attempt_id: int) -> str:
-    """The ``;2`` half's Uniqueid (the far end of the Local pair)."""
-    return f"{prefix}{int(attempt_id)}-b"
-
-
-def attempt_of(prefix: str, uniqueid: str) -> int | None:
-    """The attempt id named by an Asterisk Uniqueid/Linkedid, or None if it is not ours."""
-    if not uniqueid.startswith(prefix):
-        return None
-    rest = uniqueid[len(prefix) :]
-    return int(rest) if rest.isdigit() and len(rest) < 19 else None
 
 
 @dataclass(frozen=True, slots=True)

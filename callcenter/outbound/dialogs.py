@@ -20,15 +20,15 @@ import logging
 from dataclasses import dataclass
 from typing import Literal
 
-from callcenter.events import EventBus
+from callcenter.agi.channel import AgiChannel
+from callcenter.agi.context import CallContext, ToAgent
+from callcenter.agi.dialog import SayDateTime, Segment
+from callcenter.agi.errors import CallerHungUp
+from callcenter.agi.localised import LocalisedIvr
+from callcenter.bus import EventBus
+from callcenter.calls.channel_ids import attempt_of
 from callcenter.ivr import prompts as ivr_prompts
-from callcenter.ivr.agi import AgiChannel
-from callcenter.ivr.context import CallContext, ToAgent
-from callcenter.ivr.errors import CallerHungUp
-from callcenter.ivr.flows._common import LocalisedIvr
-from callcenter.ivr.helpers import SayDateTime, Segment
 from callcenter.outbound import prompts
-from callcenter.outbound.channels import attempt_of
 from callcenter.outbound.errors import OptedOut
 from hcrm_core.actors import Actor
 from hcrm_core.errors import DomainError

@@ -11,13 +11,13 @@ import logging
 from dataclasses import dataclass
 from functools import partial
 
-from callcenter.ami import AmiBridge
-from callcenter.events import EventBus
-from callcenter.ivr.server import Flow
+from callcenter.agi.server import Flow
+from callcenter.ami.bridge import AmiBridge
+from callcenter.bus import EventBus
 from callcenter.outbound.bus_consume import DialerEvents
 from callcenter.outbound.channels import TemplateRoute
+from callcenter.outbound.dialer import Dialer, DialerOptions
 from callcenter.outbound.dialogs import DialogServices, outbound_call
-from callcenter.outbound.services import Dialer, DialerOptions
 from callcenter.settings import Settings
 from hcrm_core.db import Database
 from hcrm_core.services.appointments import AppointmentService

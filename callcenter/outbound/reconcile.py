@@ -16,15 +16,15 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
-from callcenter.ami_events import AmiSnapshot
-from callcenter.outbound.channels import channel_id
+from callcenter.ami.events import AmiSnapshot
+from callcenter.calls.channel_ids import channel_id
 from callcenter.outbound.tracking import LiveAttempt
 from hcrm_core.db import Database
 from hcrm_core.models import AttemptStatus, Call, CallEvent
 from hcrm_core.services.campaigns_attempts import InFlight
 
 if TYPE_CHECKING:
-    from callcenter.outbound.services import Dialer
+    from callcenter.outbound.dialer import Dialer
 
 _LOG = logging.getLogger(__name__)
 

@@ -11,9 +11,9 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
-from callcenter.ami_events import AmiEvent
-from callcenter.call_state import CallEnded
-from callcenter.events import EventBus, Subscription
+from callcenter.ami.events import AmiEvent
+from callcenter.bus import EventBus, Subscription
+from callcenter.calls.state import CallEnded
 from callcenter.recording.services import RecordingService, RecordingStarted
 
 _LOG = logging.getLogger(__name__)

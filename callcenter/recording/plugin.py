@@ -1,6 +1,6 @@
 """Wiring of the recording slice: the service, its bus consumer and the processor.
 
-Started by ``callcenter.server.start_runtime`` and stopped in reverse order. The agent desk
+Started by ``callcenter.server.runtime.start_runtime`` and stopped in reverse order. The agent desk
 pauses and resumes a call's recording with ``runtime.recordings.service.set_paused``.
 """
 
@@ -9,8 +9,8 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
-from callcenter.ami import AmiBridge
-from callcenter.events import EventBus
+from callcenter.ami.bridge import AmiBridge
+from callcenter.bus import EventBus
 from callcenter.recording.bus_consume import RecordingEvents
 from callcenter.recording.processor import RecordingProcessor, make_pool
 from callcenter.recording.services import RecordingService

@@ -23,9 +23,9 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from callcenter.ami import AmiBridge
-from callcenter.ami_errors import AmiActionError, AmiError
-from callcenter.call_state import EndReason
+from callcenter.ami.bridge import AmiBridge
+from callcenter.ami.errors import AmiActionError, AmiError
+from callcenter.calls.state import EndReason
 from callcenter.recording.errors import NotRecording, TelephonyUnavailable, UnsafeRecordingPath
 from callcenter.recording.jobs import add_job
 from callcenter.recording.paths import files_for, local_path

@@ -22,10 +22,10 @@ import pytest
 from aiohttp import web
 from sqlalchemy import select
 
-from callcenter.ami_events import AmiEvent, AmiResynced, Headers
+from callcenter.ami.events import AmiEvent, AmiResynced, Headers
 from callcenter.asterisk import const
-from callcenter.call_state import AgentRinging, CallAnswered, CallEnded, CallQueued, CallStarted
-from callcenter.server import Runtime, start_runtime, stop_runtime
+from callcenter.calls.state import AgentRinging, CallAnswered, CallEnded, CallQueued, CallStarted
+from callcenter.server.runtime import Runtime, start_runtime, stop_runtime
 from hcrm_core.models import AuditAction, AuditEvent, Role
 from hcrm_core.services.users import create_user
 from tests.asterisk_sandbox import AsteriskSandboxHandle

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-from callcenter.server import stop_runtime
+from callcenter.server.runtime import stop_runtime
 from tests.conftest import require_or_skip
 from tests.integration.web_console.console_support import (
     PASSWORD,

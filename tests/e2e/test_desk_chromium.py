@@ -19,10 +19,10 @@ import pytest
 from aiohttp import web
 from sqlalchemy import select
 
-from callcenter.ami_events import AmiResynced
+from callcenter.ami.events import AmiResynced
 from callcenter.asterisk import const
-from callcenter.demo_callers import DemoCallers, KnownCaller, Persona, StreamSettings
-from callcenter.server import Runtime, start_runtime, stop_runtime
+from callcenter.demo.callers import DemoCallers, KnownCaller, Persona, StreamSettings
+from callcenter.server.runtime import Runtime, start_runtime, stop_runtime
 from callcenter.settings import AgentsSettings
 from hcrm_core.models import Appointment, Call, Patient, Role
 from hcrm_core.services.users import create_user

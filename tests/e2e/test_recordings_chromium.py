@@ -9,7 +9,7 @@ import pytest
 from aiohttp import web
 from sqlalchemy import select
 
-from callcenter.server import stop_runtime
+from callcenter.server.runtime import stop_runtime
 from hcrm_core.models import AuditAction, AuditEvent
 from tests.e2e.test_console_chromium import CHROMIUM_ARGS, TIMEOUT_MS, chromium  # noqa: F401
 from tests.integration.recording.world import RecordingWorld, start_recording_world

@@ -6,7 +6,7 @@ import stat
 
 from sqlalchemy import select
 
-from callcenter.demo import LOGINS_FILE, ensure_demo_users
+from callcenter.demo.run import LOGINS_FILE, ensure_demo_users
 from hcrm_core.db import Database
 from hcrm_core.models import Role, User
 from hcrm_core.services.users import verify_credentials

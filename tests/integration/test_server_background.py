@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from callcenter.server import Runtime, run_server
+from callcenter.server.runtime import Runtime, run_server
 from tests.integration.web_console.console_support import closed_port, console_settings
 
 

@@ -13,10 +13,10 @@ from pathlib import Path
 
 from aiohttp import web
 
+from callcenter.monitoring.services import MonitorMode, start_monitor
 from callcenter.recording.audio import MEDIA_TYPES
 from callcenter.recording.crypto import RecordingCipher
 from callcenter.recording.errors import AudioUnavailable
-from callcenter.recording.monitor import MonitorMode, start_monitor
 from hcrm_core.errors import ValidationFailed
 from hcrm_core.models import AuditAction, Recording, User
 from hcrm_core.services.audit import record_audit

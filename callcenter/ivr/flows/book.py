@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from callcenter.agi.context import ToAgent
+from callcenter.agi.dialog import Ivr, SayDateTime, SayDigits, Segment, explain
 from callcenter.ivr import prompts
-from callcenter.ivr.context import ToAgent
-from callcenter.ivr.helpers import Ivr, SayDateTime, SayDigits, Segment, explain
 from hcrm_core.actors import Actor
 from hcrm_core.errors import DomainError, SlotTaken, SlotUnavailable
 from hcrm_core.models import Appointment, Channel, Department, Doctor, Patient

@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from callcenter.agi.context import ToAgent
+from callcenter.agi.dialog import SayDateTime, SayDigits, Segment
+from callcenter.agi.localised import LocalisedIvr
 from callcenter.ivr import prompts
-from callcenter.ivr.context import ToAgent
-from callcenter.ivr.flows._common import LocalisedIvr
-from callcenter.ivr.helpers import SayDateTime, SayDigits, Segment
 from hcrm_core.actors import Actor
 from hcrm_core.errors import AppointmentNotActive, CancellationTooLate, DomainError
 from hcrm_core.models import Appointment, Channel, Patient

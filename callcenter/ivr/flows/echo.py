@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from callcenter.ivr.agi import AgiChannel
+from callcenter.agi.channel import AgiChannel
 
 PROMPT = "beep"
 MAX_DIGITS = 8

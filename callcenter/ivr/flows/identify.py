@@ -12,9 +12,9 @@ import contextlib
 from collections.abc import Sequence
 from datetime import date
 
+from callcenter.agi.context import ToAgent
+from callcenter.agi.dialog import Ivr
 from callcenter.ivr import prompts
-from callcenter.ivr.context import ToAgent
-from callcenter.ivr.helpers import Ivr
 from hcrm_core.errors import PatientNotFound
 from hcrm_core.models import Patient
 from hcrm_core.services.patients import PatientService

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from callcenter.agi.localised import LocalisedIvr
 from callcenter.ivr import prompts
-from callcenter.ivr.flows._common import LocalisedIvr
 from hcrm_core.models import Patient
 
 LANGUAGE_MENU = (prompts.CHOOSE_ENGLISH, prompts.CHOOSE_MANDARIN)

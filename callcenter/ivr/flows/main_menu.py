@@ -13,16 +13,16 @@ import asyncio
 import enum
 from dataclasses import dataclass, field
 
-from callcenter.events import EventBus
+from callcenter.agi.channel import AgiChannel
+from callcenter.agi.context import CallContext, ToAgent
+from callcenter.agi.dialog import Ivr
+from callcenter.agi.localised import LocalisedIvr
+from callcenter.bus import EventBus
 from callcenter.ivr import prompts
-from callcenter.ivr.agi import AgiChannel
-from callcenter.ivr.context import CallContext, ToAgent
-from callcenter.ivr.flows._common import LocalisedIvr
 from callcenter.ivr.flows.book import BookingServices, book
 from callcenter.ivr.flows.cancel import CancelServices, review_and_cancel
 from callcenter.ivr.flows.identify import caller_id_matches, identify
 from callcenter.ivr.flows.language import choose_language, known_language
-from callcenter.ivr.helpers import Ivr
 from hcrm_core.models import Patient
 from hcrm_core.services.patients import PatientService
 

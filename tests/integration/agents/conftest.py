@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from callcenter.server import Runtime
+from callcenter.server.runtime import Runtime
 from tests.asterisk_sandbox import AsteriskSandboxHandle
 from tests.integration.agents.desk_support import agent_user, desk_settings, running_desk
 from tests.integration.callcenter.test_call_tracker_asterisk import Recorder

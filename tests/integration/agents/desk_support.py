@@ -9,13 +9,13 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
-from callcenter.ami import AmiBridge
-from callcenter.ami_events import AmiResynced
+from callcenter.ami.bridge import AmiBridge
+from callcenter.ami.events import AmiResynced
 from callcenter.asterisk import const
-from callcenter.events import EventBus
+from callcenter.bus import EventBus
 from callcenter.ivr import prompts
 from callcenter.ivr.build_prompts import build_prompts, sounds_language_dir
-from callcenter.server import Runtime, start_runtime, stop_runtime
+from callcenter.server.runtime import Runtime, start_runtime, stop_runtime
 from callcenter.settings import AgentsSettings, Settings
 from hcrm_core.models import Role
 from hcrm_core.services.users import create_user

@@ -14,10 +14,10 @@ import pytest
 from sqlalchemy import select
 
 from callcenter.agents.notifier import AgentStateChanged, ScreenPopChanged
-from callcenter.ami_events import AmiEvent, AmiResynced
+from callcenter.ami.events import AmiEvent, AmiResynced
 from callcenter.asterisk import const
-from callcenter.call_state import IvrProgress
-from callcenter.server import Runtime
+from callcenter.calls.state import IvrProgress
+from callcenter.server.runtime import Runtime
 from hcrm_core.models import AuditEvent, Role
 from hcrm_core.services.users import create_user
 from tests.factories import make_patient

@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import select
 
 from callcenter.agents.notifier import ScreenPopChanged
-from callcenter.demo_callers import DemoCallers, KnownCaller, Persona, StreamSettings
+from callcenter.demo.callers import DemoCallers, KnownCaller, Persona, StreamSettings
 from hcrm_core.models import AuditEvent
 from tests.asterisk_sandbox import AsteriskSandboxHandle
 from tests.factories import make_patient

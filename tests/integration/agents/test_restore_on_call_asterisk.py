@@ -16,9 +16,9 @@ import uuid
 import pytest
 
 from callcenter.agents.notifier import AgentStateChanged
-from callcenter.ami_events import AmiEvent, AmiResynced
+from callcenter.ami.events import AmiEvent, AmiResynced
 from callcenter.asterisk import const
-from callcenter.server import Runtime, start_runtime, stop_runtime
+from callcenter.server.runtime import Runtime, start_runtime, stop_runtime
 from tests.asterisk_sandbox import AsteriskSandboxHandle
 from tests.integration.agents.desk_support import (
     WAIT,

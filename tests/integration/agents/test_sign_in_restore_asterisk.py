@@ -16,8 +16,8 @@ import pytest
 from sqlalchemy import select
 
 from callcenter.agents.notifier import AgentStateChanged
-from callcenter.ami_events import AmiEvent, AmiResynced
-from callcenter.server import Runtime, start_runtime, stop_runtime
+from callcenter.ami.events import AmiEvent, AmiResynced
+from callcenter.server.runtime import Runtime, start_runtime, stop_runtime
 from hcrm_core.models import AgentSignIn
 from tests.asterisk_sandbox import AsteriskSandboxHandle
 from tests.integration.agents.desk_support import WAIT, agent_user, desk_settings, running_desk

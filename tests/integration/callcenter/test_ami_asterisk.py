@@ -17,16 +17,16 @@ from typing import Any, TypeVar
 import pytest
 from pydantic import SecretStr
 
-from callcenter.ami import (
+from callcenter.ami.bridge import (
     AmiBridge,
     AmiConnectionChanged,
     AmiEvent,
     AmiResynced,
     ConnectionState,
 )
-from callcenter.ami_protocol import parse_stream
+from callcenter.ami.protocol import parse_stream
 from callcenter.asterisk import const
-from callcenter.events import EventBus
+from callcenter.bus import EventBus
 from callcenter.settings import AmiSettings
 
 pytestmark = pytest.mark.asterisk

@@ -13,8 +13,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from callcenter.call_log import CallLogWriter
-from callcenter.call_state import LiveCall
+from callcenter.calls.call_log import CallLogWriter
+from callcenter.calls.state import LiveCall
 from hcrm_core.models import Call, CallEvent
 
 ODD = [

@@ -25,12 +25,16 @@ from typing import Any, TypeVar
 import pytest
 from sqlalchemy import func, select
 
-from callcenter.ami import AmiBridge, AmiConnectionChanged, AmiResynced, ConnectionState
-from callcenter.ami_events import AmiEvent
+from callcenter.agi.channel import AgiChannel
+from callcenter.agi.errors import CallerHungUp
+from callcenter.agi.server import FastAgiServer
+from callcenter.ami.bridge import AmiBridge, AmiConnectionChanged, AmiResynced, ConnectionState
+from callcenter.ami.events import AmiEvent
 from callcenter.asterisk import const
 from callcenter.asterisk.sandbox import SandboxError
-from callcenter.call_log import CallLogWriter
-from callcenter.call_state import (
+from callcenter.bus import EventBus
+from callcenter.calls.call_log import CallLogWriter
+from callcenter.calls.state import (
     AgentRinging,
     CallAnswered,
     CallEnded,
@@ -38,12 +42,8 @@ from callcenter.call_state import (
     CallStarted,
     IvrProgress,
 )
-from callcenter.calls import CallTracker
-from callcenter.events import EventBus
-from callcenter.ivr.agi import AgiChannel
-from callcenter.ivr.errors import CallerHungUp
-from callcenter.ivr.server import FastAgiServer
-from callcenter.server import Runtime, start_runtime, stop_runtime
+from callcenter.calls.tracker import CallTracker
+from callcenter.server.runtime import Runtime, start_runtime, stop_runtime
 from callcenter.settings import AgiSettings, AmiSettings, Settings
 from hcrm_core.db import Database
 from hcrm_core.models import Call, CallEvent

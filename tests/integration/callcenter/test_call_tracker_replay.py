@@ -12,12 +12,12 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from callcenter.ami_events import AmiEvent
-from callcenter.ami_protocol import parse_stream
-from callcenter.call_log import CallLogWriter
-from callcenter.call_state import AgentRinging, CallAnswered, CallEnded, CallQueued, LiveCall
-from callcenter.calls import KEEP_ENDED_SECONDS, CallTracker
-from callcenter.events import EventBus
+from callcenter.ami.events import AmiEvent
+from callcenter.ami.protocol import parse_stream
+from callcenter.bus import EventBus
+from callcenter.calls.call_log import CallLogWriter
+from callcenter.calls.state import AgentRinging, CallAnswered, CallEnded, CallQueued, LiveCall
+from callcenter.calls.tracker import KEEP_ENDED_SECONDS, CallTracker
 from hcrm_core.models import Call, CallEvent
 from hcrm_core.services.patients import PatientService
 from tests.factories import make_patient
@@ -100,7 +100,7 @@ async def test_answered_queue_call_is_logged_as_answered_with_patient(database, 
 
 
 def _headers(mapping):
-    from callcenter.ami_events import Headers
+    from callcenter.ami.events import Headers
 
     return Headers.from_mapping(mapping)
 
@@ -139,7 +139,7 @@ async def test_call_seen_only_from_its_middle_is_still_logged(database, policy):
 async def test_an_ended_call_is_kept_for_late_legs_then_forgotten(database, policy, monkeypatch):
     events = _recorded("queue_call_answered.ami")
     clock = [1000.0]
-    monkeypatch.setattr("callcenter.calls.time.monotonic", lambda: clock[0])
+    monkeypatch.setattr("callcenter.calls.tracker.time.monotonic", lambda: clock[0])
     tracker, writer = await _tracker(database, policy, EventBus())
     for event in events:
         tracker.process(event)

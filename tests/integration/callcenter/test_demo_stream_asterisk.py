@@ -18,18 +18,18 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 
-from callcenter.agents.board import BoardChanged, BoardService
 from callcenter.agents.notifier import AgentNotifier
 from callcenter.agents.services import AgentService
-from callcenter.ami import AmiResynced
-from callcenter.call_state import CallEnded
-from callcenter.demo import DEMO_INTERFACE, signed_in_robots
-from callcenter.demo_callers import DemoCallers, Persona, StreamSettings, known_callers
-from callcenter.events import EventBus
+from callcenter.agi.server import FastAgiServer
+from callcenter.ami.bridge import AmiResynced
+from callcenter.board.services import BoardChanged, BoardService
+from callcenter.bus import EventBus
+from callcenter.calls.state import CallEnded
+from callcenter.demo.callers import DemoCallers, Persona, StreamSettings, known_callers
+from callcenter.demo.run import DEMO_INTERFACE, signed_in_robots
 from callcenter.ivr import prompts
 from callcenter.ivr.build_prompts import build_prompts, language_prompts, sounds_language_dir
-from callcenter.ivr.routes import build_routes
-from callcenter.ivr.server import FastAgiServer
+from callcenter.ivr.plugin import build_routes
 from callcenter.settings import AgentsSettings, AgiSettings
 from hcrm_core.db import Database
 from hcrm_core.models import Appointment, Call, Slot

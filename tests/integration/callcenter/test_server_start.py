@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from callcenter.server import start_runtime, stop_runtime
+from callcenter.server.runtime import start_runtime, stop_runtime
 from callcenter.settings import AgiSettings, AmiSettings, Settings, SpeechSettings
 
 

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
-from callcenter.call_log import CallLogWriter
+from callcenter.calls.call_log import CallLogWriter
 from hcrm_core.actors import Actor
 from hcrm_core.db import Database
 from hcrm_core.errors import StorageUnavailable

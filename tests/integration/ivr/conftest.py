@@ -6,8 +6,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from callcenter.ami import AmiBridge
-from callcenter.events import EventBus
+from callcenter.ami.bridge import AmiBridge
+from callcenter.bus import EventBus
 from tests.asterisk_sandbox import AsteriskSandboxHandle
 
 

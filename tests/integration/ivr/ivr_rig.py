@@ -23,15 +23,15 @@ from pathlib import Path
 from pydantic import SecretStr
 from sqlalchemy import select, update
 
-from callcenter.ami import AmiBridge, AmiResynced
-from callcenter.ami_events import AmiEvent
+from callcenter.agi.server import FastAgiServer
+from callcenter.ami.bridge import AmiBridge, AmiResynced
+from callcenter.ami.events import AmiEvent
 from callcenter.asterisk import const
-from callcenter.call_state import IvrProgress
-from callcenter.events import EventBus
+from callcenter.bus import EventBus
+from callcenter.calls.state import IvrProgress
 from callcenter.ivr import prompts
 from callcenter.ivr.build_prompts import build_prompts, language_prompts, sounds_language_dir
-from callcenter.ivr.routes import build_routes
-from callcenter.ivr.server import FastAgiServer
+from callcenter.ivr.plugin import build_routes
 from callcenter.settings import AgiSettings
 from hcrm_core.actors import Actor
 from hcrm_core.db import Database

@@ -18,16 +18,16 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy import select
 
-from callcenter.ami import AmiBridge, AmiResynced
-from callcenter.ami_events import AmiEvent
+from callcenter.agi.channel import AgiChannel
+from callcenter.agi.server import FastAgiServer, Flow
+from callcenter.ami.bridge import AmiBridge, AmiResynced
+from callcenter.ami.events import AmiEvent
 from callcenter.asterisk import const
-from callcenter.call_state import IvrProgress
-from callcenter.events import EventBus
+from callcenter.bus import EventBus
+from callcenter.calls.state import IvrProgress
 from callcenter.ivr import prompts
-from callcenter.ivr.agi import AgiChannel
 from callcenter.ivr.build_prompts import build_prompts, language_prompts, sounds_language_dir
-from callcenter.ivr.server import FastAgiServer, Flow
-from callcenter.server import start_runtime, stop_runtime
+from callcenter.server.runtime import start_runtime, stop_runtime
 from callcenter.settings import AgiSettings
 from hcrm_core.db import Database
 from hcrm_core.models import Call
@@ -122,7 +122,7 @@ async def _stopped_listening(server: FastAgiServer) -> None:
 async def test_dialog_in_progress_finishes_and_a_new_call_takes_the_fallback(
     sandbox: Sandbox, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, logger="callcenter.ivr.server")
+    caplog.set_level(logging.INFO, logger="callcenter.agi.server")
     served: list[str] = []
     finished: asyncio.Queue[tuple[str | None, str | None]] = asyncio.Queue()
 

@@ -17,10 +17,10 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy import select, update
 
-from callcenter.ami import AmiBridge, AmiResynced
-from callcenter.ami_events import AmiEvent
+from callcenter.ami.bridge import AmiBridge, AmiResynced
+from callcenter.ami.events import AmiEvent
 from callcenter.asterisk import const
-from callcenter.events import EventBus
+from callcenter.bus import EventBus
 from callcenter.ivr import prompts
 from callcenter.ivr.build_prompts import build_prompts, language_prompts, sounds_language_dir
 from hcrm_core.db import Database

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from callcenter.agi.channel import AgiChannel
+from callcenter.agi.errors import CallerHungUp
+from callcenter.agi.server import FastAgiServer
 from callcenter.asterisk import const
-from callcenter.ivr.agi import AgiChannel
-from callcenter.ivr.errors import CallerHungUp
 from callcenter.ivr.flows.echo import echo_digits
-from callcenter.ivr.server import FastAgiServer
 from tests.asterisk_sandbox import AsteriskSandboxHandle
 
 pytestmark = pytest.mark.asterisk

@@ -7,7 +7,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from callcenter.ivr import core_sounds_zh, prompts
+from callcenter.agi import core_sounds_zh
+from callcenter.ivr import prompts
 from hcrm_core.db import Database
 from hcrm_core.models import Channel
 from tests.asterisk_sandbox import AsteriskSandboxHandle

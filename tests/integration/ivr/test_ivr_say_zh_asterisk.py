@@ -1,7 +1,7 @@
 """Asterisk's own SAY commands in Mandarin find every file they need among ours.
 
 Debian packages no ``zh`` core sounds; ``prompts build`` renders them
-(:mod:`callcenter.ivr.core_sounds_zh`). Asterisk falls back to English for a file missing in
+(:mod:`callcenter.agi.core_sounds_zh`). Asterisk falls back to English for a file missing in
 ``zh``, so a gap would be heard, not failed: the test reads Asterisk's verbose log, where each
 file played is named with its format, and requires every file of the call to be one of ours
 (WAV, logged as ``slin``) rather than a packaged English one (``gsm``).
@@ -15,13 +15,13 @@ from datetime import UTC, datetime
 
 import pytest
 
-from callcenter.ami import AmiBridge
+from callcenter.agi import core_sounds_zh
+from callcenter.agi.channel import AgiChannel
+from callcenter.agi.localised import LANGUAGE_VARIABLE
+from callcenter.agi.server import FastAgiServer
+from callcenter.ami.bridge import AmiBridge
 from callcenter.asterisk import const
-from callcenter.ivr import core_sounds_zh
-from callcenter.ivr.agi import AgiChannel
 from callcenter.ivr.build_prompts import build_prompts, language_prompts, sounds_language_dir
-from callcenter.ivr.flows._common import LANGUAGE_VARIABLE
-from callcenter.ivr.server import FastAgiServer
 from callcenter.settings import AgiSettings
 from tests.asterisk_sandbox import AsteriskSandboxHandle
 

@@ -6,13 +6,13 @@ import asyncio
 
 import pytest
 
-from callcenter.ami import AmiBridge
+from callcenter.agi.channel import AgiChannel
+from callcenter.agi.errors import SoundMissing
+from callcenter.agi.server import FastAgiServer
+from callcenter.ami.bridge import AmiBridge
 from callcenter.asterisk import const
 from callcenter.ivr import prompts
-from callcenter.ivr.agi import AgiChannel
 from callcenter.ivr.build_prompts import build_prompts, sounds_language_dir
-from callcenter.ivr.errors import SoundMissing
-from callcenter.ivr.server import FastAgiServer
 from callcenter.settings import AgiSettings
 from tests.asterisk_sandbox import AsteriskSandboxHandle
 

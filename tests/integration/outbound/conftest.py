@@ -24,18 +24,18 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy import select, update
 
-from callcenter.ami import AmiBridge
-from callcenter.ami_events import AmiEvent, AmiResynced
+from callcenter.agi.server import FastAgiServer
+from callcenter.ami.bridge import AmiBridge
+from callcenter.ami.events import AmiEvent, AmiResynced
 from callcenter.asterisk import const
-from callcenter.events import EventBus
+from callcenter.bus import EventBus
 from callcenter.ivr import prompts as ivr_prompts
 from callcenter.ivr.build_prompts import build_prompts, sounds_language_dir
-from callcenter.ivr.server import FastAgiServer
 from callcenter.outbound import prompts
 from callcenter.outbound.bus_consume import DialerEvents
 from callcenter.outbound.channels import DialPlan
+from callcenter.outbound.dialer import Dialer, DialerOptions
 from callcenter.outbound.dialogs import DialogServices, outbound_call
-from callcenter.outbound.services import Dialer, DialerOptions
 from callcenter.settings import AgiSettings
 from hcrm_core.actors import Actor
 from hcrm_core.db import Database

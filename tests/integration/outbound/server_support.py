@@ -23,11 +23,11 @@ from zoneinfo import ZoneInfo
 
 from pydantic import SecretStr
 
-from callcenter.ami import AmiBridge
-from callcenter.ami_events import AmiEvent
+from callcenter.ami.bridge import AmiBridge
+from callcenter.ami.events import AmiEvent
 from callcenter.asterisk import const
-from callcenter.events import EventBus
-from callcenter.outbound.channels import attempt_of
+from callcenter.bus import EventBus
+from callcenter.calls.channel_ids import attempt_of
 from tests.asterisk_sandbox import AsteriskSandboxHandle
 from tests.integration.callcenter.test_call_tracker_asterisk import ami_settings
 from tests.integration.outbound.conftest import CALLER_ID, HOSPITAL

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import update
 
-from callcenter.ami_events import AmiEvent
+from callcenter.ami.events import AmiEvent
 from callcenter.asterisk import const
 from hcrm_core.actors import Actor
 from hcrm_core.models import AttemptStatus, CampaignAttempt

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from callcenter.asterisk.const import AGI_ROUTE_SURVEY
-from callcenter.server import start_runtime, stop_runtime
+from callcenter.server.runtime import start_runtime, stop_runtime
 from tests.integration.web_console.console_support import console_settings
 
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from callcenter.server import stop_runtime
+from callcenter.server.runtime import stop_runtime
 from hcrm_core.db import Database
 from hcrm_core.models import AuditAction, AuditEvent, RecordingReview
 from tests.integration.recording.world import RecordingWorld, start_recording_world

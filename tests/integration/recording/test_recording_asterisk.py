@@ -19,13 +19,13 @@ import pytest
 from pydub import AudioSegment
 from sqlalchemy import select
 
-from callcenter.ami_events import AmiEvent
+from callcenter.ami.events import AmiEvent
 from callcenter.asterisk import const
-from callcenter.call_state import CallAnswered
+from callcenter.calls.state import CallAnswered
+from callcenter.monitoring.services import MonitorMode, start_monitor
 from callcenter.recording.bus_consume import RecordingEvents
 from callcenter.recording.crypto import MAGIC, RecordingCipher
 from callcenter.recording.errors import NotRecording
-from callcenter.recording.monitor import MonitorMode, start_monitor
 from callcenter.recording.paths import local_path
 from callcenter.recording.processor import RecordingProcessor, model_dir
 from callcenter.recording.services import RecordingService

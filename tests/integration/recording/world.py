@@ -12,7 +12,7 @@ from pydub.generators import Sine
 
 from callcenter.recording.audio import export
 from callcenter.recording.crypto import RecordingCipher, generate_key
-from callcenter.server import Runtime, start_runtime
+from callcenter.server.runtime import Runtime, start_runtime
 from hcrm_core.models import (
     Call,
     CallDirection,

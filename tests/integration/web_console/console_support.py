@@ -10,7 +10,7 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 
-from callcenter.server import Runtime, start_runtime
+from callcenter.server.runtime import Runtime, start_runtime
 from callcenter.settings import Settings
 from hcrm_core.actors import Actor
 from hcrm_core.models import Channel, Patient, Role

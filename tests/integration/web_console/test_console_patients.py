@@ -10,7 +10,7 @@ import pytest
 from aiohttp import web
 from sqlalchemy import select
 
-from callcenter.server import stop_runtime
+from callcenter.server.runtime import stop_runtime
 from hcrm_core.db import Database
 from hcrm_core.errors import Conflict, PatientNotFound, SlotTaken, ValidationFailed
 from hcrm_core.models import AuditAction, AuditEvent

@@ -6,7 +6,7 @@ import socket
 
 import pytest
 
-from callcenter.server import start_runtime, stop_runtime
+from callcenter.server.runtime import start_runtime, stop_runtime
 from callcenter.settings import Settings
 from web_console.app import create_app
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-from callcenter.server import start_runtime, stop_runtime
+from callcenter.server.runtime import start_runtime, stop_runtime
 from hcrm_core.models import Role
 from hcrm_core.services.users import create_user
 from tests.integration.web_console.console_support import PASSWORD, console_settings, login

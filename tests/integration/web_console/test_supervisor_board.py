@@ -10,9 +10,9 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from callcenter.agents.board import BoardChanged, BoardService
-from callcenter.call_state import CallAnswered, CallEnded, CallQueued, CallStarted
-from callcenter.events import EventBus
+from callcenter.board.services import BoardChanged, BoardService
+from callcenter.bus import EventBus
+from callcenter.calls.state import CallAnswered, CallEnded, CallQueued, CallStarted
 from hcrm_core.db import Database
 from hcrm_core.models import Call, CallDirection
 from tests.integration.web_console.console_support import ConsoleWorld, login

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 import pytest
 from pydantic import SecretStr
 
-from callcenter.ami import (
+from callcenter.ami.bridge import (
     AmiActionError,
     AmiBridge,
     AmiConnectionChanged,
@@ -30,8 +30,8 @@ from callcenter.ami import (
     AsteriskUnavailable,
     ConnectionState,
 )
-from callcenter.ami_connection import backoff_delay
-from callcenter.events import EventBus
+from callcenter.ami.connection import backoff_delay
+from callcenter.bus import EventBus
 from callcenter.settings import AmiSettings
 
 SECRET = "s3cret-不要记录"
@@ -606,7 +606,7 @@ async def test_without_read_system_assumes_booted_after_a_few_logins(
 ) -> None:
     fake_ami.booted = False  # as for a user without read=system: FullyBooted never arrives
     bridge = AmiBridge(ami_settings(fake_ami.port), bus, boot_wait=0.1)
-    with caplog.at_level(logging.WARNING, logger="callcenter.ami"):
+    with caplog.at_level(logging.WARNING, logger="callcenter.ami.bridge"):
         await bridge.start()
         try:
             await bridge.wait_ready(WAIT)

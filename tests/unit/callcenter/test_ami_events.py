@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from callcenter.ami_events import AmiEvent, Headers, unescape_c
+from callcenter.ami.events import AmiEvent, Headers, unescape_c
 
 
 @pytest.mark.parametrize(

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from panoramisk.message import Message
 
-from callcenter.ami_errors import AmiNotConnected
-from callcenter.ami_protocol import (
+from callcenter.ami.errors import AmiNotConnected
+from callcenter.ami.protocol import (
     BACKLOG_HIGH,
     BACKLOG_LOW,
     MESSAGES_PER_TURN,

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from callcenter.ami import AmiBridge, ConnectionState
-from callcenter.events import EventBus
+from callcenter.ami.bridge import AmiBridge, ConnectionState
+from callcenter.bus import EventBus
 from tests.unit.callcenter.test_ami_bridge import FakeAmi, ami_settings
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from callcenter.demo import DemoRefused, demo_settings, require_sandbox
-from callcenter.demo_callers import Persona, keys_for
+from callcenter.demo.callers import Persona, keys_for
+from callcenter.demo.run import DemoRefused, demo_settings, require_sandbox
 from callcenter.ivr import prompts
 from callcenter.settings import Settings
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from callcenter.events import EventBus
+from callcenter.bus import EventBus
 
 
 @dataclass(frozen=True)
@@ -108,7 +108,7 @@ async def test_failing_subscriber_is_logged_and_keeps_receiving(
         handled.append(event.n)
 
     sub = bus.subscribe(Ping, flaky, name="flaky")
-    with caplog.at_level(logging.ERROR, logger="callcenter.events"):
+    with caplog.at_level(logging.ERROR, logger="callcenter.bus"):
         for n in range(3):
             bus.publish(Ping(n))
         async with asyncio.timeout(2):

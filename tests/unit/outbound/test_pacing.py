@@ -7,7 +7,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from callcenter.outbound.channels import TemplateRoute, attempt_of, channel_id
+from callcenter.calls.channel_ids import attempt_of, channel_id
+from callcenter.outbound.channels import TemplateRoute
 from callcenter.outbound.pacing import (
     AbandonStats,
     AgentState,

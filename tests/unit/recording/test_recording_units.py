@@ -7,10 +7,10 @@ from pathlib import Path, PurePosixPath
 import pytest
 from pydantic import ValidationError
 
+from callcenter.asterisk.recording_policy import campaign_record_variables, dialplan_globals
+from callcenter.monitoring.services import MonitorMode, chanspy_data
 from callcenter.recording.crypto import CHUNK, DecryptionFailed, RecordingCipher, generate_key
-from callcenter.recording.dialplan import campaign_record_variables, dialplan_globals
 from callcenter.recording.errors import BadRecordingKey, UnsafeRecordingPath
-from callcenter.recording.monitor import MonitorMode, chanspy_data
 from callcenter.recording.paths import files_for, local_path
 from callcenter.recording.redact import REDACTED, redact_words, words_text
 from callcenter.settings import AsteriskSettings, RecordingSettings

@@ -29,8 +29,8 @@ from callcenter.agents.state import (
     follow_snapshot,
     interface_for,
 )
-from callcenter.ami_events import AmiEvent, AmiSnapshot, Headers
-from callcenter.ami_protocol import parse_stream
+from callcenter.ami.events import AmiEvent, AmiSnapshot, Headers
+from callcenter.ami.protocol import parse_stream
 from callcenter.settings import AgentsSettings
 from hcrm_core.errors import ValidationFailed
 from hcrm_core.models import Role

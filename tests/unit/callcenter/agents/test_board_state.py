@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from callcenter.agents.board_events import (
+from callcenter.ami.events import AmiEvent, Headers
+from callcenter.board.queue_events import (
     AgentCallDone,
     CallerJoined,
     CallerLeft,
@@ -15,9 +16,8 @@ from callcenter.agents.board_events import (
     parse_queue_entry,
     parse_queue_member,
 )
-from callcenter.agents.board_state import BoardState, CallRecord
-from callcenter.ami_events import AmiEvent, Headers
-from callcenter.call_state import AgentRinging, CallAnswered, CallEnded, CallQueued, CallStarted
+from callcenter.board.state import BoardState, CallRecord
+from callcenter.calls.state import AgentRinging, CallAnswered, CallEnded, CallQueued, CallStarted
 
 T0 = datetime(2026, 11, 23, 14, 0, tzinfo=UTC)  # 09:00 in New York
 AGENT = "Local/1001@sim-agents"

@@ -10,9 +10,9 @@ import asyncio
 
 import pytest
 
-from callcenter.ivr.agi import AgiChannel, quote_arg, sound
-from callcenter.ivr.errors import CallerHungUp, UnsafeAgiValue
-from callcenter.ivr.server import FastAgiServer
+from callcenter.agi.channel import AgiChannel, quote_arg, sound
+from callcenter.agi.errors import CallerHungUp, UnsafeAgiValue
+from callcenter.agi.server import FastAgiServer
 from callcenter.settings import AgiSettings
 
 

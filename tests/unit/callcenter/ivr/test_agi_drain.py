@@ -12,8 +12,8 @@ import time
 import pytest
 from pydantic import ValidationError
 
-from callcenter.ivr.agi import AgiChannel
-from callcenter.ivr.server import FastAgiServer
+from callcenter.agi.channel import AgiChannel
+from callcenter.agi.server import FastAgiServer
 from callcenter.settings import AgiSettings
 
 HEADERS = (

@@ -10,9 +10,9 @@ from pathlib import Path, PurePosixPath
 import pytest
 from click.testing import CliRunner
 
+from callcenter.agi.channel import sound
 from callcenter.cli import cli
 from callcenter.ivr import prompts
-from callcenter.ivr.agi import sound
 from callcenter.ivr.build_prompts import _resolve_in_root, build_prompts, language_prompts
 from tests.conftest import require_or_skip
 

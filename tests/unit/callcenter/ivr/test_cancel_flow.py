@@ -14,11 +14,11 @@ from typing import Any, cast
 
 import pytest
 
-from callcenter.events import EventBus
+from callcenter.agi.channel import AgiChannel
+from callcenter.agi.context import CallContext, ToAgent
+from callcenter.agi.localised import LocalisedIvr
+from callcenter.bus import EventBus
 from callcenter.ivr import prompts
-from callcenter.ivr.agi import AgiChannel
-from callcenter.ivr.context import CallContext, ToAgent
-from callcenter.ivr.flows._common import LocalisedIvr
 from callcenter.ivr.flows.cancel import CancelServices, review_and_cancel
 from hcrm_core.errors import AppointmentNotActive, PatientInactive
 from hcrm_core.models import Appointment, Department, Patient

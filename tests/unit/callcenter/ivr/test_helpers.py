@@ -13,14 +13,14 @@ from typing import cast
 
 import pytest
 
-from callcenter.call_state import IvrProgress
-from callcenter.events import EventBus
+from callcenter.agi.channel import AgiChannel
+from callcenter.agi.context import CallContext, ToAgent
+from callcenter.agi.dialog import Ivr
+from callcenter.agi.errors import SoundMissing
+from callcenter.bus import EventBus
+from callcenter.calls.state import IvrProgress
 from callcenter.ivr import prompts
-from callcenter.ivr.agi import AgiChannel
-from callcenter.ivr.context import CallContext, ToAgent
-from callcenter.ivr.errors import SoundMissing
 from callcenter.ivr.flows.identify import identify, parse_dob, parse_mrn
-from callcenter.ivr.helpers import Ivr
 from hcrm_core.errors import PatientNotFound
 from hcrm_core.models import Patient
 from hcrm_core.services.patients import PatientService

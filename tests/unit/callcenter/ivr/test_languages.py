@@ -13,19 +13,20 @@ from typing import cast
 
 import pytest
 
-from callcenter.events import EventBus
-from callcenter.ivr import core_sounds_zh, prompts
-from callcenter.ivr.agi import AgiChannel, sound
+from callcenter.agi import core_sounds_zh
+from callcenter.agi.channel import AgiChannel, sound
+from callcenter.agi.context import CallContext, ToAgent
+from callcenter.agi.dialog import DATETIME_FORMAT, SayDateTime
+from callcenter.agi.localised import LANGUAGE_VARIABLE, LocalisedIvr, datetime_format
+from callcenter.bus import EventBus
+from callcenter.ivr import prompts
 from callcenter.ivr.build_prompts import (
     MANIFEST,
     build_prompts,
     language_prompts,
     localised_database_prompts,
 )
-from callcenter.ivr.context import CallContext, ToAgent
-from callcenter.ivr.flows._common import LANGUAGE_VARIABLE, LocalisedIvr, datetime_format
 from callcenter.ivr.flows.language import choose_language, known_language
-from callcenter.ivr.helpers import DATETIME_FORMAT, SayDateTime
 from hcrm_core.models import Department, Doctor, Patient
 from tests.conftest import require_or_skip
 

@@ -12,11 +12,12 @@ from typing import Any, cast
 
 import pytest
 
-from callcenter.events import EventBus
-from callcenter.ivr import prompts, speech_prompts
-from callcenter.ivr.agi import AgiChannel
-from callcenter.ivr.context import CallContext, ToAgent
-from callcenter.ivr.helpers import Ivr
+from callcenter.agi import speech_prompts
+from callcenter.agi.channel import AgiChannel
+from callcenter.agi.context import CallContext, ToAgent
+from callcenter.agi.dialog import Ivr
+from callcenter.bus import EventBus
+from callcenter.ivr import prompts
 from callcenter.ivr.speech_input import Heard, Outcome, SpeechOffer
 
 

@@ -1,7 +1,7 @@
 """Typed objects the AMI bridge hands to the rest of the code.
 
 AMI messages are parsed here, at the edge, into frozen dataclasses; nothing outside the
-``callcenter.ami*`` modules touches panoramisk's ``Message`` objects or raw header dicts.
+``callcenter.ami.bridge*`` modules touches panoramisk's ``Message`` objects or raw header dicts.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The supervisor board's state: queues, agents and today's hourly figures. Pure logic, no I/O.
 
 Inputs are the call tracker's notices (what happened to a call: queued, ringing an agent,
-answered, ended), the typed queue events of :mod:`callcenter.agents.board_events` (who waits
+answered, ended), the typed queue events of :mod:`callcenter.board.queue_events` (who waits
 where, each member's device state and pause) and a ``QueueStatus`` snapshot after every AMI
 (re)connect. ``snapshot()`` renders the whole board as plain JSON-able data; times are
 wall-clock epoch seconds, so a browser shows durations without asking again.
@@ -21,8 +21,8 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from callcenter.agents.board_agents import AgentCall, AgentView, agent_state, by_name, extension_of
-from callcenter.agents.board_events import (
+from callcenter.board.agents import AgentCall, AgentView, agent_state, by_name, extension_of
+from callcenter.board.queue_events import (
     AgentCallDone,
     BoardInput,
     CallerJoined,
@@ -30,7 +30,7 @@ from callcenter.agents.board_events import (
     MemberUpdate,
     QueueParams,
 )
-from callcenter.call_state import (
+from callcenter.calls.state import (
     AgentRinging,
     CallAnswered,
     CallEnded,

@@ -3,7 +3,7 @@
 :class:`AmiConnection` keeps a logged-in session open: it reconnects with capped exponential
 backoff (with jitter), finds a silently dead connection with a ``Ping`` watchdog, and sends
 actions with timeouts and typed errors. It knows nothing of what the events mean; the
-:class:`~callcenter.ami.AmiBridge` on top of it does.
+:class:`~callcenter.ami.bridge.AmiBridge` on top of it does.
 
 panoramisk's ``Manager`` is not used for this: its reconnect has a fixed delay, its pinger
 never checks for a reply, and it re-sends pending actions after a reconnect (an Originate
@@ -21,15 +21,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from callcenter.ami_errors import (
+from callcenter.ami.errors import (
     AmiActionError,
     AmiAuthError,
     AmiError,
     AmiNotConnected,
     AmiTimeout,
 )
-from callcenter.ami_events import AmiResponse, ConnectionState
-from callcenter.ami_protocol import AmiAction, BridgeProtocol, EventCallback, to_response
+from callcenter.ami.events import AmiResponse, ConnectionState
+from callcenter.ami.protocol import AmiAction, BridgeProtocol, EventCallback, to_response
 from callcenter.settings import AmiSettings
 
 _LOG = logging.getLogger(__name__)
@@ -73,7 +73,7 @@ def tls_context(settings: AmiSettings) -> ssl.SSLContext | None:
 
 
 class AmiConnection:
-    """The AMI session of :class:`~callcenter.ami.AmiBridge`; see the module docstring.
+    """The AMI session of :class:`~callcenter.ami.bridge.AmiBridge`; see the module docstring.
 
     ``on_event`` receives every event that answers no pending action, on the read path: it
     must not block. ``on_state`` is called after every change of :attr:`state`.

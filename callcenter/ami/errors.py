@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from callcenter.ami_events import AmiResponse
+    from callcenter.ami.events import AmiResponse
 
 
 class AmiError(Exception):

@@ -18,7 +18,7 @@ from pathlib import PurePosixPath
 
 from panoramisk.utils import parse_agi_result
 
-from callcenter.ivr.errors import (
+from callcenter.agi.errors import (
     AgiCommandError,
     AgiError,
     AgiTimeout,
@@ -28,7 +28,7 @@ from callcenter.ivr.errors import (
     SoundMissing,
     UnsafeAgiValue,
 )
-from callcenter.ivr.transport import AgiLatency, AgiTransport, StreamTransport, now, verb_of
+from callcenter.agi.transport import AgiLatency, AgiTransport, StreamTransport, now, verb_of
 
 _LOG = logging.getLogger(__name__)
 _SOUND_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_/-]{0,120}$")

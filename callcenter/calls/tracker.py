@@ -21,15 +21,17 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from callcenter.ami_events import (
+from callcenter.ami.events import (
     AmiConnectionChanged,
     AmiEvent,
     AmiResynced,
     ConnectionState,
     duration_seconds,
 )
-from callcenter.call_log import CallLogWriter
-from callcenter.call_state import (
+from callcenter.bus import EventBus, Subscription
+from callcenter.calls.call_log import CallLogWriter
+from callcenter.calls.channel_ids import attempt_of
+from callcenter.calls.state import (
     CallEnded,
     EndReason,
     IvrProgress,
@@ -38,8 +40,6 @@ from callcenter.call_state import (
     apply_ivr,
     event_time,
 )
-from callcenter.events import EventBus, Subscription
-from callcenter.outbound.channels import attempt_of
 from hcrm_core.db import Database
 from hcrm_core.models import Call, CallEvent
 from hcrm_core.services.patients import PatientService

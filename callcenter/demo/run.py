@@ -8,7 +8,7 @@ What the command does, in order (the CLI runs the steps; this module holds their
    the database when empty, creates the demo users (:func:`ensure_demo_users`) and renders the
    IVR prompts;
 3. runs the server with :func:`demo_background` alongside: two robot agents are signed in to
-   the queues, and :class:`~callcenter.demo_callers.DemoCallers` places a call every
+   the queues, and :class:`~callcenter.demo.callers.DemoCallers` places a call every
    ``mean_gap`` seconds on average.
 
 Demo agents' phones are ``Local/<extension>@sim-agents`` queue members that answer by
@@ -32,14 +32,14 @@ from pydantic import SecretStr
 from sqlalchemy import select
 
 from callcenter.agents.services import AgentService
-from callcenter.ami import AmiBridge
+from callcenter.ami.bridge import AmiBridge
 from callcenter.asterisk import const
 from callcenter.asterisk.render import sim_driver_user
 from callcenter.asterisk.sandbox import AsteriskSandbox, SandboxError
-from callcenter.demo_callers import DemoCallers, StreamSettings, known_callers
-from callcenter.events import EventBus
+from callcenter.bus import EventBus
+from callcenter.demo.callers import DemoCallers, StreamSettings, known_callers
 from callcenter.recording.keys import with_recording_key
-from callcenter.server import Runtime
+from callcenter.server.runtime import Runtime
 from callcenter.settings import Settings
 from hcrm_core.db import Database
 from hcrm_core.errors import DomainError

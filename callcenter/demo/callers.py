@@ -16,7 +16,7 @@ IVR is playing and the caller's persona:
 
 Agents' phones are ``Local/<ext>@sim-agents`` members (1XXX answer after ``SIM_AGENT_RING``
 seconds and talk ``SIM_AGENT_TALK``); the variables travel with the call (``__`` inheritance).
-Nothing here is used outside the sandbox: :func:`callcenter.demo.require_sandbox` checks first.
+Nothing here is used outside the sandbox: :func:`callcenter.demo.run.require_sandbox` checks first.
 """
 
 from __future__ import annotations
@@ -33,10 +33,10 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from callcenter.ami import AmiBridge, AmiError
-from callcenter.ami_events import AmiEvent
+from callcenter.ami.bridge import AmiBridge, AmiError
+from callcenter.ami.events import AmiEvent
 from callcenter.asterisk import const
-from callcenter.events import EventBus, Subscription
+from callcenter.bus import EventBus, Subscription
 from callcenter.ivr import prompts
 from hcrm_core.db import Database
 from hcrm_core.models import Patient, PatientPhone

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from callcenter.ami_events import AmiEvent
+from callcenter.ami.events import AmiEvent
 
 # Asterisk's ChannelState for "Up" (answered).
 _STATE_UP = "6"

@@ -11,8 +11,8 @@ from __future__ import annotations
 import enum
 import re
 
-from callcenter.ami import AmiBridge
-from callcenter.ami_errors import AmiError
+from callcenter.ami.bridge import AmiBridge
+from callcenter.ami.errors import AmiError
 from callcenter.recording.errors import NotRecording, TelephonyUnavailable
 from callcenter.settings import RecordingSettings
 from hcrm_core.errors import ValidationFailed

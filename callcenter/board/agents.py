@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from callcenter.agents.board_events import DeviceStatus, MemberUpdate
+from callcenter.board.queue_events import DeviceStatus, MemberUpdate
 
 _AWAY = frozenset({DeviceStatus.INVALID, DeviceStatus.UNAVAILABLE, DeviceStatus.UNKNOWN})
 _BUSY = frozenset({DeviceStatus.INUSE, DeviceStatus.BUSY, DeviceStatus.ONHOLD})

@@ -24,10 +24,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, TypeVar
 
-from callcenter.ivr import prompts, speech_prompts
-from callcenter.ivr.agi import AgiChannel
-from callcenter.ivr.context import CallContext, ToAgent
-from callcenter.ivr.errors import SoundMissing
+from callcenter.agi import speech_prompts
+from callcenter.agi.channel import AgiChannel
+from callcenter.agi.context import CallContext, ToAgent
+from callcenter.agi.errors import SoundMissing
+from callcenter.ivr import prompts
 from hcrm_core.errors import DomainError, SlotTaken, SlotUnavailable
 
 if TYPE_CHECKING:

@@ -5,7 +5,7 @@
 - Classic AGI (``callcenter.ivr.classic``): Asterisk starts one process per call and talks over
   its stdin/stdout; pyst2 reads the environment and writes the commands.
 
-Both carry the same lines; :class:`callcenter.ivr.agi.AgiChannel` builds the commands and
+Both carry the same lines; :class:`callcenter.agi.channel.AgiChannel` builds the commands and
 parses the replies once for both. :class:`AgiLatency` measures, inside our process, the time from
 a command sent to its reply (the figure ``benchmarks/ivr_load.py`` reports).
 """

@@ -11,8 +11,8 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from callcenter.call_state import IvrProgress
-from callcenter.events import EventBus
+from callcenter.bus import EventBus
+from callcenter.calls.state import IvrProgress
 
 _LOG = logging.getLogger(__name__)
 

@@ -18,13 +18,13 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from callcenter.agents.plugin import AgentDesk, start_agent_desk
-from callcenter.ami import AmiBridge
+from callcenter.agi.server import FastAgiServer
+from callcenter.ami.bridge import AmiBridge
 from callcenter.asterisk.const import AGI_ROUTE_SURVEY, CONTEXT_INBOUND
-from callcenter.call_log import CallLogWriter
-from callcenter.calls import CallTracker
-from callcenter.events import EventBus
-from callcenter.ivr.routes import build_routes
-from callcenter.ivr.server import FastAgiServer
+from callcenter.bus import EventBus
+from callcenter.calls.call_log import CallLogWriter
+from callcenter.calls.tracker import CallTracker
+from callcenter.ivr.plugin import build_routes
 from callcenter.ivr.speech_input import SpeechInput
 from callcenter.outbound.plugin import Outbound, start_outbound, survey_route
 from callcenter.recording.plugin import Recordings, start_recordings

@@ -5,14 +5,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from functools import partial
 
+from callcenter.agi.channel import AgiChannel
+from callcenter.agi.server import Flow
 from callcenter.asterisk.const import AGI_ROUTE_ECHO_DIGITS, AGI_ROUTE_IVR
-from callcenter.events import EventBus
-from callcenter.ivr.agi import AgiChannel
+from callcenter.bus import EventBus
 from callcenter.ivr.flows.book import BookingServices
 from callcenter.ivr.flows.cancel import CancelServices
 from callcenter.ivr.flows.echo import echo_digits
 from callcenter.ivr.flows.main_menu import IvrServices, inbound
-from callcenter.ivr.server import Flow
 from callcenter.ivr.speech_input import SpeechInput
 from hcrm_core.services.appointments import AppointmentService
 from hcrm_core.services.patients import PatientService
@@ -42,6 +42,6 @@ def build_routes(
     return {
         AGI_ROUTE_ECHO_DIGITS: _echo,
         AGI_ROUTE_IVR: partial(inbound, bus=bus, services=services),
-        # Routes of other packages (the dialer's survey dialogs), wired by callcenter.server.
+        # Routes of other packages (the dialer's survey dialogs), wired by the server.
         **(extra_routes or {}),
     }

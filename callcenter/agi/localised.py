@@ -1,6 +1,6 @@
 """The dialog helpers in the caller's language.
 
-:class:`LocalisedIvr` is :class:`callcenter.ivr.helpers.Ivr` plus a language: it sets the
+:class:`LocalisedIvr` is :class:`callcenter.agi.dialog.Ivr` plus a language: it sets the
 channel's ``CHANNEL(language)``, so Asterisk plays ``<sounds>/<lang>/callcenter/...`` for the same
 prompt names and speaks numbers and dates with that language's rules (``say.c``), and it says an
 appointment's date and time in that language's word order.
@@ -11,8 +11,9 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from callcenter.ivr import core_sounds_zh, prompts
-from callcenter.ivr.helpers import DATETIME_FORMAT, Ivr, SayDateTime, Segment
+from callcenter.agi import core_sounds_zh
+from callcenter.agi.dialog import DATETIME_FORMAT, Ivr, SayDateTime, Segment
+from callcenter.ivr import prompts
 
 LANGUAGE_VARIABLE = "CHANNEL(language)"
 

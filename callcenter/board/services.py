@@ -3,7 +3,7 @@
 Inputs arrive through one bus subscription (so they are handled in the order they were
 published): the call tracker's notices, the agent desk's ``AgentStateChanged`` (its state of
 signed-in agents, with wrap-up, wins over what the member events alone say), the AMI queue
-events (parsed at the edge by :mod:`callcenter.agents.board_events`) and ``AmiResynced``
+events (parsed at the edge by :mod:`callcenter.board.queue_events`) and ``AmiResynced``
 after every AMI (re)connect. At start the day's finished calls are read from the ``calls``
 table, so a restart keeps today's totals. Changes are coalesced: at most one
 :class:`BoardChanged` every ``min_interval`` seconds, carrying the whole board as plain data
@@ -24,19 +24,20 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
-from callcenter.agents.board_events import (
+from callcenter.agents.notifier import AgentStateChanged
+from callcenter.ami.bridge import AmiBridge
+from callcenter.ami.errors import AmiError
+from callcenter.ami.events import AmiEvent, AmiResynced, AmiSnapshot
+from callcenter.board.queue_events import (
     BOARD_EVENTS,
     parse_board_event,
     parse_queue_entry,
     parse_queue_member,
     parse_queue_params,
 )
-from callcenter.agents.board_state import BoardState, CallRecord
-from callcenter.agents.notifier import AgentStateChanged
-from callcenter.ami import AmiBridge
-from callcenter.ami_errors import AmiError
-from callcenter.ami_events import AmiEvent, AmiResynced, AmiSnapshot
-from callcenter.call_state import (
+from callcenter.board.state import BoardState, CallRecord
+from callcenter.bus import EventBus, Subscription
+from callcenter.calls.state import (
     AgentRinging,
     CallAnswered,
     CallEnded,
@@ -44,7 +45,6 @@ from callcenter.call_state import (
     CallStarted,
     IvrProgress,
 )
-from callcenter.events import EventBus, Subscription
 from hcrm_core.db import Database
 from hcrm_core.models import Call, CallDirection, User
 

@@ -20,9 +20,9 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING
 
-from callcenter.ivr.agi import AgiChannel, AgiEnvironment
-from callcenter.ivr.errors import AgiError, CallerHungUp
-from callcenter.ivr.transport import AgiLatency, StreamTransport
+from callcenter.agi.channel import AgiChannel, AgiEnvironment
+from callcenter.agi.errors import AgiError, CallerHungUp
+from callcenter.agi.transport import AgiLatency, StreamTransport
 
 if TYPE_CHECKING:
     from callcenter.ivr.speech_input import SpeechInput

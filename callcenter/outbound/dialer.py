@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from callcenter.ami import (
+from callcenter.ami.bridge import (
     AmiBridge,
     AmiError,
     AmiEvent,
@@ -28,7 +28,9 @@ from callcenter.ami import (
     AsteriskUnavailable,
 )
 from callcenter.asterisk.const import CONTEXT_OUTBOUND
-from callcenter.outbound.channels import DialRoute, channel_id, other_channel_id
+from callcenter.asterisk.recording_policy import campaign_record_variables
+from callcenter.calls.channel_ids import channel_id, other_channel_id
+from callcenter.outbound.channels import DialRoute
 from callcenter.outbound.errors import NoCallerId
 from callcenter.outbound.pacing import (
     AbandonStats,
@@ -44,7 +46,6 @@ from callcenter.outbound.tracking import (
     failure_outcome,
     hangup_outcome,
 )
-from callcenter.recording.dialplan import campaign_record_variables
 from hcrm_core.errors import StorageUnavailable
 from hcrm_core.models import AttemptStatus, Campaign, CampaignStatus, utcnow
 from hcrm_core.services.campaigns import CampaignService, config_of

@@ -34,8 +34,8 @@ from panoramisk import actions
 from panoramisk.ami_protocol import AMIProtocol
 from panoramisk.message import Message
 
-from callcenter.ami_errors import AmiNotConnected
-from callcenter.ami_events import AmiEvent, AmiResponse, Headers
+from callcenter.ami.errors import AmiNotConnected
+from callcenter.ami.events import AmiEvent, AmiResponse, Headers
 
 _LOG = logging.getLogger(__name__)
 

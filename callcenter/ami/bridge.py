@@ -1,9 +1,9 @@
 """The AMI bridge: Asterisk's events in, typed actions out, for the whole server.
 
-:class:`AmiBridge` sits on one supervised :class:`~callcenter.ami_connection.AmiConnection`
+:class:`AmiBridge` sits on one supervised :class:`~callcenter.ami.connection.AmiConnection`
 (login, reconnect with backoff, Ping watchdog) and adds what the events mean:
 
-- every AMI event is published on the :class:`~callcenter.events.EventBus` as a typed
+- every AMI event is published on the :class:`~callcenter.bus.EventBus` as a typed
   :class:`AmiEvent`, straight from the read path (publishing never waits for subscribers);
 - after every (re)login, once Asterisk reports ``FullyBooted``, the live state
   (``CoreShowChannels``, ``QueueStatus``) is read and published as :class:`AmiResynced`, so
@@ -23,8 +23,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict
 from typing import Any
 
-from callcenter.ami_connection import AmiConnection, AmiCounters
-from callcenter.ami_errors import (
+from callcenter.ami.connection import AmiConnection, AmiCounters
+from callcenter.ami.errors import (
     AmiActionError,
     AmiAuthError,
     AmiError,
@@ -32,7 +32,7 @@ from callcenter.ami_errors import (
     AmiTimeout,
     AsteriskUnavailable,
 )
-from callcenter.ami_events import (
+from callcenter.ami.events import (
     AmiConnectionChanged,
     AmiEvent,
     AmiResponse,
@@ -40,8 +40,8 @@ from callcenter.ami_events import (
     AmiSnapshot,
     ConnectionState,
 )
-from callcenter.ami_protocol import ActionValue, AmiAction
-from callcenter.events import EventBus
+from callcenter.ami.protocol import ActionValue, AmiAction
+from callcenter.bus import EventBus
 from callcenter.settings import AmiSettings
 
 __all__ = [

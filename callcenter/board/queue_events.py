@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from callcenter.agents.member_events import DeviceStatus
-from callcenter.ami_events import AmiEvent
+from callcenter.ami.events import AmiEvent
 
 # Names of the AMI events that change the board (the bus predicate uses it).
 CALLER_EVENTS = frozenset({"QueueCallerJoin", "QueueCallerLeave", "QueueCallerAbandon"})

@@ -82,7 +82,7 @@ class Recording:
 
 def _sandbox_settings(data_dir: Path) -> Settings:
     # The test plugin's settings: the sandbox every test session shares, fixed AMI secret.
-    from tests.asterisk_sandbox import sandbox_test_settings
+    from tests.support.asterisk_sandbox import sandbox_test_settings
 
     return sandbox_test_settings(data_dir)
 

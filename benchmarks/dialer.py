@@ -138,7 +138,7 @@ class Concurrency:
 
 async def pacing(args: argparse.Namespace) -> list[Figure]:
     from callcenter.asterisk.sandbox import AsteriskSandbox
-    from tests.asterisk_sandbox import sandbox_test_settings
+    from tests.support.asterisk_sandbox import sandbox_test_settings
 
     data_dir = Path(tempfile.mkdtemp(prefix="bench_dialer_"))
     settings = sandbox_test_settings(data_dir)

@@ -17,8 +17,9 @@ Two runs on fresh scratch databases, the same patients:
   (sent -> reply, measured inside the server by ``AgiLatency``), p50/p99 of the commands
   Asterisk answers at once, and the server's event loop lag.
 - **Classic AGI**: the same dialog as ``callcenter-agi``, one process per call (pyst2 over
-  stdin/stdout, relayed from the chroot: tests/classic_agi_bridge.py). CPU time is the reaped
-  children's (``RUSAGE_CHILDREN``): start-up, imports, database connection and the dialog.
+  stdin/stdout, relayed from the chroot: tests/support/classic_agi_bridge.py). CPU time is
+  the reaped children's (``RUSAGE_CHILDREN``): start-up, imports, database connection and the
+  dialog.
 
 Checks after each run: every call booked exactly one appointment, all slots distinct, channel
 ``ivr``, ``booked_call_id`` the call's Linkedid. Targets: classic/FastAGI CPU per call >= 10x,
@@ -86,7 +87,7 @@ async def run_fastagi(
 async def run_classic(
     settings: Settings, url: str, patients: Sequence[Patient], rng: random.Random, ramp: float
 ) -> dict[str, object]:
-    from tests.classic_agi_bridge import children_cpu_seconds, classic_agi, classic_env
+    from tests.support.classic_agi_bridge import children_cpu_seconds, classic_agi, classic_env
 
     env = classic_env(url, Path(tempfile.mkdtemp(prefix="ivrload_")))
     cpu_before = children_cpu_seconds()
@@ -128,7 +129,7 @@ async def run_mode(
 
 async def main_async(args: argparse.Namespace) -> int:
     from callcenter.asterisk.sandbox import AsteriskSandbox
-    from tests.asterisk_sandbox import _shared_by_sessions, sandbox_test_settings
+    from tests.support.asterisk_sandbox import _shared_by_sessions, sandbox_test_settings
 
     settings = sandbox_test_settings(Path(tempfile.mkdtemp(prefix="ivrload_")))
     sandbox = AsteriskSandbox(settings)

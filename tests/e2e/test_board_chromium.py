@@ -5,7 +5,7 @@ Asterisk; queue events and call notices are published on its bus as the AMI brid
 tracker would publish them. The monitoring test runs the server against the Asterisk sandbox: a
 simulated patient calls a queue, a simulated agent phone answers, and the supervisor's Listen
 button rings the supervisor's (simulated, self-answering) phone into ChanSpy. A live-Asterisk
-run of the board figures is in tests/integration/callcenter/test_demo_stream_asterisk.py.
+run of the board figures is in tests/integration/callcenter/demo/test_demo_stream_asterisk.py.
 """
 
 from __future__ import annotations
@@ -28,15 +28,15 @@ from callcenter.calls.state import AgentRinging, CallAnswered, CallEnded, CallQu
 from callcenter.server.runtime import Runtime, start_runtime, stop_runtime
 from hcrm_core.models import AuditAction, AuditEvent, Role
 from hcrm_core.services.users import create_user
-from tests.asterisk_sandbox import AsteriskSandboxHandle
 from tests.e2e.test_console_chromium import CHROMIUM_ARGS, TIMEOUT_MS, chromium  # noqa: F401
-from tests.integration.agents.desk_support import quietest_queue
-from tests.integration.callcenter.test_call_tracker_asterisk import Recorder, runtime_settings
-from tests.integration.web_console.console_support import (
+from tests.integration.callcenter.calls.test_tracker_asterisk import Recorder, runtime_settings
+from tests.support.asterisk_sandbox import AsteriskSandboxHandle
+from tests.support.console import (
     PASSWORD,
     ConsoleWorld,
     start_console_world,
 )
+from tests.support.desk import quietest_queue
 from web_console.app import create_app
 from web_console.keys import WS_HUB
 

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from tests.e2e.test_console_chromium import CHROMIUM_ARGS, TIMEOUT_MS, chromium, served
-from tests.integration.web_console.console_support import PASSWORD, ConsoleWorld
+from tests.support.console import PASSWORD, ConsoleWorld
 
 __all__ = ["chromium", "served"]  # fixtures shared with the console test
 

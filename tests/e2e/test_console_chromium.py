@@ -15,7 +15,7 @@ from aiohttp import web
 
 from callcenter.server.runtime import stop_runtime
 from tests.conftest import require_or_skip
-from tests.integration.web_console.console_support import (
+from tests.support.console import (
     PASSWORD,
     ConsoleWorld,
     start_console_world,

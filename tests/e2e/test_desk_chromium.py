@@ -26,12 +26,12 @@ from callcenter.server.runtime import Runtime, start_runtime, stop_runtime
 from callcenter.settings import AgentsSettings
 from hcrm_core.models import Appointment, Call, Patient, Role
 from hcrm_core.services.users import create_user
-from tests.asterisk_sandbox import AsteriskSandboxHandle
 from tests.e2e.test_console_chromium import CHROMIUM_ARGS, chromium  # noqa: F401 - fixture
-from tests.factories import make_hospital, make_patient
-from tests.integration.agents.desk_support import patients_phone, quietest_queue, render_ivr_prompts
-from tests.integration.callcenter.test_call_tracker_asterisk import Recorder, runtime_settings
-from tests.integration.web_console.console_support import PASSWORD
+from tests.integration.callcenter.calls.test_tracker_asterisk import Recorder, runtime_settings
+from tests.support.asterisk_sandbox import AsteriskSandboxHandle
+from tests.support.console import PASSWORD
+from tests.support.desk import patients_phone, quietest_queue, render_ivr_prompts
+from tests.support.factories import make_hospital, make_patient
 from web_console.app import create_app
 from web_console.keys import WS_HUB
 from web_console.ws import WsHub

@@ -12,8 +12,8 @@ from sqlalchemy import select
 from callcenter.server.runtime import stop_runtime
 from hcrm_core.models import AuditAction, AuditEvent
 from tests.e2e.test_console_chromium import CHROMIUM_ARGS, TIMEOUT_MS, chromium  # noqa: F401
-from tests.integration.recording.world import RecordingWorld, start_recording_world
-from tests.integration.web_console.console_support import PASSWORD
+from tests.support.console import PASSWORD
+from tests.support.recording_world import RecordingWorld, start_recording_world
 from web_console.app import create_app
 
 

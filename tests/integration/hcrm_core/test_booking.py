@@ -34,7 +34,7 @@ from hcrm_core.models import (
     utcnow,
 )
 from hcrm_core.services.appointments import AppointmentService, BookingRequest
-from tests.factories import Hospital, make_hospital, make_patient
+from tests.support.factories import Hospital, make_hospital, make_patient
 
 
 @pytest.fixture

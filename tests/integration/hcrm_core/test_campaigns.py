@@ -30,7 +30,7 @@ from hcrm_core.services.campaigns import CampaignService
 from hcrm_core.services.campaigns_answers import AnswerService
 from hcrm_core.services.campaigns_attempts import AttemptService, day_start
 from hcrm_core.services.campaigns_errors import CampaignStateError, NotDialable, PatientOnCall
-from tests.factories import make_hospital, make_patient
+from tests.support.factories import make_hospital, make_patient
 
 ADMIN = Actor("user:admin", user_id=None)
 NOW = datetime(2030, 3, 5, 15, 0, tzinfo=UTC)  # a Tuesday, 10:00 in New York

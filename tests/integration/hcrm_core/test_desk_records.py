@@ -29,7 +29,7 @@ from hcrm_core.services.contact_history import ContactHistory
 from hcrm_core.services.patient_updates import PatientChanges, update_patient
 from hcrm_core.services.patients import PatientService
 from hcrm_core.services.users import create_user
-from tests.factories import make_hospital, make_patient
+from tests.support.factories import make_hospital, make_patient
 
 
 async def _agent(database) -> Actor:

@@ -18,7 +18,7 @@ from hcrm_core.errors import StorageUnavailable
 from hcrm_core.models import Appointment, AuditEvent, Call, Channel
 from hcrm_core.services.appointments import AppointmentService, BookingRequest
 from tests.conftest import _pg_dsn
-from tests.factories import make_hospital, make_patient
+from tests.support.factories import make_hospital, make_patient
 
 
 @asynccontextmanager

@@ -9,7 +9,7 @@ import pytest
 from hcrm_core.actors import Actor
 from hcrm_core.errors import DuplicateRecord, PatientNotFound, ValidationFailed
 from hcrm_core.services.patients import NewPatient, NewPhone, PatientService
-from tests.factories import make_patient
+from tests.support.factories import make_patient
 
 
 async def test_lookup_finds_the_patient_whatever_format_was_stored_or_presented(database, policy):

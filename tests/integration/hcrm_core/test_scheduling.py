@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from hcrm_core.errors import DepartmentNotFound, DoctorNotFound, ValidationFailed
 from hcrm_core.models import Slot, utcnow
-from tests.factories import make_hospital
+from tests.support.factories import make_hospital
 
 
 async def test_departments_and_doctors(database, policy):

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from callcenter.server.runtime import stop_runtime
-from tests.integration.web_console.console_support import ConsoleWorld, start_console_world
+from tests.support.console import ConsoleWorld, start_console_world
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from hcrm_core.models import AuditAction, AuditEvent, CampaignAttempt
-from tests.integration.web_console.console_support import ConsoleWorld, csrf_from, login
+from tests.support.console import ConsoleWorld, csrf_from, login
 from web_console.app import create_app
 
 

@@ -7,7 +7,7 @@ from sqlalchemy import select
 from yarl import URL
 
 from hcrm_core.models import AuditAction, AuditEvent
-from tests.integration.web_console.console_support import (
+from tests.support.console import (
     PASSWORD,
     ConsoleWorld,
     csrf_from,

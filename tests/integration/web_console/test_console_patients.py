@@ -14,7 +14,7 @@ from callcenter.server.runtime import stop_runtime
 from hcrm_core.db import Database
 from hcrm_core.errors import Conflict, PatientNotFound, SlotTaken, ValidationFailed
 from hcrm_core.models import AuditAction, AuditEvent
-from tests.integration.web_console.console_support import (
+from tests.support.console import (
     ConsoleWorld,
     login,
     start_console_world,

@@ -23,7 +23,7 @@ from hcrm_core.models import (
     Complaint,
     Patient,
 )
-from tests.integration.web_console.console_support import ConsoleWorld, login
+from tests.support.console import ConsoleWorld, login
 from web_console.app import create_app
 
 _META = re.compile(r'<meta name="csrf-token" content="([^"]+)">')

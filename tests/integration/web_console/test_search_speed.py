@@ -11,7 +11,7 @@ from sqlalchemy import text
 from callcenter.server.runtime import start_runtime, stop_runtime
 from hcrm_core.models import Role
 from hcrm_core.services.users import create_user
-from tests.integration.web_console.console_support import PASSWORD, console_settings, login
+from tests.support.console import PASSWORD, console_settings, login
 from web_console.app import create_app
 
 # Measured at ~10 ms on a 2-core machine; the bound leaves room for a loaded CI runner.

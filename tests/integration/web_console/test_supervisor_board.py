@@ -1,7 +1,7 @@
 """The supervisor board: today's totals from the database, pushes over /ws, and who may see it.
 
 Live-Asterisk coverage (calls placed by the demo's simulated patients, counted on the board)
-is in tests/integration/callcenter/test_demo_stream_asterisk.py.
+is in tests/integration/callcenter/demo/test_demo_stream_asterisk.py.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from callcenter.bus import EventBus
 from callcenter.calls.state import CallAnswered, CallEnded, CallQueued, CallStarted
 from hcrm_core.db import Database
 from hcrm_core.models import Call, CallDirection
-from tests.integration.web_console.console_support import ConsoleWorld, login
+from tests.support.console import ConsoleWorld, login
 from web_console.app import create_app
 
 QUEUE = "appointments"

@@ -11,7 +11,7 @@ import aiohttp
 import pytest
 
 from hcrm_core.models import Role
-from tests.integration.web_console.console_support import ConsoleWorld, login
+from tests.support.console import ConsoleWorld, login
 from web_console.app import create_app
 from web_console.keys import WS_HUB
 

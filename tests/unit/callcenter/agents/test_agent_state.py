@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 
@@ -35,10 +34,11 @@ from callcenter.settings import AgentsSettings
 from hcrm_core.errors import ValidationFailed
 from hcrm_core.models import Role
 from hcrm_core.services.agent_sign_ins import AgentSignIns, SignedIn
+from tests.support.paths import AMI_FIXTURES
 from web_console.sessions import Session
 from web_console.ws import WsClient
 
-FIXTURES = Path(__file__).parents[3] / "fixtures" / "ami"
+FIXTURES = AMI_FIXTURES
 INTERFACE = "Local/1001@sim-agents"
 
 

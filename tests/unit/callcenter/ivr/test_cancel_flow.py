@@ -1,8 +1,8 @@
 """The review-and-cancel dialog's branches against a scripted channel and a stand-in service.
 
 The database side (a real cancellation, the cut-off, a hang-up) is exercised through the real
-Asterisk and database in tests/integration/ivr/test_ivr_cancel_asterisk.py; these cover the
-menu's paging, going back and keeping an appointment, quickly.
+Asterisk and database in tests/integration/callcenter/ivr/test_ivr_cancel_asterisk.py; these
+cover the menu's paging, going back and keeping an appointment, quickly.
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ from callcenter.ivr.flows.identify import caller_id_matches
 from callcenter.ivr.flows.main_menu import CALLER_ID_LOOKUPS, IvrServices
 from hcrm_core.models import Patient
 from hcrm_core.services.patients import PatientService
-from tests.unit.callcenter.ivr.test_helpers import FakeAgi, make_ivr
+from tests.unit.callcenter.agi.test_dialog import FakeAgi, make_ivr
 
 
 class SlowPatients:

@@ -13,7 +13,7 @@ import pytest
 from callcenter.ivr.speech import Grammar, Recognition, Recognizer, match
 from callcenter.ivr.speech_input import YES_NO, _department_phrases
 from hcrm_core.models import Department
-from tests.speech_support import korean_recognizer, spoken, write_spoken
+from tests.support.speech import korean_recognizer, spoken, write_spoken
 
 __all__ = ["korean_recognizer"]  # the session fixture, imported for this module
 MIN_CONFIDENCE = 0.9

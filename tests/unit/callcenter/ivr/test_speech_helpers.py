@@ -1,6 +1,6 @@
 """The dialog helpers with speech offered: each rule on its own, against a scripted channel and
 scripted outcomes (the recogniser itself is tested with the real model in test_speech.py, and
-the whole path on real calls in tests/integration/ivr/test_speech_asterisk.py)."""
+the whole path on real calls in tests/integration/callcenter/ivr/test_speech_asterisk.py)."""
 
 from __future__ import annotations
 

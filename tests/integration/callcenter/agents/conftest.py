@@ -1,0 +1,22 @@
+"""Fixtures of the agent-desk tests against the real sandbox."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from callcenter.server.runtime import Runtime
+from tests.integration.callcenter.calls.test_tracker_asterisk import Recorder
+from tests.support.asterisk_sandbox import AsteriskSandboxHandle
+from tests.support.desk import agent_user, desk_settings, running_desk
+
+
+@pytest.fixture
+async def desk_runtime(
+    asterisk_sandbox: AsteriskSandboxHandle, tmp_path: Path
+) -> AsyncIterator[tuple[Runtime, Recorder, int]]:
+    """The server on the sandbox with one agent user, ``alice`` (not signed in)."""
+    async with running_desk(desk_settings(asterisk_sandbox, tmp_path)) as (runtime, recorder):
+        yield runtime, recorder, await agent_user(runtime)

@@ -1,0 +1,168 @@
+"""Supervisor review in the console: who may see what, auditing, streaming, QA scorecards."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from callcenter.server.runtime import stop_runtime
+from hcrm_core.db import Database
+from hcrm_core.models import AuditAction, AuditEvent, RecordingReview
+from tests.support.console import csrf_from, login
+from tests.support.recording_world import RecordingWorld, start_recording_world
+from web_console.app import create_app
+
+
+@pytest.fixture
+async def world(database: Database, tmp_path: Path) -> AsyncIterator[RecordingWorld]:
+    world = await start_recording_world(tmp_path, database.url)
+    yield world
+    await stop_runtime(world.runtime)
+
+
+async def _client(world: RecordingWorld, aiohttp_client: Any, username: str) -> Any:
+    client = await aiohttp_client(create_app(world.runtime))
+    assert (await login(client, username)).status == 302
+    return client
+
+
+async def _audits(world: RecordingWorld, **where: Any) -> list[AuditEvent]:
+    async with world.runtime.database.session() as session:
+        query = select(AuditEvent).order_by(AuditEvent.id)
+        for name, value in where.items():
+            query = query.where(getattr(AuditEvent, name) == value)
+        return list(await session.scalars(query))
+
+
+async def test_agent_sees_and_plays_only_her_own_recordings(world, aiohttp_client):
+    alice = await _client(world, aiohttp_client, "alice")
+    listing = await (await alice.get("/recordings")).text()
+    assert f'data-recording="{world.alices}"' in listing
+    assert f'data-recording="{world.bobs}"' not in listing
+    for path in ("", "/audio", "/download"):
+        response = await alice.get(f"/recordings/{world.bobs}{path}")
+        assert response.status == 403, path
+    played = await alice.get(f"/recordings/{world.alices}/audio")
+    assert played.status == 200 and played.headers["Content-Type"] == "audio/mpeg"
+    assert await played.read() == world.audio  # decrypted while streaming
+    plays = await _audits(world, action=AuditAction.PLAY, entity_id=str(world.alices))
+    assert [a.actor for a in plays] == ["user:alice"]
+    # Refused requests show nothing and leave no play row for bob's recording.
+    assert await _audits(world, action=AuditAction.PLAY, entity_id=str(world.bobs)) == []
+
+
+async def test_supervisor_sees_all_and_every_view_play_and_download_is_audited(
+    world, aiohttp_client
+):
+    sam = await _client(world, aiohttp_client, "sam")
+    listing = await (await sam.get("/recordings")).text()
+    assert f'data-recording="{world.alices}"' in listing
+    assert f'data-recording="{world.bobs}"' in listing
+    page = await (await sam.get(f"/recordings/{world.bobs}")).text()
+    assert 'data-start="1.0"' in page and ">appointment</span>" in page  # decrypted words
+    assert 'id="scorecard"' in page
+    ranged = await sam.get(f"/recordings/{world.bobs}/audio", headers={"Range": "bytes=10-99"})
+    assert ranged.status == 206
+    assert ranged.headers["Content-Range"] == f"bytes 10-99/{len(world.audio)}"
+    assert await ranged.read() == world.audio[10:100]
+    download = await sam.get(f"/recordings/{world.bobs}/download")
+    assert download.status == 200 and "attachment" in download.headers["Content-Disposition"]
+    assert await download.read() == world.audio
+    rows = await _audits(world, actor="user:sam")
+    kinds = [(a.action, a.entity) for a in rows if a.entity_id == str(world.bobs)]
+    assert kinds == [
+        (AuditAction.VIEW, "recording_transcript"),
+        (AuditAction.PLAY, "recording"),
+        (AuditAction.EXPORT, "recording"),
+    ]
+
+
+async def test_transcript_search_and_filters(world, aiohttp_client):
+    sam = await _client(world, aiohttp_client, "sam")
+    found = await (await sam.get("/recordings", params={"q": "cardiology"})).text()
+    assert f'data-recording="{world.alices}"' in found
+    none = await (await sam.get("/recordings", params={"q": "dermatology"})).text()
+    assert 'id="no-recordings"' in none
+    by_agent = await (await sam.get("/recordings", params={"agent": str(world.bob_id)})).text()
+    assert f'data-recording="{world.bobs}"' in by_agent
+    assert f'data-recording="{world.alices}"' not in by_agent
+    long_only = await (await sam.get("/recordings", params={"min": "10"})).text()
+    assert 'id="no-recordings"' in long_only
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [({"min": "abc"}, "min"), ({"from": "23/11/2026"}, "from"), ({"agnet": "1"}, "agnet")],
+)
+async def test_bad_filters_are_refused_naming_the_field(world, aiohttp_client, params, field):
+    sam = await _client(world, aiohttp_client, "sam")
+    response = await sam.get("/recordings", params=params)
+    assert response.status == 422
+    assert field in await response.text()
+
+
+async def test_qa_scorecard_is_saved_validated_and_needs_csrf(world, aiohttp_client):
+    sam = await _client(world, aiohttp_client, "sam")
+    page = await (await sam.get(f"/recordings/{world.alices}")).text()
+    token = csrf_from(page)
+    form = {"csrf_token": token, "notes": "polite <b>and</b> quick"}
+    form |= {f"score_{i}": str(i + 1) for i in range(4)}
+    saved = await sam.post(f"/recordings/{world.alices}/review", data=form, allow_redirects=False)
+    assert saved.status == 303
+    again = await sam.post(
+        f"/recordings/{world.alices}/review", data={**form, "score_0": "5"}, allow_redirects=False
+    )
+    assert again.status == 303
+    async with world.runtime.database.session() as session:
+        (review,) = (await session.scalars(select(RecordingReview))).all()
+    assert review.scores == {"Greeting": 5, "Identity checked": 2, "Resolution": 3, "Courtesy": 4}
+    shown = await (await sam.get(f"/recordings/{world.alices}")).text()
+    assert "polite &lt;b&gt;and&lt;/b&gt; quick" in shown
+    bad = await sam.post(f"/recordings/{world.alices}/review", data={**form, "score_2": "9"})
+    assert bad.status == 422 and "score_2" in await bad.text()
+    no_csrf = {k: v for k, v in form.items() if k != "csrf_token"}
+    assert (await sam.post(f"/recordings/{world.alices}/review", data=no_csrf)).status == 403
+    alice = await _client(world, aiohttp_client, "alice")
+    alice_token = csrf_from(await (await alice.get(f"/recordings/{world.alices}")).text())
+    refused = await alice.post(
+        f"/recordings/{world.alices}/review", data={**form, "csrf_token": alice_token}
+    )
+    assert refused.status == 403
+
+
+async def test_agents_see_no_recordings_when_configured(database, tmp_path, aiohttp_client):
+    world = await start_recording_world(tmp_path, database.url, agent_access="none")
+    try:
+        alice = await _client(world, aiohttp_client, "alice")
+        assert (await alice.get(f"/recordings/{world.alices}/audio")).status == 403
+        assert (
+            f'data-recording="{world.alices}"' not in await (await alice.get("/recordings")).text()
+        )
+    finally:
+        await stop_runtime(world.runtime)
+
+
+async def test_live_monitoring_is_for_supervisors_and_checks_its_fields(world, aiohttp_client):
+    sam = await _client(world, aiohttp_client, "sam")
+    token = csrf_from(await (await sam.get("/recordings")).text())
+    url = "/api/v1/recordings/monitor"
+    bad_mode = await sam.post(url, data={"csrf_token": token, "linkedid": "x", "mode": "shout"})
+    assert bad_mode.status == 422 and (await bad_mode.json())["field"] == "mode"
+    no_call = await sam.post(url, data={"csrf_token": token, "linkedid": "nope", "mode": "listen"})
+    assert no_call.status == 422 and (await no_call.json())["field"] == "linkedid"
+    alice = await _client(world, aiohttp_client, "alice")
+    alice_token = csrf_from(await (await alice.get("/recordings")).text())
+    refused = await alice.post(
+        url, data={"csrf_token": alice_token, "linkedid": "x", "mode": "listen"}
+    )
+    assert refused.status == 403
+
+
+async def test_monitoring_is_in_the_openapi_document(world, aiohttp_client):
+    sam = await _client(world, aiohttp_client, "sam")
+    document = await (await sam.get("/api/v1/openapi.json")).json()
+    assert "post" in document["paths"]["/api/v1/recordings/monitor"]

@@ -4,10 +4,18 @@
    the sandbox Asterisk, through a queue of simulated agents and (one call in five) through an
    IVR served by a FastAGI flow in this process; the raw AMI bytes the server's AMI user
    receives are captured with the bridge's ``tap``. The recording goes to a temporary file
-   (``--recording PATH`` keeps and reuses it).
+   (``--recording PATH`` keeps and reuses it). ``--mixmonitor``: every call is recorded
+   (``CALLCENTER_RECORD=always``, MixMonitor started by the dialplan's ``callcenter-record``)
+   and the capturing session's user has the production read classes plus ``reporting``, so
+   the ``TestEvent``s MixMonitor sends (``MIXMONITOR_START``/``END``...) are in the recording.
 2. **Replay**: a fake AMI server in a separate process (banner, Login success, FullyBooted,
    empty resync answers, then the recorded events as fast as the socket takes them; the
    recording is repeated ``--repeat`` times with call ids made unique per repetition) feeds:
+
+   The recording is cut into messages by the live reader's own framing
+   (:func:`recorded_events`), so the replay sends exactly the messages the live bridge would
+   have published as events, byte for byte (an event after a ``TestEvent``, which Asterisk 22
+   ends with an extra CRLF, starts with that empty line and takes the live slow path).
 
    a. the baseline: bare parsing, i.e. our ``ami_protocol.MessageFramer`` (panoramisk's
       ``Message`` parser) in a plain asyncio protocol, no handlers;
@@ -17,10 +25,12 @@
    Events/s for (b) count until every call row and stored event is committed. A task
    measures event-loop lag (overshoot of ``sleep(0.01)``) throughout each replay.
 
-Targets: (b) at least 0.7x (a), at least 20,000 events/s, worst loop lag under 50 ms.
+Targets: (b) at least 0.7x (a), at least 20,000 events/s, worst loop lag under 50 ms; no
+event dropped by the bus and no call left open after the replay.
 
 Run: ``.venv/bin/python -m benchmarks.ami_pipeline [--calls 300] [--repeat 10]
-[--engine sqlite|postgresql|both] [--recording PATH] [--no-gc-freeze] [--asyncio-loop]``
+[--engine sqlite|postgresql|both] [--recording PATH] [--mixmonitor] [--no-gc-freeze]
+[--asyncio-loop]``
 (uvloop by default, as ``callcenter serve`` runs).
 """
 
@@ -37,13 +47,15 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
+from panoramisk.message import Message
+from pydantic import SecretStr
 from sqlalchemy import func, select
 
 from benchmarks._common import Figure, default_pg_url, print_figures, scratch_database
@@ -60,6 +72,10 @@ from hcrm_core.db import Database
 from hcrm_core.migrate import upgrade_async
 from hcrm_core.models import Call, CallEvent
 
+if TYPE_CHECKING:
+    from callcenter.asterisk.render import AmiUser
+    from callcenter.asterisk.sandbox import AsteriskSandbox
+
 EVENTS_PER_S_TARGET = 20_000.0
 RATIO_TARGET = 0.7
 LAG_TARGET_MS = 50.0
@@ -67,6 +83,11 @@ REPLAY_TIMEOUT = 300.0
 END_MARK = b"Event: UserEvent\r\nUserEvent: BenchEnd\r\n\r\n"
 _ID_HEADERS = re.compile(rb"^((?:Dest)?(?:Uniqueid|Linkedid)): ([^\r]+)\r$", re.MULTILINE)
 _BLOCK_END = b"\r\n\r\n"
+_EOM = "\r\n\r\n"
+_EVENT_PREFIX = "Event: "
+# The capturing user of --mixmonitor recordings: the production classes plus "reporting"
+# (TestEvent), added to the sandbox's manager.conf for the recording only.
+REPORTING_USER = "bench-reporting"
 
 
 # -- 1. recording ------------------------------------------------------------------------------
@@ -93,18 +114,90 @@ async def _ivr_to_queue(agi: AgiChannel, queue: str) -> None:
     await agi.set_variable("CALLCENTER_QUEUE", queue)
 
 
-async def record(calls: int, path: Path, *, agents: int = 60, burst: int = 10) -> Recording:
-    """Originate ``calls`` calls into the sandbox and write the raw AMI bytes to ``path``."""
+async def record(
+    calls: int, path: Path, *, agents: int = 60, burst: int = 10, mixmonitor: bool = False
+) -> Recording:
+    """Originate ``calls`` calls into the sandbox and write the raw AMI bytes to ``path``.
+
+    ``mixmonitor``: every call is recorded by the dialplan (policy ``always``) and the bytes
+    are those a user with the production classes plus ``reporting`` receives.
+    """
     from callcenter.asterisk.sandbox import AsteriskSandbox
 
     with tempfile.TemporaryDirectory(prefix="bench_ami_") as data_dir:
         settings = _sandbox_settings(Path(data_dir))
-        await asyncio.to_thread(AsteriskSandbox(settings).start)
-        return await _record_calls(settings, calls, path, agents=agents, burst=burst)
+        sandbox = AsteriskSandbox(settings)
+        await asyncio.to_thread(sandbox.start)
+        if not mixmonitor:
+            return await _record_calls(settings, settings.ami, calls, path, agents, burst)
+        async with _reporting_user(sandbox) as capturing:
+            try:
+                return await _record_calls(
+                    settings, capturing, calls, path, agents, burst, record_calls=True
+                )
+            finally:
+                _remove_bench_recordings(sandbox.recordings_dir)
+
+
+def _render_manager_conf(sandbox: AsteriskSandbox, extra_users: list[AmiUser]) -> None:
+    """Write the sandbox's manager.conf as ``render_config`` does, plus ``extra_users``."""
+    from callcenter.asterisk.render import _environment, _write_atomically, template_context
+
+    context = template_context(sandbox.settings, True)
+    context["ami"]["users"] = [*context["ami"]["users"], *extra_users]
+    text = _environment().get_template("manager.conf").render(context)
+    _write_atomically(sandbox.root / "etc/asterisk/manager.conf", text, 0o640)
+
+
+@contextlib.asynccontextmanager
+async def _reporting_user(sandbox: AsteriskSandbox) -> AsyncIterator[AmiSettings]:
+    """A sandbox AMI user with the production classes plus ``reporting``, for the recording.
+
+    Added to the shared sandbox's manager.conf and ``manager reload``-ed (no restart: other
+    sessions keep their AMI sessions); the plain configuration is rendered back afterwards.
+    """
+    from callcenter.asterisk.render import AmiUser, derive_secret
+
+    settings = sandbox.settings
+    secret = derive_secret(settings.ami.secret.get_secret_value(), "ami:" + REPORTING_USER)
+    user = AmiUser(
+        name=REPORTING_USER,
+        secret=secret,
+        read=(*const.AMI_READ_CLASSES, "reporting"),
+        write=const.AMI_WRITE_CLASSES,
+        permit=("127.0.0.1/255.255.255.255",),
+    )
+
+    def install(users: list[AmiUser]) -> None:
+        with sandbox._lock():  # the sandbox's own lock: sessions render and reload under it
+            _render_manager_conf(sandbox, users)
+            sandbox.cli("manager reload")
+
+    await asyncio.to_thread(install, [user])
+    try:
+        yield settings.ami.model_copy(
+            update={"username": REPORTING_USER, "secret": SecretStr(secret)}
+        )
+    finally:
+        await asyncio.to_thread(install, [])
+
+
+def _remove_bench_recordings(directory: Path) -> None:
+    # The benchmark's MixMonitor files (named by the bench-* Linkedids) are of no use after:
+    # left there they would be the newest "recordings" other benchmarks and tests pick up.
+    for file in directory.glob("bench-*.wav"):
+        file.unlink(missing_ok=True)
 
 
 async def _record_calls(
-    settings: Settings, calls: int, path: Path, *, agents: int, burst: int
+    settings: Settings,
+    capturing: AmiSettings,
+    calls: int,
+    path: Path,
+    agents: int,
+    burst: int,
+    *,
+    record_calls: bool = False,
 ) -> Recording:
     queue = const.QUEUES[0].name
     members = [f"Local/{1600 + n}@{const.CONTEXT_SIM_AGENTS}" for n in range(agents)]
@@ -121,7 +214,22 @@ async def _record_calls(
                 all_ended.set()
 
     bus.subscribe(AmiEvent, on_hangup, predicate=lambda e: e.name == "Hangup")
-    recording = AmiBridge(settings.ami, bus, tap=chunks.append)
+    # Every channel created while recording, the benchmark's or another session's (the sandbox
+    # is shared): the recording ends only once all are hung up, so no call is cut in the middle.
+    channels: set[str] = set()
+    no_channels = asyncio.Event()
+
+    async def on_channel(event: AmiEvent) -> None:
+        if event.name == "Newchannel":
+            channels.add(event.uniqueid)
+            no_channels.clear()
+        else:
+            channels.discard(event.uniqueid)
+            if not channels:
+                no_channels.set()
+
+    bus.subscribe(AmiEvent, on_channel, predicate=lambda e: e.name in ("Newchannel", "Hangup"))
+    recording = AmiBridge(capturing, bus, tap=chunks.append)
     driver = AmiBridge(settings.ami, EventBus())
     agi = FastAgiServer(
         AgiSettings(port=0), {const.AGI_ROUTE_IVR: lambda channel: _ivr_to_queue(channel, queue)}
@@ -139,12 +247,18 @@ async def _record_calls(
         for n in range(calls):
             linkedid = f"bench-{uuid.uuid4().hex[:12]}"
             linkedids.add(linkedid)
-            await _originate_one(driver, rng, linkedid, queue, agi.port)
+            await _originate_one(driver, rng, linkedid, queue, agi.port, record_calls)
             if n % burst == burst - 1:
                 print(f"  recording: {n + 1}/{calls} calls originated", flush=True)
                 await asyncio.sleep(1.5)
         async with asyncio.timeout(180):
             await all_ended.wait()
+        await recording.ping()  # every event before its answer has been published...
+        await bus.join()  # ... and handled
+        if channels:
+            print(f"  recording: waiting for {len(channels)} other channels to end", flush=True)
+            async with asyncio.timeout(180):
+                await no_channels.wait()
         await recording.ping()  # its answer follows every event queued before it
     finally:
         for member in members:
@@ -158,15 +272,22 @@ async def _record_calls(
         await bus.close()
     data = b"".join(chunks)
     await asyncio.to_thread(path.write_bytes, data)
-    return Recording(path, calls, len(events_only(data)), time.monotonic() - started)
+    return Recording(path, calls, len(recorded_events(data)), time.monotonic() - started)
 
 
 async def _originate_one(
-    driver: AmiBridge, rng: random.Random, linkedid: str, queue: str, agi_port: int
+    driver: AmiBridge,
+    rng: random.Random,
+    linkedid: str,
+    queue: str,
+    agi_port: int,
+    record_calls: bool = False,
 ) -> None:
     kind = rng.random()
     caller = f'"Patient {rng.randint(1, 9999)}" <+1212555{rng.randint(0, 9999):04d}>'
     agent_vars = {"__SIM_AGENT_RING": "0", "__SIM_AGENT_TALK": str(rng.randint(1, 3))}
+    # The recording slice's policy: MixMonitor from callcenter-record as the caller queues.
+    recording = {"CALLCENTER_RECORD": "always"} if record_calls else {}
     if kind < 0.2:  # through the IVR, which names the queue
         context, exten = const.CONTEXT_INBOUND, "s"
         channel = f"Local/s@{const.CONTEXT_SIM_PATIENT}"
@@ -185,27 +306,56 @@ async def _originate_one(
         exten=exten,
         caller_id=caller,
         channel_id=linkedid,
-        variables={**variables, **agent_vars},
+        variables={**variables, **agent_vars, **recording},
     )
 
 
 # -- 2. replay ---------------------------------------------------------------------------------
 
 
-def events_only(data: bytes) -> list[bytes]:
-    """The unsolicited events of a recording: no banner, responses or action event lists."""
-    blocks = data.split(_BLOCK_END)
-    if blocks and blocks[0].startswith(const.AMI_BANNER_PREFIX.encode()):
-        blocks[0] = blocks[0].partition(b"\r\n")[2]
+def recorded_events(data: bytes) -> list[str]:
+    """The messages of a recording the live bridge publishes as events, as it frames them.
+
+    Cut by the live reader's own framer (``MessageFramer.feed_blocks``: banner, characters
+    split across reads, blank-line terminators), so each message is the text the live path
+    sees, leading empty line included: Asterisk 22 ends a ``TestEvent`` with an extra CRLF,
+    and the message after it starts with that line. Which messages are events is decided as
+    ``BridgeProtocol`` decides it: a message starting with ``Event: `` and no ``ActionID``
+    takes the fast path; any other is parsed by panoramisk's ``Message.from_line`` and goes to
+    ``handle_message``, where a ``Response``, and an event with the ``ActionID`` of one of the
+    capturing session's own actions (its Login, resync lists, Ping), complete that action;
+    every other event (an ``OriginateResponse`` of another session's Originate, say) is
+    published. A trailing partial message is left out, as the live reader keeps it pending.
+    """
+    blocks = MessageFramer().feed_blocks(data)
+    parsed: list[Message | None] = [
+        None if _fast_path(block) else Message.from_line(block.strip()) for block in blocks
+    ]
+    own_actions = {
+        message.id
+        for message in parsed
+        if message is not None and "Response" in message and "Event" not in message
+    } - {None}
     return [
-        block for block in blocks if block.startswith(b"Event: ") and b"\r\nActionID: " not in block
+        block
+        for block, message in zip(blocks, parsed, strict=True)
+        if message is None or ("Event" in message and message.id not in own_actions)
     ]
 
 
-def replay_stream(blocks: list[bytes], repeat: int) -> tuple[bytes, int]:
-    """The events ``repeat`` times, each repetition with its own call ids; and their count."""
+def _fast_path(block: str) -> bool:
+    # BridgeProtocol._handle_some's test, with actions pending (as the capturing session had).
+    return block.startswith(_EVENT_PREFIX) and "ActionID: " not in block
+
+
+def replay_stream(blocks: list[str], repeat: int) -> tuple[bytes, int]:
+    """The events ``repeat`` times, each repetition with its own call ids; and their count.
+
+    Each message is sent exactly as it was framed (a leading empty line stays): the bridge
+    under test cuts the stream into the same messages and takes the same paths.
+    """
     parts: list[bytes] = []
-    body = _BLOCK_END.join(blocks) + _BLOCK_END
+    body = (_EOM.join(blocks) + _EOM).encode()
     for n in range(repeat):
         suffix = f"-r{n}".encode()
         parts.append(_ID_HEADERS.sub(rb"\1: \2" + suffix + rb"\r", body))
@@ -426,6 +576,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--recording", type=Path, help="reuse this recording, or keep a new one here"
     )
+    parser.add_argument(
+        "--mixmonitor",
+        action="store_true",
+        help="record every call (MixMonitor) and capture with the classes plus reporting",
+    )
     parser.add_argument("--pg-url", default=default_pg_url())
     parser.add_argument(
         "--no-gc-freeze",
@@ -438,10 +593,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 async def bench(args: argparse.Namespace, path: Path) -> list[Figure]:
     if not await asyncio.to_thread(path.exists):
-        print(f"recording {args.calls} calls from the sandbox into {path} ...", flush=True)
-        made = await record(args.calls, path)
+        kind = " with MixMonitor" if args.mixmonitor else ""
+        print(f"recording {args.calls} calls{kind} from the sandbox into {path} ...", flush=True)
+        made = await record(args.calls, path, mixmonitor=args.mixmonitor)
         print(f"  {made.events} events in {made.seconds:.0f} s", flush=True)
-    blocks = events_only(await asyncio.to_thread(path.read_bytes))
+    blocks = recorded_events(await asyncio.to_thread(path.read_bytes))
     stream, expected = replay_stream(blocks, args.repeat)
     print(
         f"replaying {len(blocks)} recorded events x {args.repeat} = {expected} events "
@@ -496,6 +652,15 @@ async def bench(args: argparse.Namespace, path: Path) -> list[Figure]:
                     "-",
                     "0",
                     counts["dropped"] == 0,
+                ),
+                Figure(
+                    engine,
+                    f"calls left open (of {counts['calls']:,})",
+                    str(counts["open"]),
+                    "0",
+                    "-",
+                    "0",
+                    counts["open"] == 0,
                 ),
             ]
     return figures

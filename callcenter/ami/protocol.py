@@ -248,6 +248,11 @@ class BridgeProtocol(AMIProtocol):
         unhandled = self._unhandled
         for _ in range(min(len(unhandled), MESSAGES_PER_TURN)):
             block, received_at = unhandled.popleft()
+            if block.startswith(EOL):
+                # Asterisk 22 ends a TestEvent (MIXMONITOR_END, some PLAYBACKs) with an extra
+                # CRLF: the next message then starts with an empty line. Same message, so the
+                # same (fast) path and the same parsing as every other.
+                block = block.lstrip(EOL)
             # The hot path: an event no pending action waits for goes straight to a typed
             # AmiEvent, without panoramisk's Message in between (most of the parsing cost).
             if block.startswith(_EVENT_PREFIX) and not (self.responses and "ActionID: " in block):

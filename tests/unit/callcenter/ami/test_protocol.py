@@ -272,3 +272,20 @@ async def test_a_big_read_is_handled_a_slice_per_turn_in_order() -> None:
     assert [event.uniqueid for event in events] == [f"17.{n}" for n in range(count)]
     await asyncio.sleep(0)
     assert transport.reading
+
+
+async def test_message_after_a_test_events_extra_crlf_is_parsed_like_any_other() -> None:
+    """Asterisk 22 ends ``TestEvent: MIXMONITOR_END`` with an extra CRLF; the next event must
+    come out exactly as it does without it (the typed path, headers as sent)."""
+    test_event = (
+        b"Event: TestEvent\r\nType: StateChange\r\nState: MIXMONITOR_END\r\n"
+        b"File: /var/spool/asterisk/monitor/1.wav\r\n\r\n\r\n"
+    )
+    hangup = b"Event: Hangup\r\nChannel: Local/s@x;1\r\nCause-txt: Normal Clearing \r\n\r\n"
+    protocol, _, events = make_protocol()
+    protocol.data_received(BANNER + test_event + hangup)
+    alone, _, alone_events = make_protocol()
+    alone.data_received(BANNER + hangup)
+    assert [event.name for event in events] == ["TestEvent", "Hangup"]  # type: ignore[attr-defined]
+    after = dict(events[1].headers.items())  # type: ignore[attr-defined]
+    assert after == dict(alone_events[0].headers.items())  # type: ignore[attr-defined]

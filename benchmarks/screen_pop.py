@@ -1,6 +1,6 @@
 """Screen-pop latency: ``AgentCalled`` on the AMI socket -> the pop at the agent's websocket.
 
-The whole server runs in this process as ``callcenter serve`` runs it (``start_runtime``: call
+The whole server runs in this process as ``callcenter serve`` runs it (``start_server``: call
 tracker, agent desk, board; the real aiohttp console on a TCP port; uvloop), on a scratch
 database seeded with the demo hospital. ``--agents`` agent users (200) are logged in (real
 console sessions), signed in at the desk with their extensions, and each holds a websocket on
@@ -33,10 +33,12 @@ import contextlib
 import gc
 import json
 import multiprocessing
+import re
+import socket
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -44,26 +46,27 @@ from typing import Any
 
 import aiohttp
 import uvloop
-from aiohttp import web
 from sqlalchemy import insert, select
 
 from benchmarks._common import Figure, default_pg_url, percentile, print_figures, scratch_database
 from callcenter.ami.bridge import AmiEvent
 from callcenter.asterisk import const
 from callcenter.demo.callers import known_callers
-from callcenter.server.runtime import Runtime, start_runtime, stop_runtime
+from callcenter.server.root import Server, start_server
 from callcenter.settings import Settings
 from hcrm_core.db import Database
 from hcrm_core.migrate import upgrade_async
 from hcrm_core.models import Role, User
 from hcrm_core.seed import seed_demo
-from web_console.app import create_app
-from web_console.keys import SESSION_COOKIE, SESSIONS
+from hcrm_core.services.users import hash_password
 
 TARGET_P99_MS = 100.0
 QUEUE = const.QUEUES[0].name
 INTERFACE = "Local/{extension}@" + const.CONTEXT_SIM_AGENTS
 FIRST_EXTENSION = 3000
+PASSWORD = "bench-password-1234"
+SESSION_COOKIE = "cc_session"
+_CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 _END = b"\r\n\r\n"
 
 
@@ -219,14 +222,15 @@ async def _listen(socket: aiohttp.ClientWebSocketResponse, timings: Timings) -> 
                 timings.done.setdefault(linkedid, asyncio.Event()).set()
 
 
-async def _users(runtime: Runtime, agents: int, supervisors: int) -> list[tuple[int, str, Role]]:
-    # Rows inserted directly: logging in by password (argon2) is not what is measured here.
+async def _users(server: Server, agents: int, supervisors: int) -> list[tuple[int, str, Role]]:
+    # Rows inserted directly, all with one password hashed once (argon2 is slow by design).
+    password_hash = hash_password(PASSWORD)
     rows = [
         {
             "username": f"agent{n:03d}",
             "display_name": f"Agent {n}",
             "role": Role.AGENT,
-            "password_hash": "!",
+            "password_hash": password_hash,
             "extension": str(FIRST_EXTENSION + n),
         }
         for n in range(agents)
@@ -235,30 +239,46 @@ async def _users(runtime: Runtime, agents: int, supervisors: int) -> list[tuple[
             "username": f"sup{n}",
             "display_name": f"Supervisor {n}",
             "role": Role.SUPERVISOR,
-            "password_hash": "!",
+            "password_hash": password_hash,
             "extension": None,
         }
         for n in range(supervisors)
     ]
-    async with runtime.database.transaction() as session:
+    async with server.database.transaction() as session:
         await session.execute(insert(User), rows)
-    async with runtime.database.session() as session:
+    async with server.database.session() as session:
         found = await session.execute(select(User.id, User.username, User.role).order_by(User.id))
         return [(uid, name, role) for uid, name, role in found]
 
 
-@contextlib.asynccontextmanager
-async def _console(runtime: Runtime) -> AsyncIterator[tuple[web.Application, int]]:
-    app = create_app(runtime)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    try:
-        yield app, port
-    finally:
-        await runner.cleanup()
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+async def _log_in(base: str, username: str) -> str:
+    """A real console login (the form, its CSRF token, the password); the session cookie."""
+    # unsafe: keep cookies of a bare IP address (the console on 127.0.0.1).
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as client:
+        async with client.get(f"{base}/login") as page:
+            found = _CSRF.search(await page.text())
+        assert found, "no CSRF field on the login page"
+        form = {"username": username, "password": PASSWORD, "csrf_token": found.group(1)}
+        async with client.post(f"{base}/login", data=form, allow_redirects=False) as answer:
+            assert answer.status == 302, f"login of {username} refused ({answer.status})"
+        return next(c.value for c in client.cookie_jar if c.key == SESSION_COOKIE)
+
+
+async def _log_in_all(base: str, usernames: list[str]) -> list[str]:
+    # A few at a time: each login verifies argon2 in a worker thread.
+    slots = asyncio.Semaphore(8)
+
+    async def one(username: str) -> str:
+        async with slots:
+            return await _log_in(base, username)
+
+    return await asyncio.gather(*(one(name) for name in usernames))
 
 
 async def bench(args: argparse.Namespace, url: str, port: int, commands: Connection) -> Timings:
@@ -269,6 +289,7 @@ async def bench(args: argparse.Namespace, url: str, port: int, commands: Connect
             ami={"port": port, "secret": "bench", "ping_interval": 60.0},
             agi={"port": 0},
             agents={"interface": INTERFACE},
+            web={"host": "127.0.0.1", "port": _free_port()},
         )
         # Seeded before the server starts, as `callcenter demo` does (one SQLite writer).
         print(f"  seeding {args.patients} patients ...", flush=True)
@@ -278,44 +299,42 @@ async def bench(args: argparse.Namespace, url: str, port: int, commands: Connect
             await seed_demo(database, settings.booking_policy(), patients=args.patients)
         finally:
             await database.dispose()
-        runtime = await start_runtime(settings)
+        # The console is served on its TCP port, as `callcenter serve` serves it.
+        server = await start_server(settings)
         try:
-            return await _measure(args, runtime, commands)
+            return await _measure(args, server, commands)
         finally:
-            await stop_runtime(runtime)
+            await server.stop()
 
 
-async def _measure(args: argparse.Namespace, runtime: Runtime, commands: Connection) -> Timings:
+async def _measure(args: argparse.Namespace, server: Server, commands: Connection) -> Timings:
     timings = Timings()
-    callers = await known_callers(runtime.database, limit=500)
-    users = await _users(runtime, args.agents, args.supervisors)
-    await runtime.ami.wait_ready(20)
+    callers = await known_callers(server.database, limit=500)
+    users = await _users(server, args.agents, args.supervisors)
+    await server.ami.wait_ready(20)
 
     async def on_called(event: AmiEvent) -> None:
         timings.bus[event.linkedid] = time.monotonic()
         timings.sent[event.linkedid] = float(event.get("BenchSentAt"))
 
-    runtime.bus.subscribe(
+    server.bus.subscribe(
         AmiEvent, on_called, name="bench-baseline", predicate=lambda e: e.name == "AgentCalled"
     )
     agents = [(uid, name) for uid, name, role in users if role is Role.AGENT]
     print(f"  signing {len(agents)} agents in at the desk ...", flush=True)
     for uid, name in agents:
-        await runtime.desk.agents.sign_in(uid, name, str(FIRST_EXTENSION + int(name[5:])))
+        await server.desk.agents.sign_in(uid, name, str(FIRST_EXTENSION + int(name[5:])))
     # No connection limit: every websocket holds its connection (aiohttp allows 100 by default).
     connector = aiohttp.TCPConnector(limit=0)
-    async with (
-        _console(runtime) as (app, web_port),
-        aiohttp.ClientSession(connector=connector) as client,
-    ):
-        store = app[SESSIONS]
+    base = f"http://127.0.0.1:{server.settings.web.port}"
+    print(f"  logging {len(users)} users in to the console ...", flush=True)
+    cookies = await _log_in_all(base, [name for _uid, name, _role in users])
+    async with aiohttp.ClientSession(connector=connector) as client:
         sockets = []
-        for uid, name, role in users:
-            session = store.create(uid, name, role)
+        for cookie in cookies:
             sockets.append(
                 await client.ws_connect(
-                    f"http://127.0.0.1:{web_port}/ws",
-                    headers={"Cookie": f"{SESSION_COOKIE}={session.id}"},
+                    f"{base}/ws", headers={"Cookie": f"{SESSION_COOKIE}={cookie}"}
                 )
             )
         listeners = [asyncio.create_task(_listen(s, timings)) for s in sockets]
@@ -324,8 +343,8 @@ async def _measure(args: argparse.Namespace, runtime: Runtime, commands: Connect
         try:
             await _place_calls(args, agents, callers, commands, timings)
         finally:
-            for socket in sockets:
-                await socket.close()
+            for ws in sockets:
+                await ws.close()
             await asyncio.gather(*listeners, return_exceptions=True)
     return timings
 

@@ -1,36 +1,19 @@
-"""The ``callcenter`` command: the composition root of the server and its operator tools.
+"""The ``callcenter`` command: the server and its operator tools.
 
-This is the one place allowed to import every layer (hcrm_core, callcenter, web_console): it
-wires them together. Each sub-command loads the settings once and passes them down.
+Each sub-command loads the settings once and passes them down. ``serve`` and ``demo`` run the
+server through ``callcenter.server``, its composition root: the one place that wires every
+layer together, the web console included (this module never imports the console).
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
 import sys
 from pathlib import Path
-from typing import Any
 
 import click
 
-from callcenter.settings import Settings, SettingsError, ensure_secrets, load_settings
-
-
-def _load(ctx: click.Context) -> Settings:
-    obj: dict[str, Any] = ctx.ensure_object(dict)
-    if "settings" not in obj:
-        try:
-            settings = load_settings(obj.get("config_path"))
-        except SettingsError as exc:
-            raise click.ClickException(str(exc)) from exc
-        obj["settings"] = ensure_secrets(settings)
-        logging.basicConfig(
-            level=settings.log_level.upper(),
-            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        )
-    settings_obj: Settings = obj["settings"]
-    return settings_obj
+from callcenter.cli_settings import settings_from as _load
 
 
 @click.group()
@@ -54,7 +37,7 @@ def serve(ctx: click.Context, seed_demo: bool) -> None:
     """Run the server (console, API, AMI bridge, FastAGI) until SIGTERM or Ctrl-C."""
     import uvloop
 
-    from callcenter.server.runtime import run_server
+    from callcenter.server.run import run_server
 
     settings = _load(ctx)
     # uvloop: the same asyncio, with a quarter less CPU per database round trip and AMI event.
@@ -195,8 +178,6 @@ def demo(ctx: click.Context, mean_gap: float, no_callers: bool) -> None:
     database when empty, creates the demo users, renders the prompts, then serves the console
     while simulated patients book through the IVR or ask for an agent.
     """
-    import functools
-
     import uvloop
 
     from callcenter.asterisk.sandbox import AsteriskSandbox
@@ -210,7 +191,8 @@ def demo(ctx: click.Context, mean_gap: float, no_callers: bool) -> None:
         require_sandbox,
     )
     from callcenter.ivr.cli import build
-    from callcenter.server.runtime import run_server
+    from callcenter.server.root import Server
+    from callcenter.server.run import run_server
 
     settings = demo_settings(_load(ctx))
     ctx.obj["settings"] = settings  # the steps invoked below run with the demo's settings
@@ -222,12 +204,18 @@ def demo(ctx: click.Context, mean_gap: float, no_callers: bool) -> None:
     logins = asyncio.run(demo_users(settings))
     ctx.invoke(build, out_dir=None, sandbox=True, languages=(), no_database=False)
     click.echo(describe_logins(settings, logins))
-    background = (
-        None
-        if no_callers
-        else functools.partial(demo_background, stream=StreamSettings(mean_gap_seconds=mean_gap))
-    )
-    uvloop.run(run_server(settings, background=background))
+    stream = StreamSettings(mean_gap_seconds=mean_gap)
+
+    async def callers(server: Server) -> None:
+        await demo_background(
+            server.settings,
+            ami=server.ami,
+            database=server.database,
+            agents=server.desk.agents,
+            stream=stream,
+        )
+
+    uvloop.run(run_server(settings, background=None if no_callers else callers))
 
 
 def _safe_url(url: str) -> str:

@@ -11,7 +11,6 @@ Environment overrides use ``__`` between section and key, e.g. ``CALLCENTER_AMI_
 from __future__ import annotations
 
 import os
-import re
 import secrets
 import tomllib
 from collections.abc import Mapping
@@ -31,6 +30,8 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from callcenter.errors import CallcenterError
+from hcrm_core.phones import is_e164
 from hcrm_core.policy import BookingPolicy
 
 ENV_PREFIX = "CALLCENTER_"
@@ -40,7 +41,7 @@ _NOT_SETTINGS = {"CALLCENTER_CONFIG"}
 _NOT_SETTINGS_PREFIXES = ("CALLCENTER_TEST_",)
 
 
-class SettingsError(Exception):
+class SettingsError(CallcenterError):
     """The configuration is invalid; the message names every bad key."""
 
 
@@ -111,7 +112,7 @@ class HospitalSettings(_Section):
     @classmethod
     def _dialable_caller_id(cls, value: str) -> str:
         # Presented on every campaign call: a valid number in E.164 form, or none at all.
-        if value and not re.fullmatch(r"\+[1-9][0-9]{6,14}", value):
+        if value and not is_e164(value):
             raise ValueError("use an E.164 number like '+12125550100' (or leave it empty)")
         return value
 

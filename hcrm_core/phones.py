@@ -7,11 +7,21 @@ sides with one region-aware parser is what makes "any stored format finds them" 
 
 from __future__ import annotations
 
+import re
+
 import phonenumbers
 
 from hcrm_core.errors import InvalidPhoneNumber
 
 MAX_RAW_LENGTH = 64
+# E.164: '+', a country code that does not start with 0, at most 15 digits in all. The lower
+# bound of 7 is ours: shorter "numbers" are service codes, never a patient or the hospital.
+_E164_RE = re.compile(r"\+[1-9][0-9]{6,14}")
+
+
+def is_e164(value: str) -> bool:
+    """``value`` is exactly '+' and 7-15 digits (so safe to put in a dial string)."""
+    return _E164_RE.fullmatch(value) is not None
 
 
 def to_e164(raw: str, region: str) -> str:

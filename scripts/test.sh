@@ -17,5 +17,7 @@ ruff check .
 ruff format --check .
 echo "== mypy"
 mypy
+echo "== import contracts (pyproject.toml [tool.importlinter], docs/architecture.md)"
+lint-imports --no-cache
 echo "== pytest"
 exec pytest "$@"

@@ -23,7 +23,7 @@ from hcrm_core.db import Database
 from hcrm_core.migrate import upgrade_async
 from hcrm_core.policy import BookingPolicy
 
-pytest_plugins = ["tests.support.asterisk_sandbox"]
+pytest_plugins = ["tests.support.asterisk_sandbox", "tests.support.caller"]
 
 PG_ENV = "CALLCENTER_TEST_PG_URL"
 REQUIRE_ALL_ENV = "CALLCENTER_TEST_REQUIRE_ALL"

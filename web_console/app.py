@@ -1,4 +1,10 @@
-"""The aiohttp application: console pages, the JSON API, health and metrics."""
+"""The aiohttp application: console pages, the JSON API, health and metrics.
+
+:func:`create_app` receives the server's parts the console uses as one typed
+:class:`~web_console.deps.ConsoleDeps` (built by the server's composition root) and stores each
+under its own ``web.AppKey``. The console starts and stops only its own things (websocket hub,
+relays, session guard) with the app; the server's parts live as long as the server.
+"""
 
 from __future__ import annotations
 
@@ -9,14 +15,32 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
-from callcenter.server.runtime import Runtime
 from web_console import ws
 from web_console.access import access_middleware, csrf_middleware, session_middleware
-from web_console.board_push import add_board
+from web_console.board_push import board_push_context
+from web_console.deps import ConsoleDeps
 from web_console.desk_relay import desk_relay_context
 from web_console.desk_sessions import add_desk_sessions
 from web_console.errors import error_middleware, headers_middleware
-from web_console.keys import RUNTIME, SESSIONS, THROTTLE, WS_HUB
+from web_console.keys import (
+    AGI_HEALTH,
+    AMI_HEALTH,
+    APPOINTMENTS,
+    BOARD,
+    BUS,
+    CALL_LOG,
+    CALLS,
+    CAMPAIGNS,
+    DATABASE,
+    DESK,
+    MONITORING,
+    PATIENTS,
+    SCHEDULING,
+    SESSIONS,
+    SETTINGS,
+    THROTTLE,
+    WS_HUB,
+)
 from web_console.routes import (
     api,
     appointments_api,
@@ -40,7 +64,7 @@ STATIC = Path(__file__).with_name("static")
 
 
 def create_app(
-    runtime: Runtime,
+    deps: ConsoleDeps,
     *,
     clock: Clock = time.monotonic,
     throttle: LoginThrottle | None = None,
@@ -55,14 +79,14 @@ def create_app(
             csrf_middleware,
         ]
     )
-    app[RUNTIME] = runtime
-    app[SESSIONS] = SessionStore(runtime.settings.web.session_idle_minutes * 60, clock)
+    _store_deps(app, deps)
+    app[SESSIONS] = SessionStore(deps.settings.web.session_idle_minutes * 60, clock)
     app[THROTTLE] = throttle or LoginThrottle(clock=clock)
     app[WS_HUB] = WsHub()
     app.cleanup_ctx.append(hub_context)
     app.cleanup_ctx.append(desk_relay_context)
     add_desk_sessions(app)
-    add_board(app)
+    app.cleanup_ctx.append(board_push_context)
     aiohttp_jinja2.setup(
         app,
         loader=jinja2.FileSystemLoader(TEMPLATES),
@@ -76,3 +100,20 @@ def create_app(
     app.add_routes(campaigns.routes)
     app.router.add_static("/static", STATIC)
     return app
+
+
+def _store_deps(app: web.Application, deps: ConsoleDeps) -> None:
+    app[SETTINGS] = deps.settings
+    app[DATABASE] = deps.database
+    app[BUS] = deps.bus
+    app[PATIENTS] = deps.patients
+    app[SCHEDULING] = deps.scheduling
+    app[APPOINTMENTS] = deps.appointments
+    app[DESK] = deps.desk
+    app[CALLS] = deps.calls
+    app[CALL_LOG] = deps.call_log
+    app[BOARD] = deps.board
+    app[MONITORING] = deps.monitoring
+    app[CAMPAIGNS] = deps.campaigns
+    app[AMI_HEALTH] = deps.ami_health
+    app[AGI_HEALTH] = deps.agi_health

@@ -1,9 +1,9 @@
 """Glue between the supervisor board service and the websocket hub.
 
-The board service (``callcenter.board.services``) publishes coalesced :class:`BoardChanged`
-snapshots on the bus; this module runs the service for the console's lifetime, forwards each
-snapshot to every supervisor's and admin's socket, and gives a new socket the current board
-first (so a browser that reconnects is whole again).
+The board service (``callcenter.board``, started and stopped by the server's composition root)
+publishes coalesced :class:`BoardChanged` snapshots on the bus; while the console runs, this
+module forwards each snapshot to every supervisor's and admin's socket, and gives a new socket
+the current board first (so a browser that reconnects is whole again).
 """
 
 from __future__ import annotations
@@ -13,10 +13,9 @@ from typing import Any
 
 from aiohttp import web
 
-from callcenter.asterisk import const
-from callcenter.board.services import BoardChanged, BoardService
+from callcenter.board.services import BoardChanged
 from web_console.access import SUPERVISORS
-from web_console.keys import BOARD, RUNTIME, WS_HUB
+from web_console.keys import BOARD, BUS, WS_HUB
 from web_console.sessions import Session
 
 MESSAGE_TYPE = "board"
@@ -26,25 +25,10 @@ def board_message(snapshot: dict[str, Any]) -> dict[str, Any]:
     return {"type": MESSAGE_TYPE, "board": snapshot}
 
 
-def add_board(app: web.Application) -> None:
-    """Give the app its board (before start-up: app state is frozen once it runs)."""
-    runtime = app[RUNTIME]
-    app[BOARD] = BoardService(
-        runtime.bus,
-        runtime.database,
-        runtime.ami,
-        timezone=runtime.settings.hospital.timezone,
-        queues=[(q.name, q.description) for q in const.QUEUES],
-    )
-    app.cleanup_ctx.append(board_context)
-
-
-async def board_context(app: web.Application) -> AsyncIterator[None]:
-    """``cleanup_ctx``: start the board service and push its snapshots; stop them with the app."""
-    runtime = app[RUNTIME]
+async def board_push_context(app: web.Application) -> AsyncIterator[None]:
+    """``cleanup_ctx``: push the board's snapshots to supervisors while the console runs."""
     hub = app[WS_HUB]
     board = app[BOARD]
-    await board.start()
 
     async def push(changed: BoardChanged) -> None:
         message = board_message(changed.snapshot)
@@ -57,9 +41,8 @@ async def board_context(app: web.Application) -> AsyncIterator[None]:
     for role in SUPERVISORS:
         hub.on_connect(role, current)
     # Only the latest board matters: a short queue, so a stalled push cannot pile up.
-    subscription = runtime.bus.subscribe(BoardChanged, push, name="board-push", maxsize=16)
+    subscription = app[BUS].subscribe(BoardChanged, push, name="board-push", maxsize=16)
     try:
         yield
     finally:
         await subscription.close()
-        await board.stop()

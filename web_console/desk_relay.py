@@ -22,11 +22,10 @@ from aiohttp import web
 from callcenter.agents.notifier import AgentStateChanged, ScreenPopChanged
 from callcenter.ami.events import AmiConnectionChanged, ConnectionState
 from callcenter.bus import Subscription
-from callcenter.server.runtime import Runtime
 from hcrm_core.models import Role
 from hcrm_core.services.call_records import DISPOSITIONS
 from hcrm_core.services.complaints import CATEGORIES
-from web_console.keys import RUNTIME, WS_HUB
+from web_console.keys import AMI_HEALTH, BUS, DESK, WS_HUB
 from web_console.sessions import Session
 from web_console.ws import WsHub
 
@@ -34,11 +33,11 @@ DESK_ROLES = (Role.AGENT, Role.SUPERVISOR, Role.ADMIN)
 _RELAYED = (AgentStateChanged, ScreenPopChanged, AmiConnectionChanged)
 
 
-def desk_state(runtime: Runtime, username: str) -> dict[str, Any]:
+def desk_state(app: web.Application, username: str) -> dict[str, Any]:
     """The desk as one message: what a page needs to draw itself from nothing."""
-    desk = runtime.desk
+    desk = app[DESK]
     status = desk.agents.status(username)
-    health = runtime.ami.health()
+    health = app[AMI_HEALTH].health()
     return {
         "type": "desk",
         "agent": status.view() if status is not None else None,
@@ -52,9 +51,9 @@ def desk_state(runtime: Runtime, username: str) -> dict[str, Any]:
     }
 
 
-def _provider(runtime: Runtime) -> Any:
+def _provider(app: web.Application) -> Any:
     async def on_connect(session: Session) -> list[dict[str, Any]]:
-        return [desk_state(runtime, session.username)]
+        return [desk_state(app, session.username)]
 
     return on_connect
 
@@ -76,15 +75,15 @@ async def _relay(hub: WsHub, item: object) -> None:
 
 async def desk_relay_context(app: web.Application) -> AsyncIterator[None]:
     """``cleanup_ctx``: relay the desk's bus messages to the hub while the app runs."""
-    runtime, hub = app[RUNTIME], app[WS_HUB]
-    provider = _provider(runtime)
+    hub = app[WS_HUB]
+    provider = _provider(app)
     for role in DESK_ROLES:
         hub.on_connect(role, provider)
 
     async def relay(item: object) -> None:
         await _relay(hub, item)
 
-    subscription: Subscription[object] = runtime.bus.subscribe(
+    subscription: Subscription[object] = app[BUS].subscribe(
         object,
         relay,
         name="desk-relay",

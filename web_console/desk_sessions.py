@@ -19,8 +19,9 @@ from collections.abc import AsyncIterator, Callable
 from aiohttp import web
 
 from callcenter.agents.services import AgentService
+from callcenter.tasks import BackgroundTasks
 from hcrm_core.errors import DomainError
-from web_console.keys import RUNTIME, SESSIONS
+from web_console.keys import DESK, SESSIONS, SETTINGS
 from web_console.sessions import Session, SessionStore
 
 _LOG = logging.getLogger(__name__)
@@ -43,13 +44,13 @@ class DeskSessionGuard:
         self._grace = grace
         self._clock = clock
         self._last_seen: dict[int, float] = {}  # user id -> last time a live session existed
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks = BackgroundTasks("desk-sign-outs")
         sessions.on_end(self._session_ended)
 
     async def check(self) -> None:
         """One pass: end expired sessions, sign out agents left without one past the grace."""
         self._sessions.sweep()  # expired sessions end here (and sign their agent out)
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._tasks.wait()  # those sign-outs, before judging who is left without one
         live, now = self._sessions.live_user_ids(), self._clock()
         for status in self._agents.agents():
             if not status.session_bound:
@@ -65,9 +66,7 @@ class DeskSessionGuard:
             await self.check()
 
     async def stop(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._tasks.cancel_all()
 
     def _session_ended(self, session: Session) -> None:
         status = self._agents.status(session.username)
@@ -75,11 +74,9 @@ class DeskSessionGuard:
             return
         if session.user_id in self._sessions.live_user_ids():
             return  # still at the desk in another browser
-        task = asyncio.get_running_loop().create_task(
-            self._sign_out(session.username, "console session ended")
+        self._tasks.spawn(
+            self._sign_out(session.username, "console session ended"), session.username
         )
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
 
     async def _sign_out(self, username: str, why: str) -> None:
         status = self._agents.status(username)
@@ -101,11 +98,11 @@ DESK_GUARD: web.AppKey[DeskSessionGuard] = web.AppKey("desk_session_guard", Desk
 
 def add_desk_sessions(app: web.Application) -> DeskSessionGuard:
     """Tie desk sign-ins to the app's console sessions (checked every 30 s while it runs)."""
-    runtime, sessions = app[RUNTIME], app[SESSIONS]
+    sessions = app[SESSIONS]
     guard = DeskSessionGuard(
         sessions,
-        runtime.desk.agents,
-        grace=runtime.settings.web.session_idle_minutes * 60,
+        app[DESK].agents,
+        grace=app[SETTINGS].web.session_idle_minutes * 60,
         clock=sessions.now,
     )
     app[DESK_GUARD] = guard

@@ -1,4 +1,9 @@
-"""Typed application and request state keys."""
+"""Typed application and request state keys.
+
+The server's parts the console uses get one key each, filled by
+:func:`web_console.app.create_app` from :class:`web_console.deps.ConsoleDeps`; routes read
+``request.app[APPOINTMENTS]``, ``request.app[DESK]``, and so on.
+"""
 
 from __future__ import annotations
 
@@ -6,19 +11,45 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
+from callcenter.agents.plugin import AgentDesk
+from callcenter.board.services import BoardService
+from callcenter.bus import EventBus
+from callcenter.calls.call_log import CallLogWriter
+from callcenter.calls.tracker import CallTracker
+from callcenter.monitoring.services import MonitorService
+from callcenter.settings import Settings
+from hcrm_core.db import Database
+from hcrm_core.services.appointments import AppointmentService
+from hcrm_core.services.campaigns import CampaignService
+from hcrm_core.services.patients import PatientService
+from hcrm_core.services.scheduling import SchedulingService
+from web_console.deps import HealthSource
 from web_console.sessions import Session, SessionStore
 from web_console.throttle import LoginThrottle
 
 if TYPE_CHECKING:
-    from callcenter.board.services import BoardService
-    from callcenter.server.runtime import Runtime
     from web_console.ws import WsHub
 
-RUNTIME: web.AppKey[Runtime] = web.AppKey("runtime")
+# -- the server's parts (ConsoleDeps) ---------------------------------------------------------
+SETTINGS: web.AppKey[Settings] = web.AppKey("settings", Settings)
+DATABASE: web.AppKey[Database] = web.AppKey("database", Database)
+BUS: web.AppKey[EventBus] = web.AppKey("bus", EventBus)
+PATIENTS: web.AppKey[PatientService] = web.AppKey("patients", PatientService)
+SCHEDULING: web.AppKey[SchedulingService] = web.AppKey("scheduling", SchedulingService)
+APPOINTMENTS: web.AppKey[AppointmentService] = web.AppKey("appointments", AppointmentService)
+DESK: web.AppKey[AgentDesk] = web.AppKey("desk", AgentDesk)
+CALLS: web.AppKey[CallTracker] = web.AppKey("calls", CallTracker)
+CALL_LOG: web.AppKey[CallLogWriter] = web.AppKey("call_log", CallLogWriter)
+BOARD: web.AppKey[BoardService] = web.AppKey("supervisor_board", BoardService)
+MONITORING: web.AppKey[MonitorService] = web.AppKey("monitoring", MonitorService)
+CAMPAIGNS: web.AppKey[CampaignService] = web.AppKey("campaigns", CampaignService)
+AMI_HEALTH: web.AppKey[HealthSource] = web.AppKey("ami_health")
+AGI_HEALTH: web.AppKey[HealthSource] = web.AppKey("agi_health")
+
+# -- the console's own state ------------------------------------------------------------------
 SESSIONS: web.AppKey[SessionStore] = web.AppKey("sessions", SessionStore)
 THROTTLE: web.AppKey[LoginThrottle] = web.AppKey("login_throttle", LoginThrottle)
 WS_HUB: web.AppKey[WsHub] = web.AppKey("ws_hub")
-BOARD: web.AppKey[BoardService] = web.AppKey("supervisor_board")
 
 SESSION_COOKIE = "cc_session"
 # Before login there is no session to hold a CSRF token: the login form uses a double-submit

@@ -11,14 +11,14 @@ from hcrm_core.errors import ValidationFailed
 from hcrm_core.models import AuditAction
 from hcrm_core.services.audit import record_audit
 from web_console.access import actor_for
-from web_console.keys import RUNTIME
+from web_console.keys import APPOINTMENTS, DATABASE, PATIENTS, SETTINGS
 from web_console.views import patient_card, patient_summary
 
 MAX_QUERY_LENGTH = 100
 
 
 def _today(request: web.Request) -> date:
-    return datetime.now(request.app[RUNTIME].settings.tz).date()
+    return datetime.now(request.app[SETTINGS].tz).date()
 
 
 async def search_patients(request: web.Request, query: str, limit: int) -> list[dict[str, Any]]:
@@ -28,12 +28,11 @@ async def search_patients(request: web.Request, query: str, limit: int) -> list[
         raise ValidationFailed("q", "type a name, record number or phone number")
     if len(text) > MAX_QUERY_LENGTH:
         raise ValidationFailed("q", f"at most {MAX_QUERY_LENGTH} characters")
-    runtime = request.app[RUNTIME]
-    patients = await runtime.patients.search(text, limit=limit)
+    patients = await request.app[PATIENTS].search(text, limit=limit)
     today = _today(request)
     results = [patient_summary(p, today) for p in patients]
     await record_audit(
-        runtime.database,
+        request.app[DATABASE],
         actor_for(request),
         AuditAction.VIEW,
         "patient_search",
@@ -44,11 +43,10 @@ async def search_patients(request: web.Request, query: str, limit: int) -> list[
 
 async def view_patient(request: web.Request, patient_id: int) -> dict[str, Any]:
     """The patient's card; raises PatientNotFound. Writes one audit row per view."""
-    runtime = request.app[RUNTIME]
-    patient = await runtime.patients.get(patient_id)
-    appointments = await runtime.appointments.upcoming_for_patient(patient_id)
+    patient = await request.app[PATIENTS].get(patient_id)
+    appointments = await request.app[APPOINTMENTS].upcoming_for_patient(patient_id)
     await record_audit(
-        runtime.database,
+        request.app[DATABASE],
         actor_for(request),
         AuditAction.VIEW,
         "patient",

@@ -7,25 +7,22 @@ from typing import Any
 
 from aiohttp import web
 
+from callcenter.agents.pop_card import (
+    allergy_lines,
+    candidate_view,
+    condition_lines,
+    doctor_name,
+    primary_phone,
+)
 from hcrm_core.errors import ValidationFailed
 from hcrm_core.models import Appointment, Patient
 
 
-def age_on(born: date, today: date) -> int:
-    return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
-
-
 def patient_summary(patient: Patient, today: date) -> dict[str, Any]:
     """What a search result shows: enough to pick the right person, no clinical details."""
-    primary = next((p for p in patient.phones if p.is_primary), None) or (
-        patient.phones[0] if patient.phones else None
-    )
+    primary = primary_phone(patient)
     return {
-        "id": patient.id,
-        "mrn": patient.mrn,
-        "name": patient.full_name,
-        "date_of_birth": patient.date_of_birth.isoformat(),
-        "age": age_on(patient.date_of_birth, today),
+        **candidate_view(patient, today),
         "sex": patient.sex.value,
         "phone": primary.e164 if primary else None,
         "vip": patient.vip,
@@ -33,12 +30,11 @@ def patient_summary(patient: Patient, today: date) -> dict[str, Any]:
 
 
 def appointment_view(appointment: Appointment) -> dict[str, Any]:
-    doctor = appointment.doctor
     return {
         "id": appointment.id,
         "starts_at": appointment.starts_at.isoformat(),
         "department": appointment.department.name,
-        "doctor": f"{doctor.given_name} {doctor.family_name}".strip(),
+        "doctor": doctor_name(appointment.doctor),
         "status": appointment.status.value,
     }
 
@@ -54,11 +50,8 @@ def patient_card(patient: Patient, appointments: list[Appointment], today: date)
             "do_not_call": patient.do_not_call,
             "consent_call": patient.consent_call,
             "active": patient.active,
-            "allergies": [
-                {"substance": a.substance, "reaction": a.reaction, "severity": a.severity}
-                for a in patient.allergies
-            ],
-            "conditions": [{"code": c.code, "name": c.name} for c in patient.conditions],
+            "allergies": allergy_lines(patient),
+            "conditions": condition_lines(patient),
             "phones": [
                 {"number": p.e164, "kind": p.kind.value, "primary": p.is_primary}
                 for p in patient.phones

@@ -23,6 +23,7 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
+from callcenter.tasks import BackgroundTasks
 from hcrm_core.models import Role
 from web_console.access import STAFF, WS_PATH, allow, require_session
 from web_console.keys import SESSIONS, WS_HUB
@@ -74,7 +75,9 @@ class WsHub:
     def __init__(self, *, outbox_size: int = OUTBOX_SIZE) -> None:
         self._clients: set[WsClient] = set()
         self._writers: dict[WsClient, asyncio.Task[None]] = {}
-        self._closing: set[asyncio.Task[None]] = set()
+        # Closing handshakes run on their own and are never waited for: held only so that
+        # they are not collected half-way.
+        self._closing = BackgroundTasks("ws-close")
         self._providers: dict[Role, list[Provider]] = {}
         self._outbox_size = outbox_size
         self.sent = 0
@@ -144,9 +147,7 @@ class WsHub:
         writer = self._writers.pop(client, None)
         if writer is not None:
             writer.cancel()
-        task = asyncio.get_running_loop().create_task(_close_or_abort(client))
-        self._closing.add(task)
-        task.add_done_callback(self._closing.discard)
+        self._closing.spawn(_close_or_abort(client), "slow")
 
     async def _write(self, client: WsClient) -> None:
         while True:
@@ -166,11 +167,9 @@ class WsHub:
             for client in tuple(self._clients):
                 if not alive(client.session.id):
                     self._clients.discard(client)
-                    task = asyncio.get_running_loop().create_task(
-                        _close(client.socket, CLOSE_SESSION_ENDED, b"session ended")
+                    self._closing.spawn(
+                        _close(client.socket, CLOSE_SESSION_ENDED, b"session ended"), "ended"
                     )
-                    self._closing.add(task)
-                    task.add_done_callback(self._closing.discard)
 
     async def close_all(self) -> None:
         for client in tuple(self._clients):

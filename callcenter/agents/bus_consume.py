@@ -39,7 +39,7 @@ class AgentBusConsumer:
         self._subscription: Subscription[object] | None = None
         self._restore: asyncio.Task[None] | None = None
 
-    def start(self) -> None:
+    async def start(self) -> None:
         self._subscription = self._bus.subscribe(
             object, self._on_item, name="agent-desk", predicate=_wanted, maxsize=50_000
         )

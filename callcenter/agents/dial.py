@@ -19,10 +19,9 @@ from callcenter.ami.bridge import AmiBridge
 from callcenter.ami.errors import AmiError
 from callcenter.settings import AgentsSettings
 from hcrm_core.errors import InvalidPhoneNumber, ValidationFailed
-from hcrm_core.phones import to_e164
+from hcrm_core.phones import is_e164, to_e164
 
 _LOG = logging.getLogger(__name__)
-_E164_RE = re.compile(r"^\+[1-9][0-9]{6,14}$")
 
 
 def dial_number(raw: str, region: str) -> str:
@@ -31,13 +30,13 @@ def dial_number(raw: str, region: str) -> str:
         e164 = to_e164(raw, region)
     except InvalidPhoneNumber as exc:
         raise InvalidNumber(exc.message) from exc
-    if not _E164_RE.match(e164):
+    if not is_e164(e164):
         raise InvalidNumber("not a dialable number")
     return e164
 
 
 def hospital_caller_id(number: str) -> str:
-    if not _E164_RE.match(number) and not re.fullmatch(r"[0-9]{3,15}", number):
+    if not is_e164(number) and not re.fullmatch(r"[0-9]{3,15}", number):
         raise ValidationFailed(
             "hospital.caller_id_number", "configure the hospital's caller ID to place calls"
         )

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from hcrm_core.errors import Conflict, DomainError, ValidationFailed
+from callcenter.errors import CallcenterDomainError, CallcenterError
+from callcenter.errors import TelephonyUnavailable as TelephonyUnavailable
+from hcrm_core.errors import Conflict, ValidationFailed
 
 
-class AgentError(DomainError):
+class AgentError(CallcenterDomainError):
     code = "agent_error"
     http_status = 409
 
@@ -14,27 +16,20 @@ class NotSignedIn(AgentError):
     code = "not_signed_in"
 
 
-class ExtensionInUse(Conflict):
+class ExtensionInUse(CallcenterError, Conflict):
     code = "extension_in_use"
 
 
-class TelephonyUnavailable(DomainError):
-    """Asterisk cannot be asked right now (link down, not booted); nothing was changed."""
-
-    code = "telephony_unavailable"
-    http_status = 503
-
-
-class InvalidExtension(ValidationFailed):
+class InvalidExtension(CallcenterError, ValidationFailed):
     def __init__(self, message: str = "use 2-8 digits") -> None:
         super().__init__("extension", message)
 
 
-class InvalidNumber(ValidationFailed):
+class InvalidNumber(CallcenterError, ValidationFailed):
     def __init__(self, message: str) -> None:
         super().__init__("number", message)
 
 
-class PopNotFound(DomainError):
+class PopNotFound(CallcenterDomainError):
     code = "pop_not_found"
     http_status = 404

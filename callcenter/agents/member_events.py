@@ -6,6 +6,9 @@ Asterisk 22 sends these to sessions with read class "agent". The member events
 describe one queue call ringing that member, and carry the *caller's* channel fields (its
 Linkedid is the call's), with the member's channel in the ``Dest*`` headers.
 
+The member's own headers are read by :func:`callcenter.ami.queue_members.queue_member_of`
+(one rule for ``Paused``/``InCall``/``Status`` for the desk, the board and the dialer).
+
 After an AMI (re)connect the bridge's snapshot says what those events would have said:
 :func:`member_calls` reads it into one :class:`MemberCall` per member interface.
 """
@@ -16,6 +19,7 @@ import enum
 from dataclasses import dataclass
 
 from callcenter.ami.events import AmiEvent, AmiSnapshot, duration_seconds
+from callcenter.ami.queue_members import DeviceStatus, QueueMember, queue_member_of
 
 
 class MemberEventKind(enum.StrEnum):
@@ -30,21 +34,9 @@ class MemberEventKind(enum.StrEnum):
     DUMP = "AgentDump"
 
 
-class DeviceStatus(enum.IntEnum):
-    """The member's device state (``Status`` header; Asterisk's ast_device_state)."""
-
-    UNKNOWN = 0
-    NOT_INUSE = 1
-    INUSE = 2
-    BUSY = 3
-    INVALID = 4
-    UNAVAILABLE = 5
-    RINGING = 6
-    RINGINUSE = 7
-    ONHOLD = 8
-
-
 MEMBER_EVENT_NAMES = frozenset(kind.value for kind in MemberEventKind)
+# The events whose PausedReason is the member's current one.
+_SAYS_WHY_PAUSED = (MemberEventKind.PAUSE, MemberEventKind.ADDED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,45 +53,28 @@ class MemberEvent:
     in_call: bool | None = None
 
 
-def _flag(value: str) -> bool | None:
-    if value in ("1", "true", "yes"):
-        return True
-    if value in ("0", "false", "no"):
-        return False
-    return None
-
-
-def _status(value: str) -> DeviceStatus | None:
-    try:
-        return DeviceStatus(int(value))
-    except ValueError:
-        return None
-
-
 def parse_member_event(event: AmiEvent) -> MemberEvent | None:
     """The typed form of a queue-member event, or None for any other event."""
     try:
         kind = MemberEventKind(event.name)
     except ValueError:
         return None
-    interface = event.get("Interface") or event.get("Location")
-    if not interface:
+    member = queue_member_of(event)
+    if not member.interface:
         return None
-    # QueueMemberPause carries the reason as PausedReason (and, in older versions, Reason).
-    reason = event.get("PausedReason") or event.get("Reason")
     return MemberEvent(
         kind=kind,
-        queue=event.queue,
-        interface=interface,
-        member_name=event.get("MemberName"),
+        queue=member.queue,
+        interface=member.interface,
+        member_name=member.name,
         # An AgentComplete sent as the caller hangs up often lacks the caller's channel (gone
         # already); the member's channel, when still there, is of the same call.
         linkedid=event.linkedid or event.get("DestLinkedid"),
         received_at=event.received_at,
-        paused=_flag(event.get("Paused")),
-        reason=reason if kind in (MemberEventKind.PAUSE, MemberEventKind.ADDED) else "",
-        status=_status(event.get("Status")),
-        in_call=_flag(event.get("InCall")),
+        paused=member.paused,
+        reason=member.paused_reason if kind in _SAYS_WHY_PAUSED else "",
+        status=member.status,
+        in_call=member.in_call,
     )
 
 
@@ -136,19 +111,19 @@ def member_calls(snapshot: AmiSnapshot) -> dict[str, MemberCall]:
     channels: dict[str, list[AmiEvent]] = {}
     for channel in snapshot.channels:
         channels.setdefault(_interface_of(channel.channel), []).append(channel)
-    rows: dict[str, list[AmiEvent]] = {}
-    for member in snapshot.queue_members:
-        interface = member.get("Location") or member.get("Interface")
-        if interface:
-            rows.setdefault(interface, []).append(member)
+    rows: dict[str, list[QueueMember]] = {}
+    for row in snapshot.queue_members:
+        member = queue_member_of(row)
+        if member.interface:
+            rows.setdefault(member.interface, []).append(member)
     calls: dict[str, MemberCall] = {}
     for interface, members in rows.items():
         own = sorted(channels.get(interface, ()), key=_talking_first, reverse=True)
         age = duration_seconds(own[0].get("Duration")) if own else None
         calls[interface] = MemberCall(
             interface=interface,
-            in_call=any(_flag(m.get("InCall")) for m in members),
-            device=_status(members[0].get("Status")),
+            in_call=any(m.in_call for m in members),
+            device=members[0].status,
             linkedid=own[0].linkedid if own else "",
             since=snapshot.taken_at - age if age is not None else None,
         )

@@ -1,8 +1,14 @@
-"""Wiring of the agent desk: the whole graph in one screen, started and stopped in order."""
+"""Wiring of the agent desk: the whole graph in one screen, started and stopped in order.
+
+:func:`start` is called by the server's composition root (``callcenter.server.root``) with the
+``[agents]`` section and the hospital values it needs; the returned :class:`AgentDesk` is the
+handle the root stops and the console uses.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
 from callcenter.agents.bus_consume import AgentBusConsumer
 from callcenter.agents.dial import ClickToDial
@@ -13,7 +19,7 @@ from callcenter.ami.bridge import AmiBridge
 from callcenter.asterisk.const import QUEUES
 from callcenter.bus import EventBus
 from callcenter.calls.tracker import CallTracker
-from callcenter.settings import Settings
+from callcenter.settings import AgentsSettings
 from hcrm_core.db import Database
 from hcrm_core.services.agent_sign_ins import AgentSignIns
 from hcrm_core.services.call_records import CallRecords
@@ -37,20 +43,27 @@ class AgentDesk:
         await self.pops.stop()
 
 
-def start_agent_desk(
-    settings: Settings,
+async def start(
+    settings: AgentsSettings,
     *,
+    timezone: ZoneInfo,
+    caller_id_number: str,
+    phone_region: str,
     bus: EventBus,
     ami: AmiBridge,
     calls: CallTracker,
     database: Database,
     patients: PatientService,
 ) -> AgentDesk:
-    """Build and start the desk; subscribe before the bridge connects to miss nothing."""
+    """Build and start the desk; subscribe before the bridge connects to miss nothing.
+
+    ``timezone`` is the hospital's (screen pops' appointment times); ``caller_id_number`` and
+    ``phone_region`` are the hospital's, for click-to-dial.
+    """
     notifier = AgentNotifier(bus)
     agents = AgentService(
         ami,
-        settings.agents,
+        settings,
         (q.name for q in QUEUES),
         notifier,
         store=AgentSignIns(database),
@@ -63,15 +76,15 @@ def start_agent_desk(
         history=history,
         database=database,
         notifier=notifier,
-        timezone=settings.tz,
+        timezone=timezone,
     )
     dialer = ClickToDial(
         ami,
         agents,
-        settings.agents,
-        caller_id_number=settings.hospital.caller_id_number,
-        phone_region=settings.hospital.phone_region,
+        settings,
+        caller_id_number=caller_id_number,
+        phone_region=phone_region,
     )
     consumer = AgentBusConsumer(bus, agents, pops)
-    consumer.start()
+    await consumer.start()
     return AgentDesk(agents, pops, dialer, CallRecords(database), history, consumer)

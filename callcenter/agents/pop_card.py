@@ -1,4 +1,8 @@
-"""The caller's card on a screen pop, as plain data: pure functions, no I/O."""
+"""The caller's card on a screen pop, as plain data: pure functions, no I/O.
+
+The patient fragments (age, primary phone, identity, allergies, conditions, doctor's name) are
+also the web console's (``web_console.views``): one shape of a patient wherever staff see one.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +10,41 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from hcrm_core.models import Appointment, Call, Complaint, FollowUpTask, Patient
+from hcrm_core.models import (
+    Appointment,
+    Call,
+    Complaint,
+    Doctor,
+    FollowUpTask,
+    Patient,
+    PatientPhone,
+)
 
 
 def age_on(born: date, today: date) -> int:
     return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
+
+
+def primary_phone(patient: Patient) -> PatientPhone | None:
+    """The phone marked primary, else the first one, else None."""
+    return next((p for p in patient.phones if p.is_primary), None) or (
+        patient.phones[0] if patient.phones else None
+    )
+
+
+def doctor_name(doctor: Doctor) -> str:
+    return f"{doctor.given_name} {doctor.family_name}".strip()
+
+
+def allergy_lines(patient: Patient) -> list[dict[str, Any]]:
+    return [
+        {"substance": a.substance, "reaction": a.reaction, "severity": a.severity}
+        for a in patient.allergies
+    ]
+
+
+def condition_lines(patient: Patient) -> list[dict[str, Any]]:
+    return [{"code": c.code, "name": c.name} for c in patient.conditions]
 
 
 def _local(moment: datetime | None, tz: ZoneInfo) -> str | None:
@@ -31,14 +65,13 @@ def candidate_view(patient: Patient, today: date) -> dict[str, Any]:
 
 
 def appointment_line(appointment: Appointment, tz: ZoneInfo) -> dict[str, Any]:
-    doctor = appointment.doctor
     return {
         "id": appointment.id,
         "starts_at": appointment.starts_at.isoformat(),
         "local": _local(appointment.starts_at, tz),
         "department": appointment.department.name,
         "department_id": appointment.department_id,
-        "doctor": f"{doctor.given_name} {doctor.family_name}".strip(),
+        "doctor": doctor_name(appointment.doctor),
         "confirmation_code": appointment.confirmation_code,
     }
 
@@ -84,9 +117,7 @@ def patient_card(
     today: date,
 ) -> dict[str, Any]:
     """Everything the agent sees about the caller on the pop."""
-    primary = next((p for p in patient.phones if p.is_primary), None) or (
-        patient.phones[0] if patient.phones else None
-    )
+    primary = primary_phone(patient)
     return {
         **candidate_view(patient, today),
         "given_name": patient.given_name,
@@ -99,11 +130,8 @@ def patient_card(
         "vip": patient.vip,
         "do_not_call": patient.do_not_call,
         "consent_call": patient.consent_call,
-        "chronic": [{"code": c.code, "name": c.name} for c in patient.conditions],
-        "allergies": [
-            {"substance": a.substance, "reaction": a.reaction, "severity": a.severity}
-            for a in patient.allergies
-        ],
+        "chronic": condition_lines(patient),
+        "allergies": allergy_lines(patient),
         "appointments": [appointment_line(a, tz) for a in appointments],
         "last_calls": [call_line(c, tz) for c in calls],
         "complaints": [complaint_line(c, tz) for c in complaints],

@@ -24,6 +24,7 @@ from callcenter.agents.pop_card import candidate_view, patient_card
 from callcenter.agents.services import AgentService
 from callcenter.calls.state import AgentRinging, CallAnswered, CallEnded
 from callcenter.calls.tracker import CallTracker
+from callcenter.tasks import BackgroundTasks
 from hcrm_core.actors import Actor
 from hcrm_core.db import Database
 from hcrm_core.errors import DomainError
@@ -105,7 +106,7 @@ class ScreenPops:
         self._notifier = notifier
         self._tz = timezone
         self._pops: dict[str, dict[str, Pop]] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks = BackgroundTasks("screen-pops", on_error=_assembly_failed)
 
     # -- queries -----------------------------------------------------------------------------
 
@@ -143,7 +144,7 @@ class ScreenPops:
         )
         pops[notice.linkedid] = pop
         self._notifier.pop_changed(pop.username, pop.view())
-        self._spawn(self._assemble(pop))
+        self._tasks.spawn(self._assemble(pop), "assemble")
 
     def on_answered(self, notice: CallAnswered) -> None:
         for pop in self._pops_of_call(notice.linkedid):
@@ -176,9 +177,8 @@ class ScreenPops:
         return pop
 
     async def stop(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        # A pop still being assembled is of no use once the desk stops.
+        await self._tasks.cancel_all()
 
     # -- assembly ----------------------------------------------------------------------------
 
@@ -290,13 +290,7 @@ class ScreenPops:
         if phase in _FINAL_WITHOUT_CALL:
             self._pops.get(pop.username, {}).pop(pop.linkedid, None)
 
-    def _spawn(self, work: Any) -> None:
-        task: asyncio.Task[None] = asyncio.get_running_loop().create_task(work)
-        self._tasks.add(task)
-        task.add_done_callback(self._finished)
 
-    def _finished(self, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            exc = task.exception()
-            _LOG.error("screen pop assembly failed: %s", type(exc).__name__)
+def _assembly_failed(_task: asyncio.Task[Any], exc: BaseException) -> None:
+    # The type only: the message may quote the caller's details.
+    _LOG.error("screen pop assembly failed: %s", type(exc).__name__)

@@ -17,12 +17,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from callcenter.agents.errors import InvalidExtension
-from callcenter.agents.member_events import (
-    DeviceStatus,
-    MemberCall,
-    MemberEvent,
-    MemberEventKind,
-)
+from callcenter.agents.member_events import MemberCall, MemberEvent, MemberEventKind
+from callcenter.ami.queue_members import DeviceStatus
 
 _EXTENSION_RE = re.compile(r"^[0-9]{2,8}$")
 

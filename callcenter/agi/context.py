@@ -20,7 +20,8 @@ _LOG = logging.getLogger(__name__)
 class ToAgent(Exception):
     """The caller is to be handed to an agent (pressed 0, too many failures, cannot be served).
 
-    Raised from anywhere in a dialog; the entry dialog catches it once and transfers.
+    Raised from anywhere in a dialog; the entry dialog catches it once and transfers. Control
+    flow, not an error: it is not a :class:`~callcenter.errors.CallcenterError`.
     """
 
     def __init__(self, reason: str, step: str) -> None:

@@ -9,7 +9,7 @@ map. Everywhere:
 - a hang-up raises :class:`CallerHungUp` from the AGI layer, which ends the dialog: nothing is
   committed before the caller's last confirmation, so no partial booking is left behind.
 
-Where a dialog passes a :class:`~callcenter.ivr.speech_input.SpeechOffer` (``speech=``), the
+Where a dialog passes a :class:`~callcenter.agi.listening.SpeechOffer` (``speech=``), the
 caller may also say their choice after a tone: a key still works during the recording; silence
 counts as a failure like silence on the keypad; speech that is not understood is apologised for
 once and the same menu continues on the keypad alone.
@@ -22,17 +22,14 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, TypeVar
+from typing import TypeVar
 
-from callcenter.agi import speech_prompts
+from callcenter.agi import prompts, speech_prompts
 from callcenter.agi.channel import AgiChannel
 from callcenter.agi.context import CallContext, ToAgent
 from callcenter.agi.errors import SoundMissing
-from callcenter.ivr import prompts
+from callcenter.agi.listening import Heard, Outcome, SpeechOffer
 from hcrm_core.errors import DomainError, SlotTaken, SlotUnavailable
-
-if TYPE_CHECKING:
-    from callcenter.ivr.speech_input import Heard, SpeechOffer
 
 T = TypeVar("T")
 
@@ -178,8 +175,6 @@ class Ivr:
         *,
         step: str,
     ) -> T:
-        from callcenter.ivr.speech_input import Outcome
-
         self.call.enter(step, speech=True)
         while True:
             heard = await self._listen(segments, speech)
@@ -205,8 +200,6 @@ class Ivr:
 
     async def _listen(self, segments: Sequence[Segment], speech: SpeechOffer[T]) -> Heard[T]:
         """Play the menu (any key interrupts), the "say it after the tone" hint, then record."""
-        from callcenter.ivr.speech_input import Heard, Outcome
-
         for segment in (*segments, speech_prompts.SAY_AFTER_TONE):
             key = await self._say(segment, ANY_KEY)
             if key is not None:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from callcenter.errors import CallcenterError
 
-class AgiError(Exception):
+
+class AgiError(CallcenterError):
     """Base of every AGI failure."""
 
 

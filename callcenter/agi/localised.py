@@ -11,9 +11,8 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from callcenter.agi import core_sounds_zh
+from callcenter.agi import core_sounds_zh, prompts
 from callcenter.agi.dialog import DATETIME_FORMAT, Ivr, SayDateTime, Segment
-from callcenter.ivr import prompts
 
 LANGUAGE_VARIABLE = "CHANNEL(language)"
 

@@ -18,14 +18,11 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from typing import TYPE_CHECKING
 
 from callcenter.agi.channel import AgiChannel, AgiEnvironment
 from callcenter.agi.errors import AgiError, CallerHungUp
+from callcenter.agi.listening import SpeechService
 from callcenter.agi.transport import AgiLatency, StreamTransport
-
-if TYPE_CHECKING:
-    from callcenter.ivr.speech_input import SpeechInput
 from callcenter.settings import AgiSettings
 
 _LOG = logging.getLogger(__name__)
@@ -54,7 +51,7 @@ class FastAgiServer:
         routes: Mapping[str, Flow],
         *,
         call_timeout: float = DEFAULT_CALL_TIMEOUT,
-        speech: SpeechInput | None = None,
+        speech: SpeechService | None = None,
     ) -> None:
         self._settings = settings
         self._routes = dict(routes)

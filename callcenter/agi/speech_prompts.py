@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from callcenter.ivr.prompts import ENGLISH, MANDARIN, Spoken
+from callcenter.agi.prompts import ENGLISH, MANDARIN, Spoken
 
 _PREFIX: Final = "callcenter/"
 

@@ -2,7 +2,7 @@
 
 - FastAGI (:class:`StreamTransport`): Asterisk connects to our server over TCP; one process
   serves every call.
-- Classic AGI (``callcenter.ivr.classic``): Asterisk starts one process per call and talks over
+- Classic AGI (``ivr/classic.py``): Asterisk starts one process per call and talks over
   its stdin/stdout; pyst2 reads the environment and writes the commands.
 
 Both carry the same lines; :class:`callcenter.agi.channel.AgiChannel` builds the commands and

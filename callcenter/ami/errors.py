@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from callcenter.errors import CallcenterError
+
 if TYPE_CHECKING:
     from callcenter.ami.events import AmiResponse
 
 
-class AmiError(Exception):
+class AmiError(CallcenterError):
     """Base of every AMI bridge error."""
 
 

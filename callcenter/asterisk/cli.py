@@ -6,14 +6,12 @@ from pathlib import Path
 
 import click
 
+from callcenter.cli_settings import settings_from
 from callcenter.settings import Settings
 
 
 def _settings(ctx: click.Context) -> Settings:
-    # Imported here: callcenter.cli imports this module to register the group.
-    from callcenter.cli import _load
-
-    return _load(ctx)
+    return settings_from(ctx)
 
 
 @click.group()

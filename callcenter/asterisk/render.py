@@ -23,6 +23,7 @@ import jinja2
 
 from callcenter.asterisk import const
 from callcenter.asterisk.recording_policy import dialplan_globals
+from callcenter.errors import CallcenterError
 from callcenter.settings import Settings
 
 TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "asterisk_conf"
@@ -52,7 +53,7 @@ _PATH = re.compile(r"/[A-Za-z0-9/._-]*")
 _CONFIG_BREAKERS = frozenset("\r\n\x00;")
 
 
-class RenderError(ValueError):
+class RenderError(CallcenterError, ValueError):
     """A setting cannot be written safely into an Asterisk configuration file."""
 
 

@@ -29,6 +29,7 @@ from pathlib import Path
 
 from callcenter.asterisk import const
 from callcenter.asterisk.render import render_config
+from callcenter.errors import CallcenterError
 from callcenter.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -56,7 +57,7 @@ CHROOT_ENV = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8", "HOME"
 Progress = Callable[[str], None]
 
 
-class SandboxError(Exception):
+class SandboxError(CallcenterError):
     """The sandbox cannot be built, started, stopped or reached; the message says why."""
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from callcenter.board.queue_events import DeviceStatus, MemberUpdate
+from callcenter.ami.queue_members import DeviceStatus
+from callcenter.board.queue_events import MemberUpdate
 
 _AWAY = frozenset({DeviceStatus.INVALID, DeviceStatus.UNAVAILABLE, DeviceStatus.UNKNOWN})
 _BUSY = frozenset({DeviceStatus.INUSE, DeviceStatus.BUSY, DeviceStatus.ONHOLD})

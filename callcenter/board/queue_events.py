@@ -3,15 +3,16 @@
 The board needs who waits in which queue (``QueueCallerJoin``/``Leave``/``Abandon`` and the
 ``QueueEntry`` rows of a ``QueueStatus`` resync), each member's device state and pause
 (``QueueMember*`` events, the ``QueueMember`` rows of a resync) and each queue's service-level
-threshold (``QueueParams``). Nothing past this module reads raw AMI headers.
+threshold (``QueueParams``). Nothing past this module reads raw AMI headers; a member's own
+headers are read by :func:`callcenter.ami.queue_members.queue_member_of`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from callcenter.agents.member_events import DeviceStatus
 from callcenter.ami.events import AmiEvent
+from callcenter.ami.queue_members import DeviceStatus, queue_member_of
 
 # Names of the AMI events that change the board (the bus predicate uses it).
 CALLER_EVENTS = frozenset({"QueueCallerJoin", "QueueCallerLeave", "QueueCallerAbandon"})
@@ -81,22 +82,15 @@ def _int(value: str, default: int = 0) -> int:
         return default
 
 
-def _status(value: str) -> DeviceStatus:
-    try:
-        return DeviceStatus(int(value))
-    except ValueError:
-        return DeviceStatus.UNKNOWN
-
-
-def _member(event: AmiEvent, *, interface_header: str, name_header: str) -> MemberUpdate:
-    interface = event.get(interface_header)
+def _member(event: AmiEvent) -> MemberUpdate:
+    member = queue_member_of(event)
     return MemberUpdate(
-        queue=event.queue,
-        interface=interface,
-        name=event.get(name_header) or interface,
-        status=_status(event.get("Status")),
-        paused=event.get("Paused") == "1",
-        paused_reason=event.get("PausedReason"),
+        queue=member.queue,
+        interface=member.interface,
+        name=member.name or member.interface,
+        status=DeviceStatus.UNKNOWN if member.status is None else member.status,
+        paused=member.paused is True,
+        paused_reason=member.paused_reason,
         removed=event.name == "QueueMemberRemoved",
     )
 
@@ -109,7 +103,7 @@ def parse_board_event(event: AmiEvent) -> BoardInput | None:
     if name in CALLER_EVENTS:
         return CallerLeft(event.queue, event.uniqueid)
     if name in MEMBER_EVENTS:
-        return _member(event, interface_header="Interface", name_header="MemberName")
+        return _member(event)
     if name == "AgentComplete":
         interface = event.get("Interface") or event.get("DestChannel")
         return AgentCallDone(event.queue, interface, event.linkedid)
@@ -124,7 +118,7 @@ def parse_queue_entry(event: AmiEvent, taken_at: float) -> CallerJoined:
 
 def parse_queue_member(event: AmiEvent) -> MemberUpdate:
     """A ``QueueMember`` row of ``QueueStatus`` (its interface header is ``Location``)."""
-    return _member(event, interface_header="Location", name_header="Name")
+    return _member(event)
 
 
 def parse_queue_params(event: AmiEvent) -> QueueParams:

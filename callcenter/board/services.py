@@ -13,7 +13,6 @@ table, so a restart keeps today's totals. Changes are coalesced: at most one
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterable
@@ -45,6 +44,7 @@ from callcenter.calls.state import (
     CallStarted,
     IvrProgress,
 )
+from callcenter.tasks import BackgroundTasks
 from hcrm_core.db import Database
 from hcrm_core.models import Call, CallDirection, User
 
@@ -92,7 +92,7 @@ class BoardService:
         self._flush: asyncio.TimerHandle | None = None
         self._midnight_timer: asyncio.TimerHandle | None = None
         self._last_push = 0.0
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks = BackgroundTasks("board")
         self.pushes = 0
 
     async def start(self) -> None:
@@ -103,7 +103,7 @@ class BoardService:
         )
         if self._ami is not None and self._ami.asterisk_ready:
             # Started after the bridge's own resync (a late console): read the queues now.
-            self._spawn(self._resync_now(self._ami))
+            self._tasks.spawn(self._resync_now(self._ami), "resync")
         self._midnight()
 
     async def stop(self) -> None:
@@ -113,10 +113,8 @@ class BoardService:
         for timer in (self._flush, self._midnight_timer):
             if timer is not None:
                 timer.cancel()
-        for task in tuple(self._tasks):
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        # A resync or a names refresh is worthless once the board stops.
+        await self._tasks.cancel_all()
 
     def snapshot(self) -> dict[str, Any]:
         return self.state.snapshot(self._clock())
@@ -130,10 +128,10 @@ class BoardService:
                 return
             self.state.apply_queue_event(parsed, item.received_at)
             if item.name == "QueueMemberAdded" and self.state.unnamed_agents():
-                self._spawn(self._refresh_names())
+                self._tasks.spawn(self._refresh_names(), "names")
         elif isinstance(item, AmiResynced):
             self._apply_snapshot(item.snapshot)
-            self._spawn(self._refresh_names())
+            self._tasks.spawn(self._refresh_names(), "names")
         elif isinstance(item, _NOTICES):
             self.state.apply_notice(item)
         elif isinstance(item, AgentStateChanged):
@@ -238,8 +236,3 @@ class BoardService:
             _LOG.warning("board: agent names not refreshed: %s", type(exc).__name__)
             return
         self._changed()
-
-    def _spawn(self, job: Any) -> None:
-        task: asyncio.Task[None] = asyncio.get_running_loop().create_task(job)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)

@@ -40,6 +40,7 @@ from callcenter.calls.state import (
     apply_ivr,
     event_time,
 )
+from callcenter.tasks import BackgroundTasks
 from hcrm_core.db import Database
 from hcrm_core.models import Call, CallEvent
 from hcrm_core.services.patients import PatientService
@@ -98,7 +99,7 @@ class CallTracker:
         self._ended: deque[tuple[float, str]] = deque()
         self._seq = itertools.count(1)
         self._subscriptions: list[Subscription[Any]] = []
-        self._lookups: set[asyncio.Task[None]] = set()
+        self._lookups = BackgroundTasks("patient-lookup")
         self._lookup_slots = asyncio.Semaphore(_PATIENT_LOOKUPS)
         self._link_lost_at: datetime | None = None
         self._shutdown_seen = False
@@ -127,11 +128,7 @@ class CallTracker:
         for subscription in self._subscriptions:
             await subscription.close()
         # Let patient lookups in flight finish (their result is part of the call's record).
-        if self._lookups:
-            _done, pending = await asyncio.wait(list(self._lookups), timeout=5)
-            for task in pending:
-                task.cancel()
-            await asyncio.gather(*pending, return_exceptions=True)
+        await self._lookups.drain(within=5)
 
     def live_calls(self) -> list[LiveCall]:
         return [call for call in self._calls.values() if not call.ended]
@@ -331,9 +328,7 @@ class CallTracker:
     def _lookup_patient(self, call: LiveCall) -> None:
         if self._patients is None:
             return
-        task = asyncio.create_task(self._link_patient(call))
-        self._lookups.add(task)
-        task.add_done_callback(self._lookups.discard)
+        self._lookups.spawn(self._link_patient(call), call.linkedid)
 
     async def _link_patient(self, call: LiveCall) -> None:
         assert self._patients is not None and call.caller_number

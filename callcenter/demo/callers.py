@@ -27,9 +27,8 @@ import enum
 import logging
 import random
 import uuid
-from collections.abc import Coroutine, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import func, select
 
@@ -38,6 +37,7 @@ from callcenter.ami.events import AmiEvent
 from callcenter.asterisk import const
 from callcenter.bus import EventBus, Subscription
 from callcenter.ivr import prompts
+from callcenter.tasks import BackgroundTasks
 from hcrm_core.db import Database
 from hcrm_core.models import Patient, PatientPhone
 
@@ -129,7 +129,7 @@ class DemoCallers:
         self._rng = rng or random.Random()
         self._calls: dict[str, _Caller] = {}
         self._subscription: Subscription[AmiEvent] | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks = BackgroundTasks("demo-callers")
         self.placed: list[tuple[str, Persona]] = []
 
     def start(self) -> None:
@@ -144,9 +144,7 @@ class DemoCallers:
         """Stop listening and hang up the calls still up (the sandbox is shared)."""
         if self._subscription is not None:
             await self._subscription.close()
-        for task in tuple(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._tasks.cancel_all()
         for caller in list(self._calls.values()):
             if caller.patient_leg:
                 with contextlib.suppress(AmiError):
@@ -218,9 +216,9 @@ class DemoCallers:
         if event.name == "AGIExecStart" and channel.endswith(";1"):
             command = event.get("Command").split()
             if len(command) > 2 and command[:2] == ["GET", "DATA"]:
-                self._spawn(self._press(caller, command[2]))
+                self._tasks.spawn(self._press(caller, command[2]), caller.linkedid)
         elif event.name == "QueueCallerJoin" and caller.persona is Persona.IMPATIENT:
-            self._spawn(self._give_up(caller))
+            self._tasks.spawn(self._give_up(caller), caller.linkedid)
 
     async def _press(self, caller: _Caller, prompt: str) -> None:
         caller.presses += 1
@@ -241,11 +239,6 @@ class DemoCallers:
             await self._driver.send_action({"Action": "Hangup", "Channel": caller.patient_leg})
         except AmiError as exc:  # answered and gone already
             _LOG.debug("demo: hang-up not needed linkedid=%s: %s", caller.linkedid, exc)
-
-    def _spawn(self, job: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.get_running_loop().create_task(job)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
 
 
 async def known_callers(database: Database, limit: int = 200) -> list[KnownCaller]:

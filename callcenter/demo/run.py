@@ -38,8 +38,8 @@ from callcenter.asterisk.render import sim_driver_user
 from callcenter.asterisk.sandbox import AsteriskSandbox, SandboxError
 from callcenter.bus import EventBus
 from callcenter.demo.callers import DemoCallers, StreamSettings, known_callers
+from callcenter.errors import CallcenterError
 from callcenter.recording.keys import with_recording_key
-from callcenter.server.runtime import Runtime
 from callcenter.settings import Settings
 from hcrm_core.db import Database
 from hcrm_core.errors import DomainError
@@ -56,7 +56,7 @@ ROBOTS = AGENTS[-2:]
 SUPERVISOR = ("supervisor", "Demo Supervisor")
 
 
-class DemoRefused(Exception):
+class DemoRefused(CallcenterError):
     """The demo will not run here; the message says why and what to do."""
 
 
@@ -192,10 +192,20 @@ async def _robot_users(database: Database) -> list[tuple[int, str, str]]:
         return [(uid, name, ext) for uid, name, ext in rows if ext]
 
 
-async def demo_background(runtime: Runtime, stream: StreamSettings) -> None:
-    """Run beside the server: robot agents in every queue, simulated patients calling."""
-    settings = runtime.settings
-    await runtime.ami.wait_ready(120)
+async def demo_background(
+    settings: Settings,
+    *,
+    ami: AmiBridge,
+    database: Database,
+    agents: AgentService,
+    stream: StreamSettings,
+) -> None:
+    """Run beside the server: robot agents in every queue, simulated patients calling.
+
+    ``ami`` is the server's bridge (waited for before the first call), ``database`` where the
+    callers' numbers and the robots' users are read, ``agents`` the desk that signs them in.
+    """
+    await ami.wait_ready(120)
     driver_settings = settings.ami.model_copy(
         update={
             "username": const.SIM_DRIVER_USERNAME,
@@ -205,12 +215,12 @@ async def demo_background(runtime: Runtime, stream: StreamSettings) -> None:
     bus = EventBus()
     driver = AmiBridge(driver_settings, bus)
     await driver.start()
-    callers = DemoCallers(driver, bus, await known_callers(runtime.database), stream)
+    callers = DemoCallers(driver, bus, await known_callers(database), stream)
     try:
         await driver.wait_ready(60)
         callers.start()
-        robots = await _robot_users(runtime.database)
-        async with signed_in_robots(runtime.desk.agents, robots):
+        robots = await _robot_users(database)
+        async with signed_in_robots(agents, robots):
             _LOG.info("demo: %d robot agents signed in; simulated patients calling", len(robots))
             await callers.run()
     finally:

@@ -1,30 +1,22 @@
-"""Render the prompt catalogue to sound files Asterisk plays: espeak-ng -> pydub -> 8 kHz WAV.
+"""The IVR's full prompt catalogue per language, from the catalogue and the database.
 
-Each prompt becomes ``<sounds>/<language>/<name>.wav`` (8 kHz, mono, 16-bit: Asterisk's ``wav``
-format, played without transcoding on narrowband calls), spoken by the language's espeak-ng
-voice (``en-us``, ``cmn``). Mandarin also gets the ``digits/`` files Asterisk's ``SAY`` needs
-(Debian packages no ``zh`` core sounds). A manifest beside the files stores a hash of each
-prompt's text and voice, so a rebuild only renders what changed.
+``callcenter prompts build`` renders it with :mod:`callcenter.agi.prompt_audio` (espeak-ng ->
+8 kHz WAV, only what changed): the IVR's prompts and the dialogue kit's, department and doctor
+names from the database, speech input's prompts and, for Mandarin, the core ``digits/`` sounds
+Asterisk's ``SAY`` needs (Debian packages no ``zh`` core sounds).
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import logging
-import os
-import subprocess
-import tempfile
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from pydub import AudioSegment
-
 from callcenter.agi import speech_prompts
-from callcenter.agi.channel import sound
 from callcenter.agi.core_sounds_zh import say_files
+from callcenter.agi.prompt_audio import BuildResult as BuildResult
+from callcenter.agi.prompt_audio import PromptBuildError as PromptBuildError
+from callcenter.agi.prompt_audio import build_prompts as build_prompts
+from callcenter.agi.prompt_audio import sounds_language_dir as sounds_language_dir
 from callcenter.ivr.prompts import (
     MANDARIN,
     Spoken,
@@ -32,128 +24,9 @@ from callcenter.ivr.prompts import (
     department_prompt,
     doctor_prompt,
 )
-from callcenter.settings import Settings
 
 if TYPE_CHECKING:
     from hcrm_core.models import Department, Doctor
-
-_LOG = logging.getLogger(__name__)
-
-MANIFEST = ".callcenter-prompts.json"
-VOICE = "en-us"
-# espeak-ng voice per catalogue language.
-VOICES: dict[str, str] = {"en": VOICE, MANDARIN: "cmn"}
-SAMPLE_RATE = 8000
-ESPEAK = "espeak-ng"
-# Where Debian's Asterisk keeps its sounds, as Asterisk sees them.
-DEFAULT_SOUNDS_DIR = PurePosixPath("/usr/share/asterisk/sounds")
-
-
-class PromptBuildError(Exception):
-    """The TTS engine or the conversion failed; the message names the prompt."""
-
-
-@dataclass(frozen=True, slots=True)
-class BuildResult:
-    rendered: list[str]
-    skipped: list[str]
-    out_dir: Path
-
-
-def _resolve_in_root(root: Path, inside: PurePosixPath) -> Path:
-    """Follow symlinks the way the chroot sees them (Debian links sounds/en to
-    /etc/alternatives/..., an absolute path inside the chroot)."""
-    current = root
-    for part in inside.relative_to("/").parts:
-        current = current / part
-        for _ in range(16):
-            if not current.is_symlink():
-                break
-            target = PurePosixPath(os.readlink(current))
-            current = (
-                root / target.relative_to("/")
-                if target.is_absolute()
-                else current.parent / str(target)
-            )
-    return current
-
-
-def sounds_language_dir(settings: Settings, *, sandbox: bool, language: str = "en") -> Path:
-    """The host path of Asterisk's ``sounds/<language>`` directory (configured or sandbox)."""
-    if sandbox:
-        from callcenter.asterisk.sandbox import AsteriskSandbox
-
-        root = AsteriskSandbox(settings).root
-        return _resolve_in_root(root, DEFAULT_SOUNDS_DIR / language)
-    base = settings.asterisk.sounds_dir or Path(str(DEFAULT_SOUNDS_DIR))
-    return Path(base) / language
-
-
-def _digest(text: str, voice: str) -> str:
-    return hashlib.sha256(f"{voice}|{SAMPLE_RATE}|{text}".encode()).hexdigest()[:16]
-
-
-def _render_one(name: str, text: str, target: Path, voice: str) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="callcenter-tts-") as tmp:
-        raw = Path(tmp) / "raw.wav"
-        try:
-            # The text goes to stdin, never on the command line: it may start with "-".
-            subprocess.run(
-                [ESPEAK, "-v", voice, "-w", str(raw), "--stdin"],
-                input=text.encode("utf-8"),
-                check=True,
-                capture_output=True,
-                timeout=60,
-            )
-        except FileNotFoundError as exc:
-            raise PromptBuildError(f"{ESPEAK} is not installed (apt install espeak-ng)") from exc
-        except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as exc:
-            raise PromptBuildError(f"{name}: {ESPEAK} failed: {exc}") from exc
-        audio = AudioSegment.from_wav(raw)
-        audio = audio.set_frame_rate(SAMPLE_RATE).set_channels(1).set_sample_width(2)
-        partial = target.with_name(target.name + ".part")
-        audio.export(partial, format="wav")
-        partial.replace(target)
-
-
-def build_prompts(
-    prompts: Mapping[str, str | Spoken],
-    out_dir: Path,
-    *,
-    voice: str = VOICE,
-    on_progress: Callable[[str], None] | None = None,
-) -> BuildResult:
-    """Render every prompt whose text changed since the last build into ``out_dir``.
-
-    A plain text is spoken by ``voice``; a :class:`Spoken` by its own language's voice."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    manifest_path = out_dir / MANIFEST
-    try:
-        manifest: dict[str, str] = json.loads(manifest_path.read_text())
-    except (FileNotFoundError, ValueError):
-        manifest = {}
-    rendered: list[str] = []
-    skipped: list[str] = []
-    try:
-        for name, entry in prompts.items():
-            text, speaker = (
-                (entry.text, VOICES[entry.voice]) if isinstance(entry, Spoken) else (entry, voice)
-            )
-            target = out_dir / f"{sound(name)}.wav"
-            digest = _digest(text, speaker)
-            if manifest.get(name) == digest and target.exists():
-                skipped.append(name)
-            else:
-                _render_one(name, text, target, speaker)
-                manifest[name] = digest
-                rendered.append(name)
-            if on_progress is not None:
-                on_progress(name)
-    finally:
-        manifest_path.write_text(json.dumps(manifest, indent=1, sort_keys=True))
-    _LOG.info("prompts: %d rendered, %d unchanged in %s", len(rendered), len(skipped), out_dir)
-    return BuildResult(rendered, skipped, out_dir)
 
 
 def database_prompts(

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from callcenter.cli_settings import settings_from
 from callcenter.settings import Settings
 
 if TYPE_CHECKING:
@@ -22,10 +23,7 @@ class _Names:
 
 
 def _settings(ctx: click.Context) -> Settings:
-    # Imported here: callcenter.cli imports this module to register the group.
-    from callcenter.cli import _load
-
-    return _load(ctx)
+    return settings_from(ctx)
 
 
 async def _database_names(settings: Settings) -> _Names:

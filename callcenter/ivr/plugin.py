@@ -1,8 +1,15 @@
-"""The FastAGI route table: AGI path -> dialog (names shared with asterisk_conf)."""
+"""Wiring of the IVR: speech input and the FastAGI route table (AGI path -> dialog).
+
+:func:`start` is the slice's start for the server: it loads speech input when
+``speech.enabled`` (a Vosk model, seconds in a worker thread) and returns the routes with the
+handle that stops speech. :func:`build_routes` is the table alone, for the classic AGI script
+and tests. Route names are shared with ``asterisk_conf``.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from functools import partial
 
 from callcenter.agi.channel import AgiChannel
@@ -14,6 +21,7 @@ from callcenter.ivr.flows.cancel import CancelServices
 from callcenter.ivr.flows.echo import echo_digits
 from callcenter.ivr.flows.main_menu import IvrServices, inbound
 from callcenter.ivr.speech_input import SpeechInput
+from callcenter.settings import AsteriskSettings, SpeechSettings
 from hcrm_core.services.appointments import AppointmentService
 from hcrm_core.services.patients import PatientService
 from hcrm_core.services.scheduling import SchedulingService
@@ -45,3 +53,43 @@ def build_routes(
         # Routes of other packages (the dialer's survey dialogs), wired by the server.
         **(extra_routes or {}),
     }
+
+
+@dataclass(slots=True)
+class Ivr:
+    """The IVR's routes for the FastAGI server, and the speech input they share (or None)."""
+
+    routes: dict[str, Flow] = field(default_factory=dict)
+    speech: SpeechInput | None = None
+
+    async def stop(self) -> None:
+        """Stop speech input's worker threads (after the FastAGI server has drained)."""
+        if self.speech is not None:
+            await self.speech.stop()
+
+
+async def start(
+    settings: SpeechSettings,
+    *,
+    asterisk: AsteriskSettings,
+    bus: EventBus,
+    patients: PatientService,
+    scheduling: SchedulingService,
+    appointments: AppointmentService,
+    timezone: str,
+) -> Ivr:
+    """Load speech input if enabled and build the routes; ``timezone`` is the hospital's.
+
+    ``asterisk`` locates speech recordings (Asterisk's path and ours); a missing or bad model
+    raises here, before the FastAGI server listens.
+    """
+    speech = await SpeechInput.start(settings, asterisk) if settings.enabled else None
+    routes = build_routes(
+        bus,
+        patients=patients,
+        scheduling=scheduling,
+        appointments=appointments,
+        timezone=timezone,
+        speech=speech,
+    )
+    return Ivr(routes, speech)

@@ -1,5 +1,10 @@
 """The IVR's prompt catalogue: sound name -> what ``callcenter prompts build`` speaks, per language.
 
+The IVR's own menus are here; the languages, :class:`Spoken` and the dialogue kit's generic
+prompts (invalid choice, press N, to an agent, goodbye...) are :mod:`callcenter.agi.prompts`, re-
+exported here so that a flow reads every prompt as ``prompts.NAME``. :data:`TEXTS` and
+:func:`catalogue` are the full catalogue: the kit's prompts and the IVR's.
+
 Names are relative to Asterisk's language sounds directory (``<sounds>/<lang>/callcenter/...``)
 and must pass :func:`callcenter.agi.channel.sound`. One name serves every language: the dialog sets
 the channel's language (``CHANNEL(language)``) and Asterisk picks ``<sounds>/zh/...`` or
@@ -12,16 +17,27 @@ renders them in each language.
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
 from typing import Final
 
-_PREFIX: Final = "callcenter/"
-
-ENGLISH: Final = "en"
-MANDARIN: Final = "zh"
-LANGUAGES: Final = (ENGLISH, MANDARIN)
-DEFAULT_LANGUAGE: Final = ENGLISH
+from callcenter.agi import prompts as kit
+from callcenter.agi.prompts import BOOKING_FAILED as BOOKING_FAILED
+from callcenter.agi.prompts import DEFAULT_LANGUAGE as DEFAULT_LANGUAGE
+from callcenter.agi.prompts import ENGLISH as ENGLISH
+from callcenter.agi.prompts import FOR as FOR
+from callcenter.agi.prompts import GOODBYE as GOODBYE
+from callcenter.agi.prompts import INVALID as INVALID
+from callcenter.agi.prompts import LANGUAGES as LANGUAGES
+from callcenter.agi.prompts import MANDARIN as MANDARIN
+from callcenter.agi.prompts import MORE_CHOICES as MORE_CHOICES
+from callcenter.agi.prompts import PREFIX as _PREFIX
+from callcenter.agi.prompts import PRESS as PRESS
+from callcenter.agi.prompts import SLOT_TAKEN as SLOT_TAKEN
+from callcenter.agi.prompts import TO_AGENT as TO_AGENT
+from callcenter.agi.prompts import TOO_MANY_TRIES as TOO_MANY_TRIES
+from callcenter.agi.prompts import Spoken as Spoken
+from callcenter.agi.prompts import department_prompt as department_prompt
+from callcenter.agi.prompts import doctor_prompt as doctor_prompt
+from callcenter.agi.prompts import supported as supported
 
 WELCOME: Final = _PREFIX + "welcome"
 CHOOSE_ENGLISH: Final = _PREFIX + "choose-english"
@@ -33,8 +49,6 @@ IDENTIFY_FAILED: Final = _PREFIX + "identify-failed"
 NOT_RECOGNISED: Final = _PREFIX + "not-recognised"
 IDENTIFIED: Final = _PREFIX + "identified"
 DEPARTMENTS_INTRO: Final = _PREFIX + "departments-intro"
-FOR: Final = _PREFIX + "for"
-MORE_CHOICES: Final = _PREFIX + "more-choices"
 DOCTOR_MENU: Final = _PREFIX + "doctor-menu"
 DOCTOR_MENU_INTRO: Final = _PREFIX + "doctor-menu-intro"
 WITH_DOCTOR: Final = _PREFIX + "with-doctor"
@@ -45,8 +59,6 @@ NO_SLOTS: Final = _PREFIX + "no-slots"
 CONFIRM_SLOT: Final = _PREFIX + "confirm-slot"
 BOOKED: Final = _PREFIX + "booked"
 CODE_IS: Final = _PREFIX + "code-is"
-SLOT_TAKEN: Final = _PREFIX + "slot-taken"
-BOOKING_FAILED: Final = _PREFIX + "booking-failed"
 UPCOMING: Final = _PREFIX + "upcoming"
 NO_UPCOMING: Final = _PREFIX + "no-upcoming"
 REVIEW_MENU: Final = _PREFIX + "review-menu"
@@ -56,22 +68,9 @@ CUTOFF_BEFORE: Final = _PREFIX + "cutoff-before"
 CUTOFF_AFTER: Final = _PREFIX + "cutoff-after"
 ALREADY_CANCELLED: Final = _PREFIX + "already-cancelled"
 CANCEL_FAILED: Final = _PREFIX + "cancel-failed"
-INVALID: Final = _PREFIX + "invalid"
-TOO_MANY_TRIES: Final = _PREFIX + "too-many-tries"
-TO_AGENT: Final = _PREFIX + "to-agent"
-GOODBYE: Final = _PREFIX + "goodbye"
-PRESS: Final = tuple(_PREFIX + f"press-{n}" for n in range(10))
 
 
-@dataclass(frozen=True, slots=True)
-class Spoken:
-    """A text and the language of the voice that speaks it (usually the directory's own)."""
-
-    text: str
-    voice: str
-
-
-_ENGLISH: Final[dict[str, str]] = {
+_ENGLISH: Final[dict[str, str]] = kit.TEXTS[ENGLISH] | {
     WELCOME: "Welcome to the hospital appointment line.",
     MAIN_MENU: (
         "To book an appointment, press 1. To review or cancel an appointment, press 2. "
@@ -87,8 +86,6 @@ _ENGLISH: Final[dict[str, str]] = {
     NOT_RECOGNISED: "We could not find your record from the number you are calling from.",
     IDENTIFIED: "Thank you, your identity is confirmed.",
     DEPARTMENTS_INTRO: "Please choose a department.",
-    FOR: "For",
-    MORE_CHOICES: "For more choices, press 9.",
     DOCTOR_MENU: "For the first available doctor, press 1. To choose a doctor, press 2.",
     DOCTOR_MENU_INTRO: "Please choose a doctor.",
     WITH_DOCTOR: "with doctor",
@@ -99,8 +96,6 @@ _ENGLISH: Final[dict[str, str]] = {
     CONFIRM_SLOT: "To confirm this appointment, press 1. To choose another one, press 2.",
     BOOKED: "Your appointment is booked.",
     CODE_IS: "Your confirmation code is",
-    SLOT_TAKEN: "Sorry, that appointment has just been taken. Here are the next ones.",
-    BOOKING_FAILED: "Sorry, we could not book that appointment.",
     UPCOMING: "Your upcoming appointments are:",
     NO_UPCOMING: "You have no upcoming appointments.",
     REVIEW_MENU: (
@@ -116,14 +111,9 @@ _ENGLISH: Final[dict[str, str]] = {
     CUTOFF_AFTER: "hours before they start. To speak to an agent, press 0.",
     ALREADY_CANCELLED: "This appointment has already been cancelled.",
     CANCEL_FAILED: "Sorry, we could not cancel that appointment.",
-    INVALID: "Sorry, that is not a valid choice.",
-    TOO_MANY_TRIES: "Sorry, we did not get that.",
-    TO_AGENT: "Please hold while we connect you to an agent.",
-    GOODBYE: "Thank you for calling. Goodbye.",
-    **{PRESS[n]: f"press {n}." for n in range(10)},
 }
 
-_MANDARIN: Final[dict[str, str]] = {
+_MANDARIN: Final[dict[str, str]] = kit.TEXTS[MANDARIN] | {
     WELCOME: "欢迎致电医院预约热线。",
     MAIN_MENU: "预约挂号，请按1。查询或取消预约，请按2。人工服务，请随时按0。重听，请按星号键。",
     ASK_DOB: (
@@ -135,8 +125,6 @@ _MANDARIN: Final[dict[str, str]] = {
     NOT_RECOGNISED: "我们无法根据您的来电号码找到您的记录。",
     IDENTIFIED: "谢谢，您的身份已确认。",
     DEPARTMENTS_INTRO: "请选择科室。",
-    FOR: "选择",
-    MORE_CHOICES: "更多选项，请按9。",
     DOCTOR_MENU: "预约最早有空的医生，请按1。选择医生，请按2。",
     DOCTOR_MENU_INTRO: "请选择医生。",
     WITH_DOCTOR: "主诊医生",
@@ -147,8 +135,6 @@ _MANDARIN: Final[dict[str, str]] = {
     CONFIRM_SLOT: "确认此预约，请按1。选择其他时间，请按2。",
     BOOKED: "您的预约已成功。",
     CODE_IS: "您的确认码是",
-    SLOT_TAKEN: "抱歉，该时间刚刚被预约。以下是接下来的时间。",
-    BOOKING_FAILED: "抱歉，我们无法完成该预约。",
     UPCOMING: "您即将到来的预约有：",
     NO_UPCOMING: "您目前没有即将到来的预约。",
     REVIEW_MENU: "取消预约，请按选项号码。收听更多，请按9。返回主菜单，请按8。",
@@ -158,11 +144,6 @@ _MANDARIN: Final[dict[str, str]] = {
     CUTOFF_AFTER: "小时以上取消。人工服务，请按0。",
     ALREADY_CANCELLED: "此预约已被取消。",
     CANCEL_FAILED: "抱歉，我们无法取消该预约。",
-    INVALID: "抱歉，这不是有效的选项。",
-    TOO_MANY_TRIES: "抱歉，我们没有听清。",
-    TO_AGENT: "请稍候，正在为您转接人工服务。",
-    GOODBYE: "感谢您的来电，再见。",
-    **{PRESS[n]: f"请按{n}。" for n in range(10)},
 }
 
 # The language menu is heard before a language is chosen: each part is spoken in its own
@@ -181,25 +162,3 @@ def catalogue(language: str) -> dict[str, Spoken]:
     """Every prompt of ``language`` with the voice that speaks it (the language menu included)."""
     spoken = {name: Spoken(text, language) for name, text in TEXTS[language].items()}
     return spoken | _LANGUAGE_MENU
-
-
-def supported(language: str | None) -> str | None:
-    """The catalogue language for a patient's language code (``zh-CN`` -> ``zh``), or None."""
-    if not language:
-        return None
-    base = language.strip().lower().replace("_", "-").split("-", 1)[0]
-    return base if base in TEXTS else None
-
-
-_SLUG_RE = re.compile(r"[^a-z0-9]+")
-
-
-def department_prompt(code: str) -> str:
-    """The sound name of a department's spoken name (rendered from the database)."""
-    slug = _SLUG_RE.sub("-", code.lower()).strip("-")[:40] or "unnamed"
-    return f"{_PREFIX}department-{slug}"
-
-
-def doctor_prompt(doctor_id: int) -> str:
-    """The sound name of a doctor's spoken name (rendered from the database)."""
-    return f"{_PREFIX}doctor-{int(doctor_id)}"

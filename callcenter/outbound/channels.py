@@ -5,14 +5,12 @@ Only a validated E.164 number ever reaches the dial string (the dialplan filters
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from hcrm_core.phones import is_e164
 from hcrm_core.services.campaigns_attempts import DialTarget
-
-_E164_RE = re.compile(r"^\+[1-9][0-9]{6,14}$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +34,6 @@ class TemplateRoute:
         self._template = template
 
     def __call__(self, target: DialTarget) -> DialPlan:
-        if not _E164_RE.match(target.phone_e164):
+        if not is_e164(target.phone_e164):
             raise ValueError(f"attempt {target.attempt_id}: number is not E.164")
         return DialPlan(self._template.replace("{number}", target.phone_e164))

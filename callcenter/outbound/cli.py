@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 import click
 
+from callcenter.cli_settings import settings_from
 from callcenter.settings import Settings
 from hcrm_core.actors import Actor
 from hcrm_core.models import Campaign, CampaignKind
@@ -23,9 +24,7 @@ _CLI_ACTOR = Actor("cli")
 
 
 def _settings(ctx: click.Context) -> Settings:
-    from callcenter.cli import _load
-
-    return _load(ctx)
+    return settings_from(ctx)
 
 
 def _run(ctx: click.Context, work: Callable[[Any], Awaitable[T]]) -> T:
@@ -147,7 +146,7 @@ def results(ctx: click.Context, campaign_id: int, out: Path | None) -> None:
 @click.pass_context
 def build_campaign_prompts(ctx: click.Context, sandbox: bool) -> None:
     """Render the dialer's prompts and every campaign's questions, in every prompt language."""
-    from callcenter.ivr.build_prompts import PromptBuildError, build_prompts, sounds_language_dir
+    from callcenter.agi.prompt_audio import PromptBuildError, build_prompts, sounds_language_dir
     from callcenter.outbound.prompts import all_prompts
 
     settings = _settings(ctx)

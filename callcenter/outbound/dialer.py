@@ -20,13 +20,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from callcenter.ami.bridge import (
-    AmiBridge,
-    AmiError,
-    AmiEvent,
-    AmiNotConnected,
-    AsteriskUnavailable,
-)
+from callcenter.ami.bridge import AmiBridge, AmiError, AmiNotConnected, AsteriskUnavailable
+from callcenter.ami.queue_members import queue_member_of
 from callcenter.asterisk.const import CONTEXT_OUTBOUND
 from callcenter.asterisk.recording_policy import campaign_record_variables
 from callcenter.calls.channel_ids import channel_id, other_channel_id
@@ -269,12 +264,16 @@ class Dialer:
 
     async def _progressive_free(self, campaign_id: int, config: CampaignConfig) -> int:
         now = time.time()
+        members = [
+            queue_member_of(row)
+            for row in await self.ami.queue_status()
+            if row.name == "QueueMember"
+        ]
         free_agents = sum(
             1
-            for member in await self.ami.queue_status()
-            if member.name == "QueueMember"
-            and member.queue == config.agent_queue
-            and _agent_state(member).free(now, self.options.agent_wrapup_seconds)
+            for member in members
+            if member.queue == config.agent_queue
+            and AgentState.of(member).free(now, self.options.agent_wrapup_seconds)
         )
         return progressive_allowance(
             free_agents=free_agents,
@@ -368,20 +367,3 @@ class Dialer:
             detail = "agent"
         # A no-op when the dialog already closed the attempt with its own outcome.
         await self.attempts.finish(attempt_id, AttemptStatus.COMPLETED, detail=detail)
-
-
-def _number(value: str) -> float:
-    try:
-        return float(value)
-    except ValueError:
-        return 0.0
-
-
-def _agent_state(member: AmiEvent) -> AgentState:
-    return AgentState(
-        status=int(_number(member.get("Status"))),
-        paused=member.get("Paused") == "1",
-        in_call=member.get("InCall") == "1",
-        last_call=_number(member.get("LastCall")),
-        wrapup=_number(member.get("Wrapuptime")),
-    )

@@ -20,6 +20,7 @@ import logging
 from dataclasses import dataclass
 from typing import Literal
 
+from callcenter.agi import prompts as kit_prompts
 from callcenter.agi.channel import AgiChannel
 from callcenter.agi.context import CallContext, ToAgent
 from callcenter.agi.dialog import SayDateTime, Segment
@@ -27,7 +28,6 @@ from callcenter.agi.errors import CallerHungUp
 from callcenter.agi.localised import LocalisedIvr
 from callcenter.bus import EventBus
 from callcenter.calls.channel_ids import attempt_of
-from callcenter.ivr import prompts as ivr_prompts
 from callcenter.outbound import prompts
 from callcenter.outbound.errors import OptedOut
 from hcrm_core.actors import Actor
@@ -78,11 +78,11 @@ async def outbound_call(agi: AgiChannel, *, services: DialogServices) -> None:
         await agi.hangup()
         return
     ivr = LocalisedIvr(agi, CallContext(agi.linkedid, services.bus, patient_id=info.patient_id))
-    language = ivr_prompts.supported(info.language)
+    language = kit_prompts.supported(info.language)
     detail = "hung_up_in_dialog"
     status = AttemptStatus.COMPLETED
     try:
-        if language and language != ivr_prompts.DEFAULT_LANGUAGE:
+        if language and language != kit_prompts.DEFAULT_LANGUAGE:
             await ivr.set_language(language)
         if await agi.get_variable("AMDSTATUS") == "MACHINE":
             status, detail = AttemptStatus.MACHINE, "machine"
@@ -100,7 +100,7 @@ async def outbound_call(agi: AgiChannel, *, services: DialogServices) -> None:
         await ivr.play(prompts.OPTED_OUT)
     except ToAgent as transfer:
         detail = "to_agent"
-        await ivr.play(ivr_prompts.TO_AGENT)
+        await ivr.play(kit_prompts.TO_AGENT)
         await agi.set_variable(QUEUE_VARIABLE, info.config.agent_queue)
         ivr.call.leave("to-agent", queue=info.config.agent_queue, reason=transfer.reason)
     except CallerHungUp:
@@ -128,7 +128,7 @@ async def reminder(ivr: LocalisedIvr, info: DialogInfo, services: DialogServices
         return "no_appointment"
     segments: list[Segment] = [prompts.REMINDER_INTRO]
     if info.department_code:
-        segments.append(ivr_prompts.department_prompt(info.department_code))
+        segments.append(kit_prompts.department_prompt(info.department_code))
     segments += [
         prompts.ON,
         SayDateTime(info.appointment_starts_at, services.timezone),

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from callcenter.errors import CallcenterError
 
-class OutboundError(Exception):
+
+class OutboundError(CallcenterError):
     """Base of the dialer's own failures."""
 
 
@@ -12,4 +14,7 @@ class NoCallerId(OutboundError):
 
 
 class OptedOut(Exception):
-    """The patient pressed the opt-out key: no more calls, ever, until staff change it."""
+    """The patient pressed the opt-out key: no more calls, ever, until staff change it.
+
+    Control flow, not an error: raised to leave the dialog at once (like ``ToAgent``), so it
+    is not a :class:`~callcenter.errors.CallcenterError`."""

@@ -13,6 +13,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from callcenter.ami.queue_members import QueueMember
+
 
 class RateLimiter:
     """At most ``rate`` takes per second on average; ``clock`` is monotonic seconds."""
@@ -53,13 +55,24 @@ class RateLimiter:
 
 @dataclass(frozen=True, slots=True)
 class AgentState:
-    """One queue member as ``QueueStatus`` reports it, parsed at the edge."""
+    """What pacing needs of one queue member (a ``QueueStatus`` row: :meth:`of`)."""
 
     status: int  # Asterisk device state: 1 = not in use
     paused: bool
     in_call: bool
     last_call: float  # epoch seconds of the end of the last call, 0 if none
     wrapup: float  # the member's own wrap-up time, 0 means the queue's
+
+    @classmethod
+    def of(cls, member: QueueMember) -> AgentState:
+        """From the row as parsed at the edge; an unknown status or flag counts as not free."""
+        return cls(
+            status=0 if member.status is None else int(member.status),
+            paused=member.paused is True,
+            in_call=member.in_call is True,
+            last_call=member.last_call,
+            wrapup=member.wrapup,
+        )
 
     def free(self, now: float, queue_wrapup: float) -> bool:
         """Ready for a call now: idle, not paused, and past wrap-up after the last call."""

@@ -1,25 +1,30 @@
 """Wiring of the outbound parts: the whole graph in one screen (Wazo's ``plugin.py``).
 
-``start_outbound`` builds the campaign services, the dialer and its event consumer; the dialer
-runs only with a valid hospital caller ID and ``outbound.enabled``. ``survey_route`` is the
-FastAGI flow Asterisk reaches from the ``callcenter-outbound`` context.
+:func:`start` builds the campaign services, the dialer and its event consumer, and the
+FastAGI route of the survey dialog Asterisk reaches from the ``callcenter-outbound`` context.
+The dialer runs only with a valid hospital caller ID and ``outbound.enabled``, and places calls
+only between :meth:`Outbound.start_dialing` and :meth:`Outbound.stop_dialing`: the composition
+root starts dialing once the FastAGI server listens and stops it before that server drains.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
+from zoneinfo import ZoneInfo
 
 from callcenter.agi.server import Flow
 from callcenter.ami.bridge import AmiBridge
+from callcenter.asterisk.const import AGI_ROUTE_SURVEY
 from callcenter.bus import EventBus
 from callcenter.outbound.bus_consume import DialerEvents
 from callcenter.outbound.channels import TemplateRoute
 from callcenter.outbound.dialer import Dialer, DialerOptions
 from callcenter.outbound.dialogs import DialogServices, outbound_call
-from callcenter.settings import Settings
+from callcenter.settings import OutboundSettings
 from hcrm_core.db import Database
+from hcrm_core.policy import BookingPolicy
 from hcrm_core.services.appointments import AppointmentService
 from hcrm_core.services.campaigns import CampaignService
 from hcrm_core.services.campaigns_answers import AnswerService
@@ -32,6 +37,8 @@ _LOG = logging.getLogger(__name__)
 class Outbound:
     campaigns: CampaignService
     attempts: AttemptService
+    # AGI path -> dialog, served by the FastAGI server beside the IVR's routes.
+    routes: dict[str, Flow] = field(default_factory=dict)
     dialer: Dialer | None = None
     events: DialerEvents | None = None
 
@@ -53,52 +60,93 @@ class Outbound:
             await self.events.stop()
 
 
-def dialer_options(settings: Settings) -> DialerOptions:
+def dialer_options(
+    settings: OutboundSettings,
+    *,
+    timezone: ZoneInfo,
+    hospital_name: str,
+    caller_id_number: str,
+    agent_wrapup_seconds: float,
+) -> DialerOptions:
     return DialerOptions(
-        timezone=settings.tz,
-        hospital_name=settings.hospital.name,
-        caller_id_number=settings.hospital.caller_id_number,
-        channel_prefix=settings.outbound.channel_prefix,
-        tick_seconds=settings.outbound.tick_seconds,
-        agent_wrapup_seconds=settings.agents.wrapup_seconds,
-        agi_url=settings.outbound.agi_url or None,
+        timezone=timezone,
+        hospital_name=hospital_name,
+        caller_id_number=caller_id_number,
+        channel_prefix=settings.channel_prefix,
+        tick_seconds=settings.tick_seconds,
+        agent_wrapup_seconds=agent_wrapup_seconds,
+        agi_url=settings.agi_url or None,
     )
 
 
-async def start_outbound(
-    settings: Settings, *, bus: EventBus, ami: AmiBridge, database: Database
+async def start(
+    settings: OutboundSettings,
+    *,
+    timezone: ZoneInfo,
+    hospital_name: str,
+    caller_id_number: str,
+    agent_wrapup_seconds: float,
+    policy: BookingPolicy,
+    bus: EventBus,
+    ami: AmiBridge,
+    database: Database,
+    appointments: AppointmentService,
 ) -> Outbound:
     """Start before the AMI bridge connects, so the first resync reconciles the attempts;
-    calls are placed only after :meth:`Outbound.start_dialing`."""
+    calls are placed only after :meth:`Outbound.start_dialing`.
+
+    ``timezone``, ``hospital_name`` and ``caller_id_number`` are the hospital's (calling
+    windows, what the dialog says, the caller ID shown); ``agent_wrapup_seconds`` the agents'.
+    """
+    campaigns = CampaignService(database, policy)
+    attempts = AttemptService(database)
     outbound = Outbound(
-        CampaignService(database, settings.booking_policy()), AttemptService(database)
+        campaigns,
+        attempts,
+        routes={
+            AGI_ROUTE_SURVEY: survey_route(
+                settings,
+                timezone=timezone.key,
+                bus=bus,
+                attempts=attempts,
+                appointments=appointments,
+            )
+        },
     )
-    if not settings.outbound.enabled:
+    if not settings.enabled:
         _LOG.info("outbound dialer disabled (outbound.enabled = false)")
         return outbound
-    if not settings.hospital.caller_id_number:
+    if not caller_id_number:
         _LOG.warning("outbound dialer off: set hospital.caller_id_number (a valid caller ID)")
         return outbound
     dialer = Dialer(
         ami=ami,
-        campaigns=outbound.campaigns,
-        attempts=outbound.attempts,
-        options=dialer_options(settings),
-        route=TemplateRoute(settings.outbound.dial_channel),
+        campaigns=campaigns,
+        attempts=attempts,
+        options=dialer_options(
+            settings,
+            timezone=timezone,
+            hospital_name=hospital_name,
+            caller_id_number=caller_id_number,
+            agent_wrapup_seconds=agent_wrapup_seconds,
+        ),
+        route=TemplateRoute(settings.dial_channel),
     )
     events = DialerEvents(bus, dialer, database)
-    events.start()
+    await events.start()
     outbound.dialer, outbound.events = dialer, events
     return outbound
 
 
 def survey_route(
-    settings: Settings,
+    settings: OutboundSettings,
     *,
+    timezone: str,
     bus: EventBus,
     attempts: AttemptService,
     appointments: AppointmentService,
 ) -> Flow:
+    """The survey dialog; ``timezone`` is the hospital's, for saying appointment times."""
     # The dialog's steps go to the call log like the IVR's: the tracker knows a campaign call
     # by its Linkedid (the attempt's ChannelId), so they do not make it an inbound call.
     services = DialogServices(
@@ -106,8 +154,8 @@ def survey_route(
         answers=AnswerService(attempts.database),
         appointments=appointments,
         bus=bus,
-        timezone=settings.hospital.timezone,
-        channel_prefix=settings.outbound.channel_prefix,
+        timezone=timezone,
+        channel_prefix=settings.channel_prefix,
     )
     flow: Flow = partial(outbound_call, services=services)
     return flow

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Final
 
-from callcenter.ivr.prompts import ENGLISH, LANGUAGES, MANDARIN, Spoken
+from callcenter.agi.prompts import ENGLISH, LANGUAGES, MANDARIN, Spoken
 from hcrm_core.models import Campaign
 from hcrm_core.services.campaigns import config_of
 

@@ -6,7 +6,6 @@ next call's start); the service's per-call lock keeps one call's start before it
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from datetime import UTC, datetime
 from typing import Any
@@ -15,6 +14,7 @@ from callcenter.ami.events import AmiEvent
 from callcenter.bus import EventBus, Subscription
 from callcenter.calls.state import CallEnded
 from callcenter.recording.services import RecordingService, RecordingStarted
+from callcenter.tasks import BackgroundTasks
 
 _LOG = logging.getLogger(__name__)
 USER_EVENT = "CallcenterRecording"
@@ -43,7 +43,7 @@ class RecordingEvents:
         self._bus = bus
         self._service = service
         self._subscription: Subscription[Any] | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks = BackgroundTasks("recordings")
 
     async def start(self) -> None:
         self._subscription = self._bus.subscribe(
@@ -53,13 +53,12 @@ class RecordingEvents:
     async def stop(self) -> None:
         if self._subscription is not None:
             await self._subscription.close()
-        if self._tasks:
-            await asyncio.wait(list(self._tasks), timeout=15)
+        # Bookkeeping in flight is not cut off half-way; what outlasts the wait is left
+        # running, and the sweep at the next start-up closes anything it did not finish.
+        await self._tasks.wait(within=15)
 
     async def _on_item(self, item: object) -> None:
-        task = asyncio.create_task(self._handle(item))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._tasks.spawn(self._handle(item), getattr(item, "linkedid", None))
 
     async def _handle(self, item: object) -> None:
         try:

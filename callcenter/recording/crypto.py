@@ -22,6 +22,7 @@ from pathlib import Path
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from callcenter.errors import CallcenterError
 from callcenter.recording.errors import BadRecordingKey
 
 MAGIC = b"CCREC1\n"
@@ -32,7 +33,7 @@ _HEADER = len(MAGIC) + _PREFIX
 _TEXT_PREFIX = "v1:"
 
 
-class DecryptionFailed(Exception):
+class DecryptionFailed(CallcenterError):
     """Wrong key, or the file was changed or cut short."""
 
 

@@ -2,44 +2,39 @@
 
 from __future__ import annotations
 
-from hcrm_core.errors import Conflict, DomainError, NotFound
+from callcenter.errors import CallcenterDomainError, CallcenterError
+from callcenter.errors import TelephonyUnavailable as TelephonyUnavailable
+from hcrm_core.errors import Conflict, NotFound
 
 
-class RecordingNotFound(NotFound):
+class RecordingNotFound(CallcenterError, NotFound):
     code = "recording_not_found"
 
 
-class NotRecording(Conflict):
+class NotRecording(CallcenterError, Conflict):
     """Pause/resume asked for a call that has no recording in progress."""
 
     code = "not_recording"
 
 
-class TelephonyUnavailable(DomainError):
-    """Asterisk cannot be asked right now (AMI down, not booted); nothing was changed."""
-
-    code = "telephony_unavailable"
-    http_status = 503
-
-
-class RecordingAccessDenied(DomainError):
+class RecordingAccessDenied(CallcenterDomainError):
     code = "recording_forbidden"
     http_status = 403
 
 
-class AudioUnavailable(Conflict):
+class AudioUnavailable(CallcenterError, Conflict):
     """The recording has no playable audio (not processed yet, failed or deleted)."""
 
     code = "audio_unavailable"
 
 
-class UnsafeRecordingPath(ValueError):
+class UnsafeRecordingPath(CallcenterError, ValueError):
     """A file name that is not one of ours (only server-side ids make recording names)."""
 
 
-class LeaseLost(Exception):
+class LeaseLost(CallcenterError):
     """A job's lease ran out and another worker took it: this worker's results are dropped."""
 
 
-class BadRecordingKey(ValueError):
+class BadRecordingKey(CallcenterError, ValueError):
     """recording.key is not 32 bytes of URL-safe base64."""

@@ -1,7 +1,9 @@
 """Wiring of the recording slice: the service, its bus consumer and the processor.
 
-Started by ``callcenter.server.runtime.start_runtime`` and stopped in reverse order. The agent desk
-pauses and resumes a call's recording with ``runtime.recordings.service.set_paused``.
+Started by the server's composition root (``callcenter.server.root``) before the AMI bridge
+connects, and stopped in reverse order. Unlike the other slices, :func:`start` takes the whole
+:class:`~callcenter.settings.Settings`: the service and the processor read the ``[recording]``
+and ``[asterisk]`` sections and the data directory.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ class Recordings:
         self.processor.executor.shutdown(wait=False, cancel_futures=True)
 
 
-async def start_recordings(
+async def start(
     settings: Settings, *, bus: EventBus, ami: AmiBridge, database: Database, process: bool = True
 ) -> Recordings:
     """Subscribe to recording events (before AMI connects) and start the processor."""

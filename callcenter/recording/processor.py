@@ -27,9 +27,9 @@ from callcenter.recording.crypto import RecordingCipher
 from callcenter.recording.errors import LeaseLost
 from callcenter.recording.jobs import ClaimedJob, JobQueue
 from callcenter.recording.paths import local_path
-from callcenter.recording.transcribe import default_model_dir
 from callcenter.recording.worker import WorkInput, WorkOutput, init_worker, process_recording
 from callcenter.settings import Settings
+from callcenter.speech_model import bundled_model_dir
 from hcrm_core.db import Database
 from hcrm_core.models import Recording, RecordingStatus, Transcript
 
@@ -46,7 +46,7 @@ def processed_dir(settings: Settings) -> Path:
 def model_dir(settings: Settings) -> str | None:
     if not settings.recording.transcribe:
         return None
-    chosen = settings.recording.model_dir or default_model_dir()
+    chosen = settings.recording.model_dir or bundled_model_dir()
     return str(chosen) if chosen else None
 
 

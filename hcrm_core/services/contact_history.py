@@ -8,12 +8,10 @@ from typing import TypeVar
 
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import joinedload
 
 from hcrm_core.db import Database
 from hcrm_core.models import (
     Appointment,
-    AppointmentStatus,
     Call,
     Complaint,
     ComplaintStatus,
@@ -21,6 +19,7 @@ from hcrm_core.models import (
     FollowUpTask,
     utcnow,
 )
+from hcrm_core.services.appointments import upcoming_query
 
 T = TypeVar("T")
 
@@ -68,21 +67,6 @@ def _open_followups(patient_id: int, limit: int) -> Select[FollowUpTask]:
     )
 
 
-def _upcoming(patient_id: int, now: datetime, limit: int) -> Select[Appointment]:
-    # Doctor and department are many-to-one: joined into the same statement, not two more.
-    return (
-        select(Appointment)
-        .where(
-            Appointment.patient_id == patient_id,
-            Appointment.status == AppointmentStatus.BOOKED,
-            Appointment.starts_at > now,
-        )
-        .options(joinedload(Appointment.doctor), joinedload(Appointment.department))
-        .order_by(Appointment.starts_at)
-        .limit(limit)
-    )
-
-
 async def _rows(session: AsyncSession, query: Select[T]) -> list[T]:
     return list((await session.scalars(query)).unique())
 
@@ -124,7 +108,7 @@ class ContactHistory:
         now = now or utcnow()
         async with self._db.session() as session:
             return CardHistory(
-                appointments=await _rows(session, _upcoming(patient_id, now, appointments)),
+                appointments=await _rows(session, upcoming_query(patient_id, now, appointments)),
                 calls=await _rows(session, _recent_calls(patient_id, calls, exclude_linkedid)),
                 complaints=await _rows(session, _open_complaints(patient_id, 20)),
                 followups=await _rows(session, _open_followups(patient_id, 20)),

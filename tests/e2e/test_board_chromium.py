@@ -1,6 +1,6 @@
 """The supervisor board in a real headless Chromium: live updates, reconnect, escaping, monitoring.
 
-The first test runs the real server (start_runtime, the console app on a TCP port) without
+The first test runs the real server (start_server, the console app on a TCP port) without
 Asterisk; queue events and call notices are published on its bus as the AMI bridge and the call
 tracker would publish them. The monitoring test runs the server against the Asterisk sandbox: a
 simulated patient calls a queue, a simulated agent phone answers, and the supervisor's Listen
@@ -25,11 +25,10 @@ from sqlalchemy import select
 from callcenter.ami.events import AmiEvent, AmiResynced, Headers
 from callcenter.asterisk import const
 from callcenter.calls.state import AgentRinging, CallAnswered, CallEnded, CallQueued, CallStarted
-from callcenter.server.runtime import Runtime, start_runtime, stop_runtime
+from callcenter.server.root import Server, start_server
 from hcrm_core.models import AuditAction, AuditEvent, Role
 from hcrm_core.services.users import create_user
 from tests.e2e.test_console_chromium import CHROMIUM_ARGS, TIMEOUT_MS, chromium  # noqa: F401
-from tests.integration.callcenter.calls.test_tracker_asterisk import Recorder, runtime_settings
 from tests.support.asterisk_sandbox import AsteriskSandboxHandle
 from tests.support.console import (
     PASSWORD,
@@ -37,6 +36,7 @@ from tests.support.console import (
     start_console_world,
 )
 from tests.support.desk import quietest_queue
+from tests.support.rig import Recorder, runtime_settings
 from web_console.app import create_app
 from web_console.keys import WS_HUB
 
@@ -47,7 +47,7 @@ EVIL = "<img src=x onerror=alert(1)>"
 @pytest.fixture
 async def board_site(tmp_path: Path) -> AsyncIterator[tuple[str, ConsoleWorld, web.Application]]:
     world = await start_console_world(tmp_path / "data")
-    app = create_app(world.runtime)
+    app = create_app(world.server.console_deps())
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -57,7 +57,7 @@ async def board_site(tmp_path: Path) -> AsyncIterator[tuple[str, ConsoleWorld, w
         yield f"http://{host}:{port}", world, app
     finally:
         await runner.cleanup()
-        await stop_runtime(world.runtime)
+        await world.server.stop()
 
 
 def _event(name: str, **headers: str) -> AmiEvent:
@@ -68,7 +68,7 @@ async def test_board_updates_live_reconnects_and_escapes(chromium, board_site) -
     from playwright.async_api import async_playwright
 
     base, world, app = board_site
-    bus = world.runtime.bus
+    bus = world.server.bus
     dialogs: list[str] = []
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
@@ -118,7 +118,7 @@ async def test_board_updates_live_reconnects_and_escapes(chromium, board_site) -
             await page.wait_for_selector(f'{waiting}:text-is("0")')
             await page.wait_for_selector(f"{agent_row} .state.ready")
             assert int(await page.get_attribute("#board", "data-updates") or 0) > updates
-            hour = datetime.now(world.runtime.settings.tz).hour
+            hour = datetime.now(world.server.settings.tz).hour
             bar = f'#board-chart rect[data-hour="{hour}"]'
             assert await page.get_attribute(bar, "data-calls") == "1"
             assert dialogs == []
@@ -134,7 +134,7 @@ MONITOR_WAIT = 60.0
 @pytest.fixture
 async def monitor_site(
     asterisk_sandbox: AsteriskSandboxHandle, tmp_path: Path
-) -> AsyncIterator[tuple[str, Runtime, Recorder, str]]:
+) -> AsyncIterator[tuple[str, Server, Recorder, str]]:
     """The server on the sandbox; supervisor ``sam`` has a phone, supervisor ``sue`` has none.
 
     The supervisor's phone is a simulated agent phone (``Local/1XXX@sim-agents`` answers after
@@ -144,12 +144,14 @@ async def monitor_site(
     recording = settings.recording.model_copy(
         update={"supervisor_dial": f"Local/{{extension}}@{const.CONTEXT_SIM_AGENTS}"}
     )
-    runtime = await start_runtime(settings.model_copy(update={"recording": recording}))
-    recorder = Recorder(runtime.bus)
-    runner = web.AppRunner(create_app(runtime), access_log=None)
+    server = await start_server(
+        settings.model_copy(update={"recording": recording}), serve_console=False
+    )
+    recorder = Recorder(server.bus)
+    runner = web.AppRunner(create_app(server.console_deps()), access_log=None)
     sam_phone = f"1{random.randint(100, 999)}"
     try:
-        async with runtime.database.transaction() as session:
+        async with server.database.transaction() as session:
             await create_user(
                 session,
                 username="sam",
@@ -158,16 +160,16 @@ async def monitor_site(
                 extension=sam_phone,
             )
             await create_user(session, username="sue", password=PASSWORD, role=Role.SUPERVISOR)
-        await runtime.ami.wait_ready(20)
+        await server.ami.wait_ready(20)
         await recorder.wait_for(AmiResynced)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
         await site.start()
         host, port = runner.addresses[0][:2]
-        yield f"http://{host}:{port}", runtime, recorder, sam_phone
+        yield f"http://{host}:{port}", server, recorder, sam_phone
     finally:
         await runner.cleanup()
-        await stop_runtime(runtime)
+        await server.stop()
 
 
 async def _board_as(browser: Any, base: str, username: str) -> Any:
@@ -196,14 +198,14 @@ async def test_supervisor_listens_to_an_agents_call_from_the_board(
 ) -> None:
     from playwright.async_api import async_playwright, expect
 
-    base, runtime, recorder, sam_phone = monitor_site
+    base, server, recorder, sam_phone = monitor_site
     expect.set_options(timeout=TIMEOUT_MS)
-    queue = await quietest_queue(runtime)
+    queue = await quietest_queue(server)
     agent_phone = f"1{random.randint(100, 999)}"
     while agent_phone == sam_phone:
         agent_phone = f"1{random.randint(100, 999)}"
     interface = f"Local/{agent_phone}@{const.CONTEXT_SIM_AGENTS}"
-    await runtime.ami.send_action(
+    await server.ami.send_action(
         {"Action": "QueueAdd", "Queue": queue, "Interface": interface, "MemberName": "Robin"}
     )
     dialogs: list[str] = []
@@ -216,7 +218,7 @@ async def test_supervisor_listens_to_an_agents_call_from_the_board(
                 await page.wait_for_selector(f'tr[data-interface="{interface}"]')
 
                 linkedid = f"cc-{uuid.uuid4().hex[:16]}"
-                await runtime.ami.originate(
+                await server.ami.originate(
                     f"Local/s@{const.CONTEXT_SIM_PATIENT}",
                     context=const.CONTEXT_QUEUES,
                     exten=queue,
@@ -264,7 +266,7 @@ async def test_supervisor_listens_to_an_agents_call_from_the_board(
                     timeout=MONITOR_WAIT,
                 )
                 assert spy.get("SpyeeChannel").startswith(interface)
-                async with runtime.database.session() as session:
+                async with server.database.session() as session:
                     audits = list(
                         await session.scalars(
                             select(AuditEvent).where(AuditEvent.entity == "call_monitor")
@@ -281,7 +283,7 @@ async def test_supervisor_listens_to_an_agents_call_from_the_board(
                 refused = "your user has no phone extension to monitor from"
                 await expect(sue.locator(f"{row} .monitor-result.error")).to_have_text(refused)
                 await expect(sue.locator("#board-monitor-status")).to_have_text(f"Robin: {refused}")
-                async with runtime.database.session() as session:
+                async with server.database.session() as session:
                     count = len(
                         list(
                             await session.scalars(
@@ -294,6 +296,6 @@ async def test_supervisor_listens_to_an_agents_call_from_the_board(
             finally:
                 await browser.close()
     finally:
-        await runtime.ami.send_action(
+        await server.ami.send_action(
             {"Action": "QueueRemove", "Queue": queue, "Interface": interface}
         )

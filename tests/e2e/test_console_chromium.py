@@ -1,6 +1,6 @@
 """A real headless Chromium (Debian's) drives the console: log in, search, open a card.
 
-The server is the real one (start_runtime, the console app on a TCP port); only Asterisk is
+The server is the real one (start_server, the console app on a TCP port); only Asterisk is
 absent (AMI points at a closed port), which the console tolerates.
 """
 
@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-from callcenter.server.runtime import stop_runtime
 from tests.conftest import require_or_skip
 from tests.support.console import (
     PASSWORD,
@@ -44,7 +43,7 @@ def chromium() -> str:
 @pytest.fixture
 async def served(tmp_path: Path) -> AsyncIterator[tuple[str, ConsoleWorld]]:
     world = await start_console_world(tmp_path / "data")
-    runner = web.AppRunner(create_app(world.runtime), access_log=None)
+    runner = web.AppRunner(create_app(world.server.console_deps()), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
@@ -53,7 +52,7 @@ async def served(tmp_path: Path) -> AsyncIterator[tuple[str, ConsoleWorld]]:
         yield f"http://{host}:{port}", world
     finally:
         await runner.cleanup()
-        await stop_runtime(world.runtime)
+        await world.server.stop()
 
 
 async def test_agent_logs_in_searches_and_sees_a_script_name_as_text(chromium, served) -> None:

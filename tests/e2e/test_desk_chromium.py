@@ -22,16 +22,17 @@ from sqlalchemy import select
 from callcenter.ami.events import AmiResynced
 from callcenter.asterisk import const
 from callcenter.demo.callers import DemoCallers, KnownCaller, Persona, StreamSettings
-from callcenter.server.runtime import Runtime, start_runtime, stop_runtime
+from callcenter.server.root import Server, start_server
 from callcenter.settings import AgentsSettings
 from hcrm_core.models import Appointment, Call, Patient, Role
 from hcrm_core.services.users import create_user
 from tests.e2e.test_console_chromium import CHROMIUM_ARGS, chromium  # noqa: F401 - fixture
-from tests.integration.callcenter.calls.test_tracker_asterisk import Recorder, runtime_settings
 from tests.support.asterisk_sandbox import AsteriskSandboxHandle
+from tests.support.caller import PatientsPhone
 from tests.support.console import PASSWORD
-from tests.support.desk import patients_phone, quietest_queue, render_ivr_prompts
+from tests.support.desk import quietest_queue, render_ivr_prompts
 from tests.support.factories import make_hospital, make_patient
+from tests.support.rig import Recorder, runtime_settings
 from web_console.app import create_app
 from web_console.keys import WS_HUB
 from web_console.ws import WsHub
@@ -45,24 +46,24 @@ SCRIPT_PHONE = "+12125550166"
 @pytest.fixture
 async def desk_site(
     asterisk_sandbox: AsteriskSandboxHandle, tmp_path: Path
-) -> AsyncIterator[tuple[str, Runtime, dict[str, Patient], WsHub]]:
+) -> AsyncIterator[tuple[str, Server, dict[str, Patient], WsHub]]:
     settings = runtime_settings(asterisk_sandbox, tmp_path)
     settings = settings.model_copy(
         update={
             "agents": AgentsSettings(interface=f"Local/{{extension}}@{const.CONTEXT_SIM_AGENTS}")
         }
     )
-    runtime = await start_runtime(settings)
-    recorder = Recorder(runtime.bus)
-    runner = web.AppRunner(create_app(runtime), access_log=None)
+    server = await start_server(settings, serve_console=False)
+    recorder = Recorder(server.bus)
+    runner = web.AppRunner(create_app(server.console_deps()), access_log=None)
     try:
         policy = settings.booking_policy()
-        async with runtime.database.transaction() as session:
+        async with server.database.transaction() as session:
             await create_user(session, username="alice", password=PASSWORD, role=Role.AGENT)
-        await make_hospital(runtime.database, policy)
+        await make_hospital(server.database, policy)
         patients = {
             "grace": await make_patient(
-                runtime.database,
+                server.database,
                 policy,
                 given_name="Grace",
                 family_name="Hopperton",
@@ -70,30 +71,30 @@ async def desk_site(
                 phones=("(212) 555-0142",),
             ),
             "script": await make_patient(
-                runtime.database,
+                server.database,
                 policy,
                 given_name="<script>alert(1)</script>",
                 family_name="Evil",
                 phones=(SCRIPT_PHONE,),
             ),
         }
-        await runtime.ami.wait_ready(20)
+        await server.ami.wait_ready(20)
         await recorder.wait_for(AmiResynced)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
         await site.start()
         host, port = runner.addresses[0][:2]
-        yield f"http://{host}:{port}", runtime, patients, runner.app[WS_HUB]
+        yield f"http://{host}:{port}", server, patients, runner.app[WS_HUB]
     finally:
         await runner.cleanup()
-        for status in runtime.desk.agents.agents():
-            await runtime.desk.agents.sign_out(status.username)
-        await stop_runtime(runtime)
+        for status in server.desk.agents.agents():
+            await server.desk.agents.sign_out(status.username)
+        await server.stop()
 
 
-async def _call(runtime: Runtime, queue: str, number: str) -> str:
+async def _call(server: Server, queue: str, number: str) -> str:
     linkedid = f"cc-{uuid.uuid4().hex[:16]}"
-    await runtime.ami.originate(
+    await server.ami.originate(
         f"Local/s@{const.CONTEXT_SIM_PATIENT}",
         context=const.CONTEXT_QUEUES,
         exten=queue,
@@ -123,7 +124,7 @@ def _pop(page: Any, linkedid: str) -> Any:
 async def test_agent_gets_the_pop_and_books_from_it(chromium, desk_site) -> None:  # noqa: F811
     from playwright.async_api import async_playwright, expect
 
-    base, runtime, patients, hub = desk_site
+    base, server, patients, hub = desk_site
     # The queue does not ring an agent again during its wrap-up time (10 s): be patient.
     expect.set_options(timeout=TIMEOUT_MS)
     grace, script = patients["grace"], patients["script"]
@@ -155,14 +156,14 @@ async def test_agent_gets_the_pop_and_books_from_it(chromium, desk_site) -> None
             # The network drops; meanwhile the agent is paused (from another tab, say): the
             # desk reconnects by itself and shows the server's state.
             await hub.close_all()
-            await runtime.desk.agents.pause("alice", "meeting")
+            await server.desk.agents.pause("alice", "meeting")
             await expect(page.locator("#agent-reason")).to_have_text("(meeting)")
             await expect(page.locator("#desk-link")).to_have_attribute("data-state", "open")
             await page.click("#resume")
             await expect(page.locator("#agent-state")).to_have_attribute("data-state", "ready")
 
-            queue = await quietest_queue(runtime)
-            linkedid = await _call(runtime, queue, GRACE_PHONE)
+            queue = await quietest_queue(server)
+            linkedid = await _call(server, queue, GRACE_PHONE)
             pop = _pop(page, linkedid)
             await expect(pop.locator(".pop-record")).to_have_text("MRN-4242")
             await expect(pop.locator(".pop-title")).to_have_text("Grace Hopperton")
@@ -175,7 +176,7 @@ async def test_agent_gets_the_pop_and_books_from_it(chromium, desk_site) -> None
             await expect(pop.locator(".book-slot option")).not_to_have_count(0)
             await pop.locator(".book").click()
             await expect(pop.locator(".pop-message")).to_contain_text("Booked")
-            async with runtime.database.session() as session:
+            async with server.database.session() as session:
                 booked = (
                     await session.scalars(
                         select(Appointment).where(Appointment.patient_id == grace.id)
@@ -190,7 +191,7 @@ async def test_agent_gets_the_pop_and_books_from_it(chromium, desk_site) -> None
             await pop.locator(".save-disposition").click()
             await expect(pop).to_have_count(0)
             await expect(page.locator("#no-pops")).to_be_visible()
-            async with runtime.database.session() as session:
+            async with server.database.session() as session:
                 call = await session.scalar(select(Call).where(Call.linkedid == linkedid))
             assert call is not None and call.disposition == "booked"
             assert call.patient_id == grace.id
@@ -198,7 +199,7 @@ async def test_agent_gets_the_pop_and_books_from_it(chromium, desk_site) -> None
             # A caller named like a script: text on the pop, nothing run. The tab is hidden
             # this time: the pop raises a browser notification.
             await page.evaluate(_HIDDEN_TAB_WITH_NOTIFICATIONS)
-            second = await _call(runtime, queue, SCRIPT_PHONE)
+            second = await _call(server, queue, SCRIPT_PHONE)
             evil = _pop(page, second)
             await expect(evil.locator(".pop-record")).to_have_text(script.mrn)
             assert await evil.locator(".pop-title").inner_text() == "<script>alert(1)</script> Evil"
@@ -228,9 +229,9 @@ async def _sign_in_at_the_desk(page: Any, base: str, extension: str) -> None:
     await expect(page.locator("#agent-state")).to_have_attribute("data-state", "ready")
 
 
-async def _call_patient(runtime: Runtime, linkedid: str) -> int | None:
-    await runtime.call_log.flush()  # the call's row is written behind the events
-    async with runtime.database.session() as session:
+async def _call_patient(server: Server, linkedid: str) -> int | None:
+    await server.call_log.flush()  # the call's row is written behind the events
+    async with server.database.session() as session:
         call = await session.scalar(select(Call).where(Call.linkedid == linkedid))
     assert call is not None
     return call.patient_id
@@ -242,15 +243,15 @@ async def test_pick_list_and_new_patient_form_identify_the_caller(
 ) -> None:
     from playwright.async_api import async_playwright, expect
 
-    base, runtime, _patients, _hub = desk_site
+    base, server, _patients, _hub = desk_site
     expect.set_options(timeout=TIMEOUT_MS)
-    policy = runtime.settings.booking_policy()
+    policy = server.settings.booking_policy()
     # One number stored for two people, in two formats: caller ID alone cannot tell them apart.
     twin_a = await make_patient(
-        runtime.database, policy, given_name="Ann", family_name="Twin", phones=(TWINS_PHONE,)
+        server.database, policy, given_name="Ann", family_name="Twin", phones=(TWINS_PHONE,)
     )
     twin_b = await make_patient(
-        runtime.database, policy, given_name="Bea", family_name="Twin", phones=("212-555-0177",)
+        server.database, policy, given_name="Bea", family_name="Twin", phones=("212-555-0177",)
     )
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
@@ -258,9 +259,9 @@ async def test_pick_list_and_new_patient_form_identify_the_caller(
             page = await browser.new_page()
             page.set_default_timeout(TIMEOUT_MS)
             await _sign_in_at_the_desk(page, base, f"1{random.randint(100, 999)}")
-            queue = await quietest_queue(runtime)
+            queue = await quietest_queue(server)
 
-            twins_call = await _call(runtime, queue, TWINS_PHONE)
+            twins_call = await _call(server, queue, TWINS_PHONE)
             pop = _pop(page, twins_call)
             picks = pop.locator(".pick-list .pick-patient")
             await expect(picks).to_have_count(2)
@@ -269,14 +270,14 @@ async def test_pick_list_and_new_patient_form_identify_the_caller(
             await expect(pop.locator(".pop-record")).to_have_text(twin_b.mrn)
             await expect(pop.locator(".pop-title")).to_have_text("Bea Twin")
             await expect(pop.locator(".pick-list")).to_have_count(0)
-            assert await _call_patient(runtime, twins_call) == twin_b.id != twin_a.id
+            assert await _call_patient(server, twins_call) == twin_b.id != twin_a.id
             await expect(pop).to_have_attribute("data-phase", "ended")
             await pop.locator(".disposition").select_option("information")
             await pop.locator(".save-disposition").click()
             await expect(pop).to_have_count(0)
 
             # A number nobody has: the form comes prefilled with it; the agent registers them.
-            unknown_call = await _call(runtime, queue, UNKNOWN_PHONE)
+            unknown_call = await _call(server, queue, UNKNOWN_PHONE)
             pop = _pop(page, unknown_call)
             form = pop.locator(".new-patient-form")
             await expect(form.locator("input[name=phone]")).to_have_value(UNKNOWN_PHONE)
@@ -286,7 +287,7 @@ async def test_pick_list_and_new_patient_form_identify_the_caller(
             await form.locator("button[type=submit]").click()
             await expect(pop.locator(".pop-message")).to_contain_text("Registered")
             await expect(pop.locator(".pop-title")).to_have_text("Nova Newcomer")
-            async with runtime.database.session() as session:
+            async with server.database.session() as session:
                 created = (
                     await session.scalars(
                         select(Patient).where(
@@ -296,11 +297,11 @@ async def test_pick_list_and_new_patient_form_identify_the_caller(
                 ).all()
             assert len(created) == 1
             assert str(created[0].date_of_birth) == "1990-05-17"
-            assert [p.id for p in await runtime.patients.find_by_phone(UNKNOWN_PHONE)] == [
+            assert [p.id for p in await server.patients.find_by_phone(UNKNOWN_PHONE)] == [
                 created[0].id
             ]
             await expect(pop.locator(".pop-record")).to_have_text(created[0].mrn)
-            assert await _call_patient(runtime, unknown_call) == created[0].id
+            assert await _call_patient(server, unknown_call) == created[0].id
         finally:
             await browser.close()
 
@@ -309,34 +310,32 @@ async def test_a_caller_identified_in_the_ivr_pops_with_what_they_did_there(
     chromium,  # noqa: F811
     desk_site,
     asterisk_sandbox: AsteriskSandboxHandle,
+    patients_phone: PatientsPhone,
 ) -> None:
     """A patient calls the inbound IVR, confirms their date of birth, presses 0: the pop."""
     from playwright.async_api import async_playwright, expect
 
-    base, runtime, _patients, _hub = desk_site
+    base, server, _patients, _hub = desk_site
     expect.set_options(timeout=90_000)  # the IVR speaks: language, welcome, birth date, menu
     await render_ivr_prompts(asterisk_sandbox)
     phone, born = f"+1212555{random.randint(2000, 9999)}", date(1958, 7, 14)
     patient = await make_patient(
-        runtime.database,
-        runtime.settings.booking_policy(),
+        server.database,
+        server.settings.booking_policy(),
         given_name="Ivy",
         family_name="Caller",
         phones=(phone,),
         date_of_birth=born,
     )
-    async with (
-        patients_phone(asterisk_sandbox) as (driver, driver_bus),
-        async_playwright() as pw,
-    ):
+    async with async_playwright() as pw:
         callers = DemoCallers(
-            driver,
-            driver_bus,
+            patients_phone.ami,
+            patients_phone.bus,
             [KnownCaller(phone, born.strftime("%d%m%Y"))],
             StreamSettings(
                 agent_ring_seconds=2,
                 agent_talk_seconds=(20, 25),
-                agi_url=f"agi://127.0.0.1:{runtime.agi.port}",
+                agi_url=f"agi://127.0.0.1:{server.agi.port}",
             ),
         )
         callers.start()

@@ -9,7 +9,6 @@ import pytest
 from aiohttp import web
 from sqlalchemy import select
 
-from callcenter.server.runtime import stop_runtime
 from hcrm_core.models import AuditAction, AuditEvent
 from tests.e2e.test_console_chromium import CHROMIUM_ARGS, TIMEOUT_MS, chromium  # noqa: F401
 from tests.support.console import PASSWORD
@@ -21,7 +20,7 @@ from web_console.app import create_app
 async def served(tmp_path: Path) -> AsyncIterator[tuple[str, RecordingWorld]]:
     url = f"sqlite+aiosqlite:///{tmp_path / 'console.sqlite3'}"
     world = await start_recording_world(tmp_path / "data", url)
-    runner = web.AppRunner(create_app(world.runtime), access_log=None)
+    runner = web.AppRunner(create_app(world.server.console_deps()), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
@@ -30,7 +29,7 @@ async def served(tmp_path: Path) -> AsyncIterator[tuple[str, RecordingWorld]]:
         yield f"http://{host}:{port}", world
     finally:
         await runner.cleanup()
-        await stop_runtime(world.runtime)
+        await world.server.stop()
 
 
 async def test_supervisor_plays_a_recording_and_seeks_from_the_transcript(
@@ -80,7 +79,7 @@ async def test_supervisor_plays_a_recording_and_seeks_from_the_transcript(
             assert half == pytest.approx(0.5, abs=0.05)
         finally:
             await browser.close()
-    async with world.runtime.database.session() as session:
+    async with world.server.database.session() as session:
         plays = list(
             await session.scalars(
                 select(AuditEvent).where(

@@ -10,7 +10,7 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 
-from callcenter.server.runtime import Runtime, start_runtime
+from callcenter.server.root import Server, start_server
 from callcenter.settings import Settings
 from hcrm_core.actors import Actor
 from hcrm_core.models import Channel, Patient, Role
@@ -44,7 +44,7 @@ def console_settings(data_dir: Path, database_url: str = "") -> Settings:
 
 @dataclass
 class ConsoleWorld:
-    runtime: Runtime
+    server: Server
     grace: Patient
     script: Patient  # a patient whose name is an XSS attempt
     agent_id: int
@@ -53,18 +53,18 @@ class ConsoleWorld:
 async def start_console_world(data_dir: Path, database_url: str = "") -> ConsoleWorld:
     """A running server with three users (alice/agent, sam/supervisor, ada/admin), patients
     and one upcoming appointment for Grace."""
-    runtime = await start_runtime(console_settings(data_dir, database_url))
-    async with runtime.database.transaction() as session:
+    server = await start_server(console_settings(data_dir, database_url), serve_console=False)
+    async with server.database.transaction() as session:
         agent = await create_user(session, username="alice", password=PASSWORD, role=Role.AGENT)
         await create_user(session, username="sam", password=PASSWORD, role=Role.SUPERVISOR)
         await create_user(session, username="ada", password=PASSWORD, role=Role.ADMIN)
         for n in range(1, 8):
             await create_user(session, username=f"agent{n}", password=PASSWORD, role=Role.AGENT)
         agent_id = agent.id
-    policy = runtime.settings.booking_policy()
-    hospital = await make_hospital(runtime.database, policy)
+    policy = server.settings.booking_policy()
+    hospital = await make_hospital(server.database, policy)
     grace = await make_patient(
-        runtime.database,
+        server.database,
         policy,
         given_name="Grace",
         family_name="Hopperton",
@@ -72,13 +72,13 @@ async def start_console_world(data_dir: Path, database_url: str = "") -> Console
         phones=("(212) 555-0142",),
     )
     script = await make_patient(
-        runtime.database, policy, given_name="<script>alert(1)</script>", family_name="Evil"
+        server.database, policy, given_name="<script>alert(1)</script>", family_name="Evil"
     )
     slot = (await hospital.free_slots(department_id=hospital.cardiology.id, limit=1))[0]
-    await runtime.appointments.book(
+    await server.appointments.book(
         BookingRequest(grace.id, slot.slot_id, channel=Channel.AGENT, actor=Actor.system())
     )
-    return ConsoleWorld(runtime, grace, script, agent_id)
+    return ConsoleWorld(server, grace, script, agent_id)
 
 
 def csrf_from(html: str) -> str:

@@ -1,12 +1,12 @@
 """A rig for IVR calls through the sandbox in either language, recording every AGI command.
 
 Like ``test_ivr_asterisk.py``'s rig (a FastAGI server on the real routes over the test database,
-a call tracker writing the call log, a driver AMI session pressing keys on cue), plus:
+a call tracker writing the call log, the patients' phone pressing keys on cue), plus:
 
 - both languages' prompts, names and Mandarin core sounds are rendered into the sandbox;
-- the caller records every AGI command the IVR ran (``AGIExecStart``), so a test sees the
-  prompts played, and asks Asterisk for ``CHANNEL(language)`` at each key prompt (AMI Getvar),
-  so a test sees which language directory Asterisk played from;
+- the scripted caller (tests/support/caller.py) records every AGI command the IVR ran, so a
+  test sees the prompts played, and asks Asterisk for ``CHANNEL(language)`` at each key prompt
+  (AMI Getvar), so a test sees which language directory Asterisk played from;
 - the hospital's cancellation cut-off is a parameter.
 """
 
@@ -14,20 +14,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from pydantic import SecretStr
 from sqlalchemy import select, update
 
 from callcenter.agi.server import FastAgiServer
-from callcenter.ami.bridge import AmiBridge, AmiResynced
-from callcenter.ami.events import AmiEvent
+from callcenter.ami.bridge import AmiResynced
 from callcenter.asterisk import const
-from callcenter.bus import EventBus
 from callcenter.calls.state import IvrProgress
 from callcenter.ivr import prompts
 from callcenter.ivr.build_prompts import build_prompts, language_prompts, sounds_language_dir
@@ -40,9 +36,10 @@ from hcrm_core.policy import BookingPolicy
 from hcrm_core.services.appointments import AppointmentService, BookingRequest
 from hcrm_core.services.patients import PatientService
 from hcrm_core.services.scheduling import SchedulingService
-from tests.integration.callcenter.calls.test_tracker_asterisk import Rig, ami_settings, open_rig
 from tests.support.asterisk_sandbox import AsteriskSandboxHandle
+from tests.support.caller import Answer, PatientsPhone, ScriptedCaller
 from tests.support.factories import Hospital, make_hospital, make_patient
+from tests.support.rig import Rig, open_rig
 
 WAIT = 90.0
 PHONE = "+12125550142"
@@ -50,67 +47,12 @@ UNKNOWN_PHONE = "+12125550199"
 DOB = date(1961, 4, 2)
 DOB_KEYS = "02041961"
 MRN_DIGITS = "424242"
-HANGUP = "HANGUP"
-
-Answer = str | Callable[[], Awaitable[str]]
-
-
-@dataclass
-class Caller:
-    """Answers each GET DATA of one call with the next script item ('' = silence, HANGUP =
-    hang up), presses ``interrupt[name]`` when the IVR starts playing ``name`` (a key chooses
-    while a menu is read), and records what the IVR did."""
-
-    driver: AmiBridge
-    script: deque[Answer]
-    interrupt: dict[str, str] = field(default_factory=dict)
-    linkedid: str = ""
-    commands: list[str] = field(default_factory=list)
-    asked: list[str] = field(default_factory=list)
-    languages: list[str] = field(default_factory=list)
-
-    async def on_event(self, event: AmiEvent) -> None:
-        if not event.channel.endswith(";1"):
-            return
-        command = event.get("Command")
-        self.commands.append(command)
-        words = command.split()
-        if command.startswith("STREAM FILE") and len(words) > 2 and words[2] in self.interrupt:
-            for key in self.interrupt.pop(words[2]):
-                await self.driver.play_dtmf(event.channel[:-1] + "2", key)
-            return
-        if not command.startswith("GET DATA"):
-            return
-        self.asked.append(command.split()[2])
-        language = await self.driver.send_action(
-            {"Action": "Getvar", "Channel": event.channel, "Variable": "CHANNEL(language)"}
-        )
-        self.languages.append(str(language.headers.get("Value", "")))
-        if not self.script:
-            return
-        answer = self.script.popleft()
-        keys = answer if isinstance(answer, str) else await answer()
-        peer = event.channel[:-1] + "2"
-        if keys == HANGUP:
-            await self.driver.send_action({"Action": "Hangup", "Channel": peer})
-            return
-        for key in keys:
-            await self.driver.play_dtmf(peer, key)
-
-    def played(self) -> list[str]:
-        """Sound names of every STREAM FILE and GET DATA, in order."""
-        return [
-            c.split()[2]
-            for c in self.commands
-            if c.startswith(("STREAM FILE", "GET DATA")) and len(c.split()) > 2
-        ]
 
 
 @dataclass
 class LanguageRig:
     rig: Rig
-    driver: AmiBridge
-    driver_bus: EventBus
+    phone: PatientsPhone
     server: FastAgiServer
     hospital: Hospital
     patient: Patient
@@ -123,14 +65,9 @@ class LanguageRig:
         *,
         caller_id: str = PHONE,
         interrupt: dict[str, str] | None = None,
-    ) -> Caller:
-        caller = Caller(self.driver, deque(script), dict(interrupt or {}))
-        self.driver_bus.subscribe(
-            AmiEvent,
-            caller.on_event,
-            name="scripted-caller",
-            predicate=lambda e: e.name == "AGIExecStart" and e.linkedid == caller.linkedid,
-        )
+    ) -> ScriptedCaller:
+        # Every GET DATA also asks Asterisk which language it plays (CHANNEL(language)).
+        caller = self.phone.caller(script, interrupt=interrupt, probe_language=True)
         caller.linkedid = await self.rig.originate_caller(
             "s",
             context=const.CONTEXT_INBOUND,
@@ -202,6 +139,7 @@ async def _render(box: AsteriskSandboxHandle, hospital: Hospital) -> dict[str, P
 async def open_language_rig(
     database: Database,
     box: AsteriskSandboxHandle,
+    phone: PatientsPhone,
     *,
     cancel_cutoff_hours: int = 24,
     preferred_language: str = "en",
@@ -227,12 +165,6 @@ async def open_language_rig(
         )
     sounds = await _render(box, hospital)
     rig = await open_rig(database, box)
-    driver_bus = EventBus()
-    driver = AmiBridge(
-        ami_settings(box, username=box.driver_username, secret=SecretStr(box.driver_secret)),
-        driver_bus,
-    )
-    await driver.start()
     appointments = AppointmentService(database, policy)
     routes = build_routes(
         rig.bus,
@@ -245,11 +177,8 @@ async def open_language_rig(
     await server.start()
     try:
         await rig.bridge.wait_ready(20)
-        await driver.wait_ready(20)
         await rig.recorder.wait_for(AmiResynced)
-        yield LanguageRig(rig, driver, driver_bus, server, hospital, patient, appointments, sounds)
+        yield LanguageRig(rig, phone, server, hospital, patient, appointments, sounds)
     finally:
         await server.stop()
-        await driver.stop()
-        await driver_bus.close()
         await rig.stop()

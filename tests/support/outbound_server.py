@@ -3,8 +3,9 @@
 The server runs exactly as a hospital runs it; only its settings point at the sandbox: the
 dial route is ``Local/{number}@sim-callee`` (simulated patients that ring 4-10 s, answer and
 listen) and answered calls reach this server's FastAGI (``outbound.agi_url``). The test's
-:class:`CallWatch` is a separate AMI session (the sandbox's driver user): it counts what
-Asterisk itself reports of each attempt's channel and presses the patients' keys on cue.
+:class:`CallWatch` listens on the patients' phone (the sandbox's driver AMI session,
+tests/support/caller.py): it counts what Asterisk itself reports of each attempt's channel,
+and the phone's scripted callers press the patients' keys on cue.
 """
 
 from __future__ import annotations
@@ -21,16 +22,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from pydantic import SecretStr
-
-from callcenter.ami.bridge import AmiBridge
 from callcenter.ami.events import AmiEvent
 from callcenter.asterisk import const
-from callcenter.bus import EventBus
 from callcenter.calls.channel_ids import attempt_of
-from tests.integration.callcenter.calls.test_tracker_asterisk import ami_settings
+from callcenter.outbound import prompts
 from tests.integration.callcenter.outbound.conftest import CALLER_ID, HOSPITAL
 from tests.support.asterisk_sandbox import AsteriskSandboxHandle
+from tests.support.caller import PatientsPhone, Rule
 
 _STATE_UP = "6"
 
@@ -110,56 +108,44 @@ def server_env(
 
 @dataclass
 class CallWatch:
-    """What Asterisk reports of the attempts' ``;1`` channels, seen from the driver session.
+    """What Asterisk reports of the attempts' ``;1`` channels, seen from the patients' phone
+    (the driver session), which also answers every call's questions.
 
     Keys are pressed when the dialog waits for them: ``1`` at the survey's opening menu (to
     answer), ``8`` at any other question.
     """
 
-    box: AsteriskSandboxHandle
+    phone: PatientsPhone
     prefix: str
     placed: Counter[int] = field(default_factory=Counter)
     up: set[int] = field(default_factory=set)
     gone: set[int] = field(default_factory=set)
-    bus: EventBus = field(default_factory=EventBus)
-    bridge: AmiBridge | None = None
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def start(self) -> None:
-        self.bridge = AmiBridge(
-            ami_settings(
-                self.box,
-                username=self.box.driver_username,
-                secret=SecretStr(self.box.driver_secret),
-            ),
-            self.bus,
-        )
-        self.bus.subscribe(
+        self.phone.bus.subscribe(
             AmiEvent,
             self._on_event,
             name="call-watch",
             predicate=lambda e: e.linkedid.startswith(self.prefix),
         )
-        await self.bridge.start()
-        await self.bridge.wait_ready(20)
+        self.phone.answer_calls(self.prefix, self._script)
 
     async def stop(self) -> None:
-        assert self.bridge is not None
         # Calls still up (a failed test) are hung up: they are this test's alone.
-        for channel in await self.bridge.core_show_channels():
+        for channel in await self.phone.ami.core_show_channels():
             if channel.uniqueid.startswith(self.prefix):
-                await self.bridge.send_action({"Action": "Hangup", "Channel": channel.channel})
-        await self.bridge.stop()
-        await self.bus.close()
+                await self.phone.ami.send_action({"Action": "Hangup", "Channel": channel.channel})
 
     @property
     def ringing(self) -> set[int]:
         return set(self.placed) - self.up - self.gone
 
+    async def _script(self, _linkedid: str) -> Rule:
+        return _survey_answer
+
     async def _on_event(self, event: AmiEvent) -> None:
         attempt = attempt_of(self.prefix, event.uniqueid)  # the ;1 half only ("-b" is not)
-        if event.name == "AGIExecStart" and event.channel.endswith(";1"):
-            await self._press(event)
         if attempt is None:
             return
         self._changed.set()
@@ -170,19 +156,16 @@ class CallWatch:
         elif event.name == "Hangup":
             self.gone.add(attempt)
 
-    async def _press(self, event: AmiEvent) -> None:
-        command = event.get("Command")
-        if not command.startswith("GET DATA") or self.bridge is None:
-            return
-        key = "1" if "survey-intro" in command else "8"
-        await self.bridge.play_dtmf(event.channel[:-1] + "2", key)
-
     async def wait_for(self, done: Callable[[], object], timeout: float) -> None:  # noqa: ASYNC109
         """Wait, event by event, until ``done()`` holds."""
         async with asyncio.timeout(timeout):
             while not done():
                 self._changed.clear()
                 await self._changed.wait()
+
+
+def _survey_answer(prompt: str) -> str:
+    return "1" if prompts.SURVEY_INTRO in prompt else "8"
 
 
 class AmiLink:

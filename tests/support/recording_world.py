@@ -12,7 +12,7 @@ from pydub.generators import Sine
 
 from callcenter.recording.audio import export
 from callcenter.recording.crypto import RecordingCipher, generate_key
-from callcenter.server.runtime import Runtime, start_runtime
+from callcenter.server.root import Server, start_server
 from hcrm_core.models import (
     Call,
     CallDirection,
@@ -33,7 +33,7 @@ AGENT_WORDS = [{"word": "cardiology", "start": 2.0, "end": 2.7, "conf": 1.0}]
 
 @dataclass
 class RecordingWorld:
-    runtime: Runtime
+    server: Server
     alice_id: int
     bob_id: int
     alices: int  # recording id of a call alice took
@@ -58,8 +58,8 @@ async def start_recording_world(
             )
         }
     )
-    runtime = await start_runtime(settings)
-    async with runtime.database.transaction() as session:
+    server = await start_server(settings, serve_console=False)
+    async with server.database.transaction() as session:
         alice = await create_user(session, username="alice", password=PASSWORD, role=Role.AGENT)
         bob = await create_user(session, username="bob", password=PASSWORD, role=Role.AGENT)
         await create_user(session, username="sam", password=PASSWORD, role=Role.SUPERVISOR)
@@ -76,13 +76,13 @@ async def start_recording_world(
         target.parent.mkdir(parents=True, exist_ok=True)
         cipher.encrypt_file(plain, target)
         recording_ids.append(
-            await add_processed_recording(runtime, f"world-{n}", agent_id, target, cipher)
+            await add_processed_recording(server, f"world-{n}", agent_id, target, cipher)
         )
-    return RecordingWorld(runtime, ids[0], ids[1], recording_ids[0], recording_ids[1], audio)
+    return RecordingWorld(server, ids[0], ids[1], recording_ids[0], recording_ids[1], audio)
 
 
 async def add_processed_recording(
-    runtime: Runtime,
+    server: Server,
     linkedid: str,
     agent_id: int | None,
     audio_path: Path | None,
@@ -91,7 +91,7 @@ async def add_processed_recording(
     age_days: float = 0,
 ) -> int:
     started = datetime.now(UTC) - timedelta(days=age_days)
-    async with runtime.database.transaction() as session:
+    async with server.database.transaction() as session:
         call = Call(
             linkedid=linkedid,
             direction=CallDirection.INBOUND,

@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from hcrm_core.models import User
 from web_console.access import ADMINS, STAFF, allow, public
-from web_console.keys import RUNTIME
+from web_console.keys import DATABASE
 from web_console.openapi import openapi_document
 from web_console.patient_access import search_patients, view_patient
 from web_console.views import int_param, only_params, patient_id_from
@@ -43,7 +43,7 @@ async def get_patient(request: web.Request) -> web.Response:
 @routes.get(f"{PREFIX}/users")
 @allow(ADMINS)
 async def list_users(request: web.Request) -> web.Response:
-    async with request.app[RUNTIME].database.session() as session:
+    async with request.app[DATABASE].session() as session:
         users = list(await session.scalars(select(User).order_by(User.username)))
     return web.json_response(
         {

@@ -18,7 +18,7 @@ from hcrm_core.services.audit import record_audit
 from hcrm_core.services.scheduling import FreeSlot
 from web_console.access import STAFF, actor_for, allow
 from web_console.json_body import read_body
-from web_console.keys import RUNTIME
+from web_console.keys import APPOINTMENTS, DATABASE, PATIENTS, SCHEDULING, SETTINGS
 from web_console.views import int_param, only_params, patient_id_from
 
 routes = web.RouteTableDef()
@@ -26,7 +26,7 @@ PREFIX = "/api/v1"
 
 
 def appointment_json(appointment: Appointment, request: web.Request) -> dict[str, Any]:
-    tz = request.app[RUNTIME].settings.tz
+    tz = request.app[SETTINGS].tz
     doctor = appointment.doctor
     return {
         "id": appointment.id,
@@ -44,7 +44,7 @@ def appointment_json(appointment: Appointment, request: web.Request) -> dict[str
 
 
 def _slot_json(slot: FreeSlot, request: web.Request) -> dict[str, Any]:
-    tz = request.app[RUNTIME].settings.tz
+    tz = request.app[SETTINGS].tz
     return {
         "slot_id": slot.slot_id,
         "doctor_id": slot.doctor_id,
@@ -66,7 +66,7 @@ def _appointment_id(request: web.Request) -> int:
 @allow(STAFF)
 async def departments(request: web.Request) -> web.Response:
     only_params(request, set())
-    rows = await request.app[RUNTIME].scheduling.list_departments()
+    rows = await request.app[SCHEDULING].list_departments()
     return web.json_response(
         {"departments": [{"id": d.id, "code": d.code, "name": d.name} for d in rows]}
     )
@@ -83,7 +83,7 @@ async def free_slots(request: web.Request) -> web.Response:
     )
     doctor_id = int_param(query.get("doctor_id"), "doctor_id", default=0, low=1, high=2**31)
     limit = int_param(query.get("limit"), "limit", default=10, low=1, high=100)
-    slots = await request.app[RUNTIME].scheduling.next_free_slots(
+    slots = await request.app[SCHEDULING].next_free_slots(
         department_id=department_id or None, doctor_id=doctor_id or None, limit=limit
     )
     return web.json_response({"slots": [_slot_json(s, request) for s in slots]})
@@ -93,12 +93,11 @@ async def free_slots(request: web.Request) -> web.Response:
 @allow(STAFF)
 async def patient_appointments(request: web.Request) -> web.Response:
     only_params(request, set())
-    runtime = request.app[RUNTIME]
     patient_id = patient_id_from(request)
-    await runtime.patients.get(patient_id)  # 404 for an unknown patient
-    rows = await runtime.appointments.upcoming_for_patient(patient_id)
+    await request.app[PATIENTS].get(patient_id)  # 404 for an unknown patient
+    rows = await request.app[APPOINTMENTS].upcoming_for_patient(patient_id)
     await record_audit(
-        runtime.database,
+        request.app[DATABASE],
         actor_for(request),
         AuditAction.VIEW,
         "appointments",
@@ -121,7 +120,7 @@ async def book(request: web.Request) -> web.Response:
         call_linkedid=body.text("linkedid", max_length=64),
     )
     body.done()
-    appointment = await request.app[RUNTIME].appointments.book(booking)
+    appointment = await request.app[APPOINTMENTS].book(booking)
     return web.json_response(appointment_json(appointment, request), status=201)
 
 
@@ -134,7 +133,7 @@ async def cancel(request: web.Request) -> web.Response:
     reason = body.text("reason", max_length=200)
     override = body.boolean("override_cutoff") or False
     body.done()
-    appointment = await request.app[RUNTIME].appointments.cancel(
+    appointment = await request.app[APPOINTMENTS].cancel(
         appointment_id,
         actor=actor_for(request),
         channel=Channel.AGENT,
@@ -152,8 +151,7 @@ async def reschedule(request: web.Request) -> web.Response:
     slot_id = body.required_int("slot_id")
     override = body.boolean("override_cutoff") or False
     body.done()
-    runtime = request.app[RUNTIME]
-    moved = await runtime.appointments.reschedule(
+    moved = await request.app[APPOINTMENTS].reschedule(
         appointment_id,
         slot_id,
         actor=actor_for(request),

@@ -13,10 +13,11 @@ from hcrm_core.services.audit import record_audit
 from hcrm_core.services.users import verify_credentials
 from web_console.access import STAFF, allow, current_session, public, require_session
 from web_console.keys import (
+    DATABASE,
     LOGIN_CSRF_COOKIE,
-    RUNTIME,
     SESSION_COOKIE,
     SESSIONS,
+    SETTINGS,
     THROTTLE,
 )
 from web_console.pages import render
@@ -46,7 +47,7 @@ def _login_page(
 ) -> web.Response:
     token = secrets.token_urlsafe(32)
     context: dict[str, Any] = {
-        "hospital": request.app[RUNTIME].settings.hospital.name,
+        "hospital": request.app[SETTINGS].hospital.name,
         "csrf_token": token,
         "error": error,
         "username": username,
@@ -68,13 +69,12 @@ async def login_form(request: web.Request) -> web.StreamResponse:
 async def _audit_login(
     request: web.Request, username: str, user_id: int | None, outcome: str
 ) -> None:
-    runtime = request.app[RUNTIME]
     if user_id is not None:
         actor = Actor.user(user_id, username, source=request.remote)
     else:
         actor = Actor("anonymous", source=request.remote)
     await record_audit(
-        runtime.database,
+        request.app[DATABASE],
         actor,
         AuditAction.LOGIN,
         "user",
@@ -97,8 +97,7 @@ async def login(request: web.Request) -> web.StreamResponse:
         return _login_page(
             request, error=GENERIC_FAILURE, status=429, username=username, next_path=next_path
         )
-    runtime = request.app[RUNTIME]
-    async with runtime.database.transaction() as session:
+    async with request.app[DATABASE].transaction() as session:
         user = await verify_credentials(session, username, password) if username else None
         found = None if user is None else (user.id, user.username, user.role)
     if found is None:

@@ -16,7 +16,7 @@ from hcrm_core.services.patient_updates import PatientChanges, update_patient
 from hcrm_core.services.patients import NewPatient, NewPhone
 from web_console.access import STAFF, actor_for, allow
 from web_console.json_body import Body, read_body
-from web_console.keys import RUNTIME
+from web_console.keys import DATABASE, DESK, PATIENTS, SETTINGS
 from web_console.views import only_params, patient_id_from
 
 routes = web.RouteTableDef()
@@ -58,7 +58,7 @@ def _linkedid(request: web.Request) -> str:
 
 async def _audit_call_view(request: web.Request, call: Call) -> None:
     await record_audit(
-        request.app[RUNTIME].database,
+        request.app[DATABASE],
         actor_for(request),
         AuditAction.VIEW,
         "call",
@@ -72,7 +72,7 @@ async def _audit_call_view(request: web.Request, call: Call) -> None:
 @allow(STAFF)
 async def get_call(request: web.Request) -> web.Response:
     only_params(request, set())
-    call = await request.app[RUNTIME].desk.call_records.get(_linkedid(request))
+    call = await request.app[DESK].call_records.get(_linkedid(request))
     await _audit_call_view(request, call)
     return web.json_response(call_json(call))
 
@@ -83,7 +83,7 @@ async def add_note(request: web.Request) -> web.Response:
     body = await read_body(request)
     note = body.required_text("note", max_length=2000)
     body.done()
-    call = await request.app[RUNTIME].desk.call_records.add_note(
+    call = await request.app[DESK].call_records.add_note(
         _linkedid(request), note, actor_for(request)
     )
     return web.json_response(call_json(call))
@@ -93,12 +93,11 @@ async def add_note(request: web.Request) -> web.Response:
 @allow(STAFF)
 async def patient_calls(request: web.Request) -> web.Response:
     only_params(request, set())
-    runtime = request.app[RUNTIME]
     patient_id = patient_id_from(request)
-    await runtime.patients.get(patient_id)
-    calls = await runtime.desk.history.recent_calls(patient_id, limit=20)
+    await request.app[PATIENTS].get(patient_id)
+    calls = await request.app[DESK].history.recent_calls(patient_id, limit=20)
     await record_audit(
-        runtime.database,
+        request.app[DATABASE],
         actor_for(request),
         AuditAction.VIEW,
         "calls",
@@ -118,7 +117,7 @@ async def new_complaint(request: web.Request) -> web.Response:
     linkedid = body.text("linkedid", max_length=64)
     body.done()
     complaint = await file_complaint(
-        request.app[RUNTIME].database,
+        request.app[DATABASE],
         actor_for(request),
         patient_id=patient_id,
         category=category,
@@ -156,9 +155,8 @@ async def register_patient(request: web.Request) -> web.Response:
         preferred_language=body.text("preferred_language", max_length=8) or "en",
     )
     body.done()
-    runtime = request.app[RUNTIME]
-    today = datetime.now(runtime.settings.tz).date()
-    patient = await runtime.patients.create(new, actor_for(request), today)
+    today = datetime.now(request.app[SETTINGS].tz).date()
+    patient = await request.app[PATIENTS].create(new, actor_for(request), today)
     return web.json_response({"id": patient.id, "mrn": patient.mrn}, status=201)
 
 
@@ -187,13 +185,12 @@ async def edit_patient(request: web.Request) -> web.Response:
         notes=body.text("notes", max_length=4000),
     )
     body.done()
-    runtime = request.app[RUNTIME]
     changed = await update_patient(
-        runtime.database,
+        request.app[DATABASE],
         patient_id,
         changes,
         actor_for(request),
-        phone_region=runtime.settings.hospital.phone_region,
-        today=datetime.now(runtime.settings.tz).date(),
+        phone_region=request.app[SETTINGS].hospital.phone_region,
+        today=datetime.now(request.app[SETTINGS].tz).date(),
     )
     return web.json_response({"id": patient_id, "changed": changed})

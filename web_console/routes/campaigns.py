@@ -20,7 +20,7 @@ from hcrm_core.services.audit import record_audit
 from hcrm_core.services.campaigns import CampaignService
 from hcrm_core.services.campaigns_config import DEFAULT_QUESTIONS
 from web_console.access import ADMINS, SUPERVISORS, actor_for, allow
-from web_console.keys import RUNTIME
+from web_console.keys import CAMPAIGNS, DATABASE
 from web_console.pages import page, render
 
 routes = web.RouteTableDef()
@@ -28,7 +28,7 @@ _ACTIONS = ("start", "pause", "stop")
 
 
 def _service(request: web.Request) -> CampaignService:
-    return request.app[RUNTIME].outbound.campaigns
+    return request.app[CAMPAIGNS]
 
 
 def _campaign_id(request: web.Request) -> int:
@@ -142,7 +142,7 @@ async def results_export(request: web.Request) -> web.Response:
     campaign = await service.get(campaign_id)
     rows = await service.results(campaign_id)
     await record_audit(
-        request.app[RUNTIME].database,
+        request.app[DATABASE],
         actor_for(request),
         AuditAction.EXPORT,
         "campaign_results",

@@ -18,7 +18,7 @@ from hcrm_core.services.call_records import CallNotFound
 from web_console.access import STAFF, actor_for, allow, require_session
 from web_console.desk_relay import desk_state
 from web_console.json_body import read_body
-from web_console.keys import RUNTIME
+from web_console.keys import CALL_LOG, CALLS, DATABASE, DESK
 from web_console.pages import page
 from web_console.views import only_params
 
@@ -31,22 +31,21 @@ PREFIX = "/api/v1/desk"
 @page("desk.html")
 async def desk_page(request: web.Request) -> dict[str, Any]:
     only_params(request, set())
-    runtime = request.app[RUNTIME]
     session = require_session(request)
     return {
-        "pause_reasons": runtime.desk.agents.pause_reasons,
+        "pause_reasons": request.app[DESK].agents.pause_reasons,
         "extension": await _user_extension(request, session.user_id),
     }
 
 
 async def _user_extension(request: web.Request, user_id: int) -> str:
-    async with request.app[RUNTIME].database.session() as session:
+    async with request.app[DATABASE].session() as session:
         user = await session.get(User, user_id)
         return (user.extension or "") if user is not None else ""
 
 
 def _state(request: web.Request) -> web.Response:
-    return web.json_response(desk_state(request.app[RUNTIME], require_session(request).username))
+    return web.json_response(desk_state(request.app, require_session(request).username))
 
 
 @routes.get(PREFIX)
@@ -67,7 +66,7 @@ async def sign_in(request: web.Request) -> web.Response:
         extension = await _user_extension(request, session.user_id)
     if not extension:
         raise ValidationFailed("extension", "is required (no extension on your user)")
-    await request.app[RUNTIME].desk.agents.sign_in(
+    await request.app[DESK].agents.sign_in(
         session.user_id, session.username, extension, session_bound=True
     )
     return _state(request)
@@ -77,7 +76,7 @@ async def sign_in(request: web.Request) -> web.Response:
 @allow(STAFF)
 async def sign_out(request: web.Request) -> web.Response:
     (await read_body(request)).done()
-    await request.app[RUNTIME].desk.agents.sign_out(require_session(request).username)
+    await request.app[DESK].agents.sign_out(require_session(request).username)
     return _state(request)
 
 
@@ -87,7 +86,7 @@ async def pause(request: web.Request) -> web.Response:
     body = await read_body(request)
     reason = body.required_text("reason", max_length=60)
     body.done()
-    await request.app[RUNTIME].desk.agents.pause(require_session(request).username, reason)
+    await request.app[DESK].agents.pause(require_session(request).username, reason)
     return _state(request)
 
 
@@ -95,7 +94,7 @@ async def pause(request: web.Request) -> web.Response:
 @allow(STAFF)
 async def resume(request: web.Request) -> web.Response:
     (await read_body(request)).done()
-    await request.app[RUNTIME].desk.agents.resume(require_session(request).username)
+    await request.app[DESK].agents.resume(require_session(request).username)
     return _state(request)
 
 
@@ -106,7 +105,7 @@ async def dial(request: web.Request) -> web.Response:
     body = await read_body(request)
     number = body.required_text("number", max_length=64)
     body.done()
-    placed = await request.app[RUNTIME].desk.dialer.dial(require_session(request).username, number)
+    placed = await request.app[DESK].dialer.dial(require_session(request).username, number)
     return web.json_response(
         {"linkedid": placed.channel_id, "number": placed.number, "interface": placed.interface},
         status=202,
@@ -120,15 +119,15 @@ async def choose_patient(request: web.Request) -> web.Response:
     body = await read_body(request)
     patient_id = body.required_int("patient_id")
     body.done()
-    runtime = request.app[RUNTIME]
     session = require_session(request)
     linkedid = request.match_info["linkedid"]
-    pop = await runtime.desk.pops.choose_patient(session.username, linkedid, patient_id)
+    desk = request.app[DESK]
+    pop = await desk.pops.choose_patient(session.username, linkedid, patient_id)
     # The call's record names the patient too: the live call (its later rows keep the link)
     # and the row already written, if any.
-    runtime.calls.link_patient(linkedid, patient_id)
+    request.app[CALLS].link_patient(linkedid, patient_id)
     with contextlib.suppress(CallNotFound):
-        await runtime.desk.call_records.link_patient(linkedid, patient_id, actor_for(request))
+        await desk.call_records.link_patient(linkedid, patient_id, actor_for(request))
     return web.json_response({"pop": pop.view()})
 
 
@@ -140,14 +139,14 @@ async def save_disposition(request: web.Request) -> web.Response:
     disposition = body.required_text("disposition", max_length=40)
     note = body.text("note", max_length=2000)
     body.done()
-    runtime = request.app[RUNTIME]
     session = require_session(request)
     linkedid = request.match_info["linkedid"]
-    runtime.desk.pops.get(session.username, linkedid)  # 404 unless it is on this desk
-    await runtime.call_log.flush()  # the tracker's row must exist before we update it
-    call = await runtime.desk.call_records.set_disposition(
+    desk = request.app[DESK]
+    desk.pops.get(session.username, linkedid)  # 404 unless it is on this desk
+    await request.app[CALL_LOG].flush()  # the tracker's row must exist before we update it
+    call = await desk.call_records.set_disposition(
         linkedid, disposition, actor_for(request), note=note
     )
-    runtime.desk.pops.dismiss(session.username, linkedid)
-    runtime.desk.agents.wrap_up_done(session.username, linkedid)
+    desk.pops.dismiss(session.username, linkedid)
+    desk.agents.wrap_up_done(session.username, linkedid)
     return web.json_response({"linkedid": linkedid, "disposition": call.disposition})

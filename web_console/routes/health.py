@@ -10,7 +10,7 @@ from aiohttp import web
 from sqlalchemy import text
 
 from web_console.access import public
-from web_console.keys import RUNTIME
+from web_console.keys import AGI_HEALTH, AMI_HEALTH, BUS, CALL_LOG, DATABASE
 
 routes = web.RouteTableDef()
 _LOG = logging.getLogger(__name__)
@@ -18,9 +18,8 @@ _STARTED = time.time()
 
 
 async def _database_ok(request: web.Request) -> tuple[bool, str | None]:
-    runtime = request.app[RUNTIME]
     try:
-        async with runtime.database.session() as session:
+        async with request.app[DATABASE].session() as session:
             await session.execute(text("SELECT 1"))
     except Exception as exc:  # any failure means "not healthy"; the reason is reported
         _LOG.warning("health check: database unavailable: %s", type(exc).__name__)
@@ -36,20 +35,19 @@ async def healthz(request: web.Request) -> web.Response:
     The console stays useful (search, booking) while the PBX is away, so a missing Asterisk
     is "degraded", not "down".
     """
-    runtime = request.app[RUNTIME]
     db_ok, db_error = await _database_ok(request)
-    ami = runtime.ami.health()
+    ami = request.app[AMI_HEALTH].health()
     status = "ok" if db_ok and ami["connected"] else ("degraded" if db_ok else "down")
     body: dict[str, Any] = {
         "status": status,
-        "database": {"ok": db_ok, "engine": runtime.database.dialect, "error": db_error},
+        "database": {"ok": db_ok, "engine": request.app[DATABASE].dialect, "error": db_error},
         "ami": {
             "state": ami["state"],
             "connected": ami["connected"],
             "asterisk_ready": ami["asterisk_ready"],
             "last_error": ami["last_error"],
         },
-        "agi": runtime.agi.health(),
+        "agi": request.app[AGI_HEALTH].health(),
         "uptime_seconds": round(time.time() - _STARTED, 1),
     }
     return web.json_response(body, status=200 if db_ok else 503)
@@ -64,8 +62,7 @@ def _metric(lines: list[str], name: str, value: float, help_text: str, kind: str
 @routes.get("/metrics")
 @public
 async def metrics(request: web.Request) -> web.Response:
-    runtime = request.app[RUNTIME]
-    ami = runtime.ami.health()
+    ami = request.app[AMI_HEALTH].health()
     counters = ami.get("counters", {})
     lines: list[str] = []
     _metric(
@@ -83,7 +80,7 @@ async def metrics(request: web.Request) -> web.Response:
     for key, value in sorted(counters.items()):
         if isinstance(value, int | float):
             _metric(lines, f"callcenter_ami_{key}_total", value, f"AMI {key}", "counter")
-    dropped = sum(s.dropped for s in runtime.bus.stats())
+    dropped = sum(s.dropped for s in request.app[BUS].stats())
     _metric(
         lines,
         "callcenter_bus_dropped_events_total",
@@ -91,7 +88,7 @@ async def metrics(request: web.Request) -> web.Response:
         "events dropped by slow bus subscribers",
         "counter",
     )
-    call_log = runtime.call_log
+    call_log = request.app[CALL_LOG]
     _metric(
         lines,
         "callcenter_call_log_pending_rows",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from web_console.access import STAFF, allow
-from web_console.keys import RUNTIME
+from web_console.keys import AMI_HEALTH, DATABASE, SETTINGS
 from web_console.pages import page
 
 routes = web.RouteTableDef()
@@ -15,9 +15,8 @@ routes = web.RouteTableDef()
 @allow(STAFF)
 @page("home.html")
 async def home(request: web.Request) -> dict[str, object]:
-    runtime = request.app[RUNTIME]
     return {
-        "hospital": runtime.settings.hospital.name,
-        "ami": runtime.ami.health(),
-        "engine": runtime.database.dialect,
+        "hospital": request.app[SETTINGS].hospital.name,
+        "ami": request.app[AMI_HEALTH].health(),
+        "engine": request.app[DATABASE].dialect,
     }

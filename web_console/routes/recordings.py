@@ -24,7 +24,7 @@ from hcrm_core.services.recordings import (
     set_legal_hold,
 )
 from web_console.access import STAFF, SUPERVISORS, actor_for, allow, require_session
-from web_console.keys import RUNTIME
+from web_console.keys import DATABASE, SETTINGS
 from web_console.pages import page
 from web_console.views import only_params
 
@@ -36,14 +36,12 @@ MAX_NOTES = 4000
 
 def viewer_for(request: web.Request) -> Viewer:
     session = require_session(request)
-    access = request.app[RUNTIME].settings.recording.agent_access
+    access = request.app[SETTINGS].recording.agent_access
     return Viewer(session.user_id, session.role, access)
 
 
 def decrypter(request: web.Request) -> Decrypt | None:
-    cipher = RecordingCipher.from_setting(
-        request.app[RUNTIME].settings.recording.key.get_secret_value()
-    )
+    cipher = RecordingCipher.from_setting(request.app[SETTINGS].recording.key.get_secret_value())
     return cipher.decrypt_text if cipher else None
 
 
@@ -96,7 +94,7 @@ def parse_filter(request: web.Request) -> RecordingFilter:
     only_params(request, _FILTERS)
     q = request.query
     start, end = _day(q.get("from"), "from"), _day(q.get("to"), "to")
-    tz = request.app[RUNTIME].settings.tz
+    tz = request.app[SETTINGS].tz
 
     def at(day: date | None, extra: int = 0) -> datetime | None:
         if day is None:
@@ -123,10 +121,9 @@ def parse_filter(request: web.Request) -> RecordingFilter:
 @allow(STAFF)
 @page("recordings.html")
 async def list_page(request: web.Request) -> dict[str, Any]:
-    runtime = request.app[RUNTIME]
     filters = parse_filter(request)
     results = await search_recordings(
-        runtime.database, viewer_for(request), filters, decrypter(request)
+        request.app[DATABASE], viewer_for(request), filters, decrypter(request)
     )
     return {"results": results, "form": dict(request.query)}
 
@@ -136,9 +133,8 @@ async def list_page(request: web.Request) -> dict[str, Any]:
 @page("recording_detail.html")
 async def detail_page(request: web.Request) -> dict[str, Any]:
     only_params(request, set())
-    runtime = request.app[RUNTIME]
     detail = await recording_detail(
-        runtime.database,
+        request.app[DATABASE],
         viewer_for(request),
         recording_id_from(request),
         decrypter(request),
@@ -146,7 +142,7 @@ async def detail_page(request: web.Request) -> dict[str, Any]:
     )
     session = require_session(request)
     mine = next((r for r in detail["reviews"] if r["reviewer_user_id"] == session.user_id), None)
-    settings = runtime.settings.recording
+    settings = request.app[SETTINGS].recording
     return {
         "r": detail,
         "criteria": settings.qa_criteria,
@@ -170,15 +166,15 @@ def parse_review(form: Any, criteria: list[str], max_score: int) -> dict[str, in
 @routes.post("/recordings/{recording_id}/review")
 @allow(SUPERVISORS)
 async def review(request: web.Request) -> web.StreamResponse:
-    runtime = request.app[RUNTIME]
     recording_id = recording_id_from(request)
     form = await request.post()
-    settings = runtime.settings.recording
+    settings = request.app[SETTINGS].recording
     scores = parse_review(form, settings.qa_criteria, settings.qa_max_score)
     notes = form.get("notes", "")
     if not isinstance(notes, str) or len(notes) > MAX_NOTES:
         raise ValidationFailed("notes", f"at most {MAX_NOTES} characters")
-    await save_review(runtime.database, actor_for(request), recording_id, scores, notes or None)
+    database = request.app[DATABASE]
+    await save_review(database, actor_for(request), recording_id, scores, notes or None)
     raise web.HTTPSeeOther(f"/recordings/{recording_id}")
 
 
@@ -190,7 +186,5 @@ async def legal_hold(request: web.Request) -> web.StreamResponse:
     hold = form.get("hold")
     if hold not in ("on", "off"):
         raise ValidationFailed("hold", "must be 'on' or 'off'")
-    await set_legal_hold(
-        request.app[RUNTIME].database, actor_for(request), recording_id, hold == "on"
-    )
+    await set_legal_hold(request.app[DATABASE], actor_for(request), recording_id, hold == "on")
     raise web.HTTPSeeOther(f"/recordings/{recording_id}")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from callcenter.monitoring.services import MonitorMode, start_monitor
+from callcenter.monitoring.services import MonitorMode
 from callcenter.recording.audio import MEDIA_TYPES
 from callcenter.recording.crypto import RecordingCipher
 from callcenter.recording.errors import AudioUnavailable
@@ -22,7 +22,7 @@ from hcrm_core.models import AuditAction, Recording, User
 from hcrm_core.services.audit import record_audit
 from hcrm_core.services.recordings import get_recording
 from web_console.access import STAFF, SUPERVISORS, actor_for, allow, require_session
-from web_console.keys import RUNTIME
+from web_console.keys import CALLS, DATABASE, MONITORING, SETTINGS
 from web_console.routes.recordings import recording_id_from, viewer_for
 
 routes = web.RouteTableDef()
@@ -68,11 +68,10 @@ def _plain_chunks(path: Path, start: int, end: int) -> Iterator[bytes]:
 async def _stream(
     request: web.Request, recording: Recording, *, download: bool
 ) -> web.StreamResponse:
-    runtime = request.app[RUNTIME]
     if recording.audio_path is None or recording.audio_deleted_at is not None:
         raise AudioUnavailable("this recording has no playable audio")
     path = Path(recording.audio_path)
-    cipher = RecordingCipher.from_setting(runtime.settings.recording.key.get_secret_value())
+    cipher = RecordingCipher.from_setting(request.app[SETTINGS].recording.key.get_secret_value())
     if recording.audio_encrypted and cipher is None:
         raise AudioUnavailable("the recording key is not configured")
     opened = cipher if recording.audio_encrypted else None
@@ -94,7 +93,7 @@ async def _stream(
             f'attachment; filename="recording-{recording.id}.{extension}"'
         )
     await record_audit(
-        runtime.database,
+        request.app[DATABASE],
         actor_for(request),
         AuditAction.EXPORT if download else AuditAction.PLAY,
         "recording",
@@ -115,7 +114,7 @@ async def _stream(
 @allow(STAFF)
 async def play(request: web.Request) -> web.StreamResponse:
     recording = await get_recording(
-        request.app[RUNTIME].database, viewer_for(request), recording_id_from(request)
+        request.app[DATABASE], viewer_for(request), recording_id_from(request)
     )
     return await _stream(request, recording, download=False)
 
@@ -124,7 +123,7 @@ async def play(request: web.Request) -> web.StreamResponse:
 @allow(STAFF)
 async def download(request: web.Request) -> web.StreamResponse:
     recording = await get_recording(
-        request.app[RUNTIME].database, viewer_for(request), recording_id_from(request)
+        request.app[DATABASE], viewer_for(request), recording_id_from(request)
     )
     return await _stream(request, recording, download=True)
 
@@ -133,27 +132,24 @@ async def download(request: web.Request) -> web.StreamResponse:
 @allow(SUPERVISORS)
 async def monitor(request: web.Request) -> web.StreamResponse:
     """Listen, whisper or barge from the supervisor's own phone (their user's extension)."""
-    runtime = request.app[RUNTIME]
     form = await request.post()
     linkedid, mode = form.get("linkedid"), form.get("mode")
     if mode not in {m.value for m in MonitorMode}:
         raise ValidationFailed("mode", "must be listen, whisper or barge")
-    call = runtime.calls.get(linkedid) if isinstance(linkedid, str) else None
+    call = request.app[CALLS].get(linkedid) if isinstance(linkedid, str) else None
     if call is None or call.ended or not call.agent_interface:
         raise ValidationFailed("linkedid", "no call with an agent in progress has this id")
-    async with runtime.database.session() as session:
+    async with request.app[DATABASE].session() as session:
         me = await session.get(User, require_session(request).user_id)
     extension = (me.extension if me else "") or ""
-    action_id = await start_monitor(
-        runtime.ami,
-        runtime.settings.recording,
+    action_id = await request.app[MONITORING].start(
         supervisor_extension=extension,
         channel=call.agent_interface,
         mode=MonitorMode(mode),
         linkedid=call.linkedid,
     )
     await record_audit(
-        runtime.database,
+        request.app[DATABASE],
         actor_for(request),
         AuditAction.PLAY,
         "call_monitor",

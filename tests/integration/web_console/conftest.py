@@ -6,7 +6,6 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from callcenter.server.runtime import stop_runtime
 from tests.support.console import ConsoleWorld, start_console_world
 
 
@@ -14,4 +13,4 @@ from tests.support.console import ConsoleWorld, start_console_world
 async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[ConsoleWorld]:
     world = await start_console_world(tmp_path_factory.mktemp("console"))
     yield world
-    await stop_runtime(world.runtime)
+    await world.server.stop()

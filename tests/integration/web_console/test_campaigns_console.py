@@ -16,7 +16,7 @@ from web_console.app import create_app
 
 
 async def _client(world: ConsoleWorld, aiohttp_client: Any, user: str) -> Any:
-    client = await aiohttp_client(create_app(world.runtime))
+    client = await aiohttp_client(create_app(world.server.console_deps()))
     assert (await login(client, user)).status == 302
     return client
 
@@ -78,7 +78,7 @@ async def test_create_start_stop_and_export(world: ConsoleWorld, supervisor: Any
     rows = list(csv.DictReader(io.StringIO(await export.text())))
     assert [(r["status"], r["mrn"]) for r in rows] == [("cancelled", "MRN-4242")]
     assert "nps" in rows[0]
-    async with world.runtime.database.session() as session:
+    async with world.server.database.session() as session:
         audit = (
             await session.scalars(
                 select(AuditEvent).where(

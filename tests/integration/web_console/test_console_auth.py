@@ -29,7 +29,7 @@ class FakeClock:
 
 
 async def _login_audit(world: ConsoleWorld) -> list[AuditEvent]:
-    async with world.runtime.database.session() as session:
+    async with world.server.database.session() as session:
         rows = await session.scalars(
             select(AuditEvent)
             .where(AuditEvent.action == AuditAction.LOGIN)
@@ -39,7 +39,7 @@ async def _login_audit(world: ConsoleWorld) -> list[AuditEvent]:
 
 
 async def test_login_sets_an_httponly_samesite_session_and_audits_it(world, aiohttp_client):
-    client = await aiohttp_client(create_app(world.runtime))
+    client = await aiohttp_client(create_app(world.server.console_deps()))
     response = await login(client, "alice")
     assert response.status == 302
     assert response.headers["Location"] == "/"
@@ -58,7 +58,7 @@ async def test_login_sets_an_httponly_samesite_session_and_audits_it(world, aioh
 
 
 async def test_wrong_password_gives_a_generic_401_and_no_session(world, aiohttp_client):
-    client = await aiohttp_client(create_app(world.runtime))
+    client = await aiohttp_client(create_app(world.server.console_deps()))
     response = await login(client, "alice", "wrong-password-123")
     assert response.status == 401
     assert "Wrong username or password" in await response.text()
@@ -71,7 +71,7 @@ async def test_wrong_password_gives_a_generic_401_and_no_session(world, aiohttp_
 
 
 async def test_login_issues_a_new_session_id_and_retires_the_old_one(world, aiohttp_client):
-    client = await aiohttp_client(create_app(world.runtime))
+    client = await aiohttp_client(create_app(world.server.console_deps()))
     await login(client, "alice")
     first = session_cookie(client)
     assert first
@@ -92,7 +92,7 @@ async def test_login_issues_a_new_session_id_and_retires_the_old_one(world, aioh
 
 
 async def test_logout_ends_the_session_on_the_server(world, aiohttp_client):
-    client = await aiohttp_client(create_app(world.runtime))
+    client = await aiohttp_client(create_app(world.server.console_deps()))
     await login(client, "alice")
     old = session_cookie(client)
     token = csrf_from(await (await client.get("/")).text())
@@ -109,9 +109,9 @@ async def test_logout_ends_the_session_on_the_server(world, aiohttp_client):
 
 async def test_an_idle_session_expires(world, aiohttp_client):
     clock = FakeClock()
-    client = await aiohttp_client(create_app(world.runtime, clock=clock))
+    client = await aiohttp_client(create_app(world.server.console_deps(), clock=clock))
     await login(client, "alice")
-    idle = world.runtime.settings.web.session_idle_minutes * 60
+    idle = world.server.settings.web.session_idle_minutes * 60
     clock.now += idle - 1
     assert (await client.get("/api/v1/patients?q=grace")).status == 200  # touches the session
     clock.now += idle - 1
@@ -121,7 +121,7 @@ async def test_an_idle_session_expires(world, aiohttp_client):
 
 
 async def test_state_changes_without_the_csrf_token_are_refused(world, aiohttp_client):
-    client = await aiohttp_client(create_app(world.runtime))
+    client = await aiohttp_client(create_app(world.server.console_deps()))
     # The login form itself is protected (double-submit token).
     no_token = await client.post(
         "/login", data={"username": "alice", "password": PASSWORD}, allow_redirects=False
@@ -146,7 +146,7 @@ async def test_roles_are_checked_on_pages_and_api_routes(world, aiohttp_client):
         ("sam", 200, 403, 403),
         ("ada", 200, 200, 200),
     ):
-        client = await aiohttp_client(create_app(world.runtime))
+        client = await aiohttp_client(create_app(world.server.console_deps()))
         await login(client, username)
         assert (await client.get("/supervisor")).status == supervisor_page, username
         assert (await client.get("/admin/users")).status == users_page, username
@@ -158,7 +158,7 @@ async def test_roles_are_checked_on_pages_and_api_routes(world, aiohttp_client):
 
 
 async def test_unauthenticated_pages_redirect_and_api_answers_401(world, aiohttp_client):
-    client = await aiohttp_client(create_app(world.runtime))
+    client = await aiohttp_client(create_app(world.server.console_deps()))
     page = await client.get("/patients?q=grace", allow_redirects=False)
     assert page.status == 302
     location = URL(page.headers["Location"])
@@ -179,7 +179,7 @@ async def test_routes_without_a_declaration_are_denied(world, aiohttp_client):
     async def declared(request: web.Request) -> web.Response:
         return web.Response(text="ok")
 
-    app = create_app(world.runtime)
+    app = create_app(world.server.console_deps())
     app.router.add_get("/undeclared", undeclared)
     app.router.add_get("/declared", allow(STAFF)(declared))
     client = await aiohttp_client(app)
@@ -189,7 +189,7 @@ async def test_routes_without_a_declaration_are_denied(world, aiohttp_client):
 
 
 async def test_login_redirects_only_to_local_paths(world, aiohttp_client):
-    client = await aiohttp_client(create_app(world.runtime))
+    client = await aiohttp_client(create_app(world.server.console_deps()))
     page = await client.get("/login?next=//evil.example/")
     response = await client.post(
         "/login",
@@ -206,7 +206,7 @@ async def test_login_redirects_only_to_local_paths(world, aiohttp_client):
 
 async def test_an_account_is_locked_after_repeated_failures(world, aiohttp_client):
     clock = FakeClock()
-    client = await aiohttp_client(create_app(world.runtime, clock=clock))
+    client = await aiohttp_client(create_app(world.server.console_deps(), clock=clock))
     for _ in range(5):
         assert (await login(client, "agent1", "wrong-password-123")).status == 401
     # Locked: even the right password gets the same generic answer, now with 429.
@@ -223,7 +223,9 @@ async def test_an_account_is_locked_after_repeated_failures(world, aiohttp_clien
 async def test_an_address_is_locked_after_failures_across_accounts(world, aiohttp_client):
     clock = FakeClock()
     throttle = LoginThrottle(max_per_account=5, max_per_address=4, clock=clock)
-    client = await aiohttp_client(create_app(world.runtime, clock=clock, throttle=throttle))
+    client = await aiohttp_client(
+        create_app(world.server.console_deps(), clock=clock, throttle=throttle)
+    )
     for n in range(3, 7):
         assert (await login(client, f"agent{n}", "wrong-password-123")).status == 401
     assert (await login(client, "agent7")).status == 429  # a fresh account, same address
@@ -233,7 +235,7 @@ async def test_an_address_is_locked_after_failures_across_accounts(world, aiohtt
 
 
 async def test_responses_carry_security_headers(world, aiohttp_client):
-    client = await aiohttp_client(create_app(world.runtime))
+    client = await aiohttp_client(create_app(world.server.console_deps()))
     response = await client.get("/login")
     assert "script-src 'self'" in response.headers["Content-Security-Policy"]
     assert response.headers["X-Frame-Options"] == "DENY"
@@ -244,7 +246,7 @@ async def test_json_api_calls_need_the_csrf_header(world, aiohttp_client):
     async def change(request: web.Request) -> web.Response:
         return web.json_response({"changed": (await request.json())["value"]})
 
-    app = create_app(world.runtime)
+    app = create_app(world.server.console_deps())
     app.router.add_post("/api/v1/change", allow(STAFF)(change))
     client = await aiohttp_client(app)
     await login(client, "alice")

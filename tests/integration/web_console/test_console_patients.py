@@ -10,7 +10,6 @@ import pytest
 from aiohttp import web
 from sqlalchemy import select
 
-from callcenter.server.runtime import stop_runtime
 from hcrm_core.db import Database
 from hcrm_core.errors import Conflict, PatientNotFound, SlotTaken, ValidationFailed
 from hcrm_core.models import AuditAction, AuditEvent
@@ -24,7 +23,7 @@ from web_console.app import create_app
 
 
 async def _audit_for(world: ConsoleWorld, patient_id: int) -> list[AuditEvent]:
-    async with world.runtime.database.session() as session:
+    async with world.server.database.session() as session:
         rows = await session.scalars(
             select(AuditEvent)
             .where(AuditEvent.patient_id == patient_id, AuditEvent.action == AuditAction.VIEW)
@@ -35,7 +34,7 @@ async def _audit_for(world: ConsoleWorld, patient_id: int) -> list[AuditEvent]:
 
 @pytest.fixture
 async def agent(world, aiohttp_client):
-    client = await aiohttp_client(create_app(world.runtime))
+    client = await aiohttp_client(create_app(world.server.console_deps()))
     assert (await login(client, "alice")).status == 302
     return client
 
@@ -138,7 +137,7 @@ async def test_domain_errors_never_become_500_and_crashes_log_no_patient_data(
     async def boom(request: web.Request) -> web.Response:
         raise raised[int(request.match_info["n"])]
 
-    app = create_app(world.runtime)
+    app = create_app(world.server.console_deps())
     app.router.add_get("/api/v1/boom/{n}", allow(STAFF)(boom))
     client = await aiohttp_client(app)
     await login(client, "alice")
@@ -174,7 +173,7 @@ async def test_card_view_is_audited_on_every_engine(
     await database.dispose()
     world = await start_console_world(tmp_path / "data", database.url)
     try:
-        client = await aiohttp_client(create_app(world.runtime))
+        client = await aiohttp_client(create_app(world.server.console_deps()))
         assert (await login(client, "alice")).status == 302
         found = await (await client.get("/api/v1/patients", params={"q": "MRN-4242"})).json()
         assert [p["id"] for p in found["patients"]] == [world.grace.id]
@@ -182,4 +181,4 @@ async def test_card_view_is_audited_on_every_engine(
         rows = await _audit_for(world, world.grace.id)
         assert [(r.actor, r.source) for r in rows] == [("user:alice", "127.0.0.1")]
     finally:
-        await stop_runtime(world.runtime)
+        await world.server.stop()

@@ -30,7 +30,7 @@ _META = re.compile(r'<meta name="csrf-token" content="([^"]+)">')
 
 
 async def _logged_in(aiohttp_client: Any, world: ConsoleWorld, user: str) -> tuple[Any, str]:
-    client = await aiohttp_client(create_app(world.runtime))
+    client = await aiohttp_client(create_app(world.server.console_deps()))
     assert (await login(client, user)).status == 302
     page = await client.get("/desk")
     assert page.status == 200
@@ -62,7 +62,7 @@ async def test_desk_page_and_api_for_agents_supervisor_pages_refused(world, aioh
 
 
 async def test_without_login_the_desk_api_is_401_and_the_page_redirects(world, aiohttp_client):
-    client = await aiohttp_client(create_app(world.runtime))
+    client = await aiohttp_client(create_app(world.server.console_deps()))
     assert (await client.get("/api/v1/desk")).status == 401
     page = await client.get("/desk", allow_redirects=False)
     assert page.status == 302 and page.headers["Location"].startswith("/login")
@@ -77,7 +77,7 @@ async def test_state_changes_without_the_csrf_token_are_refused(world, aiohttp_c
         refused = await client.post("/api/v1/appointments", json=body, headers=headers)
         assert refused.status == 403
         assert "CSRF" in (await refused.json())["message"]
-    async with world.runtime.database.session() as session:
+    async with world.server.database.session() as session:
         booked = await session.scalar(select(Appointment).where(Appointment.slot_id == slot_id))
     assert booked is None
     assert (await client.post("/api/v1/desk/pause", json={"reason": "lunch"})).status == 403
@@ -122,7 +122,7 @@ async def test_book_reschedule_and_cancel_through_the_api(world, aiohttp_client)
         f"/api/v1/appointments/{second['id']}/cancel", json={"reason": "better"}, headers=headers
     )
     assert cancelled.status == 200 and (await cancelled.json())["status"] == "cancelled"
-    async with world.runtime.database.session() as session:
+    async with world.server.database.session() as session:
         rows = {
             a.id: a
             for a in await session.scalars(
@@ -198,7 +198,7 @@ async def test_notes_complaints_and_patient_edits_are_saved_and_audited(world, a
     client, token = await _logged_in(aiohttp_client, world, "alice")
     headers = {"X-CSRF-Token": token}
     linkedid = f"cc-{uuid.uuid4().hex[:12]}"
-    async with world.runtime.database.transaction() as session:
+    async with world.server.database.transaction() as session:
         session.add(
             Call(
                 linkedid=linkedid,
@@ -244,7 +244,7 @@ async def test_notes_complaints_and_patient_edits_are_saved_and_audited(world, a
     assert registered.status == 201
     call = await (await client.get(f"/api/v1/calls/{linkedid}")).json()
     assert call["patient_id"] == world.grace.id
-    async with world.runtime.database.session() as session:
+    async with world.server.database.session() as session:
         complaint = await session.get(Complaint, (await filed.json())["id"])
         grace = await session.get(Patient, world.grace.id)
         new = await session.get(Patient, (await registered.json())["id"])
@@ -280,7 +280,7 @@ async def test_websocket_sends_the_desk_first_and_refuses_other_origins(world, a
         assert exc.status == 403
     else:
         raise AssertionError("a websocket from another origin was accepted")
-    anonymous = await aiohttp_client(create_app(world.runtime))
+    anonymous = await aiohttp_client(create_app(world.server.console_deps()))
     try:
         await anonymous.ws_connect("/ws")
     except aiohttp.WSServerHandshakeError as exc:
@@ -294,7 +294,7 @@ async def test_websocket_sends_the_desk_first_and_refuses_other_origins(world, a
 async def test_every_desk_api_route_is_in_the_served_openapi_document(world, aiohttp_client):
     from web_console.routes import appointments_api, calls_api, desk
 
-    client = await aiohttp_client(create_app(world.runtime))
+    client = await aiohttp_client(create_app(world.server.console_deps()))
     document = await (await client.get("/api/v1/openapi.json")).json()
     missing = []
     for module in (desk, appointments_api, calls_api):

@@ -6,7 +6,7 @@ import socket
 
 import pytest
 
-from callcenter.server.runtime import start_runtime, stop_runtime
+from callcenter.server.root import start_server
 from callcenter.settings import Settings
 from web_console.app import create_app
 
@@ -18,7 +18,7 @@ def _closed_port() -> int:
 
 
 @pytest.fixture
-async def runtime(tmp_path):
+async def server(tmp_path):
     settings = Settings(
         data_dir=tmp_path,
         ami={
@@ -28,13 +28,13 @@ async def runtime(tmp_path):
             "reconnect_max": 0.2,
         },
     )
-    runtime = await start_runtime(settings)
-    yield runtime
-    await stop_runtime(runtime)
+    server = await start_server(settings, serve_console=False)
+    yield server
+    await server.stop()
 
 
-async def test_healthz_is_degraded_without_asterisk_and_names_the_reason(runtime, aiohttp_client):
-    client = await aiohttp_client(create_app(runtime))
+async def test_healthz_is_degraded_without_asterisk_and_names_the_reason(server, aiohttp_client):
+    client = await aiohttp_client(create_app(server.console_deps()))
     response = await client.get("/healthz")
     assert response.status == 200
     body = await response.json()
@@ -44,18 +44,18 @@ async def test_healthz_is_degraded_without_asterisk_and_names_the_reason(runtime
     assert body["agi"]["listening"] is True
 
 
-async def test_healthz_is_down_when_the_database_is_gone(runtime, aiohttp_client):
-    client = await aiohttp_client(create_app(runtime))
-    await runtime.database.dispose()
-    (runtime.settings.data_dir / "callcenter.sqlite3").unlink()
-    (runtime.settings.data_dir / "callcenter.sqlite3").mkdir()  # now unopenable
+async def test_healthz_is_down_when_the_database_is_gone(server, aiohttp_client):
+    client = await aiohttp_client(create_app(server.console_deps()))
+    await server.database.dispose()
+    (server.settings.data_dir / "callcenter.sqlite3").unlink()
+    (server.settings.data_dir / "callcenter.sqlite3").mkdir()  # now unopenable
     response = await client.get("/healthz")
     assert response.status == 503
     assert (await response.json())["status"] == "down"
 
 
-async def test_metrics_are_public_and_the_home_page_asks_for_a_login(runtime, aiohttp_client):
-    client = await aiohttp_client(create_app(runtime))
+async def test_metrics_are_public_and_the_home_page_asks_for_a_login(server, aiohttp_client):
+    client = await aiohttp_client(create_app(server.console_deps()))
     metrics = await (await client.get("/metrics")).text()
     assert "callcenter_ami_connected 0" in metrics
     assert "callcenter_database_up 1" in metrics

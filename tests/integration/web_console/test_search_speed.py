@@ -8,7 +8,7 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-from callcenter.server.runtime import start_runtime, stop_runtime
+from callcenter.server.root import start_server
 from hcrm_core.models import Role
 from hcrm_core.services.users import create_user
 from tests.support.console import PASSWORD, console_settings, login
@@ -21,9 +21,9 @@ MEDIAN_BOUND_SECONDS = 0.15
 async def test_search_by_name_record_number_and_phone_is_fast_on_demo_data(
     tmp_path: Path, aiohttp_client
 ):
-    runtime = await start_runtime(console_settings(tmp_path), seed_demo=True)
+    server = await start_server(console_settings(tmp_path), seed_demo=True, serve_console=False)
     try:
-        async with runtime.database.transaction() as session:
+        async with server.database.transaction() as session:
             await create_user(session, username="alice", password=PASSWORD, role=Role.AGENT)
             mrn, family, phone = (
                 await session.execute(
@@ -33,7 +33,7 @@ async def test_search_by_name_record_number_and_phone_is_fast_on_demo_data(
                     )
                 )
             ).one()
-        client = await aiohttp_client(create_app(runtime))
+        client = await aiohttp_client(create_app(server.console_deps()))
         assert (await login(client, "alice")).status == 302
         timings = []
         for query in [mrn, family, phone, family[:3].lower(), "an"] * 4:
@@ -44,4 +44,4 @@ async def test_search_by_name_record_number_and_phone_is_fast_on_demo_data(
             assert (await response.json())["count"] >= 1, query
         assert statistics.median(timings) < MEDIAN_BOUND_SECONDS, timings
     finally:
-        await stop_runtime(runtime)
+        await server.stop()

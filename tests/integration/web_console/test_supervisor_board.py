@@ -79,7 +79,7 @@ def _answered(board: dict[str, Any]) -> int:
 
 
 async def test_supervisors_get_the_board_on_connect_and_live(world: ConsoleWorld, aiohttp_client):
-    client = await aiohttp_client(create_app(world.runtime))
+    client = await aiohttp_client(create_app(world.server.console_deps()))
     await login(client, "sam")
     page = await client.get("/supervisor")
     assert page.status == 200
@@ -89,7 +89,7 @@ async def test_supervisors_get_the_board_on_connect_and_live(world: ConsoleWorld
     assert {q["name"] for q in first["queues"]} >= {QUEUE, "enquiries"}
 
     at = datetime.now(UTC)
-    bus = world.runtime.bus
+    bus = world.server.bus
     for notice in (
         CallStarted("board-1", "inbound", "+12125550100", None, None, at),
         CallQueued("board-1", QUEUE, 1, at),
@@ -106,13 +106,13 @@ async def test_supervisors_get_the_board_on_connect_and_live(world: ConsoleWorld
 
 
 async def test_agents_get_no_board_and_no_board_page(world: ConsoleWorld, aiohttp_client):
-    client = await aiohttp_client(create_app(world.runtime))
+    client = await aiohttp_client(create_app(world.server.console_deps()))
     await login(client, "alice")
     assert (await client.get("/supervisor", allow_redirects=False)).status == 403
     socket = await client.ws_connect("/ws")
     first = await socket.receive_json(timeout=10)
     assert first["type"] != "board"
-    bus = world.runtime.bus
+    bus = world.server.bus
     pushed = asyncio.Event()
 
     async def on_board(_changed: BoardChanged) -> None:

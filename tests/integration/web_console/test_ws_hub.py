@@ -40,7 +40,7 @@ async def _socket(aiohttp_client, app, user: str):
 async def test_a_stalled_browser_is_closed_and_never_delays_the_others(
     world: ConsoleWorld, aiohttp_client
 ):
-    app = create_app(world.runtime)
+    app = create_app(world.server.console_deps())
     fast = await _socket(aiohttp_client, app, "alice")
     slow = await _socket(aiohttp_client, app, "agent1")  # connected, never reads again
     supervisor = await _socket(aiohttp_client, app, "sam")
@@ -81,7 +81,7 @@ async def test_a_stalled_browser_is_closed_and_never_delays_the_others(
 async def test_a_socket_whose_session_ended_is_closed(world: ConsoleWorld, aiohttp_client):
     from web_console.keys import SESSIONS
 
-    app = create_app(world.runtime)
+    app = create_app(world.server.console_deps())
     client = await aiohttp_client(app)
     assert (await login(client, "alice")).status == 302
     socket = await client.ws_connect("/ws")
@@ -106,7 +106,7 @@ async def test_a_socket_whose_session_ended_is_closed(world: ConsoleWorld, aioht
 async def test_an_anonymous_socket_gets_401_not_a_login_redirect(
     world: ConsoleWorld, aiohttp_client
 ):
-    client = await aiohttp_client(create_app(world.runtime))
+    client = await aiohttp_client(create_app(world.server.console_deps()))
     with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
         await client.ws_connect("/ws")
     assert refused.value.status == 401

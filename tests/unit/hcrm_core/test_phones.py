@@ -1,7 +1,7 @@
 import pytest
 
 from hcrm_core.errors import InvalidPhoneNumber
-from hcrm_core.phones import lookup_keys, to_e164
+from hcrm_core.phones import is_e164, lookup_keys, to_e164
 
 
 @pytest.mark.parametrize(
@@ -35,3 +35,16 @@ def test_garbage_is_a_clear_error(raw):
     with pytest.raises(InvalidPhoneNumber, match="not a"):
         to_e164(raw, "US")
     assert lookup_keys(raw, "US") == []
+
+
+@pytest.mark.parametrize("value", ["+12125550142", "+8613812345678", "+1234567"])
+def test_e164_numbers_pass_the_dial_string_check(value):
+    assert is_e164(value)
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["", "12125550142", "+0125550142", "+123456", "+1234567890123456", "+12125550142\n", "+1 212"],
+)
+def test_anything_else_fails_the_dial_string_check(value):
+    assert not is_e164(value)

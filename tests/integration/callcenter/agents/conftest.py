@@ -7,16 +7,16 @@ from pathlib import Path
 
 import pytest
 
-from callcenter.server.runtime import Runtime
-from tests.integration.callcenter.calls.test_tracker_asterisk import Recorder
+from callcenter.server.root import Server
 from tests.support.asterisk_sandbox import AsteriskSandboxHandle
 from tests.support.desk import agent_user, desk_settings, running_desk
+from tests.support.rig import Recorder
 
 
 @pytest.fixture
-async def desk_runtime(
+async def desk_server(
     asterisk_sandbox: AsteriskSandboxHandle, tmp_path: Path
-) -> AsyncIterator[tuple[Runtime, Recorder, int]]:
+) -> AsyncIterator[tuple[Server, Recorder, int]]:
     """The server on the sandbox with one agent user, ``alice`` (not signed in)."""
-    async with running_desk(desk_settings(asterisk_sandbox, tmp_path)) as (runtime, recorder):
-        yield runtime, recorder, await agent_user(runtime)
+    async with running_desk(desk_settings(asterisk_sandbox, tmp_path)) as (server, recorder):
+        yield server, recorder, await agent_user(server)

@@ -1,6 +1,6 @@
 """The agent desk against the real Asterisk sandbox: membership, pause, state, screen pops.
 
-A whole server runtime (``start_runtime``) runs on the sandbox with the Local-channel agent
+A whole server (``start_server``) runs on the sandbox with the Local-channel agent
 interface (``Local/<ext>@sim-agents``: 1XXX answer by themselves); membership is checked in
 Asterisk's own ``QueueStatus``, and every wait is on a bus message, never a fixed sleep.
 """
@@ -17,7 +17,7 @@ from callcenter.agents.notifier import AgentStateChanged, ScreenPopChanged
 from callcenter.ami.events import AmiEvent, AmiResynced
 from callcenter.asterisk import const
 from callcenter.calls.state import IvrProgress
-from callcenter.server.runtime import Runtime
+from callcenter.server.root import Server
 from hcrm_core.models import AuditEvent, Role
 from hcrm_core.services.users import create_user
 from tests.support.desk import quietest_queue
@@ -35,9 +35,9 @@ def _extension(series: int = 1) -> str:
     return f"{series}{random.randint(100, 999)}"
 
 
-async def _members(runtime: Runtime, interface: str) -> dict[str, AmiEvent]:
+async def _members(server: Server, interface: str) -> dict[str, AmiEvent]:
     """Asterisk's own view: QueueMember rows of this interface, by queue."""
-    rows = await runtime.ami.queue_status()
+    rows = await server.ami.queue_status()
     return {
         e.queue: e
         for e in rows
@@ -46,14 +46,14 @@ async def _members(runtime: Runtime, interface: str) -> dict[str, AmiEvent]:
     }
 
 
-async def test_sign_in_pause_resume_sign_out_show_in_asterisk(desk_runtime) -> None:
-    runtime, recorder, user_id = desk_runtime
-    agents = runtime.desk.agents
+async def test_sign_in_pause_resume_sign_out_show_in_asterisk(desk_server) -> None:
+    server, recorder, user_id = desk_server
+    agents = server.desk.agents
     extension = _extension(2)  # 2XXX never answer: nothing can ring them away from "ready"
     interface = f"Local/{extension}@{const.CONTEXT_SIM_AGENTS}"
 
     await agents.sign_in(user_id, "alice", extension)
-    members = await _members(runtime, interface)
+    members = await _members(server, interface)
     assert set(members) == {q.name for q in const.QUEUES}
     assert {m.get("Name") for m in members.values()} == {"alice"}
     assert {m.get("Paused") for m in members.values()} == {"0"}
@@ -68,7 +68,7 @@ async def test_sign_in_pause_resume_sign_out_show_in_asterisk(desk_runtime) -> N
     await recorder.wait_for(
         AmiEvent, lambda e: e.name == "QueueMemberPause" and e.get("Interface") == interface
     )
-    members = await _members(runtime, interface)
+    members = await _members(server, interface)
     assert {m.get("Paused") for m in members.values()} == {"1"}
     assert {m.get("PausedReason") for m in members.values()} == {"lunch"}
     state = await recorder.wait_for(
@@ -78,30 +78,30 @@ async def test_sign_in_pause_resume_sign_out_show_in_asterisk(desk_runtime) -> N
     assert state[-1].username == "alice"
 
     await agents.resume("alice")
-    members = await _members(runtime, interface)
+    members = await _members(server, interface)
     assert {m.get("Paused") for m in members.values()} == {"0"}
     assert agents.require("alice").state.value == "ready"
 
     await agents.sign_out("alice")
-    assert await _members(runtime, interface) == {}
+    assert await _members(server, interface) == {}
     assert agents.status("alice") is None
     await recorder.wait_for(AgentStateChanged, lambda c: c.agent["state"] == "signed_out")
 
 
-async def test_members_are_restored_after_the_ami_link_comes_back(desk_runtime) -> None:
-    runtime, recorder, user_id = desk_runtime
+async def test_members_are_restored_after_the_ami_link_comes_back(desk_server) -> None:
+    server, recorder, user_id = desk_server
     extension = _extension(2)
     interface = f"Local/{extension}@{const.CONTEXT_SIM_AGENTS}"
-    await runtime.desk.agents.sign_in(user_id, "alice", extension)
-    await runtime.desk.agents.pause("alice", "break")
+    await server.desk.agents.sign_in(user_id, "alice", extension)
+    await server.desk.agents.pause("alice", "break")
     # Asterisk forgets the member (as after its restart), then our link drops and comes back.
     for queue in const.QUEUES:
-        await runtime.ami.send_action(
+        await server.ami.send_action(
             {"Action": "QueueRemove", "Queue": queue.name, "Interface": interface}
         )
-    assert await _members(runtime, interface) == {}
+    assert await _members(server, interface) == {}
     resyncs = len(recorder.of(AmiResynced))
-    runtime.ami._connection.drop("test: link lost")
+    server.ami._connection.drop("test: link lost")
     await recorder.wait_for(AmiResynced, count=resyncs + 1)
     # Each queue: added at sign-in and again at the restore; paused by us and by the restore.
     queues = len(const.QUEUES)
@@ -111,23 +111,23 @@ async def test_members_are_restored_after_the_ami_link_comes_back(desk_runtime) 
             lambda e, name=name: e.name == name and e.get("Interface") == interface,
             count=2 * queues,
         )
-    members = await _members(runtime, interface)
+    members = await _members(server, interface)
     assert set(members) == {q.name for q in const.QUEUES}
     assert {m.get("Paused") for m in members.values()} == {"1"}
     assert {m.get("PausedReason") for m in members.values()} == {"break"}
 
 
-async def test_queue_call_pops_the_callers_card_on_the_right_agent(desk_runtime) -> None:
-    runtime, recorder, user_id = desk_runtime
-    policy = runtime.settings.booking_policy()
+async def test_queue_call_pops_the_callers_card_on_the_right_agent(desk_server) -> None:
+    server, recorder, user_id = desk_server
+    policy = server.settings.booking_policy()
     patient = await make_patient(
-        runtime.database, policy, given_name="Popped", phones=("(212) 555-0199",)
+        server.database, policy, given_name="Popped", phones=("(212) 555-0199",)
     )
     extension = _extension(1)
-    await runtime.desk.agents.sign_in(user_id, "alice", extension)
+    await server.desk.agents.sign_in(user_id, "alice", extension)
     queue = const.QUEUES[0].name
     linkedid = f"cc-{uuid.uuid4().hex[:16]}"
-    await runtime.ami.originate(
+    await server.ami.originate(
         f"Local/s@{const.CONTEXT_SIM_PATIENT}",
         context=const.CONTEXT_QUEUES,
         exten=queue,
@@ -159,8 +159,8 @@ async def test_queue_call_pops_the_callers_card_on_the_right_agent(desk_runtime)
         AgentStateChanged, lambda c: c.username == "alice" and c.agent["state"] == "wrap_up"
     )
     # The pop stays until a disposition is saved.
-    assert [p.linkedid for p in runtime.desk.pops.open_pops("alice")] == [linkedid]
-    async with runtime.database.session() as session:
+    assert [p.linkedid for p in server.desk.pops.open_pops("alice")] == [linkedid]
+    async with server.database.session() as session:
         audit = (
             await session.scalars(
                 select(AuditEvent).where(
@@ -173,11 +173,11 @@ async def test_queue_call_pops_the_callers_card_on_the_right_agent(desk_runtime)
     assert views[0].actor_user_id == user_id and views[0].source == linkedid
 
 
-async def test_click_to_dial_rings_the_agent_first_with_the_hospital_caller_id(desk_runtime):
-    runtime, recorder, user_id = desk_runtime
+async def test_click_to_dial_rings_the_agent_first_with_the_hospital_caller_id(desk_server):
+    server, recorder, user_id = desk_server
     extension = _extension(1)
-    await runtime.desk.agents.sign_in(user_id, "alice", extension)
-    placed = await runtime.desk.dialer.dial("alice", "(212) 555-0142")
+    await server.desk.agents.sign_in(user_id, "alice", extension)
+    placed = await server.desk.dialer.dial("alice", "(212) 555-0142")
     assert placed.number == "+12125550142"
     assert placed.interface == f"Local/{extension}@{const.CONTEXT_SIM_AGENTS}"
     # The agent's phone rings first (the sim phone then picks up by itself)...
@@ -202,22 +202,22 @@ async def test_click_to_dial_rings_the_agent_first_with_the_hospital_caller_id(d
     )
 
 
-async def test_pops_prefer_the_ivr_identity_and_list_or_offer_registration(desk_runtime):
-    runtime, recorder, user_id = desk_runtime
-    policy = runtime.settings.booking_policy()
-    by_caller_id = await make_patient(runtime.database, policy, phones=("+12125550161",))
-    confirmed = await make_patient(runtime.database, policy, given_name="Confirmed")
-    twin_a = await make_patient(runtime.database, policy, phones=("+12125550162",))
-    twin_b = await make_patient(runtime.database, policy, phones=("212-555-0162",))
-    async with runtime.database.transaction() as session:
+async def test_pops_prefer_the_ivr_identity_and_list_or_offer_registration(desk_server):
+    server, recorder, user_id = desk_server
+    policy = server.settings.booking_policy()
+    by_caller_id = await make_patient(server.database, policy, phones=("+12125550161",))
+    confirmed = await make_patient(server.database, policy, given_name="Confirmed")
+    twin_a = await make_patient(server.database, policy, phones=("+12125550162",))
+    twin_b = await make_patient(server.database, policy, phones=("212-555-0162",))
+    async with server.database.transaction() as session:
         for name in ("bob", "carol"):
             await create_user(
                 session, username=name, password="correct-horse-battery", role=Role.AGENT
             )
     # Phones that ring until the caller gives up: each agent rings with one caller.
     for username, uid in (("alice", user_id), ("bob", user_id + 1), ("carol", user_id + 2)):
-        await runtime.desk.agents.sign_in(uid, username, _extension(2))
-    queue = await quietest_queue(runtime)
+        await server.desk.agents.sign_in(uid, username, _extension(2))
+    queue = await quietest_queue(server)
     calls = {}
     for case, number in (
         ("ivr", "+12125550161"),
@@ -227,7 +227,7 @@ async def test_pops_prefer_the_ivr_identity_and_list_or_offer_registration(desk_
         linkedid = f"cc-{uuid.uuid4().hex[:16]}"
         if case == "ivr":
             # What the IVR publishes once the caller confirmed their date of birth.
-            runtime.bus.publish(
+            server.bus.publish(
                 IvrProgress(
                     linkedid,
                     "identified",
@@ -235,7 +235,7 @@ async def test_pops_prefer_the_ivr_identity_and_list_or_offer_registration(desk_
                     patient_id=confirmed.id,
                 )
             )
-        await runtime.ami.originate(
+        await server.ami.originate(
             f"Local/hangup@{const.CONTEXT_SIM_PATIENT}",
             context=const.CONTEXT_QUEUES,
             exten=queue,
@@ -264,4 +264,4 @@ async def test_pops_prefer_the_ivr_identity_and_list_or_offer_registration(desk_
             lambda c, lid=linkedid: c.pop["linkedid"] == lid and c.pop["phase"] == "caller_left",
         )
     for username in ("alice", "bob", "carol"):
-        assert runtime.desk.pops.open_pops(username) == []
+        assert server.desk.pops.open_pops(username) == []

@@ -19,10 +19,10 @@ from callcenter.agents.notifier import ScreenPopChanged
 from callcenter.demo.callers import DemoCallers, KnownCaller, Persona, StreamSettings
 from hcrm_core.models import AuditEvent
 from tests.support.asterisk_sandbox import AsteriskSandboxHandle
+from tests.support.caller import PatientsPhone
 from tests.support.desk import (
     agent_user,
     desk_settings,
-    patients_phone,
     render_ivr_prompts,
     running_desk,
 )
@@ -34,33 +34,30 @@ DOB = date(1958, 7, 14)
 
 
 async def test_the_pop_shows_the_ivr_confirmed_caller_and_what_they_did(
-    asterisk_sandbox: AsteriskSandboxHandle, tmp_path
+    asterisk_sandbox: AsteriskSandboxHandle, patients_phone: PatientsPhone, tmp_path
 ) -> None:
     await render_ivr_prompts(asterisk_sandbox)
     settings = desk_settings(asterisk_sandbox, tmp_path)
-    async with (
-        running_desk(settings) as (runtime, recorder),
-        patients_phone(asterisk_sandbox) as (driver, driver_bus),
-    ):
+    async with running_desk(settings) as (server, recorder):
         phone = f"+1212555{random.randint(2000, 9999)}"
         patient = await make_patient(
-            runtime.database,
+            server.database,
             settings.booking_policy(),
             given_name="Ivy",
             family_name="Caller",
             phones=(phone,),
             date_of_birth=DOB,
         )
-        user_id = await agent_user(runtime)
-        await runtime.desk.agents.sign_in(user_id, "alice", f"1{random.randint(100, 999)}")
+        user_id = await agent_user(server)
+        await server.desk.agents.sign_in(user_id, "alice", f"1{random.randint(100, 999)}")
         callers = DemoCallers(
-            driver,
-            driver_bus,  # the driver's own events: the IVR's AGIExecStart cues
+            patients_phone.ami,
+            patients_phone.bus,  # the driver's own events: the IVR's AGIExecStart cues
             [KnownCaller(phone, DOB.strftime("%d%m%Y"))],
             StreamSettings(
                 agent_ring_seconds=2,
                 agent_talk_seconds=(2, 3),
-                agi_url=f"agi://127.0.0.1:{runtime.agi.port}",
+                agi_url=f"agi://127.0.0.1:{server.agi.port}",
             ),
         )
         callers.start()
@@ -89,7 +86,7 @@ async def test_the_pop_shows_the_ivr_confirmed_caller_and_what_they_did(
     assert ivr["reason"] == "caller asked for an agent"
     assert ivr["failed_at"] == "main-menu"
     assert pop["waited_seconds"] is not None
-    async with runtime.database.session() as session:
+    async with server.database.session() as session:
         views = list(
             await session.scalars(
                 select(AuditEvent).where(

@@ -18,8 +18,7 @@ import pytest
 from callcenter.agents.notifier import AgentStateChanged
 from callcenter.ami.events import AmiEvent, AmiResynced
 from callcenter.asterisk import const
-from callcenter.server.runtime import Runtime, start_runtime, stop_runtime
-from tests.integration.callcenter.calls.test_tracker_asterisk import Recorder
+from callcenter.server.root import Server, start_server
 from tests.support.asterisk_sandbox import AsteriskSandboxHandle
 from tests.support.console import login
 from tests.support.desk import (
@@ -29,6 +28,7 @@ from tests.support.desk import (
     quietest_queue,
     running_desk,
 )
+from tests.support.rig import Recorder
 from web_console.app import create_app
 
 pytestmark = pytest.mark.asterisk
@@ -37,9 +37,9 @@ PHONE = "+12125550177"
 TALK_SECONDS = "120"
 
 
-async def _in_call(runtime: Runtime, interface: str) -> set[str]:
+async def _in_call(server: Server, interface: str) -> set[str]:
     """Asterisk's own view: the queues where the member talks to a caller (InCall)."""
-    rows = await runtime.ami.queue_status()
+    rows = await server.ami.queue_status()
     return {
         e.queue
         for e in rows
@@ -59,7 +59,7 @@ async def test_an_agent_on_a_call_is_restored_on_it_and_wraps_up_when_it_ends(
     settings = desk_settings(asterisk_sandbox, tmp_path)
     extension = f"1{random.randint(100, 999)}"  # 1XXX answer by themselves
     linkedid = f"cc-{uuid.uuid4().hex[:16]}"
-    first = await start_runtime(settings)
+    first = await start_server(settings, serve_console=False)
     try:
         recorder = Recorder(first.bus)
         await recorder.wait_for(AmiResynced, timeout=WAIT)
@@ -81,7 +81,7 @@ async def test_an_agent_on_a_call_is_restored_on_it_and_wraps_up_when_it_ends(
         )
         await recorder.wait_for(AgentStateChanged, _of_alice("on_call", linkedid), timeout=WAIT)
     finally:
-        await stop_runtime(first)  # no sign-out: the server just goes away mid-call
+        await first.stop()  # no sign-out: the server just goes away mid-call
 
     async with running_desk(settings) as (second, recorder):
         assert await _in_call(second, interface) == {queue}  # the call went on in Asterisk
@@ -102,7 +102,7 @@ async def test_an_agent_on_a_call_is_restored_on_it_and_wraps_up_when_it_ends(
             lambda e: e.name.startswith("Agent") and e.get("Interface") == interface,
         )
 
-        client = await aiohttp_client(create_app(second))
+        client = await aiohttp_client(create_app(second.console_deps()))
         assert (await login(client, "alice")).status == 302
         desk = await (await client.get("/api/v1/desk")).json()
         assert (desk["agent"]["state"], desk["agent"]["linkedid"]) == ("on_call", linkedid)
@@ -126,8 +126,8 @@ async def test_an_agent_on_a_call_is_restored_on_it_and_wraps_up_when_it_ends(
         assert second.desk.agents.require("alice").state.value == "ready"
 
 
-async def _caller(runtime: Runtime, linkedid: str) -> str:
+async def _caller(server: Server, linkedid: str) -> str:
     """The caller's channel (Originate's ChannelId made its Uniqueid the call's Linkedid)."""
-    channels = await runtime.ami.core_show_channels()
+    channels = await server.ami.core_show_channels()
     (channel,) = (c.channel for c in channels if c.uniqueid == linkedid)
     return channel

@@ -17,12 +17,12 @@ from sqlalchemy import select
 
 from callcenter.agents.notifier import AgentStateChanged
 from callcenter.ami.events import AmiEvent, AmiResynced
-from callcenter.server.runtime import Runtime, start_runtime, stop_runtime
+from callcenter.server.root import Server, start_server
 from hcrm_core.models import AgentSignIn
-from tests.integration.callcenter.calls.test_tracker_asterisk import Recorder
 from tests.support.asterisk_sandbox import AsteriskSandboxHandle
 from tests.support.console import login
 from tests.support.desk import WAIT, agent_user, desk_settings, running_desk
+from tests.support.rig import Recorder
 from web_console.app import create_app
 from web_console.desk_sessions import DESK_GUARD
 
@@ -30,8 +30,8 @@ pytestmark = pytest.mark.asterisk
 _META = re.compile(r'<meta name="csrf-token" content="([^"]+)">')
 
 
-async def _members(runtime: Runtime, interface: str) -> dict[str, AmiEvent]:
-    rows = await runtime.ami.queue_status()
+async def _members(server: Server, interface: str) -> dict[str, AmiEvent]:
+    rows = await server.ami.queue_status()
     return {
         e.queue: e
         for e in rows
@@ -40,8 +40,8 @@ async def _members(runtime: Runtime, interface: str) -> dict[str, AmiEvent]:
     }
 
 
-async def _stored(runtime: Runtime) -> dict[str, AgentSignIn]:
-    async with runtime.database.session() as session:
+async def _stored(server: Server) -> dict[str, AgentSignIn]:
+    async with server.database.session() as session:
         return {r.username: r for r in await session.scalars(select(AgentSignIn))}
 
 
@@ -58,7 +58,7 @@ async def test_agents_come_back_after_a_restart_and_leave_with_their_session(
 ) -> None:
     settings = desk_settings(asterisk_sandbox, tmp_path)
     extension = f"1{random.randint(100, 999)}"
-    first = await start_runtime(settings)
+    first = await start_server(settings, serve_console=False)
     try:
         await Recorder(first.bus).wait_for(AmiResynced, timeout=WAIT)
         alice_id = await agent_user(first, "alice")
@@ -72,7 +72,7 @@ async def test_agents_come_back_after_a_restart_and_leave_with_their_session(
             {"Action": "QueueRemove", "Queue": queues[0], "Interface": interface}
         )
     finally:
-        await stop_runtime(first)  # no sign-out: the server just goes away
+        await first.stop()  # no sign-out: the server just goes away
 
     clock = FakeClock()
     async with running_desk(settings) as (second, recorder):
@@ -96,7 +96,7 @@ async def test_agents_come_back_after_a_restart_and_leave_with_their_session(
         assert all(m.get("Paused") == "1" for m in members.values())
         assert all(m.get("PausedReason") == "lunch" for m in members.values())
 
-        app = create_app(second, clock=clock)
+        app = create_app(second.console_deps(), clock=clock)
         client = await aiohttp_client(app)
         # Logging out of the console signs alice out of the queues.
         assert (await login(client, "alice")).status == 302
@@ -115,7 +115,7 @@ async def test_agents_come_back_after_a_restart_and_leave_with_their_session(
         assert "alice" not in await _stored(second)
 
         # Bob signs in from the console; his session expires: he is signed out too.
-        bob_app = create_app(second, clock=clock)
+        bob_app = create_app(second.console_deps(), clock=clock)
         bob = await aiohttp_client(bob_app)
         assert (await login(bob, "bob")).status == 302
         token = _META.search(await (await bob.get("/desk")).text())

@@ -12,15 +12,11 @@ and not repeated here.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import random
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
 
 import pytest
 from sqlalchemy import func, select
@@ -33,139 +29,27 @@ from callcenter.ami.events import AmiEvent
 from callcenter.asterisk import const
 from callcenter.asterisk.sandbox import SandboxError
 from callcenter.bus import EventBus
-from callcenter.calls.call_log import CallLogWriter
-from callcenter.calls.state import (
-    AgentRinging,
-    CallAnswered,
-    CallEnded,
-    CallQueued,
-    CallStarted,
-    IvrProgress,
-)
-from callcenter.calls.tracker import CallTracker
-from callcenter.server.runtime import Runtime, start_runtime, stop_runtime
-from callcenter.settings import AgiSettings, AmiSettings, Settings
+from callcenter.calls.state import CallEnded, IvrProgress
+from callcenter.server.root import Server, start_server
+from callcenter.settings import AgiSettings
 from hcrm_core.db import Database
 from hcrm_core.models import Call, CallEvent
 from tests.support.asterisk_sandbox import AsteriskSandboxHandle
+from tests.support.rig import (
+    QUEUE,
+    WAIT,
+    Recorder,
+    Rig,
+    agent_extension,
+    ami_settings,
+    open_rig,
+    queue_member,
+    runtime_settings,
+)
 
 pytestmark = pytest.mark.asterisk
 
-T = TypeVar("T")
-WAIT = 20.0
-QUEUE = const.FALLBACK_QUEUE
-NOTICES = (CallStarted, CallQueued, AgentRinging, CallAnswered, CallEnded)
 SQLITE_ONLY = pytest.mark.parametrize("database", ["sqlite"], indirect=True)
-
-
-class Recorder:
-    """Everything published on a bus, with a way to wait for an item matching a condition."""
-
-    def __init__(self, bus: EventBus) -> None:
-        self.items: list[object] = []
-        self._changed = asyncio.Condition()
-        bus.subscribe(object, self._record, name="test-recorder", maxsize=1_000_000)
-
-    async def _record(self, item: object) -> None:
-        async with self._changed:
-            self.items.append(item)
-            self._changed.notify_all()
-
-    def of(self, kind: type[T], predicate: Callable[[T], bool] = lambda _: True) -> list[T]:
-        return [i for i in self.items if isinstance(i, kind) and predicate(i)]
-
-    async def wait_for(
-        self,
-        kind: type[T],
-        predicate: Callable[[T], bool] = lambda _: True,
-        *,
-        count: int = 1,
-        timeout: float = WAIT,  # noqa: ASYNC109 - a test's patience
-    ) -> list[T]:
-        async with asyncio.timeout(timeout), self._changed:
-            await self._changed.wait_for(lambda: len(self.of(kind, predicate)) >= count)
-        return self.of(kind, predicate)
-
-    def notices(self, linkedid: str) -> list[object]:
-        return [i for i in self.items if isinstance(i, NOTICES) and i.linkedid == linkedid]
-
-
-def ami_settings(box: AsteriskSandboxHandle, **overrides: Any) -> AmiSettings:
-    values = {"reconnect_min": 0.2, "reconnect_max": 1.0, "ping_interval": 2.0, **overrides}
-    settings: AmiSettings = box.settings.ami.model_copy(update=values)
-    return settings
-
-
-@dataclass
-class Rig:
-    """A minimal runtime: bus, call log writer, tracker and bridge on one database."""
-
-    database: Database
-    bus: EventBus
-    recorder: Recorder
-    writer: CallLogWriter
-    tracker: CallTracker
-    bridge: AmiBridge
-
-    async def stop(self) -> None:
-        await self.bridge.stop()
-        await self.tracker.stop()
-        await self.writer.stop()
-        await self.bus.close()
-
-    async def originate_caller(
-        self,
-        caller: str,
-        *,
-        context: str,
-        exten: str,
-        variables: Mapping[str, str],
-        caller_id: str | None = None,
-    ) -> str:
-        """Originate ``Local/<caller>@sim-patient`` into ``context,exten``; returns its Linkedid."""
-        linkedid = f"cc-{uuid.uuid4().hex[:16]}"
-        await self.bridge.originate(
-            f"Local/{caller}@{const.CONTEXT_SIM_PATIENT}",
-            context=context,
-            exten=exten,
-            caller_id=caller_id,
-            channel_id=linkedid,  # the ;1 half's Uniqueid, hence the call's Linkedid
-            variables=variables,
-        )
-        return linkedid
-
-    async def ended(self, linkedid: str, timeout: float = WAIT) -> CallEnded:  # noqa: ASYNC109
-        (notice,) = await self.recorder.wait_for(
-            CallEnded, lambda n: n.linkedid == linkedid, timeout=timeout
-        )
-        return notice
-
-    async def row(self, linkedid: str) -> Call:
-        await self.writer.flush()
-        async with self.database.session() as session:
-            return (await session.scalars(select(Call).where(Call.linkedid == linkedid))).one()
-
-
-async def open_rig(
-    database: Database, box: AsteriskSandboxHandle, *, campaign_prefix: str | None = None
-) -> Rig:
-    """Start a rig's parts (the bridge connects in the background); ``Rig.stop`` ends them."""
-    bus = EventBus()
-    recorder = Recorder(bus)
-    writer = CallLogWriter(database, flush_interval=0.05)
-    await writer.start()
-    tracker = CallTracker(
-        bus,
-        writer,
-        database,
-        None,
-        inbound_contexts=[const.CONTEXT_INBOUND],
-        campaign_prefix=campaign_prefix,
-    )
-    await tracker.start()
-    bridge = AmiBridge(ami_settings(box), bus)
-    await bridge.start()
-    return Rig(database, bus, recorder, writer, tracker, bridge)
 
 
 @pytest.fixture
@@ -178,24 +62,6 @@ async def rig(database: Database, asterisk_sandbox: AsteriskSandboxHandle) -> As
         yield rig
     finally:
         await rig.stop()
-
-
-@contextlib.asynccontextmanager
-async def queue_member(bridge: AmiBridge, extension: str) -> AsyncIterator[str]:
-    """A simulated agent phone in the test queue (1XXX answer, 2XXX ring forever)."""
-    interface = f"Local/{extension}@{const.CONTEXT_SIM_AGENTS}"
-    await bridge.send_action(
-        {"Action": "QueueAdd", "Queue": QUEUE, "Interface": interface, "MemberName": extension}
-    )
-    try:
-        yield interface
-    finally:
-        await bridge.send_action({"Action": "QueueRemove", "Queue": QUEUE, "Interface": interface})
-
-
-def agent_extension(series: int) -> str:
-    # A member of its own per test: another test's agent may still be in wrap-up time.
-    return f"{series}{random.randint(100, 999)}"
 
 
 def kinds(notices: list[object]) -> list[str]:
@@ -439,14 +305,6 @@ def _utc(timestamp: float) -> datetime:
     return datetime.fromtimestamp(timestamp, UTC)
 
 
-def runtime_settings(box: AsteriskSandboxHandle, data_dir: Path) -> Settings:
-    # FastAGI on a free port: the sandbox's own port may be taken by another test session.
-    settings: Settings = box.settings.model_copy(
-        update={"data_dir": data_dir, "agi": AgiSettings(port=0), "ami": ami_settings(box)}
-    )
-    return settings
-
-
 async def test_call_ended_while_the_server_was_down_is_closed_as_server_restarted(
     asterisk_sandbox: AsteriskSandboxHandle, tmp_path: Path
 ) -> None:
@@ -456,7 +314,7 @@ async def test_call_ended_while_the_server_was_down_is_closed_as_server_restarte
     watcher = Recorder(watch_bus)
     observer = AmiBridge(ami_settings(asterisk_sandbox), watch_bus)
     await observer.start()
-    first: Runtime | None = await start_runtime(settings)
+    first: Server | None = await start_server(settings, serve_console=False)
     try:
         assert first is not None
         await observer.wait_ready(WAIT)
@@ -475,11 +333,11 @@ async def test_call_ended_while_the_server_was_down_is_closed_as_server_restarte
         )
         # The crash: this server hears nothing more and goes away with the call open.
         await first.ami.stop()
-        await stop_runtime(first)
+        await first.stop()
         first = None
         await watcher.wait_for(AmiEvent, lambda e: e.name == "Hangup" and e.uniqueid == linkedid)
 
-        second = await start_runtime(settings)
+        second = await start_server(settings, serve_console=False)
         try:
             call = await _wait_closed(second, linkedid)
             async with second.database.session() as session:
@@ -487,22 +345,22 @@ async def test_call_ended_while_the_server_was_down_is_closed_as_server_restarte
                     select(func.max(CallEvent.received_at)).where(CallEvent.linkedid == linkedid)
                 )
         finally:
-            await stop_runtime(second)
+            await second.stop()
     finally:
         if first is not None:
-            await stop_runtime(first)
+            await first.stop()
         await observer.stop()
         await watch_bus.close()
     assert call.end_reason == "server_restarted"
     assert call.ended_at == last_seen  # the last moment this server knew the call was up
 
 
-async def _wait_closed(runtime: Runtime, linkedid: str) -> Call:
+async def _wait_closed(server: Server, linkedid: str) -> Call:
     """Poll the call log until the restarted server's first reconcile closed the call."""
     async with asyncio.timeout(WAIT):
         while True:
-            await runtime.call_log.flush()
-            async with runtime.database.session() as session:
+            await server.call_log.flush()
+            async with server.database.session() as session:
                 call = await session.scalar(select(Call).where(Call.linkedid == linkedid))
             if call is not None and call.ended_at is not None:
                 return call

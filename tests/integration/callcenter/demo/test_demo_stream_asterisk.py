@@ -37,10 +37,10 @@ from hcrm_core.policy import BookingPolicy
 from hcrm_core.services.appointments import AppointmentService
 from hcrm_core.services.patients import PatientService
 from hcrm_core.services.scheduling import SchedulingService
-from tests.integration.callcenter.calls.test_tracker_asterisk import Rig, open_rig
 from tests.support.asterisk_sandbox import AsteriskSandboxHandle
-from tests.support.desk import patients_phone
+from tests.support.caller import PatientsPhone
 from tests.support.factories import Hospital, make_hospital, make_patient
+from tests.support.rig import Rig, open_rig
 
 pytestmark = [pytest.mark.asterisk, pytest.mark.parametrize("database", ["sqlite"], indirect=True)]
 WAIT = 120.0
@@ -113,7 +113,7 @@ async def _world(database: Database, policy: BookingPolicy, box: AsteriskSandbox
 
 @pytest.fixture
 async def demo(
-    database: Database, asterisk_sandbox: AsteriskSandboxHandle
+    database: Database, asterisk_sandbox: AsteriskSandboxHandle, patients_phone: PatientsPhone
 ) -> AsyncIterator[DemoRig]:
     policy = BookingPolicy()
     await _world(database, policy, asterisk_sandbox)
@@ -140,30 +140,31 @@ async def demo(
     )
     await agi.start()
     try:
-        async with patients_phone(asterisk_sandbox) as (driver, driver_bus):
-            await rig.bridge.wait_ready(20)
-            await rig.recorder.wait_for(AmiResynced)
-            settings = StreamSettings(
-                agent_ring_seconds=3,
-                agent_talk_seconds=(2, 3),
-                impatient_after_seconds=1.0,
-                agi_url=f"agi://127.0.0.1:{agi.port}",
-            )
-            callers = DemoCallers(driver, driver_bus, await known_callers(database), settings)
-            callers.start()
-            # Extensions of their own: another test's agent may still be in wrap-up time.
-            first = 1000 + random.randint(100, 899)
-            robots = [(1, "robot1", str(first)), (2, "robot2", str(first + 1))]
-            # The demo signs its robots in through the agent desk's own service.
-            agents = AgentService(
-                rig.bridge,
-                AgentsSettings(interface=DEMO_INTERFACE, queues=[QUEUE]),
-                [QUEUE],
-                AgentNotifier(rig.bus),
-            )
-            async with signed_in_robots(agents, robots) as interfaces:
-                yield DemoRig(rig, callers, board, watch, interfaces)
-            await callers.stop()
+        await rig.bridge.wait_ready(20)
+        await rig.recorder.wait_for(AmiResynced)
+        settings = StreamSettings(
+            agent_ring_seconds=3,
+            agent_talk_seconds=(2, 3),
+            impatient_after_seconds=1.0,
+            agi_url=f"agi://127.0.0.1:{agi.port}",
+        )
+        callers = DemoCallers(
+            patients_phone.ami, patients_phone.bus, await known_callers(database), settings
+        )
+        callers.start()
+        # Extensions of their own: another test's agent may still be in wrap-up time.
+        first = 1000 + random.randint(100, 899)
+        robots = [(1, "robot1", str(first)), (2, "robot2", str(first + 1))]
+        # The demo signs its robots in through the agent desk's own service.
+        agents = AgentService(
+            rig.bridge,
+            AgentsSettings(interface=DEMO_INTERFACE, queues=[QUEUE]),
+            [QUEUE],
+            AgentNotifier(rig.bus),
+        )
+        async with signed_in_robots(agents, robots) as interfaces:
+            yield DemoRig(rig, callers, board, watch, interfaces)
+        await callers.stop()
     finally:
         await agi.stop()
         await board.stop()

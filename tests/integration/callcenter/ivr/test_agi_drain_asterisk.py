@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from pydantic import SecretStr
 from sqlalchemy import select
 
 from callcenter.agi.channel import AgiChannel
@@ -23,20 +22,19 @@ from callcenter.agi.server import FastAgiServer, Flow
 from callcenter.ami.bridge import AmiBridge, AmiResynced
 from callcenter.ami.events import AmiEvent
 from callcenter.asterisk import const
-from callcenter.bus import EventBus
 from callcenter.calls.state import IvrProgress
 from callcenter.ivr import prompts
 from callcenter.ivr.build_prompts import build_prompts, language_prompts, sounds_language_dir
-from callcenter.server.runtime import start_runtime, stop_runtime
+from callcenter.server.root import start_server
 from callcenter.settings import AgiSettings
 from hcrm_core.db import Database
 from hcrm_core.models import Call
-from tests.integration.callcenter.calls.test_tracker_asterisk import (
+from tests.support.asterisk_sandbox import AsteriskSandboxHandle
+from tests.support.caller import PatientsPhone
+from tests.support.rig import (
     Recorder,
-    ami_settings,
     runtime_settings,
 )
-from tests.support.asterisk_sandbox import AsteriskSandboxHandle
 
 pytestmark = pytest.mark.asterisk
 WAIT = 30.0
@@ -44,10 +42,17 @@ WAIT = 30.0
 
 @dataclass
 class Sandbox:
-    """A driver AMI session (it also sees AGI commands) and a recorder of its events."""
+    """The patients' phone (the driver AMI session, it also sees AGI commands) and its events."""
 
-    ami: AmiBridge
-    recorder: Recorder
+    phone: PatientsPhone
+
+    @property
+    def ami(self) -> AmiBridge:
+        return self.phone.ami
+
+    @property
+    def recorder(self) -> Recorder:
+        return self.phone.recorder
 
     async def call(self, agi_port: int, *, hold: int = 60) -> str:
         """A patient calling the inbound IVR served on ``agi_port``; returns the Linkedid."""
@@ -82,23 +87,9 @@ class Sandbox:
 
 
 @pytest.fixture
-async def sandbox(asterisk_sandbox: AsteriskSandboxHandle) -> AsyncIterator[Sandbox]:
-    bus = EventBus()
-    recorder = Recorder(bus)
-    settings = ami_settings(
-        asterisk_sandbox,
-        username=asterisk_sandbox.driver_username,
-        secret=SecretStr(asterisk_sandbox.driver_secret),
-    )
-    ami = AmiBridge(settings, bus)
-    await ami.start()
-    try:
-        await ami.wait_ready(WAIT)
-        await recorder.wait_for(AmiResynced)
-        yield Sandbox(ami, recorder)
-    finally:
-        await ami.stop()
-        await bus.close()
+async def sandbox(patients_phone: PatientsPhone) -> Sandbox:
+    await patients_phone.recorder.wait_for(AmiResynced)
+    return Sandbox(patients_phone)
 
 
 @contextlib.asynccontextmanager
@@ -150,7 +141,7 @@ async def test_dialog_in_progress_finishes_and_a_new_call_takes_the_fallback(
         assert second not in served
 
         # The first patient presses a key only now: the dialog reads it and runs to its end.
-        await sandbox.ami.play_dtmf(waiting.channel[:-1] + "2", "7")
+        await sandbox.phone.press(waiting, "7")
         key, step = await asyncio.wait_for(finished.get(), WAIT)
         await asyncio.wait_for(stopping, WAIT)
         served_hangup = await sandbox.hangup(first)
@@ -208,32 +199,32 @@ async def test_serve_stop_keeps_the_call_log_up_while_the_ivr_drains(
     settings = runtime_settings(asterisk_sandbox, tmp_path).model_copy(
         update={"agi": AgiSettings(port=0, drain_seconds=20)}
     )
-    runtime = await start_runtime(settings)
+    server = await start_server(settings, serve_console=False)
     stopping: asyncio.Task[None] | None = None
     try:
-        recorder = Recorder(runtime.bus)
-        await runtime.ami.wait_ready(WAIT)
-        call = await sandbox.call(runtime.agi.port)
+        recorder = Recorder(server.bus)
+        await server.ami.wait_ready(WAIT)
+        call = await sandbox.call(server.agi.port)
         # A caller without caller ID is asked for a language first (the real IVR route).
         waiting = await sandbox.agi_command(call, "GET DATA")
-        stopping = asyncio.create_task(stop_runtime(runtime))
-        await _stopped_listening(runtime.agi)
+        stopping = asyncio.create_task(server.stop())
+        await _stopped_listening(server.agi)
         assert not stopping.done()
-        assert runtime.ami.health()["connected"]
+        assert server.ami.health()["connected"]
 
         # The patient chooses English after the stop began; the IVR goes on and its steps
         # reach the call log, then the patient hangs up and the drain ends.
-        await sandbox.ami.play_dtmf(waiting.channel[:-1] + "2", "1")
+        await sandbox.phone.press(waiting, "1")
         await recorder.wait_for(
             IvrProgress, lambda p: p.linkedid == call and p.step == "language-set"
         )
-        assert runtime.ami.health()["connected"]
+        assert server.ami.health()["connected"]
         await sandbox.ami.send_action({"Action": "Hangup", "Channel": waiting.channel[:-1] + "2"})
         await asyncio.wait_for(stopping, WAIT)
     finally:
         if stopping is None:
-            await stop_runtime(runtime)
-    assert (runtime.agi.sessions_drained, runtime.agi.sessions_cut) == (1, 0)
+            await server.stop()
+    assert (server.agi.sessions_drained, server.agi.sessions_cut) == (1, 0)
     database = Database(settings.database_url)
     try:
         async with database.session() as session:

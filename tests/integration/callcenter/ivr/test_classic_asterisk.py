@@ -9,29 +9,25 @@ Sandbox calls reach the host's process through a relay in the chroot
 from __future__ import annotations
 
 import asyncio
-from collections import deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from pydantic import SecretStr
 from sqlalchemy import select, update
 
-from callcenter.ami.bridge import AmiBridge, AmiResynced
-from callcenter.ami.events import AmiEvent
+from callcenter.ami.bridge import AmiResynced
 from callcenter.asterisk import const
-from callcenter.bus import EventBus
 from callcenter.ivr import prompts
 from callcenter.ivr.build_prompts import build_prompts, language_prompts, sounds_language_dir
 from hcrm_core.db import Database
 from hcrm_core.models import Appointment, Channel, Patient, Slot
 from hcrm_core.policy import BookingPolicy
-from tests.integration.callcenter.calls.test_tracker_asterisk import Rig, ami_settings, open_rig
-from tests.integration.callcenter.ivr.test_speech_asterisk import Answer, SpeakingCaller
 from tests.support.asterisk_sandbox import AsteriskSandboxHandle
+from tests.support.caller import Answer, PatientsPhone, ScriptedCaller
 from tests.support.classic_agi_bridge import classic_agi, classic_env
 from tests.support.factories import Hospital, make_hospital, make_patient
+from tests.support.rig import Rig, open_rig
 
 pytestmark = pytest.mark.asterisk
 SQLITE_ONLY = pytest.mark.parametrize("database", ["sqlite"], indirect=True)
@@ -44,25 +40,17 @@ DOB_KEYS = "14031958"
 @dataclass
 class ClassicRig:
     rig: Rig
-    driver: AmiBridge
-    driver_bus: EventBus
+    phone: PatientsPhone
     hospital: Hospital
     patient: Patient
 
-    def caller(self, script: dict[str, list[Answer]]) -> SpeakingCaller:
-        caller = SpeakingCaller(self.driver, {k: deque(v) for k, v in script.items()})
-        self.driver_bus.subscribe(
-            AmiEvent,
-            caller.on_event,
-            name="classic-caller",
-            predicate=lambda e: e.name == "AGIExecStart" and e.linkedid == caller.linkedid,
-        )
-        return caller
+    def caller(self, script: dict[str, list[Answer]]) -> ScriptedCaller:
+        return self.phone.caller(script)
 
 
 @pytest.fixture
 async def classic_rig(
-    database: Database, asterisk_sandbox: AsteriskSandboxHandle
+    database: Database, asterisk_sandbox: AsteriskSandboxHandle, patients_phone: PatientsPhone
 ) -> AsyncIterator[ClassicRig]:
     policy = BookingPolicy()
     hospital = await make_hospital(database, policy)
@@ -80,24 +68,11 @@ async def classic_rig(
         build_prompts, language_prompts(prompts.ENGLISH, departments, doctors), sounds
     )
     rig = await open_rig(database, asterisk_sandbox)
-    driver_bus = EventBus()
-    driver = AmiBridge(
-        ami_settings(
-            asterisk_sandbox,
-            username=asterisk_sandbox.driver_username,
-            secret=SecretStr(asterisk_sandbox.driver_secret),
-        ),
-        driver_bus,
-    )
-    await driver.start()
     try:
         await rig.bridge.wait_ready(20)
-        await driver.wait_ready(20)
         await rig.recorder.wait_for(AmiResynced)
-        yield ClassicRig(rig, driver, driver_bus, hospital, patient)
+        yield ClassicRig(rig, patients_phone, hospital, patient)
     finally:
-        await driver.stop()
-        await driver_bus.close()
         await rig.stop()
 
 

@@ -3,29 +3,26 @@
 Each call is a ``Local/s@sim-patient`` caller originated into ``hospital-inbound`` whose FastAGI
 URL points at this test's own server (Originate variable ``CALLCENTER_AGI``). The server runs the
 real routes over the test database; a call tracker and call log writer record the call. The
-caller presses keys exactly when the IVR waits: a driver AMI session (it sees ``AGIExecStart``)
-answers each ``GET DATA`` of the call with the next item of a script, by ``PlayDTMF`` on the
-``;2`` half of the Local channel. Prompts are rendered into the sandbox's sounds first.
+caller presses keys exactly when the IVR waits: the patients' phone (the driver AMI session, it
+sees ``AGIExecStart``) answers each ``GET DATA`` of the call with the next item of a script, by
+``PlayDTMF`` on the ``;2`` half of the Local channel (tests/support/caller.py). Prompts are
+rendered into the sandbox's sounds first.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from pydantic import SecretStr
 from sqlalchemy import select, update
 
 from callcenter.agi.server import FastAgiServer
 from callcenter.ami.bridge import AmiBridge, AmiResynced
-from callcenter.ami.events import AmiEvent
 from callcenter.asterisk import const
-from callcenter.bus import EventBus
 from callcenter.calls.state import CallQueued, IvrProgress
 from callcenter.ivr import prompts
 from callcenter.ivr.build_prompts import build_prompts, database_prompts, sounds_language_dir
@@ -38,14 +35,14 @@ from hcrm_core.policy import BookingPolicy
 from hcrm_core.services.appointments import AppointmentService, BookingRequest
 from hcrm_core.services.patients import PatientService
 from hcrm_core.services.scheduling import SchedulingService
-from tests.integration.callcenter.calls.test_tracker_asterisk import (
+from tests.support.asterisk_sandbox import AsteriskSandboxHandle
+from tests.support.caller import HANGUP, Answer, PatientsPhone, ScriptedCaller
+from tests.support.factories import Hospital, make_hospital, make_patient
+from tests.support.rig import (
     Rig,
     agent_extension,
-    ami_settings,
     open_rig,
 )
-from tests.support.asterisk_sandbox import AsteriskSandboxHandle
-from tests.support.factories import Hospital, make_hospital, make_patient
 
 pytestmark = pytest.mark.asterisk
 SQLITE_ONLY = pytest.mark.parametrize("database", ["sqlite"], indirect=True)
@@ -56,57 +53,19 @@ DOB_KEYS = "02041961"
 WRONG_DOB_KEYS = "01011990"
 MRN_DIGITS = "424242"
 
-Answer = str | Callable[[], Awaitable[str]]
-
-
-@dataclass
-class ScriptedCaller:
-    """Answers each GET DATA of one call with the next script item ('' = silence,
-    'HANGUP' = hang up, or a coroutine function returning the keys)."""
-
-    driver: AmiBridge
-    linkedid: str
-    script: deque[Answer]
-    asked: list[str] = field(default_factory=list)
-
-    async def on_event(self, event: AmiEvent) -> None:
-        command = event.get("Command")
-        if not command.startswith("GET DATA") or not event.channel.endswith(";1"):
-            return
-        self.asked.append(command.split()[2])
-        if not self.script:
-            return
-        answer = self.script.popleft()
-        keys = answer if isinstance(answer, str) else await answer()
-        peer = event.channel[:-1] + "2"
-        if keys == "HANGUP":
-            await self.driver.send_action({"Action": "Hangup", "Channel": peer})
-            return
-        for key in keys:
-            await self.driver.play_dtmf(peer, key)
-
 
 @dataclass
 class IvrRig:
     rig: Rig
-    driver: AmiBridge
-    driver_bus: EventBus
+    phone: PatientsPhone
     server: FastAgiServer
     hospital: Hospital
     patient: Patient
     appointments: AppointmentService
-    _subscriptions: list[object] = field(default_factory=list)
 
     async def call(self, script: list[Answer], *, caller_id: str = PHONE) -> ScriptedCaller:
         # The linkedid is chosen before the call, so the caller listens from the first event.
-        caller = ScriptedCaller(self.driver, "", deque(script))
-        subscription = self.driver_bus.subscribe(
-            AmiEvent,
-            caller.on_event,
-            name="scripted-caller",
-            predicate=lambda e: e.name == "AGIExecStart" and e.linkedid == caller.linkedid,
-        )
-        self._subscriptions.append(subscription)
+        caller = self.phone.caller(script)
         caller.linkedid = await self.rig.originate_caller(
             "s",
             context=const.CONTEXT_INBOUND,
@@ -147,7 +106,9 @@ def _render_prompts(box: AsteriskSandboxHandle, hospital: Hospital) -> None:
 
 
 @pytest.fixture
-async def ivr(database: Database, asterisk_sandbox: AsteriskSandboxHandle) -> AsyncIterator[IvrRig]:
+async def ivr(
+    database: Database, asterisk_sandbox: AsteriskSandboxHandle, patients_phone: PatientsPhone
+) -> AsyncIterator[IvrRig]:
     policy = BookingPolicy()
     hospital = await make_hospital(database, policy)
     # Slots starting within the next day are closed, so none can slip into the past while a
@@ -165,16 +126,6 @@ async def ivr(database: Database, asterisk_sandbox: AsteriskSandboxHandle) -> As
 
     rig = await open_rig(database, asterisk_sandbox)
     bus, recorder, bridge = rig.bus, rig.recorder, rig.bridge
-    driver_bus = EventBus()
-    driver = AmiBridge(
-        ami_settings(
-            asterisk_sandbox,
-            username=asterisk_sandbox.driver_username,
-            secret=SecretStr(asterisk_sandbox.driver_secret),
-        ),
-        driver_bus,
-    )
-    await driver.start()
     appointments = AppointmentService(database, policy)
     routes = build_routes(
         bus,
@@ -187,13 +138,10 @@ async def ivr(database: Database, asterisk_sandbox: AsteriskSandboxHandle) -> As
     await server.start()
     try:
         await bridge.wait_ready(20)
-        await driver.wait_ready(20)
         await recorder.wait_for(AmiResynced)
-        yield IvrRig(rig, driver, driver_bus, server, hospital, patient, appointments)
+        yield IvrRig(rig, patients_phone, server, hospital, patient, appointments)
     finally:
         await server.stop()
-        await driver.stop()
-        await driver_bus.close()
         await rig.stop()
 
 
@@ -277,7 +225,7 @@ async def test_three_invalid_keys_reach_an_agent_with_the_failure(ivr: IvrRig) -
 
 @SQLITE_ONLY
 async def test_hang_up_while_confirming_leaves_no_booking(ivr: IvrRig) -> None:
-    caller = await ivr.call([*BOOKING_SCRIPT[:-1], "HANGUP"])
+    caller = await ivr.call([*BOOKING_SCRIPT[:-1], HANGUP])
     ended = await ivr.rig.ended(caller.linkedid, timeout=WAIT)
     assert caller.asked[-1] == prompts.CONFIRM_SLOT
     assert ended.reason == "caller_hung_up_in_ivr"

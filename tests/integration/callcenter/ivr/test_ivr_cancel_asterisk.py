@@ -14,9 +14,9 @@ from callcenter.ivr import prompts
 from hcrm_core.db import Database
 from hcrm_core.models import AppointmentStatus, Channel
 from tests.support.asterisk_sandbox import AsteriskSandboxHandle
+from tests.support.caller import HANGUP, PatientsPhone
 from tests.support.ivr_rig import (
     DOB_KEYS,
-    HANGUP,
     WAIT,
     LanguageRig,
     open_language_rig,
@@ -30,18 +30,18 @@ LONG_CUTOFF_HOURS = 24 * 40
 
 @pytest.fixture
 async def ivr(
-    database: Database, asterisk_sandbox: AsteriskSandboxHandle
+    database: Database, asterisk_sandbox: AsteriskSandboxHandle, patients_phone: PatientsPhone
 ) -> AsyncIterator[LanguageRig]:
-    async with open_language_rig(database, asterisk_sandbox) as rig:
+    async with open_language_rig(database, asterisk_sandbox, patients_phone) as rig:
         yield rig
 
 
 @pytest.fixture
 async def strict_ivr(
-    database: Database, asterisk_sandbox: AsteriskSandboxHandle
+    database: Database, asterisk_sandbox: AsteriskSandboxHandle, patients_phone: PatientsPhone
 ) -> AsyncIterator[LanguageRig]:
     async with open_language_rig(
-        database, asterisk_sandbox, cancel_cutoff_hours=LONG_CUTOFF_HOURS
+        database, asterisk_sandbox, patients_phone, cancel_cutoff_hours=LONG_CUTOFF_HOURS
     ) as rig:
         yield rig
 

@@ -12,9 +12,9 @@ from callcenter.ivr import prompts
 from hcrm_core.db import Database
 from hcrm_core.models import Channel
 from tests.support.asterisk_sandbox import AsteriskSandboxHandle
+from tests.support.caller import HANGUP, PatientsPhone
 from tests.support.ivr_rig import (
     DOB_KEYS,
-    HANGUP,
     MRN_DIGITS,
     UNKNOWN_PHONE,
     WAIT,
@@ -29,17 +29,19 @@ SET_MANDARIN = 'SET VARIABLE CHANNEL(language) "zh"'
 
 @pytest.fixture
 async def ivr(
-    database: Database, asterisk_sandbox: AsteriskSandboxHandle
+    database: Database, asterisk_sandbox: AsteriskSandboxHandle, patients_phone: PatientsPhone
 ) -> AsyncIterator[LanguageRig]:
-    async with open_language_rig(database, asterisk_sandbox) as rig:
+    async with open_language_rig(database, asterisk_sandbox, patients_phone) as rig:
         yield rig
 
 
 @pytest.fixture
 async def mandarin_ivr(
-    database: Database, asterisk_sandbox: AsteriskSandboxHandle
+    database: Database, asterisk_sandbox: AsteriskSandboxHandle, patients_phone: PatientsPhone
 ) -> AsyncIterator[LanguageRig]:
-    async with open_language_rig(database, asterisk_sandbox, preferred_language="zh") as rig:
+    async with open_language_rig(
+        database, asterisk_sandbox, patients_phone, preferred_language="zh"
+    ) as rig:
         yield rig
 
 

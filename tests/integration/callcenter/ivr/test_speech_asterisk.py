@@ -1,10 +1,10 @@
 """Speech input on real calls through the sandbox: the patient says a department's Korean name
 and "yes", recognised by the real Vosk model, and the booking lands in that department.
 
-The simulated patient speaks on cue: when the IVR starts ``RECORD FILE`` (AMI ``AGIExecStart``)
-the driver sets ``SIM_SAY`` on the ``;2`` half of the Local channel and Redirects it to
-``sim-patient,say,1``, which plays espeak-ng speech (8 kHz WAV in the sandbox's sounds) into
-the call. Keys are pressed with ``PlayDTMF`` as in ``test_ivr_asterisk.py``. Answers are given
+The simulated patient (tests/support/caller.py) speaks on cue: when the IVR starts
+``RECORD FILE`` (AMI ``AGIExecStart``) the driver sets ``SIM_SAY`` on the ``;2`` half of the
+Local channel and Redirects it to ``sim-patient,say,1``, which plays espeak-ng speech (8 kHz WAV
+in the sandbox's sounds) into the call. Keys are pressed with ``PlayDTMF``. Answers are given
 per menu (keyed by the menu's first prompt), so the script does not depend on every step.
 """
 
@@ -13,22 +13,18 @@ from __future__ import annotations
 import asyncio
 import shutil
 import uuid
-from collections import deque
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path, PurePosixPath
 
 import pytest
-from pydantic import SecretStr
 from sqlalchemy import select, update
 
 from callcenter.agi import speech_prompts
 from callcenter.agi.server import FastAgiServer
-from callcenter.ami.bridge import AmiBridge, AmiResynced
-from callcenter.ami.events import AmiEvent
+from callcenter.ami.bridge import AmiResynced
 from callcenter.asterisk import const
-from callcenter.bus import EventBus
 from callcenter.calls.state import IvrProgress
 from callcenter.ivr import prompts
 from callcenter.ivr.build_prompts import build_prompts, language_prompts, sounds_language_dir
@@ -42,9 +38,10 @@ from hcrm_core.policy import BookingPolicy
 from hcrm_core.services.appointments import AppointmentService
 from hcrm_core.services.patients import PatientService
 from hcrm_core.services.scheduling import SchedulingService
-from tests.integration.callcenter.calls.test_tracker_asterisk import Rig, ami_settings, open_rig
 from tests.support.asterisk_sandbox import AsteriskSandboxHandle
+from tests.support.caller import Answer, PatientsPhone, Say, ScriptedCaller
 from tests.support.factories import Hospital, add_department, make_hospital, make_patient
+from tests.support.rig import Rig, open_rig
 from tests.support.speech import korean_recognizer, write_spoken
 
 __all__ = ["korean_recognizer"]
@@ -62,85 +59,19 @@ SAID = {  # sound name -> Korean text (espeak-ng -v ko)
 }
 
 
-@dataclass(frozen=True)
-class Say:
-    """The patient speaks: a sound file under the sandbox's sounds/en."""
-
-    sound: str
-
-
-Answer = str | Say  # keys, or speech
-
-
-@dataclass
-class SpeakingCaller:
-    """Answers the IVR's GET DATA and RECORD FILE per menu: ``script[menu prompt]`` holds the
-    answers for the menu that started with that prompt, in order."""
-
-    driver: AmiBridge
-    script: dict[str, deque[Answer]]
-    linkedid: str = ""
-    menu: str = ""
-    heard: list[str] = field(default_factory=list)  # every sound the IVR played or asked with
-    answered: list[tuple[str, str, str]] = field(default_factory=list)  # (menu, command, answer)
-
-    async def on_event(self, event: AmiEvent) -> None:
-        if not event.channel.endswith(";1"):
-            return
-        words = event.get("Command").split()
-        if len(words) < 3:
-            return
-        verb = " ".join(words[:2])
-        if verb in ("STREAM FILE", "GET DATA"):
-            self.heard.append(words[2])
-            if words[2] in self.script:
-                self.menu = words[2]
-        if verb not in ("GET DATA", "RECORD FILE"):
-            return
-        answers = self.script.get(self.menu)
-        if not answers:
-            return
-        answer = answers.popleft()
-        self.answered.append((self.menu, verb, str(answer)))
-        peer = event.channel[:-1] + "2"
-        if isinstance(answer, Say):
-            await self.driver.send_action(
-                {"Action": "Setvar", "Channel": peer, "Variable": "SIM_SAY", "Value": answer.sound}
-            )
-            await self.driver.send_action(
-                {
-                    "Action": "Redirect",
-                    "Channel": peer,
-                    "Context": const.CONTEXT_SIM_PATIENT,
-                    "Exten": "say",
-                    "Priority": "1",
-                }
-            )
-            return
-        for key in answer:
-            await self.driver.play_dtmf(peer, key)
-
-
 @dataclass
 class SpeechRig:
     rig: Rig
-    driver: AmiBridge
-    driver_bus: EventBus
+    phone: PatientsPhone
     server: FastAgiServer
     hospital: Hospital
     obstetrics: Department
     patient: Patient
     speech_dir: Path
 
-    async def call(self, script: dict[str, list[Answer]]) -> SpeakingCaller:
+    async def call(self, script: dict[str, list[Answer]]) -> ScriptedCaller:
         language = {prompts.CHOOSE_ENGLISH: ["1"]}  # asked only if the record has no language
-        caller = SpeakingCaller(self.driver, {k: deque(v) for k, v in (language | script).items()})
-        self.driver_bus.subscribe(
-            AmiEvent,
-            caller.on_event,
-            name="speaking-caller",
-            predicate=lambda e: e.name == "AGIExecStart" and e.linkedid == caller.linkedid,
-        )
+        caller = self.phone.caller(language | script)
         caller.linkedid = await self.rig.originate_caller(
             "s",
             context=const.CONTEXT_INBOUND,
@@ -194,7 +125,10 @@ def _prepare_sounds(
 
 @pytest.fixture
 async def speech_rig(
-    database: Database, asterisk_sandbox: AsteriskSandboxHandle, korean_recognizer: Recognizer
+    database: Database,
+    asterisk_sandbox: AsteriskSandboxHandle,
+    korean_recognizer: Recognizer,
+    patients_phone: PatientsPhone,
 ) -> AsyncIterator[SpeechRig]:
     policy = BookingPolicy()
     hospital = await make_hospital(database, policy)
@@ -221,16 +155,6 @@ async def speech_rig(
         local_dir=speech_dir,
     )
     rig = await open_rig(database, asterisk_sandbox)
-    driver_bus = EventBus()
-    driver = AmiBridge(
-        ami_settings(
-            asterisk_sandbox,
-            username=asterisk_sandbox.driver_username,
-            secret=SecretStr(asterisk_sandbox.driver_secret),
-        ),
-        driver_bus,
-    )
-    await driver.start()
     routes = build_routes(
         rig.bus,
         patients=PatientService(database, policy),
@@ -243,13 +167,10 @@ async def speech_rig(
     await server.start()
     try:
         await rig.bridge.wait_ready(20)
-        await driver.wait_ready(20)
         await rig.recorder.wait_for(AmiResynced)
-        yield SpeechRig(rig, driver, driver_bus, server, hospital, obstetrics, patient, speech_dir)
+        yield SpeechRig(rig, patients_phone, server, hospital, obstetrics, patient, speech_dir)
     finally:
         await server.stop()
-        await driver.stop()
-        await driver_bus.close()
         await rig.stop()
         shutil.rmtree(speech_dir, ignore_errors=True)
 

@@ -4,8 +4,9 @@ Each patient's calls go to ``Local/<outcome>@sim-callee`` (answer, busy, noanswe
 per patient and per try by the test: that is the only thing that differs from production,
 where the route is ``Local/<number>@callcenter-outbound-dial``. Everything else is the real
 server's: the dialer, its bus consumer, the FastAGI dialogs, the call tracker and the database.
-Patients press keys exactly when the dialog waits (``GET DATA``): a driver AMI session sees
-``AGIExecStart`` and plays the next keys of the patient's script on the ``;2`` half.
+Patients press keys exactly when the dialog waits (``GET DATA``): the patients' phone (the
+driver AMI session, tests/support/caller.py) sees ``AGIExecStart`` and plays the next keys of
+the patient's script on the ``;2`` half.
 """
 
 from __future__ import annotations
@@ -21,14 +22,11 @@ from zoneinfo import ZoneInfo
 
 import phonenumbers
 import pytest
-from pydantic import SecretStr
 from sqlalchemy import select, update
 
 from callcenter.agi.server import FastAgiServer
-from callcenter.ami.bridge import AmiBridge
 from callcenter.ami.events import AmiEvent, AmiResynced
 from callcenter.asterisk import const
-from callcenter.bus import EventBus
 from callcenter.ivr import prompts as ivr_prompts
 from callcenter.ivr.build_prompts import build_prompts, sounds_language_dir
 from callcenter.outbound import prompts
@@ -45,8 +43,9 @@ from hcrm_core.services.appointments import AppointmentService
 from hcrm_core.services.campaigns import CampaignService
 from hcrm_core.services.campaigns_answers import AnswerService
 from hcrm_core.services.campaigns_attempts import AttemptService, DialTarget
-from tests.integration.callcenter.calls.test_tracker_asterisk import Rig, ami_settings, open_rig
 from tests.support.asterisk_sandbox import AsteriskSandboxHandle
+from tests.support.caller import PatientsPhone, Rule
+from tests.support.rig import Rig, open_rig
 
 HOSPITAL = "Riverside Hospital"
 CALLER_ID = "+12125550100"
@@ -104,14 +103,17 @@ class OutboundRig:
     attempts: AttemptService
     answers: AnswerService
     appointments: AppointmentService
-    driver: AmiBridge
-    driver_bus: EventBus
+    patients_phone: PatientsPhone
     server: FastAgiServer
     box: AsteriskSandboxHandle
     # AMI events of our calls' ;1 halves, as Asterisk sent them (the test's own view).
     seen: list[AmiEvent] = field(default_factory=list)
     dialers: list[tuple[Dialer, DialerEvents]] = field(default_factory=list)
-    asked: list[str] = field(default_factory=list)
+
+    @property
+    def asked(self) -> list[str]:
+        """The prompt of every GET DATA of every call, call by call."""
+        return [prompt for caller in self.patients_phone.callers for prompt in caller.asked]
 
     def options(self) -> DialerOptions:
         return DialerOptions(
@@ -132,7 +134,7 @@ class OutboundRig:
             route=self.callees.route,
         )
         events = DialerEvents(self.rig.bus, dialer, self.database)
-        events.start()
+        await events.start()
         await dialer.start()
         self.dialers.append((dialer, events))
         # What the bridge does after every login: the dialer reconciles, then may dial.
@@ -211,25 +213,22 @@ class OutboundRig:
     def ours(self, event: AmiEvent) -> bool:
         return event.uniqueid.startswith(self.prefix) and not event.uniqueid.endswith("-b")
 
-    async def _on_agi(self, event: AmiEvent) -> None:
-        command = event.get("Command")
-        if not command.startswith("GET DATA") or not event.channel.endswith(";1"):
-            return
-        attempt = event.linkedid[len(self.prefix) :]
+    async def script_for(self, linkedid: str) -> Rule | None:
+        """The keys of the patient the call is an attempt for, in order across their calls."""
+        attempt = linkedid[len(self.prefix) :]
         if not attempt.isdigit():
-            return
-        self.asked.append(command.split()[2])
+            return None
         async with self.database.session() as session:
             patient_id = await session.scalar(
                 select(CampaignAttempt.patient_id).where(CampaignAttempt.id == int(attempt))
             )
-        script = self.callees.keys.get(patient_id or 0)
-        if not script:
-            return
-        keys = script.popleft()
-        peer = event.channel[:-1] + "2"
-        for key in keys:
-            await self.driver.play_dtmf(peer, key)
+
+        def next_keys(_prompt: str) -> str | None:
+            # Read at each question: a test may script the patient while the call rings.
+            keys = self.callees.keys.get(patient_id or 0)
+            return keys.popleft() if keys else None
+
+        return next_keys
 
 
 def _render_fixed_prompts(box: AsteriskSandboxHandle) -> None:
@@ -240,23 +239,13 @@ def _render_fixed_prompts(box: AsteriskSandboxHandle) -> None:
 
 @pytest.fixture
 async def outbound(
-    database: Database, asterisk_sandbox: AsteriskSandboxHandle
+    database: Database, asterisk_sandbox: AsteriskSandboxHandle, patients_phone: PatientsPhone
 ) -> AsyncIterator[OutboundRig]:
     phone, zone = daytime_region()
     policy = BookingPolicy(timezone=zone)
     await asyncio.to_thread(_render_fixed_prompts, asterisk_sandbox)
     prefix = f"t{uuid.uuid4().hex[:10]}-"
     rig = await open_rig(database, asterisk_sandbox, campaign_prefix=prefix)
-    driver_bus = EventBus()
-    driver = AmiBridge(
-        ami_settings(
-            asterisk_sandbox,
-            username=asterisk_sandbox.driver_username,
-            secret=SecretStr(asterisk_sandbox.driver_secret),
-        ),
-        driver_bus,
-    )
-    await driver.start()
     attempts = AttemptService(database)
     appointments = AppointmentService(database, policy)
     answers = AnswerService(database)
@@ -288,8 +277,7 @@ async def outbound(
         attempts=attempts,
         answers=answers,
         appointments=appointments,
-        driver=driver,
-        driver_bus=driver_bus,
+        patients_phone=patients_phone,
         server=server,
         box=asterisk_sandbox,
     )
@@ -303,15 +291,9 @@ async def outbound(
         name="test-outbound-events",
         predicate=lambda e: e.name in ("Newchannel", "Hangup") and out.ours(e),
     )
-    driver_bus.subscribe(
-        AmiEvent,
-        out._on_agi,
-        name="test-callees",
-        predicate=lambda e: e.name == "AGIExecStart" and e.linkedid.startswith(prefix),
-    )
+    patients_phone.answer_calls(prefix, out.script_for)
     try:
         await rig.bridge.wait_ready(20)
-        await driver.wait_ready(20)
         yield out
     finally:
         for dialer, events in list(out.dialers):
@@ -322,6 +304,4 @@ async def outbound(
             if channel.uniqueid.startswith(prefix):
                 await rig.bridge.send_action({"Action": "Hangup", "Channel": channel.channel})
         await server.stop()
-        await driver.stop()
-        await driver_bus.close()
         await rig.stop()

@@ -35,6 +35,7 @@ from tests.integration.callcenter.outbound.conftest import (
     daytime_region,
 )
 from tests.support.asterisk_sandbox import AsteriskSandboxHandle
+from tests.support.caller import PatientsPhone
 from tests.support.factories import make_patient
 from tests.support.outbound_server import (
     AmiLink,
@@ -79,14 +80,16 @@ class Site:
 
 
 @pytest.fixture
-async def site(tmp_path: Path, asterisk_sandbox: AsteriskSandboxHandle) -> AsyncIterator[Site]:
+async def site(
+    tmp_path: Path, asterisk_sandbox: AsteriskSandboxHandle, patients_phone: PatientsPhone
+) -> AsyncIterator[Site]:
     phone, zone = daytime_region()
     await asyncio.to_thread(_render_fixed_prompts, asterisk_sandbox)
     url = f"sqlite+aiosqlite:///{tmp_path / 'site.sqlite3'}"
     await upgrade_async(url)
     database = Database(url)
     prefix = f"k{uuid.uuid4().hex[:10]}-"
-    watch = CallWatch(asterisk_sandbox, prefix)
+    watch = CallWatch(patients_phone, prefix)
     await watch.start()
     env = server_env(asterisk_sandbox, tmp_path / "data", url, zone, prefix)
     try:

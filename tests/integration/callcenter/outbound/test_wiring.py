@@ -1,33 +1,33 @@
-"""The dialer inside ``callcenter serve``'s runtime: on with a caller ID, off without one."""
+"""The dialer inside the server ``callcenter serve`` runs: on with a caller ID, off without one."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from callcenter.asterisk.const import AGI_ROUTE_SURVEY
-from callcenter.server.runtime import start_runtime, stop_runtime
+from callcenter.server.root import start_server
 from tests.support.console import console_settings
 
 
 async def test_dialer_runs_only_with_a_caller_id(tmp_path: Path) -> None:
     settings = console_settings(tmp_path / "off")
-    runtime = await start_runtime(settings)
+    server = await start_server(settings, serve_console=False)
     try:
-        assert runtime.outbound.dialer is None  # no hospital caller ID: no campaign calls
-        assert AGI_ROUTE_SURVEY in runtime.agi._routes  # served to the dialplan
+        assert server.outbound.dialer is None  # no hospital caller ID: no campaign calls
+        assert AGI_ROUTE_SURVEY in server.agi._routes  # served to the dialplan
     finally:
-        await stop_runtime(runtime)
+        await server.stop()
     on = settings.model_copy(
         update={
             "data_dir": tmp_path / "on",
             "hospital": settings.hospital.model_copy(update={"caller_id_number": "+12125550100"}),
         }
     )
-    runtime = await start_runtime(on)
+    server = await start_server(on, serve_console=False)
     try:
-        dialer = runtime.outbound.dialer
+        dialer = server.outbound.dialer
         assert dialer is not None and dialer.options.caller_id.endswith("<+12125550100>")
         # AMI is unreachable here: nothing reconciled, so nothing may be dialled.
         assert not dialer.reconciled.is_set()
     finally:
-        await stop_runtime(runtime)
+        await server.stop()

@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from callcenter.server.runtime import stop_runtime
 from hcrm_core.db import Database
 from hcrm_core.models import AuditAction, AuditEvent, RecordingReview
 from tests.support.console import csrf_from, login
@@ -21,17 +20,17 @@ from web_console.app import create_app
 async def world(database: Database, tmp_path: Path) -> AsyncIterator[RecordingWorld]:
     world = await start_recording_world(tmp_path, database.url)
     yield world
-    await stop_runtime(world.runtime)
+    await world.server.stop()
 
 
 async def _client(world: RecordingWorld, aiohttp_client: Any, username: str) -> Any:
-    client = await aiohttp_client(create_app(world.runtime))
+    client = await aiohttp_client(create_app(world.server.console_deps()))
     assert (await login(client, username)).status == 302
     return client
 
 
 async def _audits(world: RecordingWorld, **where: Any) -> list[AuditEvent]:
-    async with world.runtime.database.session() as session:
+    async with world.server.database.session() as session:
         query = select(AuditEvent).order_by(AuditEvent.id)
         for name, value in where.items():
             query = query.where(getattr(AuditEvent, name) == value)
@@ -117,7 +116,7 @@ async def test_qa_scorecard_is_saved_validated_and_needs_csrf(world, aiohttp_cli
         f"/recordings/{world.alices}/review", data={**form, "score_0": "5"}, allow_redirects=False
     )
     assert again.status == 303
-    async with world.runtime.database.session() as session:
+    async with world.server.database.session() as session:
         (review,) = (await session.scalars(select(RecordingReview))).all()
     assert review.scores == {"Greeting": 5, "Identity checked": 2, "Resolution": 3, "Courtesy": 4}
     shown = await (await sam.get(f"/recordings/{world.alices}")).text()
@@ -143,7 +142,7 @@ async def test_agents_see_no_recordings_when_configured(database, tmp_path, aioh
             f'data-recording="{world.alices}"' not in await (await alice.get("/recordings")).text()
         )
     finally:
-        await stop_runtime(world.runtime)
+        await world.server.stop()
 
 
 async def test_live_monitoring_is_for_supervisors_and_checks_its_fields(world, aiohttp_client):

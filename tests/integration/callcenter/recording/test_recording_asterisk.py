@@ -29,20 +29,13 @@ from callcenter.recording.errors import NotRecording
 from callcenter.recording.paths import local_path
 from callcenter.recording.processor import RecordingProcessor, model_dir
 from callcenter.recording.services import RecordingService
-from callcenter.recording.transcribe import model_for, transcribe
+from callcenter.recording.transcribe import transcribe
 from callcenter.settings import Settings
+from callcenter.speech_model import load_model
 from hcrm_core.actors import Actor
 from hcrm_core.db import Database
 from hcrm_core.errors import ValidationFailed
 from hcrm_core.models import AuditEvent, Recording, RecordingJob, RecordingStatus, Transcript
-from tests.integration.callcenter.calls.test_tracker_asterisk import (
-    QUEUE,
-    WAIT,
-    Rig,
-    agent_extension,
-    open_rig,
-    queue_member,
-)
 from tests.support.asterisk_sandbox import AsteriskSandboxHandle
 from tests.support.recording import (
     AGENT_TEXT,
@@ -51,6 +44,14 @@ from tests.support.recording import (
     recording_settings,
     sandbox_sound,
     speak,
+)
+from tests.support.rig import (
+    QUEUE,
+    WAIT,
+    Rig,
+    agent_extension,
+    open_rig,
+    queue_member,
 )
 
 pytestmark = pytest.mark.asterisk
@@ -196,7 +197,7 @@ async def test_queue_call_is_recorded_on_both_sides_processed_and_transcribed(
     by_speaker = {t.speaker: t for t in transcripts}
     assert set(by_speaker) == {"caller", "agent"}
     assert all(t.encrypted and "안" not in t.text for t in transcripts)
-    model = model_for(model_dir(settings) or "")
+    model = load_model(model_dir(settings) or "")
     words = {
         speaker: json.loads(cipher.decrypt_text(t.words[0]["enc"]))
         for speaker, t in by_speaker.items()

@@ -4,19 +4,20 @@ from __future__ import annotations
 
 import asyncio
 
-from callcenter.server.runtime import Runtime, run_server
+from callcenter.server.root import Server
+from callcenter.server.run import run_server
 from tests.support.console import closed_port, console_settings
 
 
-async def test_a_background_job_sees_the_runtime_and_its_failure_stops_the_server(tmp_path):
+async def test_a_background_job_sees_the_server_and_its_failure_stops_the_server(tmp_path):
     settings = console_settings(tmp_path)
     settings = settings.model_copy(
         update={"web": settings.web.model_copy(update={"port": closed_port()})}
     )
-    seen: list[Runtime] = []
+    seen: list[Server] = []
 
-    async def job(runtime: Runtime) -> None:
-        seen.append(runtime)
+    async def job(server: Server) -> None:
+        seen.append(server)
         raise RuntimeError("the simulated callers broke")
 
     # Without the failure stopping it, run_server would wait for SIGTERM forever.

@@ -6,10 +6,11 @@ import asyncio
 import socket
 from pathlib import Path
 
+import aiohttp
 import pytest
 from pydantic import SecretStr
 
-from callcenter.server.runtime import start_runtime, stop_runtime
+from callcenter.server.root import start_server
 from callcenter.settings import AgiSettings, AmiSettings, Settings, SpeechSettings
 
 
@@ -39,7 +40,7 @@ async def test_a_bad_speech_model_stops_what_had_started(tmp_path: Path) -> None
         tmp_path, speech=SpeechSettings(enabled=True, model_dir=tmp_path / "no-such-model")
     )
     with pytest.raises(Exception, match="no-such-model"):
-        await start_runtime(settings)
+        await start_server(settings, serve_console=False)
     await asyncio.sleep(0)
     # The AMI bridge's reconnect loop, the call log writer, the tracker's and the desk's
     # subscribers, the recordings and the dialer: all stopped again.
@@ -53,9 +54,44 @@ async def test_the_fastagi_port_taken_stops_what_had_started(tmp_path: Path) -> 
         port = taken.getsockname()[1]
         before = _other_tasks()
         with pytest.raises(OSError):
-            await start_runtime(_settings(tmp_path, agi=AgiSettings(port=port)))
+            await start_server(_settings(tmp_path, agi=AgiSettings(port=port)), serve_console=False)
         await asyncio.sleep(0)
         assert _other_tasks() - before == set()
     # And the same settings with a free port start and stop cleanly.
-    runtime = await start_runtime(_settings(tmp_path))
-    await stop_runtime(runtime)
+    server = await start_server(_settings(tmp_path), serve_console=False)
+    await server.stop()
+
+
+async def test_parts_start_in_order_and_the_console_is_served_last(tmp_path: Path) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        web_port = probe.getsockname()[1]
+    settings = _settings(tmp_path)
+    settings = settings.model_copy(
+        update={"web": settings.web.model_copy(update={"host": "127.0.0.1", "port": web_port})}
+    )
+    server = await start_server(settings)
+    try:
+        assert server.lifecycle.parts == (
+            "database",
+            "bus",
+            "call log",
+            "tracker",
+            "agent desk",
+            "board",
+            "recordings",
+            "monitoring",
+            "outbound events",
+            "AMI bridge",
+            "IVR speech",
+            "FastAGI",
+            "dialing",
+            "web console",
+        )
+        url = f"http://127.0.0.1:{web_port}/healthz"
+        async with aiohttp.ClientSession() as client, client.get(url) as response:
+            assert (await response.json())["agi"]["listening"] is True
+    finally:
+        await server.stop()
+    assert server.lifecycle.parts == ()
+    assert not server.agi.health()["listening"]

@@ -11,7 +11,6 @@ import pytest
 from callcenter.agents.dial import dial_number, hospital_caller_id
 from callcenter.agents.errors import InvalidExtension, InvalidNumber
 from callcenter.agents.member_events import (
-    DeviceStatus,
     MemberCall,
     MemberEvent,
     MemberEventKind,
@@ -30,6 +29,7 @@ from callcenter.agents.state import (
 )
 from callcenter.ami.events import AmiEvent, AmiSnapshot, Headers
 from callcenter.ami.protocol import parse_stream
+from callcenter.ami.queue_members import DeviceStatus
 from callcenter.settings import AgentsSettings
 from hcrm_core.errors import ValidationFailed
 from hcrm_core.models import Role

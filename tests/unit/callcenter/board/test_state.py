@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from callcenter.ami.events import AmiEvent, Headers
+from callcenter.ami.queue_members import DeviceStatus
 from callcenter.board.queue_events import (
     AgentCallDone,
     CallerJoined,
     CallerLeft,
-    DeviceStatus,
     MemberUpdate,
     QueueParams,
     parse_board_event,

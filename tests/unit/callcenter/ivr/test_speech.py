@@ -106,16 +106,16 @@ def test_the_weakest_word_decides() -> None:
 
 
 def test_a_directory_that_is_no_model_is_refused_with_its_path(tmp_path: Path) -> None:
-    from callcenter.ivr.speech import SpeechUnavailable, load_model
+    from callcenter.speech_model import SpeechUnavailable, load_model
 
     with pytest.raises(SpeechUnavailable, match=str(tmp_path)):
         load_model(tmp_path)
 
 
 def test_speech_settings_are_validated_and_default_to_the_bundled_model(tmp_path: Path) -> None:
-    from callcenter.ivr.speech import bundled_model_dir
     from callcenter.ivr.speech_input import model_dir
     from callcenter.settings import SettingsError, SpeechSettings, load_settings
+    from callcenter.speech_model import bundled_model_dir
 
     config = tmp_path / "site.toml"
     config.write_text("[speech]\nenabled = true\nmin_confidence = 2\n")

@@ -1,0 +1,34 @@
+"""Wiring of the supervisor board: the service that keeps the board and publishes it.
+
+Started by the server's composition root after the agent desk (the board follows the desk's
+agent states) and before the AMI bridge connects, so the bridge's first resync fills it.
+The console forwards the :class:`~callcenter.board.services.BoardChanged` snapshots it
+publishes to supervisors' browsers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from callcenter.ami.bridge import AmiBridge
+from callcenter.asterisk.const import QUEUES
+from callcenter.board.services import BoardService
+from callcenter.bus import EventBus
+from hcrm_core.db import Database
+
+
+@dataclass(frozen=True, slots=True)
+class Board:
+    service: BoardService
+
+    async def stop(self) -> None:
+        await self.service.stop()
+
+
+async def start(*, bus: EventBus, database: Database, ami: AmiBridge, timezone: str) -> Board:
+    """Load today's calls and follow the bus; ``timezone`` is the hospital's (the board's day)."""
+    service = BoardService(
+        bus, database, ami, timezone=timezone, queues=[(q.name, q.description) for q in QUEUES]
+    )
+    await service.start()
+    return Board(service)

@@ -1,0 +1,277 @@
+"""The composition root: builds every part of the server and starts it, in order.
+
+This is the one place that imports every layer (hcrm_core, the callcenter slices,
+web_console) and wires them together with plain arguments: each slice's ``plugin.start``
+gets its own settings section and the parts it uses, the console a typed
+:class:`~web_console.deps.ConsoleDeps`. Start order (stopped in exact reverse by
+:class:`~callcenter.server.lifecycle.Lifecycle`):
+
+database, bus, call log, tracker, agent desk, board, recordings, monitoring, outbound events,
+AMI bridge, IVR speech, FastAGI, dialing, web console.
+
+Why this order: everything writes to the database; the tracker, the desk, the board, the
+recordings and the dialer's events subscribe to the bus before the AMI bridge connects, so
+the bridge's first resync reaches them all; speech is loaded before the FastAGI server serves
+the dialogs that use it; campaign calls are placed only once their dialogs can be served.
+In reverse, the console stops first, the dialer stops originating before the FastAGI server
+drains its dialogs (up to ``agi.drain_seconds``), and the AMI bridge, the call log and the
+database stay up while they drain, so a dialog half-way through a booking still books and its
+outcome is logged.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from callcenter.agents import plugin as agents_plugin
+from callcenter.agents.plugin import AgentDesk
+from callcenter.agi.server import FastAgiServer
+from callcenter.ami.bridge import AmiBridge
+from callcenter.asterisk.const import CONTEXT_INBOUND
+from callcenter.board import plugin as board_plugin
+from callcenter.board.plugin import Board
+from callcenter.bus import EventBus
+from callcenter.calls.call_log import CallLogWriter
+from callcenter.calls.tracker import CallTracker
+from callcenter.ivr import plugin as ivr_plugin
+from callcenter.ivr.plugin import Ivr
+from callcenter.monitoring import plugin as monitoring_plugin
+from callcenter.monitoring.plugin import Monitoring
+from callcenter.outbound import plugin as outbound_plugin
+from callcenter.outbound.plugin import Outbound
+from callcenter.recording import plugin as recording_plugin
+from callcenter.recording.plugin import Recordings
+from callcenter.server.lifecycle import Lifecycle
+from callcenter.settings import Settings, WebSettings
+from hcrm_core.db import Database
+from hcrm_core.migrate import upgrade_async
+from hcrm_core.services.appointments import AppointmentService
+from hcrm_core.services.patients import PatientService
+from hcrm_core.services.scheduling import SchedulingService
+from web_console.app import create_app
+from web_console.deps import ConsoleDeps
+
+_LOG = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Server:
+    """What the root started, for whoever runs the process (``run.py``, the demo's job, tests).
+
+    No slice and not the console receive it: each got its own dependencies when it started.
+    """
+
+    settings: Settings
+    database: Database
+    bus: EventBus
+    call_log: CallLogWriter
+    calls: CallTracker
+    patients: PatientService
+    scheduling: SchedulingService
+    appointments: AppointmentService
+    desk: AgentDesk
+    board: Board
+    recordings: Recordings
+    monitoring: Monitoring
+    outbound: Outbound
+    ami: AmiBridge
+    ivr: Ivr
+    agi: FastAgiServer
+    lifecycle: Lifecycle
+
+    def console_deps(self) -> ConsoleDeps:
+        """What the web console uses, typed (see :mod:`web_console.deps`)."""
+        return ConsoleDeps(
+            settings=self.settings,
+            database=self.database,
+            bus=self.bus,
+            patients=self.patients,
+            scheduling=self.scheduling,
+            appointments=self.appointments,
+            desk=self.desk,
+            calls=self.calls,
+            call_log=self.call_log,
+            board=self.board.service,
+            monitoring=self.monitoring.service,
+            campaigns=self.outbound.campaigns,
+            ami_health=self.ami,
+            agi_health=self.agi,
+        )
+
+    async def stop(self) -> None:
+        """Stop every part in reverse start order (see the module's docstring)."""
+        await self.lifecycle.stop()
+
+
+async def start_server(
+    settings: Settings, *, seed_demo: bool = False, serve_console: bool = True
+) -> Server:
+    """Migrate the database, then start every part in order; with ``serve_console`` the
+    console listens on ``web.host:web.port`` (tests serve it themselves from
+    :meth:`Server.console_deps`). If a part fails to start (a bad speech model, the FastAGI
+    port taken), those already started are stopped in reverse order before the error goes up.
+    """
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    await upgrade_async(settings.database_url)
+    lifecycle = Lifecycle()
+    async with lifecycle.starting():
+        server = await _start_parts(settings, lifecycle, seed_demo=seed_demo)
+        if serve_console:
+            await _serve_console(server.console_deps(), settings.web, lifecycle)
+    return server
+
+
+async def _start_parts(settings: Settings, life: Lifecycle, *, seed_demo: bool) -> Server:
+    database = await _start_database(settings, life, seed_demo=seed_demo)
+    policy = settings.booking_policy()
+    patients = PatientService(database, policy)
+    scheduling = SchedulingService(database, policy)
+    appointments = AppointmentService(database, policy)
+    bus = EventBus()
+    life.started("bus", bus.close)
+    calls, call_log = await _start_call_tracking(settings, life, bus, database, patients)
+    # Built now, connected below: every subscriber is in place before its first event.
+    ami = AmiBridge(settings.ami, bus)
+    desk = await life.start(
+        "agent desk",
+        agents_plugin.start(
+            settings.agents,
+            timezone=settings.tz,
+            caller_id_number=settings.hospital.caller_id_number,
+            phone_region=settings.hospital.phone_region,
+            bus=bus,
+            ami=ami,
+            calls=calls,
+            database=database,
+            patients=patients,
+        ),
+    )
+    board = await life.start(
+        "board",
+        board_plugin.start(
+            bus=bus, database=database, ami=ami, timezone=settings.hospital.timezone
+        ),
+    )
+    recordings = await life.start(
+        "recordings", recording_plugin.start(settings, bus=bus, ami=ami, database=database)
+    )
+    monitoring = await life.start(
+        "monitoring", monitoring_plugin.start(settings.recording, ami=ami)
+    )
+    # The dialer's events too: the first resync after connecting reconciles its calls.
+    outbound = await life.start(
+        "outbound events",
+        outbound_plugin.start(
+            settings.outbound,
+            timezone=settings.tz,
+            hospital_name=settings.hospital.name,
+            caller_id_number=settings.hospital.caller_id_number,
+            agent_wrapup_seconds=settings.agents.wrapup_seconds,
+            policy=policy,
+            bus=bus,
+            ami=ami,
+            database=database,
+            appointments=appointments,
+        ),
+    )
+    await ami.start()
+    life.started("AMI bridge", ami.stop)
+    # Speech input loads its Vosk model here, once, in a worker thread (seconds).
+    ivr = await life.start(
+        "IVR speech",
+        ivr_plugin.start(
+            settings.speech,
+            asterisk=settings.asterisk,
+            bus=bus,
+            patients=patients,
+            scheduling=scheduling,
+            appointments=appointments,
+            timezone=settings.hospital.timezone,
+        ),
+    )
+    agi = FastAgiServer(settings.agi, {**ivr.routes, **outbound.routes}, speech=ivr.speech)
+    await agi.start()
+    life.started("FastAGI", agi.stop)
+    # Campaign calls only once their dialogs can be served; stopped before the FastAGI drain.
+    await outbound.start_dialing()
+    life.started("dialing", outbound.stop_dialing)
+    return Server(
+        settings=settings,
+        database=database,
+        bus=bus,
+        call_log=call_log,
+        calls=calls,
+        patients=patients,
+        scheduling=scheduling,
+        appointments=appointments,
+        desk=desk,
+        board=board,
+        recordings=recordings,
+        monitoring=monitoring,
+        outbound=outbound,
+        ami=ami,
+        ivr=ivr,
+        agi=agi,
+        lifecycle=life,
+    )
+
+
+async def _start_database(settings: Settings, life: Lifecycle, *, seed_demo: bool) -> Database:
+    database = Database(
+        settings.database_url, echo=settings.database.echo, pool_size=settings.database.pool_size
+    )
+    life.started("database", database.dispose)
+    if seed_demo:
+        await _seed_if_empty(settings, database)
+    # Open SQLite's kept connections (a thread each) now, not during the first burst of calls
+    # (benchmarks/README.md, ivr_load); a PostgreSQL pool's connections are cheaper to open.
+    if database.dialect == "sqlite":
+        await database.warm_up()
+    return database
+
+
+async def _start_call_tracking(
+    settings: Settings,
+    life: Lifecycle,
+    bus: EventBus,
+    database: Database,
+    patients: PatientService,
+) -> tuple[CallTracker, CallLogWriter]:
+    """The call log writer, then the tracker that feeds it (subscribed before AMI connects,
+    so no event of a call is missed)."""
+    call_log = CallLogWriter(database)
+    await call_log.start()
+    life.started("call log", call_log.stop)
+    calls = CallTracker(
+        bus,
+        call_log,
+        database,
+        patients,
+        inbound_contexts=[CONTEXT_INBOUND],
+        campaign_prefix=settings.outbound.channel_prefix,
+    )
+    await calls.start()
+    life.started("tracker", calls.stop)
+    return calls, call_log
+
+
+async def _serve_console(deps: ConsoleDeps, settings: WebSettings, life: Lifecycle) -> None:
+    runner = web.AppRunner(create_app(deps), access_log=None)
+    await runner.setup()
+    # The runner's cleanup closes the site and the app (its websockets and relays).
+    life.started("web console", runner.cleanup)
+    await web.TCPSite(runner, settings.host, settings.port).start()
+
+
+async def _seed_if_empty(settings: Settings, database: Database) -> None:
+    from hcrm_core.seed import DemoAlreadySeeded, seed_demo
+
+    try:
+        summary = await seed_demo(database, settings.booking_policy())
+    except DemoAlreadySeeded:
+        _LOG.info("demo data already present; not seeding")
+        return
+    _LOG.info("seeded %s", summary)

@@ -7,7 +7,7 @@ actions with timeouts and typed errors. It knows nothing of what the events mean
 
 panoramisk's ``Manager`` is not used for this: its reconnect has a fixed delay, its pinger
 never checks for a reply, and it re-sends pending actions after a reconnect (an Originate
-could be dialled twice). The wire protocol is panoramisk's, fixed in :mod:`ami_protocol`.
+could be dialled twice). The wire protocol is panoramisk's, fixed in :mod:`callcenter.ami.protocol`.
 """
 
 from __future__ import annotations

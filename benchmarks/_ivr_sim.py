@@ -109,7 +109,8 @@ async def seed(url: str, calls: int, departments: int, rng: random.Random) -> li
 
 
 async def render_prompts(settings: Settings, url: str) -> None:
-    from callcenter.ivr.build_prompts import build_prompts, language_prompts, sounds_language_dir
+    from callcenter.agi.prompt_audio import build_prompts, sounds_language_dir
+    from callcenter.ivr.build_prompts import language_prompts
 
     database = Database(url)
     try:

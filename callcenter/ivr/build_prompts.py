@@ -13,10 +13,6 @@ from typing import TYPE_CHECKING
 
 from callcenter.agi import speech_prompts
 from callcenter.agi.core_sounds_zh import say_files
-from callcenter.agi.prompt_audio import BuildResult as BuildResult
-from callcenter.agi.prompt_audio import PromptBuildError as PromptBuildError
-from callcenter.agi.prompt_audio import build_prompts as build_prompts
-from callcenter.agi.prompt_audio import sounds_language_dir as sounds_language_dir
 from callcenter.ivr.prompts import (
     MANDARIN,
     Spoken,

@@ -79,12 +79,8 @@ def build(
 ) -> None:
     """Render every prompt that changed since the last build (8 kHz mono WAV), in English and
     Mandarin; Mandarin also gets the digits, day and month sounds Asterisk's SAY needs."""
-    from callcenter.ivr.build_prompts import (
-        PromptBuildError,
-        build_prompts,
-        language_prompts,
-        sounds_language_dir,
-    )
+    from callcenter.agi.prompt_audio import PromptBuildError, build_prompts, sounds_language_dir
+    from callcenter.ivr.build_prompts import language_prompts
     from callcenter.ivr.prompts import LANGUAGES
 
     settings = _settings(ctx)

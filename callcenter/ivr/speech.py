@@ -20,9 +20,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
-# Re-exported: the speech tests' rigs find the bundled model here.
-from callcenter.speech_model import SpeechUnavailable as SpeechUnavailable
-from callcenter.speech_model import bundled_model_dir as bundled_model_dir
 from callcenter.speech_model import load_model
 
 _LOG = logging.getLogger(__name__)

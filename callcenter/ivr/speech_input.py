@@ -24,8 +24,7 @@ from typing import Generic, TypeVar
 
 from callcenter.agi.channel import AgiChannel
 from callcenter.agi.errors import RecordingFailed
-from callcenter.agi.listening import Heard as Heard
-from callcenter.agi.listening import Outcome as Outcome
+from callcenter.agi.listening import Heard, Outcome
 from callcenter.ivr.speech import Grammar, Recognition, Recognizer, match
 from callcenter.settings import AsteriskSettings, SpeechSettings
 from callcenter.speech_model import SpeechUnavailable, bundled_model_dir

@@ -40,8 +40,14 @@ async def _process(settings: Settings) -> int:
 
     await upgrade_async(settings.database_url)
     database = Database(settings.database_url)
+    recording = settings.recording
     processor = RecordingProcessor(
-        settings, database, make_pool(settings), pool_factory=lambda: make_pool(settings)
+        recording,
+        database,
+        make_pool(recording),
+        asterisk=settings.asterisk,
+        data_dir=settings.data_dir,
+        pool_factory=lambda: make_pool(recording),
     )
     try:
         total = await processor.queue.backlog()
@@ -64,7 +70,7 @@ def retention(ctx: click.Context) -> None:
     async def run() -> int:
         database = Database(settings.database_url)
         try:
-            return await apply_retention(settings, database)
+            return await apply_retention(settings.recording, database, asterisk=settings.asterisk)
         finally:
             await database.dispose()
 

@@ -28,7 +28,7 @@ from callcenter.recording.errors import LeaseLost
 from callcenter.recording.jobs import ClaimedJob, JobQueue
 from callcenter.recording.paths import local_path
 from callcenter.recording.worker import WorkInput, WorkOutput, init_worker, process_recording
-from callcenter.settings import Settings
+from callcenter.settings import AsteriskSettings, RecordingSettings
 from callcenter.speech_model import bundled_model_dir
 from hcrm_core.db import Database
 from hcrm_core.models import Recording, RecordingStatus, Transcript
@@ -39,21 +39,23 @@ IDLE_POLL = 5.0
 RETENTION_INTERVAL = 3600.0
 
 
-def processed_dir(settings: Settings) -> Path:
-    return settings.recording.processed_dir or settings.data_dir / "recordings"
+def processed_dir(settings: RecordingSettings, data_dir: Path) -> Path:
+    """Where processed files go: ``recording.processed_dir``, else ``<data_dir>/recordings``."""
+    return settings.processed_dir or data_dir / "recordings"
 
 
-def model_dir(settings: Settings) -> str | None:
-    if not settings.recording.transcribe:
+def model_dir(settings: RecordingSettings) -> str | None:
+    """The Vosk model the workers load; None when transcription is off or no model is found."""
+    if not settings.transcribe:
         return None
-    chosen = settings.recording.model_dir or bundled_model_dir()
+    chosen = settings.model_dir or bundled_model_dir()
     return str(chosen) if chosen else None
 
 
-def make_pool(settings: Settings) -> ProcessPoolExecutor:
+def make_pool(settings: RecordingSettings) -> ProcessPoolExecutor:
     # Spawned, not forked: the server's process holds threads (database drivers) and a loop.
     return ProcessPoolExecutor(
-        max_workers=settings.recording.workers,
+        max_workers=settings.workers,
         mp_context=multiprocessing.get_context("spawn"),
         initializer=init_worker,
         initargs=(model_dir(settings),),
@@ -63,22 +65,28 @@ def make_pool(settings: Settings) -> ProcessPoolExecutor:
 class RecordingProcessor:
     def __init__(
         self,
-        settings: Settings,
+        settings: RecordingSettings,
         database: Database,
         executor: Executor,
         *,
+        asterisk: AsteriskSettings,
+        data_dir: Path,
         pool_factory: Callable[[], Executor] | None = None,
     ) -> None:
+        """``asterisk`` maps the files Asterisk wrote to this server's paths; processed files
+        go to :func:`processed_dir` (under ``data_dir`` unless ``recording.processed_dir``)."""
         # With a factory, a pool whose worker died (killed, out of memory) is replaced;
         # without one, every later job would fail on the broken pool.
         self._pool_factory = pool_factory
         self._settings = settings
+        self._asterisk = asterisk
+        self._processed_dir = processed_dir(settings, data_dir)
         self._db = database
         self._executor = executor
         self.queue = JobQueue(
             database,
-            lease_seconds=settings.recording.lease_seconds,
-            max_attempts=settings.recording.max_attempts,
+            lease_seconds=settings.lease_seconds,
+            max_attempts=settings.max_attempts,
         )
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self._wakeup = asyncio.Event()
@@ -108,7 +116,7 @@ class RecordingProcessor:
             try:
                 if loop.time() >= next_retention:
                     next_retention = loop.time() + RETENTION_INTERVAL
-                    await apply_retention(self._settings, self._db)
+                    await apply_retention(self._settings, self._db, asterisk=self._asterisk)
                 worked = await self.run_one()
             except Exception as exc:  # database down: the job stays queued; try again later
                 _LOG.warning("recording processor: %s; retrying", type(exc).__name__)
@@ -176,27 +184,26 @@ class RecordingProcessor:
             recording = await session.get(Recording, job.recording_id)
         if recording is None:
             raise LookupError(f"recording {job.recording_id} is gone")
-        asterisk = self._settings.asterisk
 
         def mapped(path: str | None) -> str | None:
-            return str(local_path(path, asterisk)) if path else None
+            return str(local_path(path, self._asterisk)) if path else None
 
-        extension = "ogg" if self._settings.recording.audio_format == "opus" else "mp3"
-        target = processed_dir(self._settings) / f"recording-{recording.id}.{extension}"
+        extension = "ogg" if self._settings.audio_format == "opus" else "mp3"
+        target = self._processed_dir / f"recording-{recording.id}.{extension}"
         return WorkInput(
             recording_id=recording.id,
             caller_wav=mapped(recording.caller_asterisk_path),
             agent_wav=mapped(recording.agent_asterisk_path),
             target=str(target),
-            audio_format=self._settings.recording.audio_format,
-            key=self._settings.recording.key.get_secret_value(),
+            audio_format=self._settings.audio_format,
+            key=self._settings.key.get_secret_value(),
             model_dir=model_dir(self._settings),
-            redact_min_digits=self._settings.recording.redact_min_digits,
+            redact_min_digits=self._settings.redact_min_digits,
         )
 
     async def _store(self, session: AsyncSession, output: WorkOutput) -> None:
         """Write the results; replaces earlier ones, so a re-run leaves one set of rows."""
-        cipher = RecordingCipher.from_setting(self._settings.recording.key.get_secret_value())
+        cipher = RecordingCipher.from_setting(self._settings.key.get_secret_value())
         recording = (
             await session.scalars(select(Recording).where(Recording.id == output.recording_id))
         ).one()
@@ -215,11 +222,9 @@ class RecordingProcessor:
                     encrypted=cipher is not None,
                 )
             )
-        extension = "ogg" if self._settings.recording.audio_format == "opus" else "mp3"
-        recording.audio_path = str(
-            processed_dir(self._settings) / f"recording-{recording.id}.{extension}"
-        )
-        recording.audio_format = self._settings.recording.audio_format
+        extension = "ogg" if self._settings.audio_format == "opus" else "mp3"
+        recording.audio_path = str(self._processed_dir / f"recording-{recording.id}.{extension}")
+        recording.audio_format = self._settings.audio_format
         recording.audio_encrypted = output.encrypted
         recording.duration_seconds = output.duration_seconds
         recording.peaks = output.peaks

@@ -15,7 +15,7 @@ from sqlalchemy import delete
 
 from callcenter.recording.errors import UnsafeRecordingPath
 from callcenter.recording.paths import local_path
-from callcenter.settings import Settings
+from callcenter.settings import AsteriskSettings, RecordingSettings
 from hcrm_core.actors import Actor
 from hcrm_core.db import Database
 from hcrm_core.models import AuditAction, Recording, RecordingStatus, Transcript
@@ -26,26 +26,30 @@ _LOG = logging.getLogger(__name__)
 
 
 async def apply_retention(
-    settings: Settings, database: Database, now: datetime | None = None
+    settings: RecordingSettings,
+    database: Database,
+    *,
+    asterisk: AsteriskSettings,
+    now: datetime | None = None,
 ) -> int:
-    """Delete expired audio; returns how many recordings lost their audio."""
-    days = settings.recording.retention_days
+    """Delete expired audio; returns how many recordings lost their audio.
+
+    ``asterisk`` maps the original MixMonitor files to this server's paths (they go too).
+    """
+    days = settings.retention_days
     if days <= 0:
         return 0
     now = now or datetime.now(UTC)
     expired = await expired_recordings(database, now - timedelta(days=days))
     for recording in expired:
-        await asyncio.to_thread(_remove_files, _files_of(settings, recording))
+        await asyncio.to_thread(_remove_files, _files_of(asterisk, recording))
         async with database.transaction() as session:
             row = await session.get(Recording, recording.id)
             if row is None or row.legal_hold:  # put on hold since we listed it
                 continue
             row.audio_deleted_at = now
             row.audio_path = None
-            if (
-                row.status is RecordingStatus.PROCESSED
-                and not settings.recording.retention_keeps_transcripts
-            ):
+            if row.status is RecordingStatus.PROCESSED and not settings.retention_keeps_transcripts:
                 await session.execute(delete(Transcript).where(Transcript.recording_id == row.id))
             if row.status is not RecordingStatus.PROCESSED:
                 row.status = RecordingStatus.DELETED
@@ -63,7 +67,7 @@ async def apply_retention(
     return len(expired)
 
 
-def _files_of(settings: Settings, recording: Recording) -> list[Path]:
+def _files_of(asterisk: AsteriskSettings, recording: Recording) -> list[Path]:
     files = [Path(recording.audio_path)] if recording.audio_path else []
     for path in (
         recording.asterisk_path,
@@ -72,7 +76,7 @@ def _files_of(settings: Settings, recording: Recording) -> list[Path]:
     ):
         if path:
             try:
-                files.append(local_path(path, settings.asterisk))
+                files.append(local_path(path, asterisk))
             except UnsafeRecordingPath:
                 continue
     return files

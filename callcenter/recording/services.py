@@ -1,13 +1,14 @@
-"""Recordings of live calls: registered when Asterisk starts one, paused and resumed from the
-agent desk, and closed when the call ends (files checked, job queued, or marked failed).
+"""Recordings of live calls: registered when Asterisk starts one, paused and resumed on request,
+and closed when the call ends (files checked, job queued, or marked failed).
 
-Public entry point for the agent desk::
+Pausing::
 
     await recordings.service.set_paused(linkedid, paused=True, actor=Actor.user(...))
 
 mutes both directions of the call's MixMonitor (AMI ``MixMonitorMute``), notes the pause in
 the recording's ``pauses`` and writes an audit row. Raises :class:`NotRecording` when the call
-has no recording in progress, :class:`AsteriskUnavailable` when AMI is down.
+has no recording in progress, :class:`TelephonyUnavailable` when AMI is down. (No console route
+calls it yet: the desk's pause button is part of call control.)
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from callcenter.calls.state import EndReason
 from callcenter.recording.errors import NotRecording, TelephonyUnavailable, UnsafeRecordingPath
 from callcenter.recording.jobs import add_job
 from callcenter.recording.paths import files_for, local_path
-from callcenter.settings import Settings
+from callcenter.settings import AsteriskSettings
 from hcrm_core.actors import Actor
 from hcrm_core.db import Database
 from hcrm_core.models import AuditAction, Call, CampaignAttempt, Recording, RecordingStatus, User
@@ -64,14 +65,16 @@ class LiveRecordingState:
 class RecordingService:
     def __init__(
         self,
-        settings: Settings,
+        asterisk: AsteriskSettings,
         database: Database,
         ami: AmiBridge,
         *,
         on_queued: Callable[[], None] | None = None,
         on_closed: Callable[[Recording], None] | None = None,
     ) -> None:
-        self._settings = settings
+        """``asterisk`` names the recording files (``recordings_asterisk_path``) and maps them
+        to this server's paths (``recordings_local_path``)."""
+        self._asterisk = asterisk
         self._db = database
         self._ami = ami
         self._on_queued = on_queued
@@ -86,7 +89,7 @@ class RecordingService:
     async def recording_started(self, started: RecordingStarted) -> Recording | None:
         """Register the recording once the call's row exists; mute it when on demand."""
         try:
-            files = files_for(started.file_name, self._settings.asterisk)
+            files = files_for(started.file_name, self._asterisk)
         except UnsafeRecordingPath as exc:
             _LOG.error("recording ignored linkedid=%s: %s", started.linkedid, exc)
             return None
@@ -239,7 +242,7 @@ class RecordingService:
             call = await session.get(Call, recording.call_id)
         assert call is not None
         sides = [
-            local_path(p, self._settings.asterisk)
+            local_path(p, self._asterisk)
             for p in (recording.caller_asterisk_path, recording.agent_asterisk_path)
             if p
         ]
@@ -249,7 +252,7 @@ class RecordingService:
             row = await session.get(Recording, recording_id)
             assert row is not None
             row.ended_at = call.ended_at or datetime.now(UTC)
-            row.local_path = str(local_path(row.asterisk_path, self._settings.asterisk))
+            row.local_path = str(local_path(row.asterisk_path, self._asterisk))
             await self._link(session, row, call)
             # Nothing worth keeping: not a failure, but no recording either (files removed).
             nothing = _nothing_to_keep(row, call, sizes) if error is None else None

@@ -156,7 +156,15 @@ async def _start_parts(settings: Settings, life: Lifecycle, *, seed_demo: bool) 
         ),
     )
     recordings = await life.start(
-        "recordings", recording_plugin.start(settings, bus=bus, ami=ami, database=database)
+        "recordings",
+        recording_plugin.start(
+            settings.recording,
+            asterisk=settings.asterisk,
+            data_dir=settings.data_dir,
+            bus=bus,
+            ami=ami,
+            database=database,
+        ),
     )
     monitoring = await life.start(
         "monitoring", monitoring_plugin.start(settings.recording, ami=ami)

@@ -7,10 +7,10 @@ import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+from callcenter.agi.prompt_audio import build_prompts, sounds_language_dir
 from callcenter.ami.events import AmiResynced
 from callcenter.asterisk import const
 from callcenter.ivr import prompts
-from callcenter.ivr.build_prompts import build_prompts, sounds_language_dir
 from callcenter.server.root import Server, start_server
 from callcenter.settings import AgentsSettings, Settings
 from hcrm_core.models import Role

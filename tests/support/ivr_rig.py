@@ -21,12 +21,13 @@ from pathlib import Path
 
 from sqlalchemy import select, update
 
+from callcenter.agi.prompt_audio import build_prompts, sounds_language_dir
 from callcenter.agi.server import FastAgiServer
 from callcenter.ami.bridge import AmiResynced
 from callcenter.asterisk import const
 from callcenter.calls.state import IvrProgress
 from callcenter.ivr import prompts
-from callcenter.ivr.build_prompts import build_prompts, language_prompts, sounds_language_dir
+from callcenter.ivr.build_prompts import language_prompts
 from callcenter.ivr.plugin import build_routes
 from callcenter.settings import AgiSettings
 from hcrm_core.actors import Actor

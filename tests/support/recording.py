@@ -10,7 +10,7 @@ from pathlib import Path
 from pydantic import SecretStr
 from pydub import AudioSegment
 
-from callcenter.ivr.build_prompts import sounds_language_dir
+from callcenter.agi.prompt_audio import sounds_language_dir
 from callcenter.recording.crypto import generate_key
 from callcenter.recording.processor import make_pool
 from callcenter.settings import Settings
@@ -51,4 +51,4 @@ def recording_settings(base: Settings, tmp: Path, **overrides: object) -> Settin
 
 
 def pool_for(settings: Settings) -> ProcessPoolExecutor:
-    return make_pool(settings)
+    return make_pool(settings.recording)

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from pydub import AudioSegment
 
-from callcenter.ivr.speech import Recognizer, bundled_model_dir
+from callcenter.ivr.speech import Recognizer
+from callcenter.speech_model import bundled_model_dir
 from tests.conftest import require_or_skip
 
 SAMPLE_RATE = 8000

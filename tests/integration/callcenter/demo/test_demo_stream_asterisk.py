@@ -20,6 +20,7 @@ from sqlalchemy import select, update
 
 from callcenter.agents.notifier import AgentNotifier
 from callcenter.agents.services import AgentService
+from callcenter.agi.prompt_audio import build_prompts, sounds_language_dir
 from callcenter.agi.server import FastAgiServer
 from callcenter.ami.bridge import AmiResynced
 from callcenter.board.services import BoardChanged, BoardService
@@ -28,7 +29,7 @@ from callcenter.calls.state import CallEnded
 from callcenter.demo.callers import DemoCallers, Persona, StreamSettings, known_callers
 from callcenter.demo.run import DEMO_INTERFACE, signed_in_robots
 from callcenter.ivr import prompts
-from callcenter.ivr.build_prompts import build_prompts, language_prompts, sounds_language_dir
+from callcenter.ivr.build_prompts import language_prompts
 from callcenter.ivr.plugin import build_routes
 from callcenter.settings import AgentsSettings, AgiSettings
 from hcrm_core.db import Database

@@ -18,13 +18,14 @@ import pytest
 from sqlalchemy import select
 
 from callcenter.agi.channel import AgiChannel
+from callcenter.agi.prompt_audio import build_prompts, sounds_language_dir
 from callcenter.agi.server import FastAgiServer, Flow
 from callcenter.ami.bridge import AmiBridge, AmiResynced
 from callcenter.ami.events import AmiEvent
 from callcenter.asterisk import const
 from callcenter.calls.state import IvrProgress
 from callcenter.ivr import prompts
-from callcenter.ivr.build_prompts import build_prompts, language_prompts, sounds_language_dir
+from callcenter.ivr.build_prompts import language_prompts
 from callcenter.server.root import start_server
 from callcenter.settings import AgiSettings
 from hcrm_core.db import Database

@@ -16,10 +16,11 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlalchemy import select, update
 
+from callcenter.agi.prompt_audio import build_prompts, sounds_language_dir
 from callcenter.ami.bridge import AmiResynced
 from callcenter.asterisk import const
 from callcenter.ivr import prompts
-from callcenter.ivr.build_prompts import build_prompts, language_prompts, sounds_language_dir
+from callcenter.ivr.build_prompts import language_prompts
 from hcrm_core.db import Database
 from hcrm_core.models import Appointment, Channel, Patient, Slot
 from hcrm_core.policy import BookingPolicy

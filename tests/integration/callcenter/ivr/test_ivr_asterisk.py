@@ -20,12 +20,13 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlalchemy import select, update
 
+from callcenter.agi.prompt_audio import build_prompts, sounds_language_dir
 from callcenter.agi.server import FastAgiServer
 from callcenter.ami.bridge import AmiBridge, AmiResynced
 from callcenter.asterisk import const
 from callcenter.calls.state import CallQueued, IvrProgress
 from callcenter.ivr import prompts
-from callcenter.ivr.build_prompts import build_prompts, database_prompts, sounds_language_dir
+from callcenter.ivr.build_prompts import database_prompts
 from callcenter.ivr.plugin import build_routes
 from callcenter.settings import AgiSettings
 from hcrm_core.actors import Actor

@@ -18,10 +18,11 @@ import pytest
 from callcenter.agi import core_sounds_zh
 from callcenter.agi.channel import AgiChannel
 from callcenter.agi.localised import LANGUAGE_VARIABLE
+from callcenter.agi.prompt_audio import build_prompts, sounds_language_dir
 from callcenter.agi.server import FastAgiServer
 from callcenter.ami.bridge import AmiBridge
 from callcenter.asterisk import const
-from callcenter.ivr.build_prompts import build_prompts, language_prompts, sounds_language_dir
+from callcenter.ivr.build_prompts import language_prompts
 from callcenter.settings import AgiSettings
 from tests.support.asterisk_sandbox import AsteriskSandboxHandle
 

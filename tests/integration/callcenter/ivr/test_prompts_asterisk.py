@@ -8,11 +8,11 @@ import pytest
 
 from callcenter.agi.channel import AgiChannel
 from callcenter.agi.errors import SoundMissing
+from callcenter.agi.prompt_audio import build_prompts, sounds_language_dir
 from callcenter.agi.server import FastAgiServer
 from callcenter.ami.bridge import AmiBridge
 from callcenter.asterisk import const
 from callcenter.ivr import prompts
-from callcenter.ivr.build_prompts import build_prompts, sounds_language_dir
 from callcenter.settings import AgiSettings
 from tests.support.asterisk_sandbox import AsteriskSandboxHandle
 

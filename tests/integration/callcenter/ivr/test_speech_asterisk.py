@@ -22,12 +22,13 @@ import pytest
 from sqlalchemy import select, update
 
 from callcenter.agi import speech_prompts
+from callcenter.agi.prompt_audio import build_prompts, sounds_language_dir
 from callcenter.agi.server import FastAgiServer
 from callcenter.ami.bridge import AmiResynced
 from callcenter.asterisk import const
 from callcenter.calls.state import IvrProgress
 from callcenter.ivr import prompts
-from callcenter.ivr.build_prompts import build_prompts, language_prompts, sounds_language_dir
+from callcenter.ivr.build_prompts import language_prompts
 from callcenter.ivr.plugin import build_routes
 from callcenter.ivr.speech import Recognizer
 from callcenter.ivr.speech_input import SpeechInput

@@ -24,11 +24,11 @@ import phonenumbers
 import pytest
 from sqlalchemy import select, update
 
+from callcenter.agi.prompt_audio import build_prompts, sounds_language_dir
 from callcenter.agi.server import FastAgiServer
 from callcenter.ami.events import AmiEvent, AmiResynced
 from callcenter.asterisk import const
 from callcenter.ivr import prompts as ivr_prompts
-from callcenter.ivr.build_prompts import build_prompts, sounds_language_dir
 from callcenter.outbound import prompts
 from callcenter.outbound.bus_consume import DialerEvents
 from callcenter.outbound.channels import DialPlan

@@ -19,8 +19,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
+from callcenter.agi.prompt_audio import build_prompts, sounds_language_dir
 from callcenter.ivr import prompts as ivr_prompts
-from callcenter.ivr.build_prompts import build_prompts, sounds_language_dir
 from callcenter.outbound import prompts
 from hcrm_core.actors import Actor
 from hcrm_core.db import Database

@@ -82,7 +82,7 @@ async def recording_rig(
         asyncio.get_running_loop().create_task(_notify(closing))
 
     service = RecordingService(
-        settings, database, rig.bridge, on_queued=queued.set, on_closed=on_closed
+        settings.asterisk, database, rig.bridge, on_queued=queued.set, on_closed=on_closed
     )
     events = RecordingEvents(rig.bus, service)
     await events.start()
@@ -165,7 +165,13 @@ async def test_queue_call_is_recorded_on_both_sides_processed_and_transcribed(
         assert local_path(path, settings.asterisk).stat().st_size > 8000
     bridged = _bridged_seconds(rig, recording.channel or "")
 
-    processor = RecordingProcessor(settings, database, pool := pool_for(settings))
+    processor = RecordingProcessor(
+        settings.recording,
+        database,
+        pool := pool_for(settings),
+        asterisk=settings.asterisk,
+        data_dir=settings.data_dir,
+    )
     try:
         # Other test sessions share this Asterisk: their recorded calls may be queued too.
         assert await processor.run_backlog() >= 1
@@ -197,7 +203,7 @@ async def test_queue_call_is_recorded_on_both_sides_processed_and_transcribed(
     by_speaker = {t.speaker: t for t in transcripts}
     assert set(by_speaker) == {"caller", "agent"}
     assert all(t.encrypted and "안" not in t.text for t in transcripts)
-    model = load_model(model_dir(settings) or "")
+    model = load_model(model_dir(settings.recording) or "")
     words = {
         speaker: json.loads(cipher.decrypt_text(t.words[0]["enc"]))
         for speaker, t in by_speaker.items()

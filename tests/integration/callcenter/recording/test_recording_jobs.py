@@ -6,6 +6,8 @@ import asyncio
 import multiprocessing
 import os
 import signal
+from collections.abc import Callable
+from concurrent.futures import Executor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path, PurePosixPath
 
@@ -50,6 +52,24 @@ def _settings(tmp: Path, **recording: object) -> Settings:
             recordings_asterisk_path=MONITOR, recordings_local_path=tmp / "monitor"
         ),
         recording=RecordingSettings(processed_dir=tmp / "processed", **recording),
+    )
+
+
+def _processor(
+    settings: Settings,
+    database: Database,
+    pool: Executor,
+    *,
+    pool_factory: Callable[[], Executor] | None = None,
+) -> RecordingProcessor:
+    """The processor wired as the slice's plugin wires it, from the whole test settings."""
+    return RecordingProcessor(
+        settings.recording,
+        database,
+        pool,
+        asterisk=settings.asterisk,
+        data_dir=settings.data_dir,
+        pool_factory=pool_factory,
     )
 
 
@@ -130,9 +150,9 @@ async def test_a_crashed_worker_s_job_is_resumed_once_without_duplicates(
     partial = tmp_path / "processed" / f"recording-{recording_id}.mp3.part"
     partial.parent.mkdir(parents=True)
     partial.write_bytes(b"half")
-    pool = make_pool(settings)
+    pool = make_pool(settings.recording)
     try:
-        processor = RecordingProcessor(settings, database, pool)
+        processor = _processor(settings, database, pool)
         assert await processor.run_backlog() == 1
         assert await processor.run_backlog() == 0  # done once, not again
         # Worker A comes back to life and tries to commit: refused, nothing applied.
@@ -170,9 +190,9 @@ async def test_a_job_failing_every_attempt_marks_the_recording_failed(
     for side in ("caller", "agent"):
         (folder / f"bad-1-{side}.wav").write_bytes(b"RIFF" + b"\x00" * 2000)  # not audio
     recording_id = await _recording(database, "bad-1")
-    pool = make_pool(settings)
+    pool = make_pool(settings.recording)
     try:
-        assert await RecordingProcessor(settings, database, pool).run_backlog() == 2
+        assert await _processor(settings, database, pool).run_backlog() == 2
     finally:
         pool.shutdown(wait=True)
     async with database.session() as session:
@@ -197,7 +217,7 @@ async def test_a_broken_recording_is_marked_failed_and_listed(
     await _recording(
         database, "broken-1", status=RecordingStatus.RECORDING, end_reason=end_reason, job=False
     )
-    service = RecordingService(settings, database, ami=None)  # type: ignore[arg-type]
+    service = RecordingService(settings.asterisk, database, ami=None)  # type: ignore[arg-type]
     # The server was down when the call ended: the start-up sweep closes the recording.
     assert await service.close_leftovers() == 1
     supervisor = Viewer(user_id=1, role=Role.SUPERVISOR)
@@ -214,16 +234,16 @@ async def test_retention_deletes_old_audio_but_not_legal_holds_or_transcripts(
     for stem, age in (("old", 40), ("held", 40), ("recent", 5)):
         _write_sides(settings, stem)
         ids[stem] = await _recording(database, stem, age_days=age)
-    pool = make_pool(settings)
+    pool = make_pool(settings.recording)
     try:
-        assert await RecordingProcessor(settings, database, pool).run_backlog() == 3
+        assert await _processor(settings, database, pool).run_backlog() == 3
     finally:
         pool.shutdown(wait=True)
     async with database.transaction() as session:
         await session.execute(
             update(Recording).where(Recording.id == ids["held"]).values(legal_hold=True)
         )
-    assert await apply_retention(settings, database) == 1
+    assert await apply_retention(settings.recording, database, asterisk=settings.asterisk) == 1
     async with database.session() as session:
         rows = {r.id: r for r in await session.scalars(select(Recording))}
     old, held, recent = rows[ids["old"]], rows[ids["held"]], rows[ids["recent"]]
@@ -242,7 +262,8 @@ async def test_retention_deletes_old_audio_but_not_legal_holds_or_transcripts(
             await session.scalars(select(AuditEvent).where(AuditEvent.action == AuditAction.DELETE))
         )
     assert [(a.entity, a.entity_id) for a in deletions] == [("recording_audio", str(old.id))]
-    assert await apply_retention(settings, database) == 0  # nothing left to delete
+    # Nothing left to delete.
+    assert await apply_retention(settings.recording, database, asterisk=settings.asterisk) == 0
 
 
 async def test_a_worker_killed_mid_job_is_replaced_and_the_job_done_once(
@@ -251,8 +272,11 @@ async def test_a_worker_killed_mid_job_is_replaced_and_the_job_done_once(
     settings = _settings(tmp_path, transcribe=True)
     _write_sides(settings, "killed-1", seconds=20)
     recording_id = await _recording(database, "killed-1")
-    processor = RecordingProcessor(
-        settings, database, make_pool(settings), pool_factory=lambda: make_pool(settings)
+    processor = _processor(
+        settings,
+        database,
+        make_pool(settings.recording),
+        pool_factory=lambda: make_pool(settings.recording),
     )
     try:
         running = asyncio.create_task(processor.run_one())
@@ -291,7 +315,7 @@ async def test_a_caller_who_never_reached_an_agent_leaves_no_recording(
     )
     async with database.transaction() as session:
         await session.execute(update(Call).values(answered_at=None))
-    service = RecordingService(settings, database, ami=None)  # type: ignore[arg-type]
+    service = RecordingService(settings.asterisk, database, ami=None)  # type: ignore[arg-type]
     assert await service.close_leftovers() == 1
     async with database.session() as session:
         recording = await session.get(Recording, recording_id)

@@ -11,10 +11,10 @@ import pytest
 from click.testing import CliRunner
 
 from callcenter.agi.channel import sound
-from callcenter.agi.prompt_audio import _resolve_in_root
+from callcenter.agi.prompt_audio import _resolve_in_root, build_prompts
 from callcenter.cli import cli
 from callcenter.ivr import prompts
-from callcenter.ivr.build_prompts import build_prompts, language_prompts
+from callcenter.ivr.build_prompts import language_prompts
 from tests.conftest import require_or_skip
 
 

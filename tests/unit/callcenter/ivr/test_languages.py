@@ -18,14 +18,10 @@ from callcenter.agi.channel import AgiChannel, sound
 from callcenter.agi.context import CallContext, ToAgent
 from callcenter.agi.dialog import DATETIME_FORMAT, SayDateTime
 from callcenter.agi.localised import LANGUAGE_VARIABLE, LocalisedIvr, datetime_format
-from callcenter.agi.prompt_audio import MANIFEST
+from callcenter.agi.prompt_audio import MANIFEST, build_prompts
 from callcenter.bus import EventBus
 from callcenter.ivr import prompts
-from callcenter.ivr.build_prompts import (
-    build_prompts,
-    language_prompts,
-    localised_database_prompts,
-)
+from callcenter.ivr.build_prompts import language_prompts, localised_database_prompts
 from callcenter.ivr.flows.language import choose_language, known_language
 from hcrm_core.models import Department, Doctor, Patient
 from tests.conftest import require_or_skip

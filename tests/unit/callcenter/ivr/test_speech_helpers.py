@@ -16,9 +16,10 @@ from callcenter.agi import speech_prompts
 from callcenter.agi.channel import AgiChannel
 from callcenter.agi.context import CallContext, ToAgent
 from callcenter.agi.dialog import Ivr
+from callcenter.agi.listening import Heard, Outcome
 from callcenter.bus import EventBus
 from callcenter.ivr import prompts
-from callcenter.ivr.speech_input import Heard, Outcome, SpeechOffer
+from callcenter.ivr.speech_input import SpeechOffer
 
 
 class FakeAgi:

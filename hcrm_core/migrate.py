@@ -12,6 +12,8 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from hcrm_core.db_roles import seal_audit_log
+
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
 
@@ -30,6 +32,9 @@ async def upgrade_async(url: str, revision: str = "head") -> None:
     def _run(connection: Connection) -> None:
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
+        # Tables the migration created gave the serving role DML by default privileges:
+        # take back its rights to change the audit log (PostgreSQL; hcrm_core/db_roles.py).
+        seal_audit_log(connection)
 
     try:
         async with engine.begin() as connection:

@@ -16,10 +16,13 @@ from aiohttp import web
 from aiohttp.web_urldispatcher import StaticResource
 
 from hcrm_core.actors import Actor
+from hcrm_core.errors import StorageUnavailable
 from hcrm_core.models import Role
+from web_console.account_check import checked_session
 from web_console.keys import (
     CSRF_FIELD,
     CSRF_HEADER,
+    DATABASE,
     LOGIN_CSRF_COOKIE,
     REQUEST_SESSION,
     SESSION_COOKIE,
@@ -108,7 +111,17 @@ def _forbidden(request: web.Request, message: str) -> web.StreamResponse:
 
 @web.middleware
 async def session_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    request[REQUEST_SESSION] = request.app[SESSIONS].get(request.cookies.get(SESSION_COOKIE))
+    """Who is asking: the live session of the cookie, once its user is known to be active."""
+    store = request.app[SESSIONS]
+    session = store.get(request.cookies.get(SESSION_COOKIE))
+    if session is not None:
+        try:
+            session = await checked_session(store, request.app[DATABASE], session)
+        except StorageUnavailable:
+            if _declared_access(request) != PUBLIC:
+                raise  # 503: who they are cannot be confirmed now
+            session = None  # public routes (health, login) still answer
+    request[REQUEST_SESSION] = session
     return await handler(request)
 
 
@@ -146,10 +159,13 @@ async def csrf_middleware(request: web.Request, handler: Handler) -> web.StreamR
     session = current_session(request)
     expected = session.csrf_token if session else request.cookies.get(LOGIN_CSRF_COOKIE, "")
     submitted = await _submitted_token(request)
-    # Compared as bytes: compare_digest refuses non-ASCII str, and a forged header may hold any.
+    # Compared as bytes: compare_digest refuses non-ASCII str, and a forged header or cookie
+    # may hold any, even bytes that are not UTF-8 (kept as surrogates, which .encode() refuses
+    # with a 500). Tokens are ASCII: anything else is simply wrong.
     if (
         not expected
         or not submitted
+        or not (submitted.isascii() and expected.isascii())
         or not hmac.compare_digest(submitted.encode(), expected.encode())
     ):
         return _forbidden(request, "missing or wrong CSRF token; reload the page and try again")

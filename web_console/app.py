@@ -17,11 +17,13 @@ from aiohttp import web
 
 from web_console import ws
 from web_console.access import access_middleware, csrf_middleware, session_middleware
+from web_console.account_check import account_check_context
 from web_console.board_push import board_push_context
 from web_console.deps import ConsoleDeps
 from web_console.desk_relay import desk_relay_context
 from web_console.desk_sessions import add_desk_sessions
 from web_console.errors import error_middleware, headers_middleware
+from web_console.input_text import input_text_middleware
 from web_console.keys import (
     AGI_HEALTH,
     AMI_HEALTH,
@@ -35,6 +37,7 @@ from web_console.keys import (
     DESK,
     MONITORING,
     PATIENTS,
+    RECORDINGS_HEALTH,
     SCHEDULING,
     SESSIONS,
     SETTINGS,
@@ -51,12 +54,14 @@ from web_console.routes import (
     health,
     home,
     patients,
+    privacy,
     recordings,
     recordings_media,
     supervisor,
 )
 from web_console.sessions import Clock, SessionStore
 from web_console.throttle import LoginThrottle
+from web_console.transport import forwarded_middleware
 from web_console.ws import WsHub, hub_context
 
 TEMPLATES = Path(__file__).with_name("templates")
@@ -72,10 +77,13 @@ def create_app(
     """The console for one running server; ``clock`` and ``throttle`` are for tests."""
     app = web.Application(
         middlewares=[
+            # First: every later part sees the client's address and scheme, not a proxy's.
+            forwarded_middleware(deps.settings.web.trusted_proxies),
             headers_middleware,
             error_middleware,
             session_middleware,
             access_middleware,
+            input_text_middleware,
             csrf_middleware,
         ]
     )
@@ -84,6 +92,7 @@ def create_app(
     app[THROTTLE] = throttle or LoginThrottle(clock=clock)
     app[WS_HUB] = WsHub()
     app.cleanup_ctx.append(hub_context)
+    app.cleanup_ctx.append(account_check_context)
     app.cleanup_ctx.append(desk_relay_context)
     add_desk_sessions(app)
     app.cleanup_ctx.append(board_push_context)
@@ -98,6 +107,7 @@ def create_app(
         app.add_routes(module.routes)
     app.add_routes([*recordings.routes, *recordings_media.routes])
     app.add_routes(campaigns.routes)
+    app.add_routes(privacy.routes)
     app.router.add_static("/static", STATIC)
     return app
 
@@ -117,3 +127,4 @@ def _store_deps(app: web.Application, deps: ConsoleDeps) -> None:
     app[CAMPAIGNS] = deps.campaigns
     app[AMI_HEALTH] = deps.ami_health
     app[AGI_HEALTH] = deps.agi_health
+    app[RECORDINGS_HEALTH] = deps.recordings_health

@@ -51,3 +51,5 @@ class ConsoleDeps:
     campaigns: CampaignService
     ami_health: HealthSource
     agi_health: HealthSource
+    # The recording processor: running, encrypting, or refused (a missing or wrong key).
+    recordings_health: HealthSource

@@ -1,4 +1,9 @@
-"""Reading JSON request bodies field by field: every refusal names the field (a 422)."""
+"""Reading JSON request bodies field by field: every refusal names the field.
+
+A body that cannot be read at all (not JSON, nested past :data:`MAX_DEPTH`, a string holding a
+NUL or half a surrogate pair) is a 400 naming the field it is in; a field that breaks a rule of
+the route is a 422.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +14,12 @@ from typing import Any
 from aiohttp import web
 
 from hcrm_core.errors import ValidationFailed
+from web_console.input_text import BadInput, check_text
 
 MAX_BODY = 64 * 1024
+# Deeper than any body the console sends (campaign settings are the deepest, at 4 levels); the
+# parser itself would recurse until Python's limit on 64 KiB of '['.
+MAX_DEPTH = 16
 
 
 class Body:
@@ -19,6 +28,10 @@ class Body:
     def __init__(self, values: dict[str, Any]) -> None:
         self._values = values
         self._read: set[str] = set()
+
+    def present(self, name: str) -> bool:
+        """Whether the body has ``name`` at all (null included: null may mean "clear it")."""
+        return name in self._values
 
     def _get(self, name: str) -> Any:
         self._read.add(name)
@@ -87,10 +100,45 @@ async def read_body(request: web.Request) -> Body:
         raise ValidationFailed("body", f"at most {MAX_BODY} bytes")
     if not raw.strip():
         return Body({})
-    try:
-        values = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        raise ValidationFailed("body", "is not valid JSON") from None
+    values = parse_json(raw, "body")
     if not isinstance(values, dict):
         raise ValidationFailed("body", "must be a JSON object")
     return Body(values)
+
+
+def parse_json(raw: str | bytes, field: str) -> Any:
+    """``raw`` parsed, or :class:`BadInput` naming ``field`` (or the object's field at fault).
+
+    Strings are checked here, once, for every route: a NUL or a lone surrogate would pass
+    SQLite and break PostgreSQL (or the UTF-8 encoder) far from the request.
+    """
+    try:
+        value = json.loads(raw)
+    except RecursionError:
+        raise BadInput(field, f"nested deeper than {MAX_DEPTH} levels") from None
+    except ValueError:  # UnicodeDecodeError included: the bytes are not UTF-8
+        raise BadInput(field, "is not valid JSON") from None
+    check_parsed(value, field)
+    return value
+
+
+def check_parsed(value: Any, field: str) -> None:
+    """Refuse parsed JSON nested past :data:`MAX_DEPTH` or holding a bad string (a 400).
+
+    An object's own fields are named in the refusal; anything deeper is named by ``field``.
+    """
+    _check_values(value, field, 0, top=True)
+
+
+def _check_values(value: Any, field: str, depth: int, *, top: bool = False) -> None:
+    if depth > MAX_DEPTH:
+        raise BadInput(field, f"nested deeper than {MAX_DEPTH} levels")
+    if isinstance(value, str):
+        check_text(value, field)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            check_text(key, field)
+            _check_values(item, key if top else field, depth + 1)
+    elif isinstance(value, list):
+        for item in value:
+            _check_values(item, field, depth + 1)

@@ -45,6 +45,7 @@ MONITORING: web.AppKey[MonitorService] = web.AppKey("monitoring", MonitorService
 CAMPAIGNS: web.AppKey[CampaignService] = web.AppKey("campaigns", CampaignService)
 AMI_HEALTH: web.AppKey[HealthSource] = web.AppKey("ami_health")
 AGI_HEALTH: web.AppKey[HealthSource] = web.AppKey("agi_health")
+RECORDINGS_HEALTH: web.AppKey[HealthSource] = web.AppKey("recordings_health")
 
 # -- the console's own state ------------------------------------------------------------------
 SESSIONS: web.AppKey[SessionStore] = web.AppKey("sessions", SessionStore)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from web_console.openapi_desk import add_desk_paths
+from web_console.openapi_privacy import add_privacy_paths
 from web_console.openapi_recordings import add_recordings_paths
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
@@ -168,9 +169,48 @@ def openapi_document() -> dict[str, Any]:
                     },
                 }
             },
+            "/api/v1/users/{user_id}": {
+                "patch": {
+                    "summary": "Assign a user's phone extension, the only one they sign in on "
+                    "(null clears it; audited)",
+                    "x-roles": ["admin"],
+                    "security": staff,
+                    "parameters": [
+                        {
+                            "name": "user_id",
+                            "in": "path",
+                            "required": True,
+                            "schema": {"type": "integer"},
+                        }
+                    ],
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "required": ["extension"],
+                                    "additionalProperties": False,
+                                    "properties": {
+                                        "extension": {
+                                            "type": ["string", "null"],
+                                            "pattern": "^[0-9]{2,8}$",
+                                        }
+                                    },
+                                }
+                            }
+                        },
+                    },
+                    "responses": {
+                        "200": _json({"type": "object"}, "The user"),
+                        **_errors(400, 401, 403, 404, 422),
+                    },
+                }
+            },
             "/healthz": {
                 "get": {
-                    "summary": "Health of the database, AMI link and FastAGI server (public)",
+                    "summary": "Health of the database, AMI link and FastAGI server (public: "
+                    "status and parts only; details with a supervisor's or admin's session)",
                     "security": [],
                     "responses": {
                         "200": _json({"type": "object"}, "ok or degraded"),
@@ -181,4 +221,4 @@ def openapi_document() -> dict[str, Any]:
         },
     }
     # The agent desk, appointments, calls and complaints (web_console/openapi_desk.py).
-    return add_recordings_paths(add_desk_paths(document))
+    return add_privacy_paths(add_recordings_paths(add_desk_paths(document)))

@@ -173,7 +173,8 @@ DESK_PATHS: dict[str, Any] = {
     "/api/v1/desk": {"get": _op("Your desk: agent state and open pops", {**_DESK, **_errors(401)})},
     "/api/v1/desk/sign-in": {
         "post": _op(
-            "Sign in to your queues with an extension (default: your user's)",
+            "Sign in to your queues on your user's extension (the one an admin assigned; "
+            "any other is a 403 naming `extension`)",
             {**_DESK, **_errors(401, 403, 409, 422, 503)},
             requestBody=_body({"extension": {"type": "string", "pattern": "^[0-9]{2,8}$"}}, []),
         )

@@ -28,6 +28,8 @@ class Session:
     csrf_token: str
     created_at: float
     last_seen: float = field(default=0.0)
+    # When the user's row (active, role) was last read: see web_console/account_check.py.
+    checked_at: float = field(default=0.0)
 
 
 class SessionStore:
@@ -38,6 +40,7 @@ class SessionStore:
         self._clock = clock
         self._sessions: dict[str, Session] = {}
         self._on_end: list[Callable[[Session], None]] = []
+        self._on_role_change: list[Callable[[Session], None]] = []
 
     def create(self, user_id: int, username: str, role: Role) -> Session:
         """A new session with a fresh id and CSRF token (called at every login)."""
@@ -51,6 +54,7 @@ class SessionStore:
             csrf_token=secrets.token_urlsafe(32),
             created_at=now,
             last_seen=now,
+            checked_at=now,
         )
         self._sessions[session.id] = session
         return session
@@ -76,6 +80,23 @@ class SessionStore:
     def on_end(self, callback: Callable[[Session], None]) -> None:
         """Call ``callback`` with every session that ends (logout, expiry), once."""
         self._on_end.append(callback)
+
+    def on_role_change(self, callback: Callable[[Session], None]) -> None:
+        """Call ``callback`` with every session whose role :meth:`change_role` changed."""
+        self._on_role_change.append(callback)
+
+    def change_role(self, session: Session, role: Role) -> None:
+        """The user's role changed in the database: the session follows from now on."""
+        if session.role is role:
+            return
+        session.role = role
+        for callback in self._on_role_change:
+            callback(session)
+
+    def live_sessions(self) -> list[Session]:
+        """Every session that has not expired (without touching any)."""
+        now = self._clock()
+        return [s for s in self._sessions.values() if not self._expired(s, now)]
 
     def now(self) -> float:
         """The store's clock (idle times are measured on it)."""

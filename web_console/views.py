@@ -71,20 +71,36 @@ def only_params(request: web.Request, allowed: set[str]) -> None:
             )
 
 
+def ascii_int(raw: str, *, max_digits: int = 12) -> int | None:
+    """``raw`` as a number when it is 1 to ``max_digits`` ASCII digits, else None.
+
+    ``str.isdigit`` and ``int`` accept every script's digits: '²' passes ``isdigit`` and then
+    breaks ``int`` (a 500), full-width '１' becomes 1 (another spelling of the same id). Every
+    id and number the console reads from a path, query or form goes through here.
+    """
+    if not raw or len(raw) > max_digits or not raw.isascii() or not raw.isdigit():
+        return None
+    return int(raw)
+
+
+def id_from(raw: str, field: str) -> int:
+    """An id from a path or query; a 422 naming ``field`` unless it is ASCII digits."""
+    value = ascii_int(raw)
+    if value is None:
+        raise ValidationFailed(field, "must be a positive whole number")
+    return value
+
+
 def int_param(raw: str | None, name: str, *, default: int, low: int, high: int) -> int:
     if raw is None or raw == "":
         return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ValidationFailed(name, "must be a whole number") from None
+    value = ascii_int(raw)
+    if value is None:
+        raise ValidationFailed(name, "must be a whole number")
     if not low <= value <= high:
         raise ValidationFailed(name, f"must be between {low} and {high}")
     return value
 
 
 def patient_id_from(request: web.Request) -> int:
-    raw = request.match_info["patient_id"]
-    if not raw.isdigit() or len(raw) > 12:
-        raise ValidationFailed("patient_id", "must be a positive whole number")
-    return int(raw)
+    return id_from(request.match_info["patient_id"], "patient_id")

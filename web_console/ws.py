@@ -39,6 +39,9 @@ CLOSE_OVERLOADED = 1013
 CLOSE_WAIT_SECONDS = 1.0
 # Close code for "your session ended": the page goes to the login form.
 CLOSE_SESSION_ENDED = 4401
+# Close code for "your role changed" (1012, service restart): the page reconnects and the new
+# socket is served under the new role.
+CLOSE_ROLE_CHANGED = 1012
 SESSION_CHECK_SECONDS = 15.0
 routes = web.RouteTableDef()
 
@@ -171,6 +174,19 @@ class WsHub:
                         _close(client.socket, CLOSE_SESSION_ENDED, b"session ended"), "ended"
                     )
 
+    def close_session(self, session: Session, code: int, message: bytes) -> None:
+        """Close every socket of this session now (its session ended or its role changed)."""
+        for client in tuple(self._clients):
+            if client.session.id == session.id:
+                self._clients.discard(client)
+                self._closing.spawn(_close(client.socket, code, message), "session")
+
+    def session_ended(self, session: Session) -> None:
+        self.close_session(session, CLOSE_SESSION_ENDED, b"session ended")
+
+    def role_changed(self, session: Session) -> None:
+        self.close_session(session, CLOSE_ROLE_CHANGED, b"role changed")
+
     async def close_all(self) -> None:
         for client in tuple(self._clients):
             with contextlib.suppress(Exception):
@@ -219,6 +235,9 @@ async def hub_context(app: web.Application) -> AsyncIterator[None]:
     """``cleanup_ctx``: the hub lives as long as the app; sockets close with it."""
     hub = app[WS_HUB]
     sessions = app[SESSIONS]
+    # Logout, a disabled user or a new role closes the sockets at once.
+    sessions.on_end(hub.session_ended)
+    sessions.on_role_change(hub.role_changed)
     checker = asyncio.get_running_loop().create_task(
         hub.close_ended_sessions(sessions.alive), name="ws-session-check"
     )

@@ -25,6 +25,16 @@ class InvalidExtension(CallcenterError, ValidationFailed):
         super().__init__("extension", message)
 
 
+class ExtensionNotYours(CallcenterError, ValidationFailed):
+    """Not the extension assigned to the user: their calls would ring someone else's phone."""
+
+    code = "extension_not_assigned"
+    http_status = 403
+
+    def __init__(self, message: str) -> None:
+        super().__init__("extension", message)
+
+
 class InvalidNumber(CallcenterError, ValidationFailed):
     def __init__(self, message: str) -> None:
         super().__init__("number", message)

@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from callcenter.agents.errors import InvalidExtension
+from callcenter.agents.errors import ExtensionNotYours, InvalidExtension
 from callcenter.agents.member_events import MemberCall, MemberEvent, MemberEventKind
 from callcenter.ami.queue_members import DeviceStatus
 
@@ -45,6 +45,21 @@ def valid_extension(raw: str) -> str:
     if not _EXTENSION_RE.match(extension):
         raise InvalidExtension()
     return extension
+
+
+def own_extension(requested: str | None, assigned: str | None) -> str:
+    """The extension a user may sign in on: the one assigned to them (``users.extension``).
+
+    Any other would put a colleague's phone in the queues while the calls pop on this desk.
+    """
+    if not assigned:
+        raise ExtensionNotYours(
+            "no extension is assigned to your user; an admin assigns one "
+            "(callcenter user set-extension NAME EXT)"
+        )
+    if requested and requested.strip() != assigned:
+        raise ExtensionNotYours(f"you may sign in only on your own extension, {assigned}")
+    return assigned
 
 
 def interface_for(template: str, extension: str) -> str:

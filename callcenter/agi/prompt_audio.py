@@ -81,6 +81,11 @@ def sounds_language_dir(settings: Settings, *, sandbox: bool, language: str = "e
     return Path(base) / language
 
 
+# Prompts are no secret and Asterisk must read them, whatever user it runs as.
+PROMPT_FILE_MODE = 0o644
+PROMPT_DIR_MODE = 0o755
+
+
 def _digest(text: str, voice: str) -> str:
     return hashlib.sha256(f"{voice}|{SAMPLE_RATE}|{text}".encode()).hexdigest()[:16]
 
@@ -106,6 +111,8 @@ def _render_one(name: str, text: str, target: Path, voice: str) -> None:
         audio = audio.set_frame_rate(SAMPLE_RATE).set_channels(1).set_sample_width(2)
         partial = target.with_name(target.name + ".part")
         audio.export(partial, format="wav")
+        # Asterisk (often its own user) plays these; the CLI's umask would make them private.
+        os.chmod(partial, PROMPT_FILE_MODE)
         partial.replace(target)
 
 
@@ -119,7 +126,9 @@ def build_prompts(
     """Render every prompt whose text changed since the last build into ``out_dir``.
 
     A plain text is spoken by ``voice``; a :class:`Spoken` by its own language's voice."""
-    out_dir.mkdir(parents=True, exist_ok=True)
+    if not out_dir.is_dir():
+        out_dir.mkdir(parents=True)
+        os.chmod(out_dir, PROMPT_DIR_MODE)
     manifest_path = out_dir / MANIFEST
     try:
         manifest: dict[str, str] = json.loads(manifest_path.read_text())

@@ -4,6 +4,11 @@ Routes map the AGI path to a dialog (a coroutine taking an :class:`AgiChannel`).
 gets a whole-call time limit; a caller hanging up at any step ends the dialog through
 :class:`CallerHungUp`, which is expected and logged quietly.
 
+Only ``agi.allowed_peers`` may open a session (whoever can run the IVR can claim any caller ID
+and try dates of birth), at most ``agi.max_sessions`` run at once, and only known routes are
+served: anything else is closed at once, before a dialog or a database lookup runs, and logged
+without caller data. Asterisk's ``AGI()`` then returns and the dialplan goes on after it.
+
 Stopping drains: the listener closes first, so Asterisk's next ``AGI()`` is refused and the
 dialplan takes its ``AGISTATUS=FAILURE`` fallback; the sessions in progress then get
 ``agi.drain_seconds`` to finish before the rest are cancelled.
@@ -16,8 +21,9 @@ has no header size limit or timeout. The AGI reply parsing is panoramisk's.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 
 from callcenter.agi.channel import AgiChannel, AgiEnvironment
 from callcenter.agi.errors import AgiError, CallerHungUp
@@ -31,6 +37,27 @@ Flow = Callable[[AgiChannel], Awaitable[None]]
 HEADER_TIMEOUT = 5.0
 MAX_HEADER_BYTES = 64 * 1024
 DEFAULT_CALL_TIMEOUT = 30 * 60.0
+_Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def _networks(entries: Iterable[str]) -> tuple[_Network, ...]:
+    return tuple(ipaddress.ip_network(entry.strip(), strict=False) for entry in entries)
+
+
+def peer_allowed(peername: object, allowed: Iterable[_Network]) -> bool:
+    """Whether a socket's peer address (``getpeername()``) lies in one of ``allowed``.
+
+    IPv4 peers of a dual-stack listener arrive as ``::ffff:a.b.c.d`` and are matched as IPv4.
+    Anything that is not an IP peer (no address at all) is refused."""
+    if not isinstance(peername, tuple) or not peername:
+        return False
+    try:
+        address = ipaddress.ip_address(str(peername[0]).split("%", 1)[0])
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return any(address in network for network in allowed)
 
 
 def _parse_headers(block: bytes) -> dict[str, str]:
@@ -55,6 +82,7 @@ class FastAgiServer:
     ) -> None:
         self._settings = settings
         self._routes = dict(routes)
+        self._allowed = _networks(settings.allowed_peers)
         # The routes use it; the server owns its life (stopped after the last session).
         self._speech = speech
         self._call_timeout = call_timeout
@@ -67,6 +95,10 @@ class FastAgiServer:
         self.sessions_failed = 0
         self.sessions_drained = 0
         self.sessions_cut = 0
+        # Closed before any dialog ran: foreign peer, over max_sessions, unknown route.
+        self.refused_peer = 0
+        self.refused_busy = 0
+        self.refused_route = 0
         # Command round trips of every session, for /metrics and benchmarks/ivr_load.py.
         self.latency = AgiLatency()
 
@@ -138,12 +170,18 @@ class FastAgiServer:
             "sessions_failed": self.sessions_failed,
             "sessions_drained": self.sessions_drained,
             "sessions_cut": self.sessions_cut,
+            "refused_peer": self.refused_peer,
+            "refused_busy": self.refused_busy,
+            "refused_route": self.refused_route,
             "speech": self._speech is not None,
         }
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         if not self._accepting:
             # Accepted just before the listener closed: closing it makes AGI() return at once.
+            writer.close()
+            return
+        if not self._admit(writer):
             writer.close()
             return
         task = asyncio.current_task()
@@ -160,6 +198,27 @@ class FastAgiServer:
             self._sessions.pop(task, None)
             writer.close()
 
+    def _admit(self, writer: asyncio.StreamWriter) -> bool:
+        """A new connection may become a session: an allowed peer, and room under the cap.
+
+        Refusals are logged with the peer's address only: nothing of the call has been read."""
+        peer = writer.get_extra_info("peername")
+        if not peer_allowed(peer, self._allowed):
+            self.refused_peer += 1
+            _LOG.warning(
+                "FastAGI connection from %s refused: not in agi.allowed_peers", _address(peer)
+            )
+            return False
+        if len(self._sessions) >= self._settings.max_sessions:
+            self.refused_busy += 1
+            _LOG.warning(
+                "FastAGI connection from %s refused: %d sessions running (agi.max_sessions)",
+                _address(peer),
+                len(self._sessions),
+            )
+            return False
+        return True
+
     async def _session(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             async with asyncio.timeout(HEADER_TIMEOUT):
@@ -175,7 +234,14 @@ class FastAgiServer:
         env = AgiEnvironment.parse(_parse_headers(block))
         flow = self._routes.get(env.script)
         if flow is None:
-            _LOG.error("FastAGI: no route %r (channel=%s)", env.script, env.channel)
+            # A dialplan pointing at a route we do not serve (or a probe): closed, so AGI()
+            # returns and the dialplan goes on. The name is cut short: it is the peer's text.
+            self.refused_route += 1
+            _LOG.warning(
+                "FastAGI: unknown route %r refused (uniqueid=%s)",
+                env.script[:64],
+                env.uniqueid[:64],
+            )
             return
         channel = AgiChannel(
             env,
@@ -189,6 +255,10 @@ class FastAgiServer:
         self.sessions_started += 1
         if not await run_flow(flow, channel, call_timeout=self._call_timeout, kind="FastAGI"):
             self.sessions_failed += 1
+
+
+def _address(peer: object) -> str:
+    return str(peer[0]) if isinstance(peer, tuple) and peer else "an unknown peer"
 
 
 async def run_flow(flow: Flow, channel: AgiChannel, *, call_timeout: float, kind: str) -> bool:

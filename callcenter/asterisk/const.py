@@ -67,6 +67,7 @@ AMI_WRITE_TIMEOUT_MS: Final = 1000
 AMI_BANNER_PREFIX: Final = "Asterisk Call Manager/"
 
 SIP_BIND: Final = "127.0.0.1:5060"
+SIP_TLS_BIND: Final = "127.0.0.1:5061"
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,8 @@ SITE_FILES = (
     "musiconhold.conf",
     "cdr.conf",
     "cel.conf",
+    # Not read by Asterisk: installed as /etc/logrotate.d/asterisk-callcenter (docs/asterisk.md).
+    "logrotate-asterisk",
 )
 # Simulated patients, agents and callees: only ever rendered for the sandbox.
 SANDBOX_FILES = ("extensions_simulation.conf",)
@@ -131,6 +133,36 @@ def template_context(settings: Settings, sandbox: bool) -> dict[str, Any]:
         "queues": const.QUEUES,
         "recording_globals": dialplan_globals(settings.recording),
         "phones": _sandbox_phones(secret) if sandbox else [],
+        "sip": _sip_security(settings),
+        "logs": {
+            "retention_days": log_retention_days(settings),
+            "cdr_csv": settings.asterisk.cdr_csv,
+        },
+    }
+
+
+def log_retention_days(settings: Settings) -> int:
+    """Days Asterisk's logs and CDRs are kept: ``asterisk.log_retention_days``, never longer
+    than the call log itself (``recording.call_retention_days``, when set)."""
+    days = settings.asterisk.log_retention_days
+    calls = settings.recording.call_retention_days
+    return min(days, calls) if calls > 0 else days
+
+
+def _sip_security(settings: Settings) -> dict[str, Any]:
+    """The optional TLS transport and SRTP for phones: both files, or neither."""
+    asterisk = settings.asterisk
+    cert, key = asterisk.sip_tls_cert, asterisk.sip_tls_key
+    if (cert is None) != (key is None):
+        raise RenderError("asterisk.sip_tls_cert and asterisk.sip_tls_key go together")
+    if asterisk.sip_srtp and cert is None:
+        # SDES sends the media keys in the SDP: over plain UDP anyone on the path reads them.
+        raise RenderError("asterisk.sip_srtp needs TLS: set sip_tls_cert and sip_tls_key")
+    return {
+        "tls": cert is not None,
+        "cert": _absolute_path(str(cert), "asterisk.sip_tls_cert") if cert else "",
+        "key": _absolute_path(str(key), "asterisk.sip_tls_key") if key else "",
+        "srtp": asterisk.sip_srtp,
     }
 
 

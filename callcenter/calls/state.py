@@ -133,6 +133,9 @@ class LiveCall:
     queue_left_at: datetime | None = None
     abandoned: bool = False
     agent_interface: str | None = None
+    # The agent's own channel in this call (AgentConnect's DestChannel, e.g.
+    # "PJSIP/1001-0000002a"): what live monitoring spies on. Not stored in the call log.
+    agent_channel: str | None = None
     answered_at: datetime | None = None
     ended_at: datetime | None = None
     hangup_cause: int | None = None
@@ -269,6 +272,7 @@ class LiveCall:
         self.abandoned = False
         self.answered_at = self.answered_at or event_time(event)
         self.agent_interface = event.get("Interface") or self.agent_interface
+        self.agent_channel = event.get("DestChannel") or self.agent_channel
         self.queue_wait_seconds = self._waited(event)
         return [
             CallAnswered(

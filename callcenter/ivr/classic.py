@@ -88,6 +88,7 @@ async def run_classic(settings: Settings, agi: Any, env: AgiEnvironment) -> bool
     """Run the routed dialog for this one call; True when it ended normally."""
     from callcenter.agi.server import DEFAULT_CALL_TIMEOUT, run_flow
     from callcenter.bus import EventBus
+    from callcenter.ivr.lockout import IdentityLockout
     from callcenter.ivr.plugin import build_routes
     from hcrm_core.db import Database
     from hcrm_core.services.appointments import AppointmentService
@@ -104,6 +105,8 @@ async def run_classic(settings: Settings, agi: Any, env: AgiEnvironment) -> bool
             scheduling=SchedulingService(database, policy),
             appointments=AppointmentService(database, policy),
             timezone=settings.hospital.timezone,
+            lockout=IdentityLockout(database, settings.ivr),
+            ask_recording_consent=settings.recording.consent == "ask",
         )
         flow = routes.get(env.script)
         if flow is None:

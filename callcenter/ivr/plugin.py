@@ -20,6 +20,7 @@ from callcenter.ivr.flows.book import BookingServices
 from callcenter.ivr.flows.cancel import CancelServices
 from callcenter.ivr.flows.echo import echo_digits
 from callcenter.ivr.flows.main_menu import IvrServices, inbound
+from callcenter.ivr.lockout import IdentityLockout
 from callcenter.ivr.speech_input import SpeechInput
 from callcenter.settings import AsteriskSettings, SpeechSettings
 from hcrm_core.services.appointments import AppointmentService
@@ -40,12 +41,20 @@ def build_routes(
     timezone: str,
     speech: SpeechInput | None = None,
     extra_routes: Mapping[str, Flow] | None = None,
+    lockout: IdentityLockout | None = None,
+    ask_recording_consent: bool = False,
 ) -> dict[str, Flow]:
-    """Routes served to Asterisk; ``timezone`` is the hospital's, for saying slot times."""
+    """Routes served to Asterisk; ``timezone`` is the hospital's, for saying slot times.
+
+    ``lockout`` counts failed identity checks per patient across calls; the server and the
+    classic AGI script always pass one (tests may leave it out). ``ask_recording_consent``
+    (``recording.consent = "ask"``) asks callers before the hand-off to an agent."""
     services = IvrServices(
         patients=patients,
         booking=BookingServices(scheduling, appointments, timezone, speech=speech),
         cancelling=CancelServices(appointments, timezone, speech=speech),
+        lockout=lockout,
+        ask_recording_consent=ask_recording_consent,
     )
     return {
         AGI_ROUTE_ECHO_DIGITS: _echo,
@@ -77,6 +86,8 @@ async def start(
     scheduling: SchedulingService,
     appointments: AppointmentService,
     timezone: str,
+    lockout: IdentityLockout,
+    ask_recording_consent: bool = False,
 ) -> Ivr:
     """Load speech input if enabled and build the routes; ``timezone`` is the hospital's.
 
@@ -91,5 +102,7 @@ async def start(
         appointments=appointments,
         timezone=timezone,
         speech=speech,
+        lockout=lockout,
+        ask_recording_consent=ask_recording_consent,
     )
     return Ivr(routes, speech)

@@ -68,6 +68,7 @@ CUTOFF_BEFORE: Final = _PREFIX + "cutoff-before"
 CUTOFF_AFTER: Final = _PREFIX + "cutoff-after"
 ALREADY_CANCELLED: Final = _PREFIX + "already-cancelled"
 CANCEL_FAILED: Final = _PREFIX + "cancel-failed"
+RECORDING_CONSENT: Final = _PREFIX + "recording-consent"
 
 
 _ENGLISH: Final[dict[str, str]] = kit.TEXTS[ENGLISH] | {
@@ -111,6 +112,10 @@ _ENGLISH: Final[dict[str, str]] = kit.TEXTS[ENGLISH] | {
     CUTOFF_AFTER: "hours before they start. To speak to an agent, press 0.",
     ALREADY_CANCELLED: "This appointment has already been cancelled.",
     CANCEL_FAILED: "Sorry, we could not cancel that appointment.",
+    RECORDING_CONSENT: (
+        "This call may be recorded for quality and training. Press 1 to allow recording, "
+        "or 2 if you do not want to be recorded."
+    ),
 }
 
 _MANDARIN: Final[dict[str, str]] = kit.TEXTS[MANDARIN] | {
@@ -144,6 +149,9 @@ _MANDARIN: Final[dict[str, str]] = kit.TEXTS[MANDARIN] | {
     CUTOFF_AFTER: "小时以上取消。人工服务，请按0。",
     ALREADY_CANCELLED: "此预约已被取消。",
     CANCEL_FAILED: "抱歉，我们无法取消该预约。",
+    RECORDING_CONSENT: (
+        "本次通话可能会被录音，用于服务质量和培训。同意录音，请按1；不希望被录音，请按2。"
+    ),
 }
 
 # The language menu is heard before a language is chosen: each part is spoken in its own

@@ -2,8 +2,11 @@
 
 AMI Originate rings the supervisor's phone; when it answers, ``ChanSpy`` runs on it against
 the agent's channel. Options: ``q`` (no beep or channel name spoken), ``w`` whisper (the agent
-hears the supervisor, the caller does not), ``B`` barge (both hear). The spied channel is taken
-from the server's own call tracker, never from the request.
+hears the supervisor, the caller does not), ``B`` barge (both hear), ``u`` (the argument is one
+fully specified channel name, not a prefix) and ``E`` (the spy ends when that channel hangs
+up). The spied channel is the agent's own channel in this call (AgentConnect's DestChannel) as
+the server's call tracker saw it, never the request's and never the queue member interface:
+``ChanSpy(PJSIP/10)`` would also match ``PJSIP/1001-...``, another agent's call.
 """
 
 from __future__ import annotations
@@ -18,8 +21,10 @@ from callcenter.settings import RecordingSettings
 from hcrm_core.errors import ValidationFailed
 
 _EXTENSION = re.compile(r"^[0-9]{2,10}$")
-# Channel names as Asterisk makes them: tech/resource-sequence, no separators ChanSpy parses.
-_CHANNEL = re.compile(r"^[A-Za-z0-9]+/[A-Za-z0-9@._;-]{1,150}$")
+# A channel's full name as Asterisk makes it: tech/resource, then "-" and its 8-hex-digit
+# sequence (";1"/";2" for the halves of a Local channel), no separator ChanSpy parses. A bare
+# interface ("PJSIP/1001") has no sequence and is refused.
+_CHANNEL = re.compile(r"^[A-Za-z0-9]+/[A-Za-z0-9@._-]{1,150}-[0-9a-f]{8}(;[12])?$")
 
 
 class MonitorMode(enum.StrEnum):
@@ -29,14 +34,15 @@ class MonitorMode(enum.StrEnum):
 
 
 _OPTIONS = {MonitorMode.LISTEN: "q", MonitorMode.WHISPER: "qw", MonitorMode.BARGE: "qB"}
+# u: exactly this channel (not a prefix); E: stop when it hangs up (no hunting for another).
+_EXACT = "uE"
 
 
 def chanspy_data(channel: str, mode: MonitorMode) -> str:
-    """ChanSpy's argument for spying on ``channel`` with the mode's options."""
+    """ChanSpy's argument for spying on exactly ``channel`` (a full channel name)."""
     if not _CHANNEL.match(channel):
         raise NotMonitorable("the call's channel cannot be monitored")
-    # ChanSpy matches a name prefix; the full name with its sequence suffix names one channel.
-    return f"{channel},{_OPTIONS[mode]}"
+    return f"{channel},{_OPTIONS[mode]}{_EXACT}"
 
 
 async def start_monitor(

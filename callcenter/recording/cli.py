@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import click
 
@@ -38,7 +39,7 @@ async def _process(settings: Settings) -> int:
     from hcrm_core.db import Database
     from hcrm_core.migrate import upgrade_async
 
-    await upgrade_async(settings.database_url)
+    await upgrade_async(settings.database_migrate_url)
     database = Database(settings.database_url)
     recording = settings.recording
     processor = RecordingProcessor(
@@ -83,3 +84,81 @@ def keygen() -> None:
     from callcenter.recording.crypto import generate_key
 
     click.echo(generate_key())
+
+
+@recordings.command("rekey")
+@click.option(
+    "--old-key-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="File holding the previous recording.key (never give a key on the command line).",
+)
+@click.pass_context
+def rekey_command(ctx: click.Context, old_key_file: Path | None) -> None:
+    """Re-encrypt every processed file and transcript with the configured recording.key.
+
+    Stop the server first. Files and transcripts the old key opens move to the new key;
+    those stored in clear are encrypted; a run cut short is safe to run again.
+    """
+    from callcenter.recording.crypto import RecordingCipher
+    from callcenter.recording.errors import BadRecordingKey
+    from callcenter.recording.rekey import rekey
+    from hcrm_core.db import Database
+    from hcrm_core.migrate import upgrade_async
+
+    settings = _settings(ctx)
+    try:
+        new = RecordingCipher.from_setting(settings.recording.key.get_secret_value())
+        old_value = old_key_file.read_text(encoding="utf-8").strip() if old_key_file else ""
+        old = RecordingCipher.from_setting(old_value)
+    except BadRecordingKey as exc:
+        raise click.ClickException(str(exc)) from exc
+    if new is None:
+        raise click.ClickException("recording.key is empty: set the new key first")
+    if old_value and old_value == settings.recording.key.get_secret_value():
+        raise click.ClickException("the old key is the configured key: set the new key first")
+
+    async def run() -> list[str]:
+        await upgrade_async(settings.database_url)
+        database = Database(settings.database_url)
+        try:
+            report = await rekey(database, new, old)
+        finally:
+            await database.dispose()
+        for name, count in report.counts().items():
+            click.echo(f"{name.replace('_', ' ')}: {count}")
+        return report.unreadable
+
+    unreadable = asyncio.run(run())
+    if unreadable:
+        for item in unreadable:
+            click.echo(f"unreadable with either key, left as it was: {item}", err=True)
+        raise SystemExit(1)
+
+
+@recordings.command("reindex")
+@click.pass_context
+def reindex_command(ctx: click.Context) -> None:
+    """Rebuild the transcript search index (after upgrading; safe to run again)."""
+    from callcenter.recording.crypto import RecordingCipher
+    from callcenter.recording.rekey import reindex
+    from hcrm_core.db import Database
+    from hcrm_core.migrate import upgrade_async
+
+    settings = _settings(ctx)
+    cipher = RecordingCipher.from_setting(settings.recording.key.get_secret_value())
+    if cipher is None:
+        raise click.ClickException("recording.key is empty: there is nothing to index")
+
+    async def run() -> tuple[int, int]:
+        await upgrade_async(settings.database_url)
+        database = Database(settings.database_url)
+        try:
+            return await reindex(database, cipher)
+        finally:
+            await database.dispose()
+
+    indexed, unreadable = asyncio.run(run())
+    click.echo(f"{indexed} transcripts indexed, {unreadable} not opened by recording.key")
+    if unreadable:
+        raise SystemExit(1)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import os
 import struct
 from collections.abc import Iterator
@@ -23,6 +24,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from callcenter.errors import CallcenterError
+from callcenter.recording.blind_index import BlindIndex
 from callcenter.recording.errors import BadRecordingKey
 
 MAGIC = b"CCREC1\n"
@@ -47,6 +49,7 @@ class RecordingCipher:
         if len(key) != 32:
             raise BadRecordingKey("recording.key must decode to 32 bytes")
         self._aead = AESGCM(key)
+        self.index = BlindIndex.derived_from(key)
 
     @classmethod
     def from_setting(cls, value: str) -> RecordingCipher | None:
@@ -62,17 +65,42 @@ class RecordingCipher:
     # -- files -------------------------------------------------------------------------------
 
     def encrypt_file(self, source: Path, target: Path) -> None:
-        """Write ``target`` (atomically) as the encrypted form of ``source``."""
-        prefix = os.urandom(_PREFIX)
+        """Write ``target`` (atomically, synced to disk) as the encrypted form of ``source``."""
         size = source.stat().st_size
+        with source.open("rb") as reader:
+            self.encrypt_blocks(iter(lambda: reader.read(CHUNK), b""), size, target)
+
+    def encrypt_blocks(self, blocks: Iterator[bytes], size: int, target: Path) -> None:
+        """Write ``target`` from ``size`` plaintext bytes given in blocks of ``CHUNK`` bytes
+        (the last may be shorter), as :meth:`decrypt_range` yields them: a file moves from
+        one key to another without its plaintext touching the disk."""
+        prefix = os.urandom(_PREFIX)
         count = max(1, -(-size // CHUNK))
         partial = target.with_name(target.name + ".part")
-        with source.open("rb") as reader, partial.open("wb") as writer:
+        with partial.open("wb") as writer:
             writer.write(MAGIC + prefix)
             for index in range(count):
-                block = reader.read(CHUNK)
+                block = next(blocks, b"")
                 writer.write(self._aead.encrypt(_nonce(prefix, index), block, _aad(index, count)))
+            writer.flush()
+            os.fsync(writer.fileno())
         os.replace(partial, target)
+        fsync_dir(target.parent)
+
+    def opens(self, path: Path) -> bool:
+        """True when this key opens the file's first chunk (cheap: the key check of rekey)."""
+        try:
+            next(self.decrypt_range(path, 0, 1), None)
+        except DecryptionFailed:
+            return False
+        return True
+
+    def plaintext_digest(self, path: Path) -> str:
+        """SHA-256 of the whole decrypted file; raises DecryptionFailed if any chunk fails."""
+        digest = hashlib.sha256()
+        for block in self.decrypt_range(path):
+            digest.update(block)
+        return digest.hexdigest()
 
     def plaintext_size(self, path: Path) -> int:
         body = path.stat().st_size - _HEADER
@@ -110,14 +138,39 @@ class RecordingCipher:
         sealed = self._aead.encrypt(nonce, text.encode(), b"transcript")
         return _TEXT_PREFIX + base64.b64encode(nonce + sealed).decode()
 
+    def opens_text(self, token: str) -> bool:
+        try:
+            self.decrypt_text(token)
+        except DecryptionFailed:
+            return False
+        return True
+
     def decrypt_text(self, token: str) -> str:
         if not token.startswith(_TEXT_PREFIX):
             raise DecryptionFailed("not an encrypted transcript")
-        raw = base64.b64decode(token[len(_TEXT_PREFIX) :])
         try:
+            raw = base64.b64decode(token[len(_TEXT_PREFIX) :])
             return self._aead.decrypt(raw[:12], raw[12:], b"transcript").decode()
-        except InvalidTag:
+        except (InvalidTag, binascii.Error, ValueError):
             raise DecryptionFailed("transcript failed authentication") from None
+
+
+def file_digest(path: Path) -> str:
+    """SHA-256 of a plaintext file (compared with :meth:`RecordingCipher.plaintext_digest`)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as reader:
+        while block := reader.read(CHUNK):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def fsync_dir(folder: Path) -> None:
+    """Make a rename or a new file in ``folder`` survive a power cut (POSIX)."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _nonce(prefix: bytes, index: int) -> bytes:

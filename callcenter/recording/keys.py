@@ -1,18 +1,31 @@
-"""A recording key for the demo (and any site that wants one made for it).
+"""The recording key: made for the demo, and checked against what is stored before use.
 
-Sites normally set ``recording.key`` themselves (``callcenter recordings keygen``). The demo
-calls :func:`with_recording_key`: the key is generated once into ``<data_dir>/recording.key``
-(mode 0600) and reused, so recordings made by an earlier demo run stay readable.
+Every site has a key: ``ensure_secrets`` generates one into ``<data_dir>/secrets.toml`` on
+first run unless ``recording.key`` is set (``callcenter recordings keygen``). Earlier demos
+kept theirs in ``<data_dir>/recording.key``; :func:`with_recording_key` still reads it.
+
+:func:`key_problem` is asked before the processor starts: a missing or different key while
+encrypted recordings exist means new files would be written under another key (or in clear)
+and the old ones could not be opened, so the worker does not start and the reason is logged
+and shown on ``/healthz``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
+from pathlib import Path
 
 from pydantic import SecretStr
+from sqlalchemy import select
 
 from callcenter.recording.crypto import RecordingCipher, generate_key
+from callcenter.recording.errors import BadRecordingKey
 from callcenter.settings import Settings
+from hcrm_core.db import Database
+from hcrm_core.models import Recording, Transcript
+
+_AUDIO_PROBES = 20
 
 KEY_FILE = "recording.key"
 
@@ -33,3 +46,54 @@ def with_recording_key(settings: Settings) -> Settings:
     RecordingCipher.from_setting(key)  # a damaged file fails here, not mid-call
     recording = settings.recording.model_copy(update={"key": SecretStr(key)})
     return settings.model_copy(update={"recording": recording})
+
+
+async def key_problem(key: str, database: Database) -> str | None:
+    """Why recordings must not be processed with ``key``, or None when it is fine.
+
+    The key must open the newest encrypted transcript and the newest encrypted audio file
+    still on disk; with no key, no encrypted recording may exist.
+    """
+    try:
+        cipher = RecordingCipher.from_setting(key)
+    except BadRecordingKey as exc:
+        return str(exc)
+    async with database.session() as session:
+        transcript = await session.scalar(
+            select(Transcript.text)
+            .where(Transcript.encrypted.is_(True))
+            .order_by(Transcript.id.desc())
+            .limit(1)
+        )
+        audio = list(
+            await session.scalars(
+                select(Recording.audio_path)
+                .where(
+                    Recording.audio_encrypted.is_(True),
+                    Recording.audio_path.is_not(None),
+                    Recording.audio_deleted_at.is_(None),
+                )
+                .order_by(Recording.id.desc())
+                .limit(_AUDIO_PROBES)
+            )
+        )
+    audio_file = await asyncio.to_thread(_first_existing, [p for p in audio if p])
+    if transcript is None and audio_file is None:
+        return None
+    if cipher is None:
+        return (
+            "recording.key is empty but encrypted recordings exist: restore the key they were "
+            "made with (secrets.toml or the configuration) before processing resumes"
+        )
+    opens_text = transcript is None or cipher.opens_text(transcript)
+    opens_audio = audio_file is None or await asyncio.to_thread(cipher.opens, audio_file)
+    if opens_text and opens_audio:
+        return None
+    return (
+        "recording.key does not open the encrypted recordings already stored: restore the key "
+        "they were made with, or re-encrypt them (callcenter recordings rekey)"
+    )
+
+
+def _first_existing(paths: list[str]) -> Path | None:
+    return next((Path(p) for p in paths if Path(p).is_file()), None)

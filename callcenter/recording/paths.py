@@ -13,6 +13,7 @@ from pathlib import Path, PurePosixPath
 
 from callcenter.recording.errors import UnsafeRecordingPath
 from callcenter.settings import AsteriskSettings
+from hcrm_core.models import Recording
 
 _NAME = re.compile(r"^[A-Za-z0-9._-]{1,120}\.wav$")
 
@@ -51,3 +52,19 @@ def local_path(asterisk_path: str | PurePosixPath, asterisk: AsteriskSettings) -
         raise UnsafeRecordingPath(f"{path} is not a file directly under {root}")
     local_root = asterisk.recordings_local_path or Path(str(root))
     return Path(local_root) / relative.parts[0]
+
+
+def raw_files(recording: Recording, asterisk: AsteriskSettings) -> list[Path]:
+    """This server's paths of MixMonitor's files (mixed, caller, agent); odd paths skipped."""
+    files = []
+    for path in (
+        recording.asterisk_path,
+        recording.caller_asterisk_path,
+        recording.agent_asterisk_path,
+    ):
+        if path:
+            try:
+                files.append(local_path(path, asterisk))
+            except UnsafeRecordingPath:
+                continue
+    return files

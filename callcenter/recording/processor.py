@@ -1,7 +1,9 @@
 """Works through the job queue: claim, process in the worker pool, store, repeat.
 
 CPU work (transcoding, Vosk) runs in a ``ProcessPoolExecutor`` whose workers load the model
-once; the event loop only awaits their results and writes rows.
+once; the event loop only awaits their results and writes rows. MixMonitor's plaintext WAVs
+are deleted once the job's results are committed (the worker has made the processed copy
+durable and verified it); files a crash left behind go at the next start.
 """
 
 from __future__ import annotations
@@ -23,15 +25,16 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from callcenter.recording.blind_index import BlindIndex
 from callcenter.recording.crypto import RecordingCipher
 from callcenter.recording.errors import LeaseLost
 from callcenter.recording.jobs import ClaimedJob, JobQueue
-from callcenter.recording.paths import local_path
+from callcenter.recording.paths import local_path, raw_files
 from callcenter.recording.worker import WorkInput, WorkOutput, init_worker, process_recording
 from callcenter.settings import AsteriskSettings, RecordingSettings
 from callcenter.speech_model import bundled_model_dir
 from hcrm_core.db import Database
-from hcrm_core.models import Recording, RecordingStatus, Transcript
+from hcrm_core.models import Recording, RecordingStatus, Transcript, TranscriptTerm
 
 _LOG = logging.getLogger(__name__)
 IDLE_POLL = 5.0
@@ -112,6 +115,10 @@ class RecordingProcessor:
 
         next_retention = 0.0
         loop = asyncio.get_running_loop()
+        try:
+            await self.remove_leftover_raw_files()
+        except Exception as exc:  # the database is down: the next start tries again
+            _LOG.warning("recording processor: leftover sweep failed (%s)", type(exc).__name__)
         while True:
             try:
                 if loop.time() >= next_retention:
@@ -138,6 +145,10 @@ class RecordingProcessor:
         )
         try:
             work = await self._work_for(job)
+            if work is None:
+                _LOG.info("recording job %s: processed before, its WAVs are gone: kept", job.id)
+                await self.queue.complete(job, _unchanged)
+                return True
             loop = asyncio.get_running_loop()
             output = await loop.run_in_executor(self._executor, process_recording, work)
         except BrokenExecutor as exc:
@@ -158,7 +169,22 @@ class RecordingProcessor:
             await self.queue.complete(job, lambda session: self._store(session, output))
         except LeaseLost:
             _LOG.warning("recording job %s: lease lost, results dropped", job.id)
+            return True
+        # Committed: the encrypted copy is the recording now, the plaintext WAVs must go.
+        await asyncio.to_thread(_remove_raw, job.recording_id, work.raw_files)
         return True
+
+    async def remove_leftover_raw_files(self) -> int:
+        """Delete MixMonitor files of processed recordings (a crash after the commit left them)
+        and half-written outputs in the processed folder; returns how many files went."""
+        async with self._db.session() as session:
+            processed = list(
+                await session.scalars(
+                    select(Recording).where(Recording.status == RecordingStatus.PROCESSED)
+                )
+            )
+        leftovers = [(r.id, tuple(str(p) for p in raw_files(r, self._asterisk))) for r in processed]
+        return await asyncio.to_thread(_sweep, leftovers, self._processed_dir)
 
     @property
     def executor(self) -> Executor:
@@ -179,11 +205,18 @@ class RecordingProcessor:
                 progress(1)
         return handled
 
-    async def _work_for(self, job: ClaimedJob) -> WorkInput:
+    async def _work_for(self, job: ClaimedJob) -> WorkInput | None:
+        """What the worker needs; None for a recording processed before whose WAVs were
+        deleted then (re-queued by hand): its encrypted copy is all there is, and stays."""
         async with self._db.session() as session:
             recording = await session.get(Recording, job.recording_id)
         if recording is None:
             raise LookupError(f"recording {job.recording_id} is gone")
+        raws = raw_files(recording, self._asterisk)
+        if recording.status is RecordingStatus.PROCESSED and not await asyncio.to_thread(
+            lambda: any(p.exists() for p in raws)
+        ):
+            return None
 
         def mapped(path: str | None) -> str | None:
             return str(local_path(path, self._asterisk)) if path else None
@@ -192,6 +225,7 @@ class RecordingProcessor:
         target = self._processed_dir / f"recording-{recording.id}.{extension}"
         return WorkInput(
             recording_id=recording.id,
+            raw_files=tuple(str(p) for p in raws),
             caller_wav=mapped(recording.caller_asterisk_path),
             agent_wav=mapped(recording.agent_asterisk_path),
             target=str(target),
@@ -207,21 +241,26 @@ class RecordingProcessor:
         recording = (
             await session.scalars(select(Recording).where(Recording.id == output.recording_id))
         ).one()
+        await session.execute(
+            delete(TranscriptTerm).where(TranscriptTerm.recording_id == recording.id)
+        )
         await session.execute(delete(Transcript).where(Transcript.recording_id == recording.id))
         for side in output.transcripts:
             text, words = side.text, side.words
             if cipher is not None:
                 text = cipher.encrypt_text(side.text)
                 words = [{"enc": cipher.encrypt_text(_json(side.words))}]
-            session.add(
-                Transcript(
-                    recording_id=recording.id,
-                    speaker=side.speaker,
-                    text=text,
-                    words=words,
-                    encrypted=cipher is not None,
-                )
+            row = Transcript(
+                recording_id=recording.id,
+                speaker=side.speaker,
+                text=text,
+                words=words,
+                encrypted=cipher is not None,
             )
+            session.add(row)
+            if cipher is not None:
+                await session.flush()
+                add_terms(session, row, cipher.index, side.text)
         extension = "ogg" if self._settings.audio_format == "opus" else "mp3"
         recording.audio_path = str(self._processed_dir / f"recording-{recording.id}.{extension}")
         recording.audio_format = self._settings.audio_format
@@ -233,5 +272,46 @@ class RecordingProcessor:
         recording.error = None
 
 
+def add_terms(session: AsyncSession, transcript: Transcript, index: BlindIndex, text: str) -> None:
+    """Index an encrypted transcript's words (blind tokens) in the caller's transaction."""
+    for token in index.tokens(text):
+        session.add(
+            TranscriptTerm(
+                transcript_id=transcript.id, recording_id=transcript.recording_id, token=token
+            )
+        )
+
+
+async def _unchanged(_session: AsyncSession) -> None:
+    return None
+
+
 def _json(value: object) -> str:
     return json.dumps(value, ensure_ascii=False)
+
+
+def _remove_raw(recording_id: int, paths: tuple[str, ...]) -> int:
+    removed = 0
+    for path in paths:
+        try:
+            Path(path).unlink()
+        except FileNotFoundError:
+            continue
+        except OSError as exc:  # kept for the next start's sweep; the log says why
+            _LOG.warning(
+                "recording %s: raw file %s not deleted (%s)", recording_id, path, exc.strerror
+            )
+            continue
+        removed += 1
+    return removed
+
+
+def _sweep(leftovers: list[tuple[int, tuple[str, ...]]], processed: Path) -> int:
+    removed = sum(_remove_raw(recording_id, paths) for recording_id, paths in leftovers)
+    if processed.is_dir():
+        for partial in [*processed.glob("*.plain"), *processed.glob("*.part")]:
+            partial.unlink(missing_ok=True)
+            removed += 1
+    if removed:
+        _LOG.info("recordings: %d leftover plaintext files deleted", removed)
+    return removed

@@ -2,18 +2,21 @@
 
 Everything crosses the process boundary as plain picklable data. Outputs are written under
 names derived from the recording id and replaced atomically, so running a job twice (after a
-crash) gives the same files, never a second copy.
+crash) gives the same files, never a second copy. The processed file is made durable (file and
+folder synced) and checked (decrypted and compared with what was encrypted) before the job
+reports success: only then may the processor delete MixMonitor's plaintext WAVs.
 """
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from callcenter.recording.audio import load_side, make_stereo_file
-from callcenter.recording.crypto import RecordingCipher
+from callcenter.recording.crypto import RecordingCipher, file_digest, fsync_dir
 from callcenter.recording.redact import redact_words, words_text
 from callcenter.recording.transcribe import transcribe
 from callcenter.speech_model import load_model
@@ -24,6 +27,7 @@ SPEAKERS = ("caller", "agent")
 @dataclass(frozen=True, slots=True)
 class WorkInput:
     recording_id: int
+    raw_files: tuple[str, ...]  # MixMonitor's WAVs, deleted once the results are committed
     caller_wav: str | None
     agent_wav: str | None
     target: str  # the processed file (encrypted in place when a key is given)
@@ -68,8 +72,9 @@ def process_recording(work: WorkInput) -> WorkOutput:
     plain_target = target if cipher is None else target.with_name(target.name + ".plain")
     result = make_stereo_file(caller, agent, plain_target, work.audio_format)
     if cipher is not None:
-        cipher.encrypt_file(plain_target, target)
-        plain_target.unlink()
+        _encrypt_verified(cipher, plain_target, target)
+    else:
+        _make_durable(target)
     output = WorkOutput(
         work.recording_id,
         result.duration_seconds,
@@ -87,3 +92,21 @@ def process_recording(work: WorkInput) -> WorkOutput:
             output.transcribe_seconds[speaker] = time.perf_counter() - began
             output.transcripts.append(SideTranscript(speaker, words_text(words), words))
     return output
+
+
+class ProcessedCopyMismatch(RuntimeError):
+    """The encrypted file does not decrypt to what was encrypted: the raw files are kept."""
+
+
+def _encrypt_verified(cipher: RecordingCipher, plain: Path, target: Path) -> None:
+    expected = file_digest(plain)
+    cipher.encrypt_file(plain, target)  # synced and renamed into place
+    if cipher.plaintext_digest(target) != expected:
+        raise ProcessedCopyMismatch(f"{target.name} does not decrypt to the processed audio")
+    plain.unlink()
+
+
+def _make_durable(target: Path) -> None:
+    with target.open("rb") as handle:
+        os.fsync(handle.fileno())
+    fsync_dir(target.parent)

@@ -21,6 +21,7 @@ outcome is logged.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 
@@ -37,6 +38,7 @@ from callcenter.bus import EventBus
 from callcenter.calls.call_log import CallLogWriter
 from callcenter.calls.tracker import CallTracker
 from callcenter.ivr import plugin as ivr_plugin
+from callcenter.ivr.lockout import IdentityLockout
 from callcenter.ivr.plugin import Ivr
 from callcenter.monitoring import plugin as monitoring_plugin
 from callcenter.monitoring.plugin import Monitoring
@@ -44,6 +46,7 @@ from callcenter.outbound import plugin as outbound_plugin
 from callcenter.outbound.plugin import Outbound
 from callcenter.recording import plugin as recording_plugin
 from callcenter.recording.plugin import Recordings
+from callcenter.server.files import secure_data_files
 from callcenter.server.lifecycle import Lifecycle
 from callcenter.settings import Settings, WebSettings
 from hcrm_core.db import Database
@@ -99,6 +102,7 @@ class Server:
             campaigns=self.outbound.campaigns,
             ami_health=self.ami,
             agi_health=self.agi,
+            recordings_health=self.recordings,
         )
 
     async def stop(self) -> None:
@@ -115,7 +119,9 @@ async def start_server(
     port taken), those already started are stopped in reverse order before the error goes up.
     """
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    await upgrade_async(settings.database_url)
+    await upgrade_async(settings.database_migrate_url)
+    # After the migration, which creates the SQLite file: its mode is what the WAL inherits.
+    await asyncio.to_thread(secure_data_files, settings)
     lifecycle = Lifecycle()
     async with lifecycle.starting():
         server = await _start_parts(settings, lifecycle, seed_demo=seed_demo)
@@ -198,6 +204,8 @@ async def _start_parts(settings: Settings, life: Lifecycle, *, seed_demo: bool) 
             scheduling=scheduling,
             appointments=appointments,
             timezone=settings.hospital.timezone,
+            lockout=IdentityLockout(database, settings.ivr),
+            ask_recording_consent=settings.recording.consent == "ask",
         ),
     )
     agi = FastAgiServer(settings.agi, {**ivr.routes, **outbound.routes}, speech=ivr.speech)
@@ -267,11 +275,18 @@ async def _start_call_tracking(
 
 
 async def _serve_console(deps: ConsoleDeps, settings: WebSettings, life: Lifecycle) -> None:
+    from web_console.transport import server_tls_context
+
+    # HTTPS when a certificate is configured (a bad one fails the start here); otherwise
+    # plain HTTP (loopback, or behind a TLS-terminating proxy listed in web.trusted_proxies).
+    tls = None
+    if settings.tls_cert is not None and settings.tls_key is not None:
+        tls = server_tls_context(settings.tls_cert, settings.tls_key)
     runner = web.AppRunner(create_app(deps), access_log=None)
     await runner.setup()
     # The runner's cleanup closes the site and the app (its websockets and relays).
     life.started("web console", runner.cleanup)
-    await web.TCPSite(runner, settings.host, settings.port).start()
+    await web.TCPSite(runner, settings.host, settings.port, ssl_context=tls).start()
 
 
 async def _seed_if_empty(settings: Settings, database: Database) -> None:

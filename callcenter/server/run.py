@@ -14,6 +14,7 @@ import logging
 import signal
 from collections.abc import Awaitable, Callable
 
+from callcenter.server.files import restrict_umask
 from callcenter.server.root import Server, start_server
 from callcenter.settings import Settings
 
@@ -33,6 +34,8 @@ async def run_server(
     ``background`` runs once the console serves, is given the started :class:`Server` to take
     what it needs from, and is cancelled first at shutdown; if it fails, the server stops.
     """
+    # Before anything is created: the database, its WAL and recordings are patient data.
+    restrict_umask()
     server = await start_server(settings, seed_demo=seed_demo)
     # Everything loaded so far (modules, settings, caches) lives as long as the process: keep
     # it out of the collector's full passes, which otherwise pause the loop for 100+ ms.

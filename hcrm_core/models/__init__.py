@@ -28,7 +28,7 @@ from hcrm_core.models.outreach import (
     SurveyAnswer,
 )
 from hcrm_core.models.patients import Allergy, ChronicCondition, Patient, PatientPhone
-from hcrm_core.models.recordings import RecordingJob, RecordingReview
+from hcrm_core.models.recordings import RecordingJob, RecordingReview, TranscriptTerm
 from hcrm_core.models.scheduling import (
     Department,
     Doctor,
@@ -77,6 +77,7 @@ __all__ = [
     "Slot",
     "SurveyAnswer",
     "Transcript",
+    "TranscriptTerm",
     "User",
     "utcnow",
 ]

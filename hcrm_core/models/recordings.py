@@ -1,4 +1,4 @@
-"""Recording processing jobs and supervisors' QA reviews (issue 7)."""
+"""Recording processing jobs, supervisors' QA reviews (issue 7) and the transcript index."""
 
 from __future__ import annotations
 
@@ -50,3 +50,22 @@ class RecordingReview(Base):
     notes: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class TranscriptTerm(Base):
+    """One word of a transcript as a keyed blind-index token (never the word itself).
+
+    Written by the recording processor (and ``callcenter recordings reindex``); a text search
+    finds the transcripts holding every token of its words here and decrypts only those.
+    """
+
+    __tablename__ = "transcript_terms"
+    __table_args__ = (
+        UniqueConstraint("transcript_id", "token", name="uq_transcript_terms_transcript_token"),
+        Index("ix_transcript_terms_token_transcript", "token", "transcript_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    transcript_id: Mapped[int] = mapped_column(ForeignKey("transcripts.id"))
+    recording_id: Mapped[int] = mapped_column(ForeignKey("recordings.id"), index=True)
+    token: Mapped[str] = mapped_column(String(64))

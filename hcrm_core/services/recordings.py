@@ -1,9 +1,14 @@
 """Finding, reading and reviewing call recordings, with the access rule applied once here.
 
 Supervisors and admins see every recording; agents see only recordings of their own calls,
-or none when the site says so (``agent_access``). Every read that shows a recording's
-content (play, download, transcript) is audited by the caller of these functions.
-Transcripts may be stored encrypted: the caller passes the function that opens them.
+or none when the site says so (``agent_access``). A recording that is not the viewer's is
+answered exactly like one that does not exist (404), so ids cannot be probed; the refused
+attempt is audited. Every read that shows a recording's content (play, download, transcript)
+is audited by the caller of these functions; every list or search is audited here (the
+number of results and a keyed hash of the search words, never the words).
+Transcripts may be stored encrypted: the caller passes the function that opens them. Lists
+and searches are in :mod:`hcrm_core.services.recording_search`.
+Legal holds are set and lifted by administrators only.
 """
 
 from __future__ import annotations
@@ -14,11 +19,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import Select, or_, select
 
 from hcrm_core.actors import Actor
 from hcrm_core.db import Database
-from hcrm_core.errors import NotFound, ValidationFailed
+from hcrm_core.errors import DomainError, NotFound
 from hcrm_core.models import (
     AuditAction,
     Call,
@@ -30,12 +35,9 @@ from hcrm_core.models import (
     Transcript,
     User,
 )
-from hcrm_core.services.audit import add_audit
+from hcrm_core.services.audit import add_audit, record_audit
 
 Decrypt = Callable[[str], str]
-MAX_RESULTS = 200
-# Transcript text search over encrypted transcripts decrypts in Python: bounded candidates.
-_TEXT_SCAN_LIMIT = 2000
 
 
 class RecordingNotVisible(NotFound):
@@ -44,8 +46,8 @@ class RecordingNotVisible(NotFound):
     code = "recording_not_found"
 
 
-class RecordingForbidden(NotFound):
-    code = "recording_forbidden"
+class LegalHoldAdminOnly(DomainError):
+    code = "legal_hold_admin_only"
     http_status = 403
 
 
@@ -60,30 +62,28 @@ class Viewer:
         return self.role in (Role.SUPERVISOR, Role.ADMIN)
 
 
-@dataclass(frozen=True, slots=True)
-class RecordingFilter:
-    date_from: datetime | None = None
-    date_to: datetime | None = None
-    agent_user_id: int | None = None
-    queue: str | None = None
-    campaign_id: int | None = None
-    patient_id: int | None = None
-    disposition: str | None = None
-    min_seconds: float | None = None
-    max_seconds: float | None = None
-    text: str | None = None
-    limit: int = 50
-
-
-def check_access(viewer: Viewer, recording: Recording) -> None:
-    """Raise RecordingForbidden unless ``viewer`` may see ``recording``."""
+def may_see(viewer: Viewer, recording: Recording) -> bool:
     if viewer.sees_all:
-        return
-    if viewer.agent_access != "own" or recording.agent_user_id != viewer.user_id:
-        raise RecordingForbidden("you may only open recordings of your own calls")
+        return True
+    return viewer.agent_access == "own" and recording.agent_user_id == viewer.user_id
 
 
-def _visible(viewer: Viewer, query: Select[Any]) -> Select[Any]:
+async def _refuse(database: Database, actor: Actor | None, recording: Recording) -> None:
+    """Audit an attempt to open someone else's recording, then answer as if it did not exist."""
+    if actor is not None:
+        await record_audit(
+            database,
+            actor,
+            AuditAction.VIEW,
+            "recording",
+            recording.id,
+            patient_id=recording.patient_id,
+            detail={"denied": "not_visible"},
+        )
+    raise RecordingNotVisible("no such recording")
+
+
+def visible_to(viewer: Viewer, query: Select[Any]) -> Select[Any]:
     if viewer.sees_all:
         return query
     if viewer.agent_access != "own":
@@ -91,73 +91,7 @@ def _visible(viewer: Viewer, query: Select[Any]) -> Select[Any]:
     return query.where(Recording.agent_user_id == viewer.user_id)
 
 
-def _filtered(query: Select[Any], f: RecordingFilter) -> Select[Any]:
-    conditions = []
-    if f.date_from is not None:
-        conditions.append(Recording.started_at >= f.date_from)
-    if f.date_to is not None:
-        conditions.append(Recording.started_at < f.date_to)
-    if f.agent_user_id is not None:
-        conditions.append(Recording.agent_user_id == f.agent_user_id)
-    if f.queue:
-        conditions.append(Recording.queue == f.queue)
-    if f.campaign_id is not None:
-        conditions.append(Recording.campaign_id == f.campaign_id)
-    if f.patient_id is not None:
-        conditions.append(Recording.patient_id == f.patient_id)
-    if f.disposition:
-        conditions.append(Call.disposition == f.disposition)
-    if f.min_seconds is not None:
-        conditions.append(Recording.duration_seconds >= f.min_seconds)
-    if f.max_seconds is not None:
-        conditions.append(Recording.duration_seconds <= f.max_seconds)
-    return query.where(and_(*conditions)) if conditions else query
-
-
-async def search_recordings(
-    database: Database, viewer: Viewer, f: RecordingFilter, decrypt: Decrypt | None
-) -> list[dict[str, Any]]:
-    """Recordings matching the filter that the viewer may see, newest first."""
-    if not 1 <= f.limit <= MAX_RESULTS:
-        raise ValidationFailed("limit", f"must be between 1 and {MAX_RESULTS}")
-    query: Select[Any] = (
-        select(Recording, Call, User.username, Patient.given_name, Patient.family_name)  # type: ignore[assignment]
-        .join(Call, Call.id == Recording.call_id)
-        .outerjoin(User, User.id == Recording.agent_user_id)
-        .outerjoin(Patient, Patient.id == Recording.patient_id)
-        .order_by(Recording.started_at.desc(), Recording.id.desc())
-    )
-    query = _filtered(_visible(viewer, query), f)
-    async with database.session() as session:
-        if f.text:
-            ids = await _text_matches(session, f.text, decrypt)
-            query = query.where(Recording.id.in_(ids) if ids else Recording.id < 0)
-        rows = (await session.execute(query.limit(f.limit))).all()
-    return [_summary(*row) for row in rows]
-
-
-async def _text_matches(session: Any, text: str, decrypt: Decrypt | None) -> list[int]:
-    needle = text.strip().lower()
-    if len(needle) > 100:
-        raise ValidationFailed("text", "at most 100 characters")
-    plain = await session.execute(
-        select(Transcript.recording_id).where(
-            Transcript.encrypted.is_(False), func.lower(Transcript.text).contains(needle)
-        )
-    )
-    found = {row[0] for row in plain}
-    if decrypt is not None:
-        sealed = await session.execute(
-            select(Transcript.recording_id, Transcript.text)
-            .where(Transcript.encrypted.is_(True))
-            .order_by(Transcript.id.desc())
-            .limit(_TEXT_SCAN_LIMIT)
-        )
-        found.update(rid for rid, token in sealed if needle in decrypt(token).lower())
-    return sorted(found)
-
-
-def _summary(
+def summary(
     recording: Recording, call: Call, username: str | None, given: str | None, family: str | None
 ) -> dict[str, Any]:
     return {
@@ -180,20 +114,25 @@ def _summary(
     }
 
 
-async def get_recording(database: Database, viewer: Viewer, recording_id: int) -> Recording:
-    """The recording if it exists and the viewer may see it."""
+async def get_recording(
+    database: Database, viewer: Viewer, recording_id: int, actor: Actor | None = None
+) -> Recording:
+    """The recording if it exists and the viewer may see it; RecordingNotVisible (404) for
+    both the missing and the refused, the refused audited for ``actor``."""
     async with database.session() as session:
         recording = await session.get(Recording, recording_id)
     if recording is None:
         raise RecordingNotVisible("no such recording")
-    check_access(viewer, recording)
+    if not may_see(viewer, recording):
+        await _refuse(database, actor, recording)
     return recording
 
 
 async def recording_detail(
     database: Database, viewer: Viewer, recording_id: int, decrypt: Decrypt | None, actor: Actor
 ) -> dict[str, Any]:
-    """Summary, transcripts (opened), pauses and reviews; audits the transcript view."""
+    """Summary, transcripts (opened), pauses and reviews; audits the transcript view (and a
+    refused attempt, answered as not found)."""
     async with database.transaction() as session:
         row = (
             await session.execute(
@@ -204,26 +143,31 @@ async def recording_detail(
                 .where(Recording.id == recording_id)
             )
         ).first()
-        if row is None:
-            raise RecordingNotVisible("no such recording")
-        check_access(viewer, row[0])
-        transcripts = list(
-            await session.scalars(select(Transcript).where(Transcript.recording_id == recording_id))
-        )
-        reviews = list(
-            await session.scalars(
-                select(RecordingReview).where(RecordingReview.recording_id == recording_id)
+        visible = row is not None and may_see(viewer, row[0])
+        if row is not None and visible:
+            transcripts = list(
+                await session.scalars(
+                    select(Transcript).where(Transcript.recording_id == recording_id)
+                )
             )
-        )
-        add_audit(
-            session,
-            actor,
-            AuditAction.VIEW,
-            "recording_transcript",
-            recording_id,
-            patient_id=row[0].patient_id,
-        )
-    detail = _summary(*row)
+            reviews = list(
+                await session.scalars(
+                    select(RecordingReview).where(RecordingReview.recording_id == recording_id)
+                )
+            )
+            add_audit(
+                session,
+                actor,
+                AuditAction.VIEW,
+                "recording_transcript",
+                recording_id,
+                patient_id=row[0].patient_id,
+            )
+    if row is None:
+        raise RecordingNotVisible("no such recording")
+    if not visible:
+        await _refuse(database, actor, row[0])
+    detail = summary(*row)
     detail["peaks"] = row[0].peaks
     caller_first = sorted(transcripts, key=lambda t: t.speaker != "caller")
     detail["transcripts"] = [_opened(t, decrypt) for t in caller_first]
@@ -284,20 +228,31 @@ async def save_review(
     return review
 
 
-async def set_legal_hold(database: Database, actor: Actor, recording_id: int, hold: bool) -> None:
+async def set_legal_hold(
+    database: Database, actor: Actor, viewer: Viewer, recording_id: int, hold: bool
+) -> None:
+    """Set or lift a legal hold (admins only: a hold overrides retention); audited, and so is
+    a refused attempt."""
     async with database.transaction() as session:
         recording = await session.get(Recording, recording_id)
         if recording is None:
             raise RecordingNotVisible("no such recording")
-        recording.legal_hold = hold
+        allowed = viewer.role is Role.ADMIN
         add_audit(
             session,
             actor,
             AuditAction.UPDATE,
-            "recording",
+            "recording_legal_hold",
             recording_id,
             patient_id=recording.patient_id,
-            detail={"legal_hold": hold},
+            detail={"legal_hold": hold, "was": recording.legal_hold}
+            | ({} if allowed else {"denied": "admin_only"}),
+        )
+        if allowed:
+            recording.legal_hold = hold
+    if not allowed:
+        raise LegalHoldAdminOnly(
+            "only an administrator may set or lift a legal hold; ask an administrator"
         )
 
 

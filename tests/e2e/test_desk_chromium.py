@@ -24,8 +24,9 @@ from callcenter.asterisk import const
 from callcenter.demo.callers import DemoCallers, KnownCaller, Persona, StreamSettings
 from callcenter.server.root import Server, start_server
 from callcenter.settings import AgentsSettings
+from hcrm_core.actors import Actor
 from hcrm_core.models import Appointment, Call, Patient, Role
-from hcrm_core.services.users import create_user
+from hcrm_core.services.users import create_user, set_extension, user_by_name
 from tests.e2e.test_console_chromium import CHROMIUM_ARGS, chromium  # noqa: F401 - fixture
 from tests.support.asterisk_sandbox import AsteriskSandboxHandle
 from tests.support.caller import PatientsPhone
@@ -143,6 +144,7 @@ async def test_agent_gets_the_pop_and_books_from_it(chromium, desk_site) -> None
             await page.wait_for_url(f"{base}/desk")
             await expect(page.locator("#desk-link")).to_have_attribute("data-state", "open")
 
+            await _assign_extension(server, extension)
             await page.fill("#extension", extension)
             await page.click("#sign-in")
             await expect(page.locator("#agent-state")).to_have_attribute("data-state", "ready")
@@ -216,9 +218,16 @@ TWINS_PHONE = "+12125550177"
 UNKNOWN_PHONE = "+12125550178"
 
 
-async def _sign_in_at_the_desk(page: Any, base: str, extension: str) -> None:
+async def _assign_extension(server: Server, extension: str) -> None:
+    """Alice's phone, as an admin assigns it: the desk signs her in on no other."""
+    alice = await user_by_name(server.database, "alice")
+    await set_extension(server.database, alice.id, extension, Actor.system())
+
+
+async def _sign_in_at_the_desk(page: Any, base: str, server: Server, extension: str) -> None:
     from playwright.async_api import expect
 
+    await _assign_extension(server, extension)
     await page.goto(f"{base}/desk")
     await page.fill("input[name=username]", "alice")
     await page.fill("input[name=password]", PASSWORD)
@@ -258,7 +267,7 @@ async def test_pick_list_and_new_patient_form_identify_the_caller(
         try:
             page = await browser.new_page()
             page.set_default_timeout(TIMEOUT_MS)
-            await _sign_in_at_the_desk(page, base, f"1{random.randint(100, 999)}")
+            await _sign_in_at_the_desk(page, base, server, f"1{random.randint(100, 999)}")
             queue = await quietest_queue(server)
 
             twins_call = await _call(server, queue, TWINS_PHONE)
@@ -343,7 +352,7 @@ async def test_a_caller_identified_in_the_ivr_pops_with_what_they_did_there(
         try:
             page = await browser.new_page()
             page.set_default_timeout(TIMEOUT_MS)
-            await _sign_in_at_the_desk(page, base, f"1{random.randint(100, 999)}")
+            await _sign_in_at_the_desk(page, base, server, f"1{random.randint(100, 999)}")
             linkedid = await callers.place(Persona.AGENT)
             pop = _pop(page, linkedid)
             await expect(pop.locator(".pop-record")).to_have_text(patient.mrn)

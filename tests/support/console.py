@@ -28,12 +28,17 @@ def closed_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def console_settings(data_dir: Path, database_url: str = "") -> Settings:
+def console_settings(
+    data_dir: Path, database_url: str = "", *, ami_port: int | None = None
+) -> Settings:
+    """``ami_port``: a fake AMI's (secret "not-used"), with the hospital's caller ID set so
+    click-to-dial can place calls; by default a closed port (no PBX)."""
     return Settings(
         data_dir=data_dir,
         database={"url": database_url},
+        hospital={"caller_id_number": "+12125550100"} if ami_port else {},
         ami={
-            "port": closed_port(),
+            "port": ami_port or closed_port(),
             "secret": "not-used",
             "reconnect_min": 0.05,
             "reconnect_max": 0.2,
@@ -50,10 +55,13 @@ class ConsoleWorld:
     agent_id: int
 
 
-async def start_console_world(data_dir: Path, database_url: str = "") -> ConsoleWorld:
+async def start_console_world(
+    data_dir: Path, database_url: str = "", *, ami_port: int | None = None
+) -> ConsoleWorld:
     """A running server with three users (alice/agent, sam/supervisor, ada/admin), patients
     and one upcoming appointment for Grace."""
-    server = await start_server(console_settings(data_dir, database_url), serve_console=False)
+    settings = console_settings(data_dir, database_url, ami_port=ami_port)
+    server = await start_server(settings, serve_console=False)
     async with server.database.transaction() as session:
         agent = await create_user(session, username="alice", password=PASSWORD, role=Role.AGENT)
         await create_user(session, username="sam", password=PASSWORD, role=Role.SUPERVISOR)

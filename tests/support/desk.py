@@ -60,10 +60,17 @@ async def quietest_queue(server: Server) -> str:
     return min(counts, key=lambda name: counts[name])
 
 
-async def agent_user(server: Server, username: str = "alice") -> int:
+async def agent_user(
+    server: Server, username: str = "alice", *, extension: str | None = None
+) -> int:
+    """An agent user; ``extension`` is the phone the desk lets them sign in on."""
     async with server.database.transaction() as session:
         user = await create_user(
-            session, username=username, password="correct-horse-battery", role=Role.AGENT
+            session,
+            username=username,
+            password="correct-horse-battery",
+            role=Role.AGENT,
+            extension=extension,
         )
         return user.id
 

@@ -12,6 +12,7 @@ from pydub.generators import Sine
 
 from callcenter.recording.audio import export
 from callcenter.recording.crypto import RecordingCipher, generate_key
+from callcenter.recording.processor import add_terms
 from callcenter.server.root import Server, start_server
 from hcrm_core.models import (
     Call,
@@ -63,6 +64,7 @@ async def start_recording_world(
         alice = await create_user(session, username="alice", password=PASSWORD, role=Role.AGENT)
         bob = await create_user(session, username="bob", password=PASSWORD, role=Role.AGENT)
         await create_user(session, username="sam", password=PASSWORD, role=Role.SUPERVISOR)
+        await create_user(session, username="ada", password=PASSWORD, role=Role.ADMIN)
         ids = (alice.id, bob.id)
     cipher = RecordingCipher.from_setting(key)
     assert cipher is not None
@@ -89,6 +91,7 @@ async def add_processed_recording(
     cipher: RecordingCipher | None,
     *,
     age_days: float = 0,
+    index: bool = True,
 ) -> int:
     started = datetime.now(UTC) - timedelta(days=age_days)
     async with server.database.transaction() as session:
@@ -121,15 +124,17 @@ async def add_processed_recording(
         await session.flush()
         for speaker, words in (("caller", CALLER_WORDS), ("agent", AGENT_WORDS)):
             text = " ".join(w["word"] for w in words)
-            session.add(
-                Transcript(
-                    recording_id=recording.id,
-                    speaker=speaker,
-                    text=cipher.encrypt_text(text) if cipher else text,
-                    words=[{"enc": cipher.encrypt_text(_dumps(words))}] if cipher else words,
-                    encrypted=cipher is not None,
-                )
+            transcript = Transcript(
+                recording_id=recording.id,
+                speaker=speaker,
+                text=cipher.encrypt_text(text) if cipher else text,
+                words=[{"enc": cipher.encrypt_text(_dumps(words))}] if cipher else words,
+                encrypted=cipher is not None,
             )
+            session.add(transcript)
+            if cipher is not None and index:
+                await session.flush()
+                add_terms(session, transcript, cipher.index, text)  # as the processor does
         return recording.id
 
 

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiohttp import web
 from sqlalchemy import select
 
+from hcrm_core.errors import ValidationFailed
 from hcrm_core.models import User
-from web_console.access import ADMINS, STAFF, allow, public
+from hcrm_core.services.users import set_extension
+from web_console.access import ADMINS, STAFF, actor_for, allow, public
+from web_console.json_body import read_body
 from web_console.keys import DATABASE
 from web_console.openapi import openapi_document
 from web_console.patient_access import search_patients, view_patient
-from web_console.views import int_param, only_params, patient_id_from
+from web_console.views import id_from, int_param, only_params, patient_id_from
 
 routes = web.RouteTableDef()
 PREFIX = "/api/v1"
@@ -45,21 +50,32 @@ async def get_patient(request: web.Request) -> web.Response:
 async def list_users(request: web.Request) -> web.Response:
     async with request.app[DATABASE].session() as session:
         users = list(await session.scalars(select(User).order_by(User.username)))
-    return web.json_response(
-        {
-            "users": [
-                {
-                    "id": u.id,
-                    "username": u.username,
-                    "display_name": u.display_name,
-                    "role": u.role.value,
-                    "extension": u.extension,
-                    "active": u.active,
-                }
-                for u in users
-            ]
-        }
-    )
+    return web.json_response({"users": [_user_json(u) for u in users]})
+
+
+def _user_json(user: User) -> dict[str, Any]:
+    return {
+        "id": user.id,
+        "username": user.username,
+        "display_name": user.display_name,
+        "role": user.role.value,
+        "extension": user.extension,
+        "active": user.active,
+    }
+
+
+@routes.patch(f"{PREFIX}/users/{{user_id}}")
+@allow(ADMINS)
+async def edit_user(request: web.Request) -> web.Response:
+    """Assign a user's phone extension (null clears it): the one they may sign in on. Audited."""
+    user_id = id_from(request.match_info["user_id"], "user_id")
+    body = await read_body(request)
+    if not body.present("extension"):
+        raise ValidationFailed("extension", "is required (null clears it)")
+    extension = body.text("extension", max_length=8) or None
+    body.done()
+    user = await set_extension(request.app[DATABASE], user_id, extension, actor_for(request))
+    return web.json_response(_user_json(user))
 
 
 @routes.get(f"{PREFIX}/openapi.json")

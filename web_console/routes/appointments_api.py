@@ -11,7 +11,6 @@ from typing import Any
 
 from aiohttp import web
 
-from hcrm_core.errors import ValidationFailed
 from hcrm_core.models import Appointment, AuditAction, Channel
 from hcrm_core.services.appointments import BookingRequest
 from hcrm_core.services.audit import record_audit
@@ -19,7 +18,7 @@ from hcrm_core.services.scheduling import FreeSlot
 from web_console.access import STAFF, actor_for, allow
 from web_console.json_body import read_body
 from web_console.keys import APPOINTMENTS, DATABASE, PATIENTS, SCHEDULING, SETTINGS
-from web_console.views import int_param, only_params, patient_id_from
+from web_console.views import id_from, int_param, only_params, patient_id_from
 
 routes = web.RouteTableDef()
 PREFIX = "/api/v1"
@@ -56,10 +55,7 @@ def _slot_json(slot: FreeSlot, request: web.Request) -> dict[str, Any]:
 
 
 def _appointment_id(request: web.Request) -> int:
-    raw = request.match_info["appointment_id"]
-    if not raw.isdigit() or len(raw) > 12:
-        raise ValidationFailed("appointment_id", "must be a positive whole number")
-    return int(raw)
+    return id_from(request.match_info["appointment_id"], "appointment_id")
 
 
 @routes.get(f"{PREFIX}/departments")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from typing import Any
+from urllib.parse import urlsplit
 
 from aiohttp import web
 
@@ -26,11 +27,27 @@ routes = web.RouteTableDef()
 GENERIC_FAILURE = "Wrong username or password, or too many attempts. Try again later."
 
 
+MAX_NEXT_LENGTH = 2048
+
+
 def safe_next(target: str | None) -> str:
-    """Only a local path: never an open redirect to another site."""
-    if target and target.startswith("/") and not target.startswith(("//", "/\\")):
-        return target
-    return "/"
+    """``target`` when it is a path on this site, else ``/``: never an open redirect.
+
+    Browsers are lenient with a Location: they drop tabs and newlines, read ``\\`` as ``/``
+    and take ``//host`` or ``/\t/host`` as another site. So only printable ASCII without
+    spaces or backslashes is accepted (a path from our own redirect is percent-encoded), it
+    must start with exactly one ``/``, and parsing it must find neither a scheme nor a host.
+    """
+    if not target or len(target) > MAX_NEXT_LENGTH:
+        return "/"
+    if any(not "!" <= char <= "~" or char == "\\" for char in target):
+        return "/"
+    if not target.startswith("/") or target.startswith("//"):
+        return "/"
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not parts.path.startswith("/"):
+        return "/"
+    return target
 
 
 def _set_cookie(response: web.StreamResponse, request: web.Request, name: str, value: str) -> None:
@@ -91,27 +108,25 @@ async def login(request: web.Request) -> web.StreamResponse:
     password = str(form.get("password", ""))
     next_path = str(form.get("next", "/"))
     address = request.remote or "unknown"
-    throttle = request.app[THROTTLE]
-    if throttle.is_locked(username, address):
+    # Booked before the password is checked: concurrent attempts cannot all slip through.
+    attempt = request.app[THROTTLE].reserve(username, address)
+    if attempt is None:
         await _audit_login(request, username, None, "throttled")
         return _login_page(
             request, error=GENERIC_FAILURE, status=429, username=username, next_path=next_path
         )
-    async with request.app[DATABASE].transaction() as session:
-        user = await verify_credentials(session, username, password) if username else None
-        found = None if user is None else (user.id, user.username, user.role)
-    if found is None:
-        throttle.record_failure(username, address)
+    database = request.app[DATABASE]
+    user = await verify_credentials(database, username, password) if username else None
+    if user is None:
         await _audit_login(request, username, None, "failure")
         return _login_page(
             request, error=GENERIC_FAILURE, status=401, username=username, next_path=next_path
         )
-    throttle.record_success(username)
-    user_id, name, role = found
-    await _audit_login(request, name, user_id, "success")
+    attempt.succeeded()
+    await _audit_login(request, user.username, user.id, "success")
     store = request.app[SESSIONS]
     store.delete(request.cookies.get(SESSION_COOKIE))  # never carry an id across a login
-    new_session = store.create(user_id, name, role)
+    new_session = store.create(user.id, user.username, user.role)
     response = web.HTTPFound(safe_next(next_path))
     _set_cookie(response, request, SESSION_COOKIE, new_session.id)
     response.del_cookie(LOGIN_CSRF_COOKIE, path="/")

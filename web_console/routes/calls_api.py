@@ -11,10 +11,11 @@ from aiohttp import web
 from hcrm_core.errors import ValidationFailed
 from hcrm_core.models import AuditAction, Call, Sex
 from hcrm_core.services.audit import record_audit
+from hcrm_core.services.call_records import CallViewer
 from hcrm_core.services.complaints import file_complaint
 from hcrm_core.services.patient_updates import PatientChanges, update_patient
 from hcrm_core.services.patients import NewPatient, NewPhone
-from web_console.access import STAFF, actor_for, allow
+from web_console.access import STAFF, actor_for, allow, require_session
 from web_console.json_body import Body, read_body
 from web_console.keys import DATABASE, DESK, PATIENTS, SETTINGS
 from web_console.views import only_params, patient_id_from
@@ -51,7 +52,12 @@ def call_json(call: Call) -> dict[str, Any]:
 
 def _linkedid(request: web.Request) -> str:
     raw = request.match_info["linkedid"]
-    if not raw or len(raw) > 64 or not all(c.isalnum() or c in ".-_" for c in raw):
+    if (
+        not raw
+        or len(raw) > 64
+        or not raw.isascii()
+        or not all(c.isalnum() or c in ".-_" for c in raw)
+    ):
         raise ValidationFailed("linkedid", "not a call id")
     return raw
 
@@ -68,11 +74,25 @@ async def _audit_call_view(request: web.Request, call: Call) -> None:
     )
 
 
+def call_viewer(request: web.Request) -> CallViewer:
+    """The asker, with the calls and patients their desk's open pops show them now."""
+    session = require_session(request)
+    pops = request.app[DESK].pops.open_pops(session.username)
+    return CallViewer(
+        session.user_id,
+        session.role,
+        serving_linkedids=frozenset(p.linkedid for p in pops),
+        serving_patient_ids=frozenset(
+            p.patient["id"] for p in pops if p.patient and isinstance(p.patient.get("id"), int)
+        ),
+    )
+
+
 @routes.get(f"{PREFIX}/calls/{{linkedid}}")
 @allow(STAFF)
 async def get_call(request: web.Request) -> web.Response:
     only_params(request, set())
-    call = await request.app[DESK].call_records.get(_linkedid(request))
+    call = await request.app[DESK].call_records.get_for(_linkedid(request), call_viewer(request))
     await _audit_call_view(request, call)
     return web.json_response(call_json(call))
 
@@ -84,7 +104,7 @@ async def add_note(request: web.Request) -> web.Response:
     note = body.required_text("note", max_length=2000)
     body.done()
     call = await request.app[DESK].call_records.add_note(
-        _linkedid(request), note, actor_for(request)
+        _linkedid(request), note, actor_for(request), call_viewer(request)
     )
     return web.json_response(call_json(call))
 
@@ -92,10 +112,13 @@ async def add_note(request: web.Request) -> web.Response:
 @routes.get(f"{PREFIX}/patients/{{patient_id}}/calls")
 @allow(STAFF)
 async def patient_calls(request: web.Request) -> web.Response:
+    """The patient's calls the asker may see: all of them only when serving the patient."""
     only_params(request, set())
     patient_id = patient_id_from(request)
     await request.app[PATIENTS].get(patient_id)
-    calls = await request.app[DESK].history.recent_calls(patient_id, limit=20)
+    calls = await request.app[DESK].call_records.of_patient(
+        patient_id, call_viewer(request), limit=20
+    )
     await record_audit(
         request.app[DATABASE],
         actor_for(request),

@@ -2,7 +2,8 @@
 
 Settings (targets, pacing, window, retries, questions and their escalation thresholds) are
 edited as JSON: they are data, validated by ``hcrm_core.services.campaigns_config``; a bad
-field is named in the 422 page. Only admins may change a campaign's settings after creation.
+field is named in the 422 page. Only admins may give a campaign settings, at creation (a
+supervisor's draft gets the defaults) or after.
 The CSV export is audited (it holds patients' answers).
 """
 
@@ -15,16 +16,23 @@ from aiohttp import web
 
 from callcenter.outbound.export import results_csv
 from hcrm_core.errors import ValidationFailed
-from hcrm_core.models import AuditAction, CampaignKind
+from hcrm_core.models import AuditAction, CampaignKind, Role
 from hcrm_core.services.audit import record_audit
 from hcrm_core.services.campaigns import CampaignService
 from hcrm_core.services.campaigns_config import DEFAULT_QUESTIONS
-from web_console.access import ADMINS, SUPERVISORS, actor_for, allow
+from web_console.access import ADMINS, SUPERVISORS, actor_for, allow, require_session
+from web_console.input_text import BadInput
+from web_console.json_body import MAX_DEPTH, check_parsed
 from web_console.keys import CAMPAIGNS, DATABASE
 from web_console.pages import page, render
+from web_console.views import ascii_int
 
 routes = web.RouteTableDef()
 _ACTIONS = ("start", "pause", "stop")
+_ADMIN_SETTINGS = (
+    "settings: only admins set a campaign's settings; leave them empty to create a draft "
+    "with the defaults, which an admin can then edit"
+)
 
 
 def _service(request: web.Request) -> CampaignService:
@@ -32,10 +40,10 @@ def _service(request: web.Request) -> CampaignService:
 
 
 def _campaign_id(request: web.Request) -> int:
-    raw = request.match_info["campaign_id"]
-    if not raw.isdigit() or len(raw) > 12:
+    campaign_id = ascii_int(request.match_info["campaign_id"])
+    if campaign_id is None:
         raise web.HTTPNotFound(text="no such campaign")
-    return int(raw)
+    return campaign_id
 
 
 def _settings_from(form: Any) -> dict[str, Any]:
@@ -46,6 +54,9 @@ def _settings_from(form: Any) -> dict[str, Any]:
         raise ValidationFailed(
             "settings", f"not valid JSON ({exc.msg}, line {exc.lineno})"
         ) from exc
+    except RecursionError:
+        raise BadInput("settings", f"nested deeper than {MAX_DEPTH} levels") from None
+    check_parsed(value, "settings")
     if not isinstance(value, dict):
         raise ValidationFailed("settings", "give a JSON object")
     return value
@@ -73,15 +84,22 @@ async def campaigns_page(request: web.Request) -> dict[str, Any]:
 @routes.post("/campaigns")
 @allow(SUPERVISORS)
 async def create_campaign(request: web.Request) -> web.StreamResponse:
+    """A draft campaign; only admins give settings (a supervisor's draft gets the defaults).
+
+    Otherwise "only admins change settings" would be one new campaign away.
+    """
     form = await request.post()
+    if str(form.get("settings") or "").strip() and require_session(request).role != Role.ADMIN:
+        context = {"status": 403, "message": _ADMIN_SETTINGS, "field": "settings"}
+        return render(request, "error.html", context, status=403)
     try:
         settings = _settings_from(form)
         campaign = await _service(request).create(
             str(form.get("name") or ""), str(form.get("kind") or ""), settings, actor_for(request)
         )
     except ValidationFailed as exc:
-        context = {"status": 422, "message": exc.message, "field": exc.field}
-        return render(request, "error.html", context, status=422)
+        context = {"status": exc.http_status, "message": exc.message, "field": exc.field}
+        return render(request, "error.html", context, status=exc.http_status)
     raise web.HTTPSeeOther(f"/campaigns/{campaign.id}")
 
 

@@ -12,8 +12,10 @@ from typing import Any
 
 from aiohttp import web
 
-from hcrm_core.errors import ValidationFailed
-from hcrm_core.models import User
+from callcenter.agents.state import own_extension
+from hcrm_core.errors import DomainError
+from hcrm_core.models import AuditAction, User
+from hcrm_core.services.audit import record_audit
 from hcrm_core.services.call_records import CallNotFound
 from web_console.access import STAFF, actor_for, allow, require_session
 from web_console.desk_relay import desk_state
@@ -55,20 +57,40 @@ async def get_desk(request: web.Request) -> web.Response:
     return _state(request)
 
 
+async def _audit_desk(request: web.Request, event: str, outcome: str, **detail: Any) -> None:
+    """Who signed in or out where, dialled whom: one row per attempt, with how it ended."""
+    await record_audit(
+        request.app[DATABASE],
+        actor_for(request),
+        AuditAction.LOGIN if event in ("sign_in", "sign_out") else AuditAction.CREATE,
+        "desk",
+        require_session(request).username,
+        detail={"event": event, "outcome": outcome, **detail},
+    )
+
+
+def _outcome(exc: DomainError) -> str:
+    return f"refused: {exc.code}"
+
+
 @routes.post(f"{PREFIX}/sign-in")
 @allow(STAFF)
 async def sign_in(request: web.Request) -> web.Response:
+    """Only on the user's own extension (``users.extension``, assigned by an admin)."""
     body = await read_body(request)
-    extension = body.text("extension", max_length=16)
+    requested = body.text("extension", max_length=16)
     body.done()
     session = require_session(request)
-    if not extension:
-        extension = await _user_extension(request, session.user_id)
-    if not extension:
-        raise ValidationFailed("extension", "is required (no extension on your user)")
-    await request.app[DESK].agents.sign_in(
-        session.user_id, session.username, extension, session_bound=True
-    )
+    assigned = await _user_extension(request, session.user_id)
+    try:
+        extension = own_extension(requested, assigned)
+        await request.app[DESK].agents.sign_in(
+            session.user_id, session.username, extension, session_bound=True
+        )
+    except DomainError as exc:
+        await _audit_desk(request, "sign_in", _outcome(exc), extension=requested or assigned)
+        raise
+    await _audit_desk(request, "sign_in", "signed_in", extension=extension)
     return _state(request)
 
 
@@ -76,7 +98,12 @@ async def sign_in(request: web.Request) -> web.Response:
 @allow(STAFF)
 async def sign_out(request: web.Request) -> web.Response:
     (await read_body(request)).done()
-    await request.app[DESK].agents.sign_out(require_session(request).username)
+    try:
+        await request.app[DESK].agents.sign_out(require_session(request).username)
+    except DomainError as exc:
+        await _audit_desk(request, "sign_out", _outcome(exc))
+        raise
+    await _audit_desk(request, "sign_out", "signed_out")
     return _state(request)
 
 
@@ -105,7 +132,22 @@ async def dial(request: web.Request) -> web.Response:
     body = await read_body(request)
     number = body.required_text("number", max_length=64)
     body.done()
-    placed = await request.app[DESK].dialer.dial(require_session(request).username, number)
+    # Audited before Asterisk is asked (a call placed is never missing from the trail), and
+    # again with what happened.
+    await _audit_desk(request, "dial", "attempt", number=number)
+    try:
+        placed = await request.app[DESK].dialer.dial(require_session(request).username, number)
+    except DomainError as exc:
+        await _audit_desk(request, "dial", _outcome(exc), number=number)
+        raise
+    await _audit_desk(
+        request,
+        "dial",
+        "placed",
+        number=placed.number,
+        linkedid=placed.channel_id,
+        interface=placed.interface,
+    )
     return web.json_response(
         {"linkedid": placed.channel_id, "number": placed.number, "interface": placed.interface},
         status=202,

@@ -9,8 +9,8 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy import text
 
-from web_console.access import public
-from web_console.keys import AGI_HEALTH, AMI_HEALTH, BUS, CALL_LOG, DATABASE
+from web_console.access import SUPERVISORS, current_session, public
+from web_console.keys import AGI_HEALTH, AMI_HEALTH, BUS, CALL_LOG, DATABASE, RECORDINGS_HEALTH
 
 routes = web.RouteTableDef()
 _LOG = logging.getLogger(__name__)
@@ -27,29 +27,47 @@ async def _database_ok(request: web.Request) -> tuple[bool, str | None]:
     return True, None
 
 
+def _part(ok: bool) -> str:
+    return "ok" if ok else "down"
+
+
 @routes.get("/healthz")
 @public
 async def healthz(request: web.Request) -> web.Response:
-    """200 when the database answers; the AMI link is reported but does not fail the check.
+    """200 when the database answers; the AMI link and FastAGI are reported but do not fail it.
 
     The console stays useful (search, booking) while the PBX is away, so a missing Asterisk
-    is "degraded", not "down".
+    is "degraded", not "down". Anyone may ask, so the public answer names only the parts and
+    whether each is up: the AMI user, the PBX's address and error texts are for supervisors
+    and admins (the same route with their session) and never for an anonymous caller.
     """
     db_ok, db_error = await _database_ok(request)
     ami = request.app[AMI_HEALTH].health()
-    status = "ok" if db_ok and ami["connected"] else ("degraded" if db_ok else "down")
-    body: dict[str, Any] = {
-        "status": status,
-        "database": {"ok": db_ok, "engine": request.app[DATABASE].dialect, "error": db_error},
-        "ami": {
-            "state": ami["state"],
-            "connected": ami["connected"],
-            "asterisk_ready": ami["asterisk_ready"],
-            "last_error": ami["last_error"],
-        },
-        "agi": request.app[AGI_HEALTH].health(),
-        "uptime_seconds": round(time.time() - _STARTED, 1),
+    agi = request.app[AGI_HEALTH].health()
+    recordings = request.app[RECORDINGS_HEALTH].health()
+    parts = {
+        "database": _part(db_ok),
+        "ami": _part(bool(ami["connected"])),
+        "agi": _part(bool(agi.get("listening"))),
+        # Down when the processor refused to start (recording.key missing or wrong).
+        "recordings": _part(recordings.get("error") is None),
     }
+    status = "down" if not db_ok else ("ok" if "down" not in parts.values() else "degraded")
+    body: dict[str, Any] = {"status": status, "parts": parts}
+    session = current_session(request)
+    if session is not None and session.role in SUPERVISORS:
+        body["details"] = {
+            "database": {"ok": db_ok, "engine": request.app[DATABASE].dialect, "error": db_error},
+            "ami": {
+                "state": ami["state"],
+                "connected": ami["connected"],
+                "asterisk_ready": ami["asterisk_ready"],
+                "last_error": ami["last_error"],
+            },
+            "agi": agi,
+            "recordings": dict(recordings),
+            "uptime_seconds": round(time.time() - _STARTED, 1),
+        }
     return web.json_response(body, status=200 if db_ok else 503)
 
 
@@ -88,6 +106,17 @@ async def metrics(request: web.Request) -> web.Response:
         "events dropped by slow bus subscribers",
         "counter",
     )
+    agi = request.app[AGI_HEALTH].health()
+    for reason in ("peer", "busy", "route"):
+        refused = agi.get(f"refused_{reason}", 0)
+        if isinstance(refused, int):
+            _metric(
+                lines,
+                f"callcenter_agi_refused_{reason}_total",
+                refused,
+                f"FastAGI connections closed before a dialog ran ({reason})",
+                "counter",
+            )
     call_log = request.app[CALL_LOG]
     _metric(
         lines,

@@ -1,8 +1,9 @@
 """Supervisor review of call recordings: search, the player page, QA scorecards, legal hold.
 
 Access is decided once in ``hcrm_core.services.recordings`` (supervisors see all; agents their
-own, or none by configuration). The transcript view is audited there; playing and downloading
-are audited in ``recordings_media``.
+own, or none by configuration; someone else's recording is a 404, like a missing one). The
+transcript view, every list or search, and legal holds (admins only) are audited there;
+playing and downloading are audited in ``recordings_media``.
 """
 
 from __future__ import annotations
@@ -14,19 +15,19 @@ from aiohttp import web
 
 from callcenter.recording.crypto import RecordingCipher
 from hcrm_core.errors import ValidationFailed
+from hcrm_core.models import Role
+from hcrm_core.services.recording_search import RecordingFilter, TextIndex, search_recordings
 from hcrm_core.services.recordings import (
     Decrypt,
-    RecordingFilter,
     Viewer,
     recording_detail,
     save_review,
-    search_recordings,
     set_legal_hold,
 )
 from web_console.access import STAFF, SUPERVISORS, actor_for, allow, require_session
 from web_console.keys import DATABASE, SETTINGS
 from web_console.pages import page
-from web_console.views import only_params
+from web_console.views import ascii_int, id_from, only_params
 
 routes = web.RouteTableDef()
 _FILTERS = {"from", "to", "agent", "queue", "campaign", "patient", "disposition", "min", "max"}
@@ -45,19 +46,19 @@ def decrypter(request: web.Request) -> Decrypt | None:
     return cipher.decrypt_text if cipher else None
 
 
+def text_index(request: web.Request) -> TextIndex | None:
+    cipher = RecordingCipher.from_setting(request.app[SETTINGS].recording.key.get_secret_value())
+    return cipher.index if cipher else None
+
+
 def recording_id_from(request: web.Request) -> int:
-    raw = request.match_info["recording_id"]
-    if not raw.isdigit() or len(raw) > 12:
-        raise ValidationFailed("recording_id", "must be a positive whole number")
-    return int(raw)
+    return id_from(request.match_info["recording_id"], "recording_id")
 
 
 def _int(raw: str | None, name: str) -> int | None:
     if raw is None or raw == "":
         return None
-    if not raw.isdigit() or len(raw) > 12:
-        raise ValidationFailed(name, "must be a positive whole number")
-    return int(raw)
+    return id_from(raw, name)
 
 
 def _seconds(raw: str | None, name: str) -> float | None:
@@ -123,7 +124,12 @@ def parse_filter(request: web.Request) -> RecordingFilter:
 async def list_page(request: web.Request) -> dict[str, Any]:
     filters = parse_filter(request)
     results = await search_recordings(
-        request.app[DATABASE], viewer_for(request), filters, decrypter(request)
+        request.app[DATABASE],
+        viewer_for(request),
+        filters,
+        decrypter(request),
+        index=text_index(request),
+        actor=actor_for(request),
     )
     return {"results": results, "form": dict(request.query)}
 
@@ -149,6 +155,7 @@ async def detail_page(request: web.Request) -> dict[str, Any]:
         "max_score": settings.qa_max_score,
         "my_review": mine,
         "can_review": viewer_for(request).sees_all,
+        "can_hold": session.role is Role.ADMIN,
     }
 
 
@@ -157,9 +164,10 @@ def parse_review(form: Any, criteria: list[str], max_score: int) -> dict[str, in
     for index, criterion in enumerate(criteria):
         field = f"score_{index}"
         raw = form.get(field, "")
-        if not isinstance(raw, str) or not raw.isdigit() or not 0 <= int(raw) <= max_score:
+        score = ascii_int(raw, max_digits=4) if isinstance(raw, str) else None
+        if score is None or not 0 <= score <= max_score:
             raise ValidationFailed(field, f"{criterion}: a score from 0 to {max_score}")
-        scores[criterion] = int(raw)
+        scores[criterion] = score
     return scores
 
 
@@ -186,5 +194,7 @@ async def legal_hold(request: web.Request) -> web.StreamResponse:
     hold = form.get("hold")
     if hold not in ("on", "off"):
         raise ValidationFailed("hold", "must be 'on' or 'off'")
-    await set_legal_hold(request.app[DATABASE], actor_for(request), recording_id, hold == "on")
+    await set_legal_hold(
+        request.app[DATABASE], actor_for(request), viewer_for(request), recording_id, hold == "on"
+    )
     raise web.HTTPSeeOther(f"/recordings/{recording_id}")

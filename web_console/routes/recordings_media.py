@@ -13,11 +13,12 @@ from pathlib import Path
 
 from aiohttp import web
 
+from callcenter.calls.state import LiveCall
 from callcenter.monitoring.services import MonitorMode
 from callcenter.recording.audio import MEDIA_TYPES
 from callcenter.recording.crypto import RecordingCipher
 from callcenter.recording.errors import AudioUnavailable
-from hcrm_core.errors import ValidationFailed
+from hcrm_core.errors import DomainError, ValidationFailed
 from hcrm_core.models import AuditAction, Recording, User
 from hcrm_core.services.audit import record_audit
 from hcrm_core.services.recordings import get_recording
@@ -26,7 +27,7 @@ from web_console.keys import CALLS, DATABASE, MONITORING, SETTINGS
 from web_console.routes.recordings import recording_id_from, viewer_for
 
 routes = web.RouteTableDef()
-_RANGE = re.compile(r"^bytes=(\d{0,15})-(\d{0,15})$")
+_RANGE = re.compile(r"^bytes=(\d{0,15})-(\d{0,15})$", re.ASCII)
 _PLAIN_CHUNK = 64 * 1024
 
 
@@ -114,7 +115,7 @@ async def _stream(
 @allow(STAFF)
 async def play(request: web.Request) -> web.StreamResponse:
     recording = await get_recording(
-        request.app[DATABASE], viewer_for(request), recording_id_from(request)
+        request.app[DATABASE], viewer_for(request), recording_id_from(request), actor_for(request)
     )
     return await _stream(request, recording, download=False)
 
@@ -123,9 +124,23 @@ async def play(request: web.Request) -> web.StreamResponse:
 @allow(STAFF)
 async def download(request: web.Request) -> web.StreamResponse:
     recording = await get_recording(
-        request.app[DATABASE], viewer_for(request), recording_id_from(request)
+        request.app[DATABASE], viewer_for(request), recording_id_from(request), actor_for(request)
     )
     return await _stream(request, recording, download=True)
+
+
+async def _audit_monitor(
+    request: web.Request, call: LiveCall, mode: str, outcome: str, **detail: str
+) -> None:
+    await record_audit(
+        request.app[DATABASE],
+        actor_for(request),
+        AuditAction.PLAY,
+        "call_monitor",
+        call.linkedid,
+        patient_id=call.patient_id,
+        detail={"mode": mode, "outcome": outcome, **detail},
+    )
 
 
 @routes.post("/api/v1/recordings/monitor")
@@ -137,26 +152,26 @@ async def monitor(request: web.Request) -> web.StreamResponse:
     if mode not in {m.value for m in MonitorMode}:
         raise ValidationFailed("mode", "must be listen, whisper or barge")
     call = request.app[CALLS].get(linkedid) if isinstance(linkedid, str) else None
-    if call is None or call.ended or not call.agent_interface:
+    if call is None or call.ended or not call.agent_channel:
         raise ValidationFailed("linkedid", "no call with an agent in progress has this id")
     async with request.app[DATABASE].session() as session:
         me = await session.get(User, require_session(request).user_id)
     extension = (me.extension if me else "") or ""
-    action_id = await request.app[MONITORING].start(
+    # Audited before the Originate (a supervisor on a call is never missing from the trail),
+    # then again with its outcome.
+    await _audit_monitor(request, call, mode, "attempt", extension=extension)
+    starting = request.app[MONITORING].start(
         supervisor_extension=extension,
-        channel=call.agent_interface,
+        channel=call.agent_channel,
         mode=MonitorMode(mode),
         linkedid=call.linkedid,
     )
-    await record_audit(
-        request.app[DATABASE],
-        actor_for(request),
-        AuditAction.PLAY,
-        "call_monitor",
-        call.linkedid,
-        patient_id=call.patient_id,
-        detail={"mode": mode},
-    )
+    try:
+        action_id = await starting
+    except DomainError as exc:
+        await _audit_monitor(request, call, mode, f"refused: {exc.code}")
+        raise
+    await _audit_monitor(request, call, mode, "placed", action_id=action_id)
     # The extension lets the page say which phone is about to ring.
     return web.json_response(
         {

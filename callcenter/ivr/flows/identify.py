@@ -3,6 +3,10 @@
 Caller ID finds the patient; the caller confirms with their date of birth (DDMMYYYY). No match,
 several matches or a wrong date of birth: the medical record number (its digits) and the date
 of birth, two tries. Whoever cannot be identified goes to an agent (who can register them).
+
+Every wrong date of birth for a patient is counted across calls (:mod:`callcenter.ivr.lockout`);
+once a patient reached ``ivr.identify_max_failures`` within the window, no date of birth is
+taken for them any more: the caller goes to an agent, who checks identity in person.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from datetime import date
 from callcenter.agi.context import ToAgent
 from callcenter.agi.dialog import Ivr
 from callcenter.ivr import prompts
+from callcenter.ivr.lockout import IdentityLockout
 from hcrm_core.errors import PatientNotFound
 from hcrm_core.models import Patient
 from hcrm_core.services.patients import PatientService
@@ -66,22 +71,49 @@ async def caller_id_matches(
         return await patients.find_by_phone(caller_id)
 
 
+LOCKED_STEP = "identify-locked"
+LOCKED_REASON = "too many failed identity checks for this patient"
+
+
+async def _refuse_if_locked(ivr: Ivr, lockout: IdentityLockout | None, patient: Patient) -> None:
+    """Hand the caller to an agent, without checking a date of birth, when ``patient`` is locked."""
+    if lockout is None or not await lockout.locked(patient.id):
+        return
+    ivr.call.failed(LOCKED_STEP)
+    ivr.call.enter(LOCKED_STEP, last_failure="locked", reason=LOCKED_REASON)
+    raise ToAgent(LOCKED_REASON, LOCKED_STEP)
+
+
+async def _count_failure(
+    ivr: Ivr, lockout: IdentityLockout | None, patient: Patient, method: str
+) -> None:
+    if lockout is not None:
+        await lockout.failed(patient.id, linkedid=ivr.call.linkedid, method=method)
+
+
 async def identify(
-    ivr: Ivr, patients: PatientService, *, matches: Sequence[Patient] | None = None
+    ivr: Ivr,
+    patients: PatientService,
+    *,
+    matches: Sequence[Patient] | None = None,
+    lockout: IdentityLockout | None = None,
 ) -> Patient:
     """The confirmed patient; raises :class:`ToAgent` when the caller cannot be identified.
 
-    ``matches`` are the caller-ID matches when the caller already looked them up."""
+    ``matches`` are the caller-ID matches when the caller already looked them up; ``lockout``
+    counts wrong dates of birth per patient across calls and refuses a locked patient."""
     call = ivr.call
     if matches is None:
         matches = await caller_id_matches(ivr, patients)
     if len(matches) == 1:
         call.tried_to("identify-caller-id")
+        await _refuse_if_locked(ivr, lockout, matches[0])
         dob = await _ask_dob(ivr, "identify-dob")
         if dob == matches[0].date_of_birth and matches[0].active:
             call.identified(matches[0].id, "caller-id")
             await ivr.play(prompts.IDENTIFIED)
             return matches[0]
+        await _count_failure(ivr, lockout, matches[0], "caller-id")
         call.failed("identify-dob")
         call.enter("identify-dob", last_failure="dob-mismatch")
         await ivr.play(prompts.IDENTIFY_FAILED)
@@ -96,10 +128,15 @@ async def identify(
         )
         dob = await _ask_dob(ivr, "identify-mrn-dob")
         patient = await _by_mrn(patients, digits)
+        if patient is not None:
+            # Asked before the lookup, the date of birth is not compared for a locked patient.
+            await _refuse_if_locked(ivr, lockout, patient)
         if patient is not None and patient.active and patient.date_of_birth == dob:
             call.identified(patient.id, "mrn")
             await ivr.play(prompts.IDENTIFIED)
             return patient
+        if patient is not None:
+            await _count_failure(ivr, lockout, patient, "mrn")
         call.failed("identify-mrn")
         call.enter("identify-mrn", last_failure="no-match")
         await ivr.play(prompts.IDENTIFY_FAILED)

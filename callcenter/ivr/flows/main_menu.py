@@ -3,6 +3,8 @@
 Menu map (docs/ivr.md): language (the patient's own from caller ID, else "1 English, 2 普通话")
 -> welcome -> identify (caller ID + date of birth, or record number + date of birth) -> main
 menu: 1 book, 2 review or cancel (back to the main menu when there is nothing to cancel), 0 agent.
+On the way to an agent, when the site asks for recording consent (``recording.consent = "ask"``):
+"1 allow, 2 refuse"; the answer goes to the dialplan in ``CALLCENTER_RECORD``.
 The dialplan (``hospital-inbound``) sends the caller to the queue named in ``CALLCENTER_QUEUE``
 once this dialog returns; when it is empty the call is hung up.
 """
@@ -23,12 +25,16 @@ from callcenter.ivr.flows.book import BookingServices, book
 from callcenter.ivr.flows.cancel import CancelServices, review_and_cancel
 from callcenter.ivr.flows.identify import caller_id_matches, identify
 from callcenter.ivr.flows.language import choose_language, known_language
+from callcenter.ivr.lockout import IdentityLockout
 from hcrm_core.models import Patient
 from hcrm_core.services.patients import PatientService
 
 AGENT_QUEUE = "appointments"
 CALLER_ID_LOOKUPS = 4
 QUEUE_VARIABLE = "CALLCENTER_QUEUE"
+# Read by the dialplan's callcenter-record on this same channel (the AGI channel is the one that
+# goes on to the queue): yes follows the site's policy, no is never recorded.
+RECORD_VARIABLE = "CALLCENTER_RECORD"
 
 
 class MainChoice(enum.Enum):
@@ -53,10 +59,34 @@ class IvrServices:
     # wait for it. A few at a time finish the burst's lookups just as soon (the loop does the
     # same work) while the loop stays responsive (benchmarks/README.md, ivr_load).
     lookups: asyncio.Semaphore = field(default_factory=_lookup_gate)
+    # Failed identity checks per patient across calls (None: not counted, tests and tools).
+    lockout: IdentityLockout | None = None
+    # recording.consent = "ask": ask the caller before the hand-off to an agent.
+    ask_recording_consent: bool = False
 
 
-async def to_agent(ivr: Ivr, transfer: ToAgent) -> None:
-    """Hand the caller to the appointments queue with everything the agent should see."""
+async def ask_recording_consent(ivr: Ivr) -> bool:
+    """Ask whether the call may be recorded and tell the dialplan (``CALLCENTER_RECORD``).
+
+    1 allows (the site's policy then applies), 2 refuses. ``0``, or no valid answer after the
+    retries, counts as a refusal: the caller is on their way to an agent anyway, and a call is
+    not recorded without a yes. A hang-up ends the dialog as anywhere else.
+    """
+    try:
+        allowed = await ivr.confirm(prompts.RECORDING_CONSENT, step="recording-consent")
+    except ToAgent:
+        allowed = False
+    await ivr.agi.set_variable(RECORD_VARIABLE, "yes" if allowed else "no")
+    ivr.call.enter("consent-given" if allowed else "consent-refused")
+    return allowed
+
+
+async def to_agent(ivr: Ivr, transfer: ToAgent, *, ask_consent: bool = False) -> None:
+    """Hand the caller to the appointments queue with everything the agent should see.
+
+    With ``ask_consent`` the caller is first asked whether the call may be recorded."""
+    if ask_consent:
+        await ask_recording_consent(ivr)
     await ivr.play(prompts.TO_AGENT)
     await ivr.agi.set_variable(QUEUE_VARIABLE, AGENT_QUEUE)
     ivr.call.leave("to-agent", queue=AGENT_QUEUE, failed_at=transfer.step, reason=transfer.reason)
@@ -91,7 +121,7 @@ async def inbound(agi: AgiChannel, *, bus: EventBus, services: IvrServices) -> N
         matches = await caller_id_matches(ivr, services.patients, services.lookups)
         await choose_language(ivr, known_language(matches))
         await ivr.play(prompts.WELCOME)
-        patient = await identify(ivr, services.patients, matches=matches)
+        patient = await identify(ivr, services.patients, matches=matches, lockout=services.lockout)
         await main_menu(ivr, services, patient)
     except ToAgent as transfer:
-        await to_agent(ivr, transfer)
+        await to_agent(ivr, transfer, ask_consent=services.ask_recording_consent)

@@ -28,7 +28,8 @@ def _free_port() -> int:
 
 
 def test_every_command_has_help():
-    for args in ([], ["serve"], ["db", "upgrade"], ["seed"], ["user", "add"], ["asterisk"]):
+    commands = ([], ["serve"], ["db", "upgrade"], ["seed"], ["user", "add"], ["asterisk"])
+    for args in (*commands, ["user", "set-extension"]):
         result = subprocess.run(
             [*CALLCENTER, *args, "--help"], capture_output=True, text=True, check=False
         )
@@ -71,6 +72,35 @@ def test_user_add_and_duplicate(tmp_path):
     assert "already exists" in again.stderr
 
 
+def test_user_set_extension_assigns_the_one_extension_the_desk_accepts(tmp_path):
+    env = _env(tmp_path)
+    subprocess.run([*CALLCENTER, "db", "upgrade"], env=env, check=True, capture_output=True)
+    for name in ("nurse.li", "nurse.wu"):
+        subprocess.run(
+            [*CALLCENTER, "user", "add", name, "--role", "agent", "--password", "a-long-password"],
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+
+    def set_extension(*args: str) -> subprocess.CompletedProcess[str]:
+        command = [*CALLCENTER, "user", "set-extension", *args]
+        return subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+
+    done = set_extension("nurse.li", "1001")
+    assert done.returncode == 0, done.stderr
+    assert "1001" in done.stdout
+    taken = set_extension("nurse.wu", "1001")
+    assert taken.returncode == 1 and "already assigned" in taken.stderr
+    bad = set_extension("nurse.wu", "10;01")
+    assert bad.returncode == 1 and "extension" in bad.stderr
+    unknown = set_extension("nobody", "1003")
+    assert unknown.returncode == 1 and "no user named" in unknown.stderr
+    cleared = set_extension("nurse.li", "none")
+    assert cleared.returncode == 0 and "(none)" in cleared.stdout
+    assert set_extension("nurse.wu", "1001").returncode == 0
+
+
 def test_serve_answers_health_and_stops_cleanly_on_sigterm(tmp_path):
     port = _free_port()
     env = _env(
@@ -92,8 +122,8 @@ def test_serve_answers_health_and_stops_cleanly_on_sigterm(tmp_path):
             except OSError:
                 time.sleep(0.2)
         assert body is not None, "server never answered"
-        assert body["database"]["ok"] is True
-        assert body["ami"]["connected"] is False  # no PBX on that port: retrying, not crashed
+        assert body["parts"]["database"] == "ok"
+        assert body["parts"]["ami"] == "down"  # no PBX on that port: retrying, not crashed
     finally:
         server.send_signal(signal.SIGTERM)
         output, _ = server.communicate(timeout=20)

@@ -23,7 +23,7 @@ from hcrm_core.models import (
     Sex,
 )
 from hcrm_core.services.appointments import AppointmentService, BookingRequest
-from hcrm_core.services.call_records import CallNotFound, CallRecords
+from hcrm_core.services.call_records import CallNotFound, CallRecords, CallViewer
 from hcrm_core.services.complaints import file_complaint
 from hcrm_core.services.contact_history import ContactHistory
 from hcrm_core.services.patient_updates import PatientChanges, update_patient
@@ -96,9 +96,11 @@ async def test_disposition_and_notes_are_recorded_with_the_agent_and_audited(dat
     assert bad.value.field == "disposition"
     with pytest.raises(CallNotFound):
         await records.set_disposition("no-such-call", "booked", agent)
+    assert agent.user_id is not None
+    on_desk = CallViewer(agent.user_id, Role.AGENT, serving_linkedids=frozenset({"disp-1"}))
     with pytest.raises(ValidationFailed):
-        await records.add_note("disp-1", "   ", agent)
-    await records.add_note("disp-1", "asked about parking", agent)
+        await records.add_note("disp-1", "   ", agent, on_desk)
+    await records.add_note("disp-1", "asked about parking", agent, on_desk)
     call = await records.set_disposition("disp-1", "information", agent, note="all clear")
     assert call.disposition == "information"
     assert call.agent_user_id == agent.user_id

@@ -36,16 +36,20 @@ async def test_agents_cannot_see_campaigns(world: ConsoleWorld, aiohttp_client: 
     assert (await agent.get("/campaigns/1/results.csv")).status == 403
 
 
-async def test_create_start_stop_and_export(world: ConsoleWorld, supervisor: Any) -> None:
+async def test_create_start_stop_and_export(
+    world: ConsoleWorld, supervisor: Any, aiohttp_client: Any
+) -> None:
     token = await _token(supervisor)
+    # Settings (targets here) are an admin's to give, at creation too.
+    admin = await _client(world, aiohttp_client, "ada")
     settings = {"targets": {"patient_ids": [world.grace.id, world.script.id]}}
-    created = await supervisor.post(
+    created = await admin.post(
         "/campaigns",
         data={
             "name": "Satisfaction <b>Q4</b>",
             "kind": "survey",
             "settings": json.dumps(settings),
-            "csrf_token": token,
+            "csrf_token": await _token(admin),
         },
         allow_redirects=False,
     )
@@ -106,10 +110,11 @@ async def test_create_start_stop_and_export(world: ConsoleWorld, supervisor: Any
     ],
 )
 async def test_bad_fields_are_named_never_500(
-    supervisor: Any, fields: dict[str, str], named: str
+    world: ConsoleWorld, aiohttp_client: Any, fields: dict[str, str], named: str
 ) -> None:
-    token = await _token(supervisor)
-    response = await supervisor.post("/campaigns", data={**fields, "csrf_token": token})
+    admin = await _client(world, aiohttp_client, "ada")  # settings are an admin's to give
+    token = await _token(admin)
+    response = await admin.post("/campaigns", data={**fields, "csrf_token": token})
     assert response.status == 422
     assert named in await response.text()
 
@@ -153,3 +158,55 @@ async def test_admin_edits_questions(world: ConsoleWorld, aiohttp_client: Any) -
         },
     )
     assert bad.status == 422
+
+
+async def test_supervisors_create_only_with_the_default_settings(
+    world: ConsoleWorld, supervisor: Any
+) -> None:
+    """Only admins change settings: not even by creating a new campaign with them."""
+    token = await _token(supervisor)
+    assert "textarea" not in await (await supervisor.get("/campaigns")).text()
+    before = len(await world.server.outbound.campaigns.all())
+    loud = {"max_concurrent": 50, "window": {"start": "00:00", "end": "23:59"}}
+    refused = await supervisor.post(
+        "/campaigns",
+        data={"name": "Night", "kind": "survey", "settings": json.dumps(loud), "csrf_token": token},
+        allow_redirects=False,
+    )
+    assert refused.status == 403
+    text = await refused.text()
+    assert "settings" in text and "only admins" in text
+    assert len(await world.server.outbound.campaigns.all()) == before
+    plain = await supervisor.post(
+        "/campaigns",
+        data={"name": "Plain", "kind": "survey", "settings": "  ", "csrf_token": token},
+        allow_redirects=False,
+    )
+    assert plain.status == 303
+    campaign_id = int(plain.headers["Location"].rsplit("/", 1)[1])
+    created = await world.server.outbound.campaigns.get(campaign_id)
+    assert created.settings.get("max_concurrent") != 50
+    assert created.settings.get("window") != loud["window"]
+    page = await (await supervisor.get(f"/campaigns/{campaign_id}")).text()
+    assert 'textarea name="settings"' not in page
+
+
+@pytest.mark.parametrize(
+    ("settings", "status"),
+    [
+        ("[" * 50_000, 400),  # the JSON parser's recursion: a 500 before
+        ('{"targets": {"condition_code": "E1\\u0000"}}', 400),  # a NUL: PostgreSQL refuses it
+        ('{"targets": {"condition_code": "\\ud800"}}', 400),  # half a surrogate pair
+    ],
+)
+async def test_unreadable_settings_are_400_naming_them(
+    world: ConsoleWorld, aiohttp_client: Any, settings: str, status: int
+) -> None:
+    admin = await _client(world, aiohttp_client, "ada")
+    token = await _token(admin)
+    response = await admin.post(
+        "/campaigns",
+        data={"name": "X", "kind": "survey", "settings": settings, "csrf_token": token},
+    )
+    assert response.status == status
+    assert "settings" in await response.text() or "targets" in await response.text()

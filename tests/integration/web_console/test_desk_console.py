@@ -187,11 +187,16 @@ async def test_bad_fields_are_4xx_naming_the_field(world, aiohttp_client):
         assert 400 <= response.status < 500, (path, body, response.status, answer)
         if field is not None:
             assert answer["field"] == field, (path, body, answer)
-    # The desk says why it cannot act: not signed in, or no phone system.
+    # The desk says why it cannot act: not signed in, or not her extension (alice has none).
     pause = await client.post("/api/v1/desk/pause", json={"reason": "lunch"}, headers=headers)
     assert (pause.status, (await pause.json())["error"]) == (409, "not_signed_in")
     sign_in = await client.post("/api/v1/desk/sign-in", json={"extension": "1001"}, headers=headers)
-    assert (sign_in.status, (await sign_in.json())["error"]) == (503, "telephony_unavailable")
+    refused = await sign_in.json()
+    assert (sign_in.status, refused["error"], refused["field"]) == (
+        403,
+        "extension_not_assigned",
+        "extension",
+    )
 
 
 async def test_notes_complaints_and_patient_edits_are_saved_and_audited(world, aiohttp_client):
@@ -205,6 +210,7 @@ async def test_notes_complaints_and_patient_edits_are_saved_and_audited(world, a
                 direction=CallDirection.INBOUND,
                 started_at=datetime.now(UTC),
                 patient_id=world.grace.id,
+                agent_user_id=world.agent_id,  # alice took it: hers to read and annotate
                 ivr_context={},
             )
         )

@@ -96,3 +96,23 @@ def test_secrets_are_generated_once_private_and_kept(tmp_path, monkeypatch):
     assert secret not in repr(first)  # SecretStr never prints
     monkeypatch.setenv("CALLCENTER_AMI__SECRET", "from-env")
     assert ensure_secrets(load_settings()).ami.secret.get_secret_value() == "from-env"
+
+
+def test_a_recording_key_is_generated_once_like_the_other_secrets(tmp_path, monkeypatch):
+    import base64
+
+    monkeypatch.setenv("CALLCENTER_DATA_DIR", str(tmp_path))
+    first = ensure_secrets(load_settings()).recording.key.get_secret_value()
+    assert len(base64.urlsafe_b64decode(first)) == 32  # AES-256, encryption on by default
+    assert ensure_secrets(load_settings()).recording.key.get_secret_value() == first
+    assert first in (tmp_path / "secrets.toml").read_text(encoding="utf-8")
+    assert stat.S_IMODE((tmp_path / "secrets.toml").stat().st_mode) == 0o600
+
+
+def test_a_demo_s_recording_key_file_is_adopted_not_replaced(tmp_path, monkeypatch):
+    from callcenter.recording.crypto import generate_key
+
+    earlier = generate_key()
+    (tmp_path / "recording.key").write_text(earlier + "\n", encoding="utf-8")
+    monkeypatch.setenv("CALLCENTER_DATA_DIR", str(tmp_path))
+    assert ensure_secrets(load_settings()).recording.key.get_secret_value() == earlier

@@ -58,11 +58,12 @@ async def test_agents_come_back_after_a_restart_and_leave_with_their_session(
 ) -> None:
     settings = desk_settings(asterisk_sandbox, tmp_path)
     extension = f"1{random.randint(100, 999)}"
+    bob_ext = str(int(extension) + 1 if extension != "1999" else 1100)
     first = await start_server(settings, serve_console=False)
     try:
         await Recorder(first.bus).wait_for(AmiResynced, timeout=WAIT)
         alice_id = await agent_user(first, "alice")
-        bob_id = await agent_user(first, "bob")
+        bob_id = await agent_user(first, "bob", extension=bob_ext)
         status = await first.desk.agents.sign_in(alice_id, "alice", extension, session_bound=True)
         await first.desk.agents.pause("alice", "lunch")
         interface = status.interface
@@ -120,7 +121,6 @@ async def test_agents_come_back_after_a_restart_and_leave_with_their_session(
         assert (await login(bob, "bob")).status == 302
         token = _META.search(await (await bob.get("/desk")).text())
         assert token
-        bob_ext = str(int(extension) + 1 if extension != "1999" else 1100)
         signed = await bob.post(
             "/api/v1/desk/sign-in",
             json={"extension": bob_ext},

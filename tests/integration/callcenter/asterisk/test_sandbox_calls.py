@@ -225,7 +225,7 @@ async def test_queue_call_reaches_simulated_agent_and_is_recorded(
             Exten=queue,
             Priority="1",
             # "__" makes the variable follow the call to the agent's channel.
-            Variable=["SIM_HOLD=30", "__SIM_AGENT_TALK=2", "CALLCENTER_RECORD=yes"],
+            Variable=["SIM_HOLD=30", "__SIM_AGENT_TALK=2", "CALLCENTER_RECORD=always"],
         )
         recording = await log.wait_for(
             lambda e: e.get("UserEvent") == "CallcenterRecording" and e.get("Linkedid") == call_id

@@ -93,7 +93,9 @@ def test_manager_users_have_only_the_granted_classes(
     assert perm_set(report, "read perm") == set(const.AMI_READ_CLASSES)
     assert perm_set(report, "write perm") == set(const.AMI_WRITE_CLASSES)
     assert re.search(r"0:\s+deny - 0\.0\.0\.0/0\.0\.0\.0", report)
-    assert re.search(r"1:\s+allow - 127\.0\.0\.1/255\.255\.255\.255", report)
+    # IPv4 rules never match IPv6 peers in Asterisk's ACLs: IPv6 is denied on its own.
+    assert re.search(r"1:\s+deny - ::/::", report), report
+    assert re.search(r"2:\s+allow - 127\.0\.0\.1/255\.255\.255\.255", report)
     driver = asterisk_sandbox.cli(f"manager show user {const.SIM_DRIVER_USERNAME}")
     assert not perm_set(driver, "write perm") & const.AMI_FORBIDDEN_WRITE_CLASSES
 
@@ -114,3 +116,14 @@ def test_hold_music_is_installed(asterisk_sandbox: AsteriskSandboxHandle) -> Non
     report = asterisk_sandbox.cli("moh show files")
     assert "Class: default" in report
     assert "File: " in report, "no hold music files: asterisk-moh-opsound-gsm missing?"
+
+
+def test_no_csv_cdrs_and_no_verbose_lines_in_the_log_file(
+    asterisk_sandbox: AsteriskSandboxHandle,
+) -> None:
+    # Both name callers' numbers; the server's call log is the record of calls.
+    cdr = asterisk_sandbox.cli("cdr show status")
+    assert re.search(r"Logging:\s+Disabled", cdr), cdr
+    channels = asterisk_sandbox.cli("logger show channels")
+    (messages,) = [line for line in channels.splitlines() if "messages.log" in line]
+    assert "NOTICE" in messages and "VERBOSE" not in messages, channels

@@ -21,8 +21,9 @@ async def test_demo_users_are_created_once_and_their_logins_work(database: Datab
 
     again = await ensure_demo_users(database, tmp_path)
     assert again == logins  # the same users and passwords, nothing made twice
+    agent1 = await verify_credentials(database, "agent1", logins[0].password)
+    assert agent1 is not None and agent1.role is Role.AGENT
     async with database.transaction() as session:
-        agent1 = await verify_credentials(session, "agent1", logins[0].password)
-        assert agent1 is not None and agent1.extension == "1001" and agent1.role is Role.AGENT
+        assert (await session.get(User, agent1.id)).extension == "1001"
         count = len(list(await session.scalars(select(User))))
     assert count == 7

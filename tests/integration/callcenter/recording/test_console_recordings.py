@@ -44,7 +44,7 @@ async def test_agent_sees_and_plays_only_her_own_recordings(world, aiohttp_clien
     assert f'data-recording="{world.bobs}"' not in listing
     for path in ("", "/audio", "/download"):
         response = await alice.get(f"/recordings/{world.bobs}{path}")
-        assert response.status == 403, path
+        assert response.status == 404, path
     played = await alice.get(f"/recordings/{world.alices}/audio")
     assert played.status == 200 and played.headers["Content-Type"] == "audio/mpeg"
     assert await played.read() == world.audio  # decrypted while streaming
@@ -137,7 +137,7 @@ async def test_agents_see_no_recordings_when_configured(database, tmp_path, aioh
     world = await start_recording_world(tmp_path, database.url, agent_access="none")
     try:
         alice = await _client(world, aiohttp_client, "alice")
-        assert (await alice.get(f"/recordings/{world.alices}/audio")).status == 403
+        assert (await alice.get(f"/recordings/{world.alices}/audio")).status == 404
         assert (
             f'data-recording="{world.alices}"' not in await (await alice.get("/recordings")).text()
         )
@@ -165,3 +165,107 @@ async def test_monitoring_is_in_the_openapi_document(world, aiohttp_client):
     sam = await _client(world, aiohttp_client, "sam")
     document = await (await sam.get("/api/v1/openapi.json")).json()
     assert "post" in document["paths"]["/api/v1/recordings/monitor"]
+
+
+async def test_someone_else_s_recording_is_a_404_like_a_missing_one_and_audited(
+    world, aiohttp_client
+):
+    alice = await _client(world, aiohttp_client, "alice")
+    for path in ("", "/audio", "/download"):
+        refused = await alice.get(f"/recordings/{world.bobs}{path}")
+        missing = await alice.get(f"/recordings/999999{path}")
+        assert refused.status == missing.status == 404, path
+        assert await refused.text() == await missing.text()  # nothing tells them apart
+    denied = await _audits(world, actor="user:alice", entity_id=str(world.bobs))
+    assert len(denied) == 3
+    assert all(
+        a.action is AuditAction.VIEW and a.detail == {"denied": "not_visible"} for a in denied
+    )
+
+
+async def test_every_list_and_search_is_audited_without_the_search_words(world, aiohttp_client):
+    sam = await _client(world, aiohttp_client, "sam")
+    await sam.get("/recordings")
+    await sam.get("/recordings", params={"q": "Cardiology", "queue": "appointments"})
+    await sam.get("/recordings", params={"q": "cardiology!"})
+    rows = await _audits(world, entity="recording_list")
+    assert [(a.actor, a.action, a.detail["results"]) for a in rows] == [
+        ("user:sam", AuditAction.VIEW, 2),
+        ("user:sam", AuditAction.VIEW, 2),
+        ("user:sam", AuditAction.VIEW, 2),
+    ]
+    assert rows[0].detail["filters"] == [] and "q_hmac" not in rows[0].detail
+    assert rows[1].detail["filters"] == ["queue", "q"]
+    # The same words hash the same (comparable), and the words themselves are nowhere.
+    assert rows[1].detail["q_hmac"] == rows[2].detail["q_hmac"]
+    assert all("cardiology" not in str(a.detail).lower() for a in rows)
+
+
+async def test_search_finds_encrypted_transcripts_through_the_index_and_decrypts_only_them(
+    world, aiohttp_client, monkeypatch
+):
+    from callcenter.recording.crypto import RecordingCipher
+    from tests.support.recording_world import add_processed_recording
+
+    key = world.server.settings.recording.key.get_secret_value()
+    cipher = RecordingCipher.from_setting(key)
+    assert cipher is not None
+    # Twenty more recordings whose words are not searched for: never decrypted.
+    for n in range(20):
+        await add_processed_recording(world.server, f"other-{n}", world.bob_id, None, cipher)
+    opened: list[str] = []
+    real = RecordingCipher.decrypt_text
+    monkeypatch.setattr(
+        RecordingCipher, "decrypt_text", lambda self, t: opened.append(t) or real(self, t)
+    )
+    sam = await _client(world, aiohttp_client, "sam")
+    page = await (await sam.get("/recordings", params={"q": "hello appointment"})).text()
+    assert page.count("data-recording=") == 22
+    assert "hello appointment" in page  # the snippet
+    opened.clear()
+    one = await (await sam.get("/recordings", params={"q": "cardiology", "limit": "1"})).text()
+    assert one.count("data-recording=") == 1 and len(opened) == 1
+    opened.clear()
+    none = await (await sam.get("/recordings", params={"q": "dermatology"})).text()
+    assert 'id="no-recordings"' in none and opened == []  # no candidate, nothing decrypted
+    # Words in the wrong order are no phrase: candidates are decrypted, then dropped.
+    swapped = await (await sam.get("/recordings", params={"q": "appointment hello"})).text()
+    assert 'id="no-recordings"' in swapped
+
+
+async def test_only_admins_set_or_lift_a_legal_hold_and_every_attempt_is_audited(
+    world, aiohttp_client
+):
+    from hcrm_core.models import Recording
+
+    sam = await _client(world, aiohttp_client, "sam")
+    page = await (await sam.get(f"/recordings/{world.alices}")).text()
+    assert 'id="legal-hold"' not in page
+    refused = await sam.post(
+        f"/recordings/{world.alices}/hold",
+        data={"csrf_token": csrf_from(page), "hold": "on"},
+        headers={"Accept": "application/json"},
+    )
+    assert refused.status == 403
+    assert "only an administrator" in await refused.text()
+    ada = await _client(world, aiohttp_client, "ada")
+    page = await (await ada.get(f"/recordings/{world.alices}")).text()
+    assert 'id="legal-hold"' in page
+    for hold in ("on", "off", "on"):
+        token = csrf_from(await (await ada.get(f"/recordings/{world.alices}")).text())
+        done = await ada.post(
+            f"/recordings/{world.alices}/hold",
+            data={"csrf_token": token, "hold": hold},
+            allow_redirects=False,
+        )
+        assert done.status == 303
+    async with world.server.database.session() as session:
+        recording = await session.get(Recording, world.alices)
+    assert recording is not None and recording.legal_hold
+    rows = await _audits(world, entity="recording_legal_hold")
+    assert [(a.actor, a.detail) for a in rows] == [
+        ("user:sam", {"legal_hold": True, "was": False, "denied": "admin_only"}),
+        ("user:ada", {"legal_hold": True, "was": False}),
+        ("user:ada", {"legal_hold": False, "was": True}),
+        ("user:ada", {"legal_hold": True, "was": False}),
+    ]

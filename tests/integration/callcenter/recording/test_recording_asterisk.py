@@ -183,6 +183,9 @@ async def test_queue_call_is_recorded_on_both_sides_processed_and_transcribed(
             await session.scalars(select(Transcript).where(Transcript.recording_id == recording.id))
         )
     assert done is not None and done.status is RecordingStatus.PROCESSED, done and done.error
+    # MixMonitor's plaintext WAVs went once the verified encrypted copy was committed.
+    for raw in (done.asterisk_path, done.caller_asterisk_path, done.agent_asterisk_path):
+        assert not local_path(raw or "", settings.asterisk).exists(), raw
     assert done.duration_seconds is not None
     assert abs(done.duration_seconds - bridged) < 0.2, (done.duration_seconds, bridged)
     assert len(done.peaks) > 100 and max(done.peaks) > 0.05
@@ -330,11 +333,18 @@ async def test_supervisor_whispers_to_a_live_call_through_chanspy(
             variables={"SIM_HOLD": "30", "__SIM_AGENT_RING": "1", "__SIM_AGENT_TALK": "8"},
         )
         await rig.recorder.wait_for(CallAnswered, lambda n: n.linkedid == linkedid)
+        (connect,) = await rig.recorder.wait_for(
+            AmiEvent, lambda e: e.name == "AgentConnect" and e.linkedid == linkedid
+        )
+        # The agent's own channel in this call, as the call tracker keeps it: ChanSpy gets
+        # that one full name (option u), not the member interface as a name prefix.
+        agent_channel = connect.get("DestChannel")
+        assert agent_channel.startswith(interface) and agent_channel != interface
         await start_monitor(
             rig.bridge,
             recording,
             supervisor_extension=agent_extension(1),
-            channel=interface,
+            channel=agent_channel,
             mode=MonitorMode.WHISPER,
             linkedid=linkedid,
         )
@@ -343,14 +353,14 @@ async def test_supervisor_whispers_to_a_live_call_through_chanspy(
             lambda e: e.name == "ChanSpyStart" and e.get("SpyeeChannel").startswith(interface),
         )
         await rig.ended(linkedid, timeout=60)
-    assert spy.get("SpyeeChannel").startswith(interface)
+    assert spy.get("SpyeeChannel") == agent_channel
     assert spy.get("SpyerChannel").startswith("Local/1")
     with pytest.raises(ValidationFailed, match="extension"):
         await start_monitor(
             rig.bridge,
             recording,
             supervisor_extension="1,x",
-            channel=interface,
+            channel=agent_channel,
             mode=MonitorMode.LISTEN,
             linkedid=linkedid,
         )
@@ -438,7 +448,9 @@ async def test_a_transferred_call_stays_one_recording(
     ("variables", "policy"),
     [
         ({}, None),  # the rendered default: never
-        ({"CALLCENTER_RECORD": "yes"}, "always"),  # the IVR's consent answer
+        # The IVR's consent answers: yes lets the site's policy decide, no is never recorded.
+        ({"CALLCENTER_RECORD": "yes"}, None),  # the rendered default: never
+        ({"CALLCENTER_RECORD": "yes", "CALLCENTER_RECORD_POLICY_QUEUE": "on_demand"}, "on_demand"),
         ({"CALLCENTER_RECORD": "no", "CALLCENTER_RECORD_POLICY_QUEUE": "always"}, None),
         ({"CALLCENTER_RECORD_POLICY_QUEUE": "on_demand"}, "on_demand"),  # the queue's policy
         ({"CALLCENTER_RECORD_SCOPE": "inbound", "CALLCENTER_RECORD_INBOUND": "always"}, "always"),

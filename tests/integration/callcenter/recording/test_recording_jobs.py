@@ -7,7 +7,7 @@ import multiprocessing
 import os
 import signal
 from collections.abc import Callable
-from concurrent.futures import Executor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path, PurePosixPath
 
@@ -16,6 +16,7 @@ from pydub import AudioSegment
 from pydub.generators import Sine
 from sqlalchemy import func, select, update
 
+from callcenter.recording.crypto import MAGIC, RecordingCipher, generate_key
 from callcenter.recording.errors import LeaseLost
 from callcenter.recording.jobs import JobQueue, add_job
 from callcenter.recording.processor import RecordingProcessor, make_pool
@@ -34,13 +35,18 @@ from hcrm_core.models import (
     Role,
     Transcript,
 )
-from hcrm_core.services.recordings import RecordingFilter, Viewer, search_recordings
+from hcrm_core.services.recording_search import RecordingFilter, search_recordings
+from hcrm_core.services.recordings import Viewer
 
 MONITOR = PurePosixPath("/var/spool/asterisk/monitor")
 
 
 def _exists(path: str) -> bool:
     return Path(path).exists()
+
+
+def _head(path: Path) -> bytes:
+    return path.read_bytes()[: len(MAGIC)]
 
 
 def _settings(tmp: Path, **recording: object) -> Settings:
@@ -158,7 +164,13 @@ async def test_a_crashed_worker_s_job_is_resumed_once_without_duplicates(
         # Worker A comes back to life and tries to commit: refused, nothing applied.
         with pytest.raises(LeaseLost):
             await processor.queue.complete(crashed, _must_not_run)
-        # Running the same recording again (an operator re-queues it) replaces, never adds.
+        # Running the same recording again (an operator re-queues it) replaces, never adds;
+        # once its plaintext WAVs are gone (deleted after the first run), the job keeps the
+        # encrypted copy as it is instead of failing the recording.
+        async with database.transaction() as session:
+            await session.execute(update(RecordingJob).values(state="queued"))
+        _write_sides(settings, "crash-1")
+        assert await processor.run_backlog() == 1
         async with database.transaction() as session:
             await session.execute(update(RecordingJob).values(state="queued"))
         assert await processor.run_backlog() == 1
@@ -169,7 +181,7 @@ async def test_a_crashed_worker_s_job_is_resumed_once_without_duplicates(
         job = (await session.scalars(select(RecordingJob))).one()
     assert recording is not None and recording.status is RecordingStatus.PROCESSED
     assert recording.duration_seconds == pytest.approx(2.0, abs=0.05)
-    assert job.state == "done" and job.attempts == 3
+    assert job.state == "done" and job.attempts == 4
     assert await _count(database, Transcript, recording_id=recording_id) == 2
     outputs = sorted(p.name for p in (tmp_path / "processed").iterdir())
     # One output, named by the recording id; the crashed worker's partial file was replaced.
@@ -256,7 +268,6 @@ async def test_retention_deletes_old_audio_but_not_legal_holds_or_transcripts(
     assert not (tmp_path / "processed" / f"recording-{old.id}.mp3").exists()
     for kept in (held, recent):
         assert kept.audio_path is not None and _exists(kept.audio_path)
-    assert (local / "held-caller.wav").exists()
     async with database.session() as session:
         deletions = list(
             await session.scalars(select(AuditEvent).where(AuditEvent.action == AuditAction.DELETE))
@@ -323,3 +334,73 @@ async def test_a_caller_who_never_reached_an_agent_leaves_no_recording(
     assert recording.error == "the call never reached an agent: nothing was recorded"
     assert sorted(folder.iterdir()) == []
     assert await _count(database, RecordingJob) == 0
+
+
+async def test_processing_keeps_only_the_encrypted_copy_and_deletes_the_raw_files(
+    database: Database, tmp_path: Path
+) -> None:
+    key = generate_key()
+    settings = _settings(tmp_path, key=key)
+    _write_sides(settings, "raw-1")
+    recording_id = await _recording(database, "raw-1")
+    local = settings.asterisk.recordings_local_path
+    assert local is not None
+    raw = [local / name for name in ("raw-1.wav", "raw-1-caller.wav", "raw-1-agent.wav")]
+    assert all(p.exists() for p in raw)
+    pool = make_pool(settings.recording)
+    try:
+        assert await _processor(settings, database, pool).run_backlog() == 1
+    finally:
+        pool.shutdown(wait=True)
+    async with database.session() as session:
+        recording = await session.get(Recording, recording_id)
+    assert recording is not None and recording.status is RecordingStatus.PROCESSED
+    audio = Path(recording.audio_path or "")
+    assert _head(audio) == MAGIC and recording.audio_encrypted
+    cipher = RecordingCipher.from_setting(key)
+    assert cipher is not None and cipher.plaintext_size(audio) > 0
+    # No plaintext audio is left anywhere: MixMonitor's three files and any temporary file.
+    assert [p for p in raw if p.exists()] == []
+    assert sorted(p.name for p in audio.parent.iterdir()) == [audio.name]
+
+
+async def test_a_copy_that_does_not_verify_keeps_the_raw_files(
+    database: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = _settings(tmp_path, key=generate_key(), max_attempts=1)
+    _write_sides(settings, "bad-copy")
+    recording_id = await _recording(database, "bad-copy")
+    # The encrypted file reads back differently (a disk returning other bytes).
+    monkeypatch.setattr(RecordingCipher, "plaintext_digest", lambda self, path: "0" * 64)
+    with ThreadPoolExecutor(1) as pool:  # in-process, so the patch applies to the worker
+        assert await _processor(settings, database, pool).run_backlog() == 1
+    async with database.session() as session:
+        recording = await session.get(Recording, recording_id)
+    assert recording is not None and recording.status is RecordingStatus.FAILED
+    assert recording.error and "does not decrypt" in recording.error
+    local = settings.asterisk.recordings_local_path
+    assert local is not None and (local / "bad-copy-caller.wav").exists()
+
+
+async def test_raw_files_left_by_a_crash_after_the_commit_go_at_the_next_start(
+    database: Database, tmp_path: Path
+) -> None:
+    settings = _settings(tmp_path, key=generate_key())
+    _write_sides(settings, "crashed")
+    await _recording(database, "crashed", status=RecordingStatus.PROCESSED, job=False)
+    _write_sides(settings, "waiting")
+    await _recording(database, "waiting")  # pending: its files are still needed
+    processed = tmp_path / "processed"
+    processed.mkdir()
+    (processed / "recording-9.mp3.plain").write_bytes(b"plaintext left by a crash")
+    with ThreadPoolExecutor(1) as pool:
+        processor = _processor(settings, database, pool)
+        assert await processor.remove_leftover_raw_files() == 4
+    local = settings.asterisk.recordings_local_path
+    assert local is not None
+    assert sorted(p.name for p in local.iterdir()) == [
+        "waiting-agent.wav",
+        "waiting-caller.wav",
+        "waiting.wav",
+    ]
+    assert list(processed.iterdir()) == []

@@ -90,7 +90,7 @@ async def test_parts_start_in_order_and_the_console_is_served_last(tmp_path: Pat
         )
         url = f"http://127.0.0.1:{web_port}/healthz"
         async with aiohttp.ClientSession() as client, client.get(url) as response:
-            assert (await response.json())["agi"]["listening"] is True
+            assert (await response.json())["parts"]["agi"] == "ok"
     finally:
         await server.stop()
     assert server.lifecycle.parts == ()

@@ -124,8 +124,9 @@ def test_manager_user_classes_and_acl(tmp_path: Path) -> None:
     assert user["secret"] == [SECRET]
     assert user["read"] == [",".join(const.AMI_READ_CLASSES)]
     assert user["write"] == [",".join(const.AMI_WRITE_CLASSES)]
-    # deny comes first so that permit narrows it; Asterisk applies the rules in order.
-    assert user["deny"] == ["0.0.0.0/0.0.0.0"]
+    # deny comes first so that permit narrows it; Asterisk applies the rules in order, an
+    # IPv4 rule only to IPv4 peers and an IPv6 rule only to IPv6 peers: both families denied.
+    assert user["deny"] == ["0.0.0.0/0.0.0.0", "::/0"]
     assert user["permit"] == ["127.0.0.1/255.255.255.255"]
     assert user["writetimeout"] == [str(const.AMI_WRITE_TIMEOUT_MS)]
 
@@ -181,6 +182,21 @@ def test_secret_that_would_break_the_file_is_refused(tmp_path: Path, secret: str
 def test_bad_ami_username_is_refused(tmp_path: Path, username: str) -> None:
     with pytest.raises(RenderError, match=r"ami\.username"):
         render(tmp_path, make_settings(username=username))
+
+
+@pytest.mark.parametrize("sandbox", [False, True])
+def test_every_ami_user_denies_ipv4_and_ipv6_before_its_permits(
+    tmp_path: Path, sandbox: bool
+) -> None:
+    settings = make_settings(permit=["10.0.0.0/8", "fd00::/8"])
+    text = (render(tmp_path, settings, sandbox=sandbox) / "manager.conf").read_text()
+    for name, pairs in sections(text).items():
+        if name == "general":
+            continue
+        acl = [(key, value) for key, value in pairs if key in ("deny", "permit")]
+        assert acl[:2] == [("deny", "0.0.0.0/0.0.0.0"), ("deny", "::/0")], name
+        assert all(key == "permit" for key, _ in acl[2:]) and len(acl) > 2, name
+    assert ("permit", "fd00::/8") in sections(text)["callcenter"]
 
 
 def test_bad_permit_is_refused(tmp_path: Path) -> None:
@@ -278,3 +294,114 @@ def test_cli_render_reports_bad_settings(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["asterisk", "render", "--out", str(tmp_path)], env=env)
     assert result.exit_code != 0
     assert "ami.secret" in result.output
+
+
+def _with_asterisk(**values: object) -> Settings:
+    base = make_settings()
+    return base.model_copy(update={"asterisk": base.asterisk.model_copy(update=values)})
+
+
+def test_asterisk_logs_keep_no_caller_numbers_and_expire(tmp_path: Path) -> None:
+    out = render(tmp_path, _with_asterisk(log_retention_days=14))
+    logger = sections((out / "logger.conf").read_text())
+    assert ("rotatestrategy", "rotate") in logger["general"]
+    # Verbose lines name dialled numbers and caller IDs: not written to the file.
+    files = dict(logger["logfiles"])
+    assert "verbose" not in files["messages.log"]
+    rotate = (out / "logrotate-asterisk").read_text()
+    assert "/var/log/asterisk/cdr-csv/*.csv" in rotate
+    assert "/var/log/asterisk/*.log" in rotate and "/var/log/asterisk/*_log" in rotate
+    assert re.search(r"^\s+maxage 14$", rotate, re.MULTILINE)
+    assert re.search(r"^\s+rotate 14$", rotate, re.MULTILINE)
+    assert re.search(r"^\s+daily$", rotate, re.MULTILINE)
+
+
+def test_asterisk_logs_never_outlive_the_call_log(tmp_path: Path) -> None:
+    base = _with_asterisk(log_retention_days=30)
+    settings = base.model_copy(
+        update={"recording": base.recording.model_copy(update={"call_retention_days": 7})}
+    )
+    rotate = (render(tmp_path, settings) / "logrotate-asterisk").read_text()
+    assert re.search(r"^\s+maxage 7$", rotate, re.MULTILINE)
+
+
+def test_csv_cdrs_are_off_unless_asked_for(tmp_path: Path) -> None:
+    cdr = sections((render(tmp_path / "off") / "cdr.conf").read_text())
+    assert cdr == {"general": [("enable", "no")]}
+    on = sections((render(tmp_path / "on", _with_asterisk(cdr_csv=True)) / "cdr.conf").read_text())
+    assert ("enable", "yes") in on["general"] and "csv" in on
+
+
+def test_sip_is_udp_only_without_tls_files(tmp_path: Path) -> None:
+    pjsip = sections((render(tmp_path) / "pjsip.conf").read_text())
+    assert "transport-tls" not in pjsip
+    assert not [key for key, _ in pjsip["agent-phone"] if key.startswith("media_encryption")]
+
+
+def test_tls_transport_and_srtp_for_phones(tmp_path: Path) -> None:
+    settings = _with_asterisk(
+        sip_tls_cert="/etc/asterisk/keys/sip.pem",
+        sip_tls_key="/etc/asterisk/keys/sip.key",
+        sip_srtp=True,
+    )
+    pjsip = sections((render(tmp_path, settings) / "pjsip.conf").read_text())
+    tls = dict(pjsip["transport-tls"])
+    assert tls["protocol"] == "tls"
+    assert tls["bind"] == const.SIP_TLS_BIND
+    assert (tls["cert_file"], tls["priv_key_file"]) == (
+        "/etc/asterisk/keys/sip.pem",
+        "/etc/asterisk/keys/sip.key",
+    )
+    phone = dict(pjsip["agent-phone"])
+    assert phone["media_encryption"] == "sdes"
+    assert phone["media_encryption_optimistic"] == "no"
+    assert phone["transport"] == "transport-tls"
+    # The trunk is the carrier's choice: untouched.
+    assert "media_encryption" not in dict(pjsip["trunk-endpoint"])
+
+
+def test_tls_without_srtp_keeps_phones_media_as_they_are(tmp_path: Path) -> None:
+    settings = _with_asterisk(
+        sip_tls_cert="/etc/asterisk/keys/sip.pem", sip_tls_key="/etc/asterisk/keys/sip.key"
+    )
+    pjsip = sections((render(tmp_path, settings) / "pjsip.conf").read_text())
+    assert "transport-tls" in pjsip
+    assert "media_encryption" not in dict(pjsip["agent-phone"])
+
+
+@pytest.mark.parametrize(
+    ("values", "match"),
+    [
+        ({"sip_srtp": True}, "sip_srtp needs TLS"),
+        ({"sip_tls_cert": "/etc/asterisk/keys/sip.pem"}, "go together"),
+        ({"sip_tls_key": "/etc/asterisk/keys/sip.key"}, "go together"),
+        (
+            {"sip_tls_cert": "/etc/keys/a;b.pem", "sip_tls_key": "/etc/asterisk/keys/sip.key"},
+            "sip_tls_cert",
+        ),
+    ],
+)
+def test_bad_sip_security_settings_are_refused(
+    tmp_path: Path, values: dict[str, object], match: str
+) -> None:
+    with pytest.raises(RenderError, match=match):
+        render(tmp_path, _with_asterisk(**values))
+
+
+def test_a_consent_answer_never_widens_the_recording_policy(tmp_path: Path) -> None:
+    """CALLCENTER_RECORD=yes (the IVR's consent) lets the site's policy decide; no never records.
+
+    A yes must not record a call whose queue or site policy is never, nor turn on_demand into
+    always; the sandbox test test_the_dialplan_picks_the_recording_policy runs the same calls."""
+    text = (render(tmp_path) / "extensions.conf").read_text()
+    record = text.split("[callcenter-record]", 1)[1].split("\n\n", 1)[0]
+    steps = [line.split(",", 1)[1] for line in record.splitlines() if "policy" in line]
+    assert steps[:6] == [
+        "Set(LOCAL(policy)=${CALLCENTER_RECORD})",
+        'ExecIf($["${policy}" = "yes"]?Set(LOCAL(policy)=))',
+        'ExecIf($["${policy}" = "no"]?Set(LOCAL(policy)=never))',
+        'ExecIf($["${policy}" = ""]?Set(LOCAL(policy)=${CALLCENTER_RECORD_POLICY_${ARG1}}))',
+        'ExecIf($["${policy}" = "" & "${CALLCENTER_RECORD_SCOPE}" = "inbound"]'
+        "?Set(LOCAL(policy)=${CALLCENTER_RECORD_INBOUND}))",
+        'ExecIf($["${policy}" = ""]?Set(LOCAL(policy)=${CALLCENTER_RECORD_DEFAULT}))',
+    ]

@@ -8,7 +8,6 @@ import pytest
 from pydantic import ValidationError
 
 from callcenter.asterisk.recording_policy import campaign_record_variables, dialplan_globals
-from callcenter.monitoring.services import MonitorMode, chanspy_data
 from callcenter.recording.crypto import CHUNK, DecryptionFailed, RecordingCipher, generate_key
 from callcenter.recording.errors import BadRecordingKey, UnsafeRecordingPath
 from callcenter.recording.paths import files_for, local_path
@@ -168,15 +167,6 @@ def test_dialplan_globals_carry_each_queue_policy() -> None:
 def test_bad_recording_settings_are_refused(values: dict[str, object]) -> None:
     with pytest.raises(ValidationError):
         RecordingSettings(**values)
-
-
-def test_chanspy_options_per_mode() -> None:
-    channel = "PJSIP/1001"
-    assert chanspy_data(channel, MonitorMode.LISTEN) == "PJSIP/1001,q"
-    assert chanspy_data(channel, MonitorMode.WHISPER) == "PJSIP/1001,qw"
-    assert chanspy_data(channel, MonitorMode.BARGE) == "PJSIP/1001,qB"
-    with pytest.raises(Exception, match="cannot be monitored"):
-        chanspy_data("PJSIP/1001,b(x)", MonitorMode.LISTEN)
 
 
 def test_campaign_policy_becomes_an_originate_variable() -> None:

@@ -272,9 +272,13 @@ async def test_supervisor_listens_to_an_agents_call_from_the_board(
                             select(AuditEvent).where(AuditEvent.entity == "call_monitor")
                         )
                     )
-                assert [(a.actor, a.action, a.entity_id, a.detail) for a in audits] == [
-                    ("user:sam", AuditAction.PLAY, linkedid, {"mode": "listen"})
-                ]
+                # Audited before the Originate, then with its outcome.
+                assert [(a.actor, a.action, a.entity_id) for a in audits] == [
+                    ("user:sam", AuditAction.PLAY, linkedid)
+                ] * 2
+                attempt, placed = (a.detail for a in audits)
+                assert attempt == {"mode": "listen", "outcome": "attempt", "extension": sam_phone}
+                assert placed["outcome"] == "placed" and placed["action_id"]
 
                 # A supervisor whose user has no extension is told so, on the row.
                 sue = await _board_as(browser, base, "sue")
@@ -284,14 +288,15 @@ async def test_supervisor_listens_to_an_agents_call_from_the_board(
                 await expect(sue.locator(f"{row} .monitor-result.error")).to_have_text(refused)
                 await expect(sue.locator("#board-monitor-status")).to_have_text(f"Robin: {refused}")
                 async with server.database.session() as session:
-                    count = len(
-                        list(
-                            await session.scalars(
-                                select(AuditEvent).where(AuditEvent.entity == "call_monitor")
+                    sues = list(
+                        await session.scalars(
+                            select(AuditEvent).where(
+                                AuditEvent.entity == "call_monitor", AuditEvent.actor == "user:sue"
                             )
                         )
                     )
-                assert count == 1  # the refused request rang nothing and audited nothing
+                # The refused request rang nothing; its attempt and refusal are on the record.
+                assert [a.detail["outcome"] for a in sues] == ["attempt", "refused: invalid"]
                 assert dialogs == []
             finally:
                 await browser.close()

@@ -306,6 +306,13 @@ def _register_optional_groups() -> None:
     from callcenter.privacy_cli import patient
 
     cli.add_command(patient)
+    from callcenter.users_cli import USER_COMMANDS
+
+    for command in USER_COMMANDS:
+        user.add_command(command)
+    from callcenter.slots.cli import slots
+
+    cli.add_command(slots)
 
 
 _register_optional_groups()

@@ -247,6 +247,10 @@ class AsteriskSettings(_Section):
     sip_tls_cert: PurePosixPath | None = None
     sip_tls_key: PurePosixPath | None = None
     sip_srtp: bool = False
+    # Asterisk's configuration directory as this server sees it: a queue changed in the console
+    # is written there (queues.conf) and applied with AMI QueueReload. Unset: queue changes wait
+    # for `callcenter asterisk render` and a reload.
+    config_dir: Path | None = None
 
 
 class RecordingSettings(_Section):

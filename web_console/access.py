@@ -39,6 +39,8 @@ ADMINS = frozenset({Role.ADMIN})
 PUBLIC = "public"
 WS_PATH = "/ws"
 _ATTR = "__console_access__"
+_DURING_PASSWORD_CHANGE = "__console_during_password_change__"
+PASSWORD_PAGE = "/account/password"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
@@ -55,6 +57,13 @@ def allow(roles: frozenset[Role]) -> Callable[[F], F]:
 def public(handler: F) -> F:
     """Declare a handler open to anyone, logged in or not (login, health, metrics)."""
     setattr(handler, _ATTR, PUBLIC)
+    return handler
+
+
+def during_password_change(handler: F) -> F:
+    """Declare a handler usable while the user must still change a temporary password (the
+    password page itself and logout); every other route waits for the change."""
+    setattr(handler, _DURING_PASSWORD_CHANGE, True)
     return handler
 
 
@@ -137,7 +146,21 @@ async def access_middleware(request: web.Request, handler: Handler) -> web.Strea
         return _unauthenticated(request)
     if not isinstance(declared, frozenset) or session.role not in declared:
         return _forbidden(request, "your role does not allow this")
+    if session.must_change_password and not getattr(
+        request.match_info.route.handler, _DURING_PASSWORD_CHANGE, False
+    ):
+        return _password_change_required(request)
     return await handler(request)
+
+
+def _password_change_required(request: web.Request) -> web.StreamResponse:
+    if _answers_with_status(request):
+        message = f"change your temporary password first ({PASSWORD_PAGE})"
+        return web.json_response(
+            {"error": "password_change_required", "message": message, "field": None}, status=403
+        )
+    target = request.path_qs if request.method in SAFE_METHODS else "/"
+    raise web.HTTPSeeOther(f"{PASSWORD_PAGE}?next={quote(target, safe='')}")
 
 
 async def _submitted_token(request: web.Request) -> str:

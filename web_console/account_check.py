@@ -7,7 +7,9 @@ background (a browser holding only a websocket sends no requests). The read is o
 query, measured at about 1 ms on SQLite and on PostgreSQL, so checking a session at most every
 two seconds costs nothing noticeable while revoking access within two seconds of a request.
 
-A disabled (or deleted) user's sessions end, which closes their websockets; a changed role is
+A disabled (or deleted) user's sessions end, which closes their websockets, and so do the
+sessions of a user given a temporary password since they logged in (``callcenter user
+reset-password``; the console's own reset ends them at once); a changed role is
 used from the next request on, and their open websockets are closed so the browser reconnects
 under the new role.
 """
@@ -23,7 +25,7 @@ from aiohttp import web
 
 from hcrm_core.db import Database
 from hcrm_core.errors import StorageUnavailable
-from hcrm_core.services.users import active_roles
+from hcrm_core.services.users import active_accounts
 from web_console.keys import DATABASE, SESSIONS
 from web_console.sessions import Session, SessionStore
 
@@ -37,14 +39,20 @@ async def revalidate(store: SessionStore, database: Database, sessions: Sequence
     changed roles. Raises :class:`StorageUnavailable` when the database cannot be read."""
     if not sessions:
         return
-    roles = await active_roles(database, {session.user_id for session in sessions})
+    accounts = await active_accounts(database, {session.user_id for session in sessions})
     now = store.now()
     for session in sessions:
-        role = roles.get(session.user_id)
-        if role is None:
+        account = accounts.get(session.user_id)
+        if account is None:
             _LOG.info("user %s is disabled: their console session ended", session.username)
             store.delete(session.id)
             continue
+        if account.must_change_password and not session.must_change_password:
+            # Given a temporary password since this session logged in (a reset).
+            _LOG.info("user %s got a new password: their console session ended", session.username)
+            store.delete(session.id)
+            continue
+        role = account.role
         session.checked_at = now
         if role is not session.role:
             _LOG.info("user %s is now %s: their session follows", session.username, role.value)

@@ -15,7 +15,7 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
-from web_console import ws
+from web_console import labels, timefmt, ws
 from web_console.access import access_middleware, csrf_middleware, session_middleware
 from web_console.account_check import account_check_context
 from web_console.board_push import board_push_context
@@ -45,19 +45,28 @@ from web_console.keys import (
     WS_HUB,
 )
 from web_console.routes import (
+    account,
     api,
     appointments_api,
     auth,
     calls_api,
     campaigns,
     desk,
+    doctors_admin,
     health,
     home,
+    hours_admin,
+    hours_api,
     patients,
     privacy,
+    queues_admin,
+    queues_api,
     recordings,
     recordings_media,
+    schedule_conflicts,
     supervisor,
+    users_admin,
+    users_api,
 )
 from web_console.sessions import Clock, SessionStore
 from web_console.throttle import LoginThrottle
@@ -101,6 +110,13 @@ def create_app(
         loader=jinja2.FileSystemLoader(TEMPLATES),
         autoescape=jinja2.select_autoescape(["html", "xml"], default=True),
     )
+    # One time format in the hospital's zone and readable labels, in every template.
+    env = aiohttp_jinja2.get_env(app)
+    env.filters.update(timefmt.jinja_filters(deps.settings.tz))
+    env.filters["label"] = labels.label
+    env.globals["hospital_tz"] = deps.settings.hospital.timezone
+    env.globals["hospital_zone"] = timefmt.zone_name(deps.settings.tz)
+    env.globals["labels_json"] = labels.labels_json()
     for module in (health, auth, home, patients, supervisor, api, ws):
         app.add_routes(module.routes)
     for module in (desk, appointments_api, calls_api):
@@ -108,6 +124,11 @@ def create_app(
     app.add_routes([*recordings.routes, *recordings_media.routes])
     app.add_routes(campaigns.routes)
     app.add_routes(privacy.routes)
+    app.add_routes(schedule_conflicts.routes)
+    app.add_routes(doctors_admin.routes)  # doctors, departments, their API
+    app.add_routes([*account.routes, *users_admin.routes, *users_api.routes])
+    app.add_routes([*queues_admin.routes, *queues_api.routes])  # queues as data
+    app.add_routes([*hours_admin.routes, *hours_api.routes])  # opening hours, holidays
     app.router.add_static("/static", STATIC)
     return app
 

@@ -5,8 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from web_console.openapi_desk import add_desk_paths
+from web_console.openapi_doctors import add_doctors_paths
+from web_console.openapi_hours import add_hours_paths
 from web_console.openapi_privacy import add_privacy_paths
+from web_console.openapi_queues import add_queues_paths
 from web_console.openapi_recordings import add_recordings_paths
+from web_console.openapi_slots import add_slots_paths
+from web_console.openapi_users import add_users_paths
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
 
@@ -158,55 +163,6 @@ def openapi_document() -> dict[str, Any]:
                     },
                 }
             },
-            "/api/v1/users": {
-                "get": {
-                    "summary": "Console users",
-                    "x-roles": ["admin"],
-                    "security": staff,
-                    "responses": {
-                        "200": _json({"type": "object"}, "Users and their roles"),
-                        **_errors(401, 403),
-                    },
-                }
-            },
-            "/api/v1/users/{user_id}": {
-                "patch": {
-                    "summary": "Assign a user's phone extension, the only one they sign in on "
-                    "(null clears it; audited)",
-                    "x-roles": ["admin"],
-                    "security": staff,
-                    "parameters": [
-                        {
-                            "name": "user_id",
-                            "in": "path",
-                            "required": True,
-                            "schema": {"type": "integer"},
-                        }
-                    ],
-                    "requestBody": {
-                        "required": True,
-                        "content": {
-                            "application/json": {
-                                "schema": {
-                                    "type": "object",
-                                    "required": ["extension"],
-                                    "additionalProperties": False,
-                                    "properties": {
-                                        "extension": {
-                                            "type": ["string", "null"],
-                                            "pattern": "^[0-9]{2,8}$",
-                                        }
-                                    },
-                                }
-                            }
-                        },
-                    },
-                    "responses": {
-                        "200": _json({"type": "object"}, "The user"),
-                        **_errors(400, 401, 403, 404, 422),
-                    },
-                }
-            },
             "/healthz": {
                 "get": {
                     "summary": "Health of the database, AMI link and FastAGI server (public: "
@@ -220,5 +176,10 @@ def openapi_document() -> dict[str, Any]:
             },
         },
     }
+    add_users_paths(document)  # console users (web_console/openapi_users.py)
+    add_queues_paths(document)  # call queues and skills (web_console/openapi_queues.py)
+    add_slots_paths(document)  # schedule conflicts (web_console/openapi_slots.py)
+    add_hours_paths(document)  # opening hours, holidays (web_console/openapi_hours.py)
     # The agent desk, appointments, calls and complaints (web_console/openapi_desk.py).
-    return add_privacy_paths(add_recordings_paths(add_desk_paths(document)))
+    # Doctors and departments last: they add POST to the desk's /api/v1/departments.
+    return add_doctors_paths(add_privacy_paths(add_recordings_paths(add_desk_paths(document))))

@@ -216,8 +216,9 @@ DESK_PATHS: dict[str, Any] = {
     },
     "/api/v1/desk/pops/{linkedid}/disposition": {
         "post": _op(
-            "Save the call's disposition (and a closing note): the pop closes, wrap-up ends",
-            {**_ok({"type": "object"}, "Saved"), **_errors(401, 403, 404, 422)},
+            "Save the call's disposition (and a closing note): the pop closes, wrap-up ends. "
+            "Refused with 409 (call_still_live) while the call is ringing or answered.",
+            {**_ok({"type": "object"}, "Saved"), **_errors(401, 403, 404, 409, 422)},
             parameters=[_path_param("linkedid", "string")],
             requestBody=_body({"disposition": _STR, "note": _STR}, ["disposition"]),
         )
@@ -358,7 +359,8 @@ PATIENT_EDIT: dict[str, Any] = {
                     "notes",
                 )
             }
-            | {"do_not_call": {"type": "boolean"}, "consent_call": {"type": "boolean"}},
+            | {"do_not_call": {"type": "boolean"}, "consent_call": {"type": "boolean"}}
+            | {"vip": {"type": "boolean"}, "chronic_care": {"type": "boolean"}},
             [],
         ),
     )

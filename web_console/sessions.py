@@ -30,6 +30,8 @@ class Session:
     last_seen: float = field(default=0.0)
     # When the user's row (active, role) was last read: see web_console/account_check.py.
     checked_at: float = field(default=0.0)
+    # Logged in with a password someone else chose: only /account/password and logout work.
+    must_change_password: bool = False
 
 
 class SessionStore:
@@ -42,7 +44,9 @@ class SessionStore:
         self._on_end: list[Callable[[Session], None]] = []
         self._on_role_change: list[Callable[[Session], None]] = []
 
-    def create(self, user_id: int, username: str, role: Role) -> Session:
+    def create(
+        self, user_id: int, username: str, role: Role, *, must_change_password: bool = False
+    ) -> Session:
         """A new session with a fresh id and CSRF token (called at every login)."""
         self._sweep()
         now = self._clock()
@@ -55,6 +59,7 @@ class SessionStore:
             created_at=now,
             last_seen=now,
             checked_at=now,
+            must_change_password=must_change_password,
         )
         self._sessions[session.id] = session
         return session
@@ -92,6 +97,18 @@ class SessionStore:
         session.role = role
         for callback in self._on_role_change:
             callback(session)
+
+    def end_user(self, user_id: int, *, keep: str | None = None) -> int:
+        """End every session of ``user_id`` now (but ``keep``), as a logout would: their
+        websockets close and their desk signs out. Returns how many ended."""
+        ending = [k for k, s in self._sessions.items() if s.user_id == user_id and k != keep]
+        for key in ending:
+            self._end(key)
+        return len(ending)
+
+    def user_sessions(self, user_id: int) -> list[Session]:
+        """The live sessions of ``user_id`` (without touching any)."""
+        return [s for s in self.live_sessions() if s.user_id == user_id]
 
     def live_sessions(self) -> list[Session]:
         """Every session that has not expired (without touching any)."""

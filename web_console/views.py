@@ -49,6 +49,7 @@ def patient_card(patient: Patient, appointments: list[Appointment], today: date)
             "preferred_language": patient.preferred_language,
             "do_not_call": patient.do_not_call,
             "consent_call": patient.consent_call,
+            "chronic_care": patient.chronic_care,
             "active": patient.active,
             "allergies": allergy_lines(patient),
             "conditions": condition_lines(patient),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 
 from callcenter.agents.member_events import (
     MEMBER_EVENT_NAMES,
@@ -32,8 +33,17 @@ def _wanted(item: object) -> bool:
 
 
 class AgentBusConsumer:
-    def __init__(self, bus: EventBus, agents: AgentService, pops: ScreenPops) -> None:
+    def __init__(
+        self,
+        bus: EventBus,
+        agents: AgentService,
+        pops: ScreenPops,
+        *,
+        after_resync: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
         self._bus = bus
+        # Run after the memberships are restored (the queues kept in the database, applied).
+        self._after_resync = after_resync
         self._agents = agents
         self._pops = pops
         self._subscription: Subscription[object] | None = None
@@ -75,5 +85,10 @@ class AgentBusConsumer:
         if self._restore is not None and not self._restore.done():
             self._restore.cancel()
         self._restore = asyncio.get_running_loop().create_task(
-            self._agents.restore_memberships(resynced.snapshot), name="agent-desk-restore"
+            self._restore_then(resynced), name="agent-desk-restore"
         )
+
+    async def _restore_then(self, resynced: AmiResynced) -> None:
+        await self._agents.restore_memberships(resynced.snapshot)
+        if self._after_resync is not None:
+            await self._after_resync()

@@ -43,3 +43,9 @@ class InvalidNumber(CallcenterError, ValidationFailed):
 class PopNotFound(CallcenterDomainError):
     code = "pop_not_found"
     http_status = 404
+
+
+class CallStillLive(AgentError):
+    """A disposition says how a call ended: it waits for the end (a note may be added now)."""
+
+    code = "call_still_live"

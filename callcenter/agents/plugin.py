@@ -8,12 +8,15 @@ handle the root stops and the console uses.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from callcenter.agents.bus_consume import AgentBusConsumer
 from callcenter.agents.dial import ClickToDial
 from callcenter.agents.notifier import AgentNotifier
 from callcenter.agents.pops import ScreenPops
+from callcenter.agents.queue_config import QueueConfig
 from callcenter.agents.services import AgentService
 from callcenter.ami.bridge import AmiBridge
 from callcenter.asterisk.const import QUEUES
@@ -25,6 +28,7 @@ from hcrm_core.services.agent_sign_ins import AgentSignIns
 from hcrm_core.services.call_records import CallRecords
 from hcrm_core.services.contact_history import ContactHistory
 from hcrm_core.services.patients import PatientService
+from hcrm_core.services.queues import queues_for_user
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +41,8 @@ class AgentDesk:
     call_records: CallRecords
     history: ContactHistory
     consumer: AgentBusConsumer
+    # The queues kept in the database, applied to Asterisk after a change in the console.
+    queue_config: QueueConfig
 
     async def stop(self) -> None:
         await self.consumer.stop()
@@ -54,11 +60,15 @@ async def start(
     calls: CallTracker,
     database: Database,
     patients: PatientService,
+    queues_conf_dir: Path | None = None,
+    hospital_name: str = "",
 ) -> AgentDesk:
     """Build and start the desk; subscribe before the bridge connects to miss nothing.
 
     ``timezone`` is the hospital's (screen pops' appointment times); ``caller_id_number`` and
-    ``phone_region`` are the hospital's, for click-to-dial.
+    ``phone_region`` are the hospital's, for click-to-dial. Agents join the queues their
+    skills lead to; a queue changed in the console is written to ``queues_conf_dir``
+    (``asterisk.config_dir``) and reloaded.
     """
     notifier = AgentNotifier(bus)
     agents = AgentService(
@@ -67,6 +77,7 @@ async def start(
         (q.name for q in QUEUES),
         notifier,
         store=AgentSignIns(database),
+        queues_for=partial(queues_for_user, database),
     )
     history = ContactHistory(database)
     pops = ScreenPops(
@@ -85,6 +96,9 @@ async def start(
         caller_id_number=caller_id_number,
         phone_region=phone_region,
     )
-    consumer = AgentBusConsumer(bus, agents, pops)
+    queue_config = QueueConfig(
+        ami, database, agents, conf_dir=queues_conf_dir, hospital_name=hospital_name
+    )
+    consumer = AgentBusConsumer(bus, agents, pops, after_resync=queue_config.apply_once)
     await consumer.start()
-    return AgentDesk(agents, pops, dialer, CallRecords(database), history, consumer)
+    return AgentDesk(agents, pops, dialer, CallRecords(database), history, consumer, queue_config)

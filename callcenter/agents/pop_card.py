@@ -48,9 +48,15 @@ def condition_lines(patient: Patient) -> list[dict[str, Any]]:
 
 
 def _local(moment: datetime | None, tz: ZoneInfo) -> str | None:
+    """The console's one format (web_console/timefmt.py): ``Tue 8 Dec 2026, 08:30 EST``."""
     if moment is None:
         return None
-    return moment.astimezone(tz).strftime("%a %d %b %Y %H:%M")
+    local = moment.astimezone(tz)
+    return f"{local:%a} {local.day} {local:%b} {local.year}, {local:%H:%M} {local.tzname()}"
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment is not None else None
 
 
 def candidate_view(patient: Patient, today: date) -> dict[str, Any]:
@@ -80,6 +86,7 @@ def call_line(call: Call, tz: ZoneInfo) -> dict[str, Any]:
     return {
         "linkedid": call.linkedid,
         "started": _local(call.started_at, tz),
+        "started_at": _iso(call.started_at),
         "direction": call.direction.value,
         "queue": call.queue,
         "end_reason": call.end_reason,
@@ -93,6 +100,7 @@ def complaint_line(complaint: Complaint, tz: ZoneInfo) -> dict[str, Any]:
         "category": complaint.category,
         "status": complaint.status.value,
         "opened": _local(complaint.created_at, tz),
+        "opened_at": _iso(complaint.created_at),
         "description": complaint.description[:200],
     }
 

@@ -36,6 +36,8 @@ from hcrm_core.services.patients import PatientService
 _LOG = logging.getLogger(__name__)
 
 RINGING, ANSWERED, ENDED = "ringing", "answered", "ended"
+# The call is still going on: no disposition yet (how it ended is not known).
+LIVE_PHASES = frozenset({RINGING, ANSWERED})
 # The pop goes away without a disposition: nobody here talked to the caller.
 MISSED, TAKEN_ELSEWHERE, GONE = "missed", "answered_elsewhere", "caller_left"
 _FINAL_WITHOUT_CALL = frozenset({MISSED, TAKEN_ELSEWHERE, GONE})

@@ -21,7 +21,7 @@ import asyncio
 import logging
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 
 from callcenter.agents.errors import ExtensionInUse, NotSignedIn, TelephonyUnavailable
 from callcenter.agents.member_events import MemberEvent, member_calls
@@ -45,6 +45,9 @@ from hcrm_core.services.agent_sign_ins import AgentSignIns, SignedIn
 _LOG = logging.getLogger(__name__)
 
 Clock = Callable[[], float]
+# The queues an agent answers (by user id), from the queues kept in the database; None when
+# the site keeps none there (then every agent joins every configured queue, as before).
+QueueLookup = Callable[[int], Awaitable[tuple[str, ...] | None]]
 # Asterisk's answers when the member is already (or no longer) there: the goal is reached.
 _ALREADY_THERE = "already there"
 _NOT_THERE = "not there"
@@ -64,12 +67,16 @@ class AgentService:
         *,
         store: AgentSignIns | None = None,
         clock: Clock = time.time,
+        queues_for: QueueLookup | None = None,
     ) -> None:
         self._ami = ami
         self._store = store
         self._loaded = store is None
         self._settings = settings
         self._queues = tuple(settings.queues) or tuple(queues)
+        self._queues_for = None if settings.queues else queues_for
+        # username -> the queues this agent was added to (their skills' queues, or all).
+        self._member_of: dict[str, tuple[str, ...]] = {}
         self._notifier = notifier
         self._clock = clock
         self._by_user: dict[str, AgentStatus] = {}
@@ -130,6 +137,8 @@ class AgentService:
             interface=interface,
             since=self._clock(),
         )
+        if username not in self._by_user:
+            self._member_of[username] = await self._lookup_queues(user_id)
         try:
             await self._add_to_queues(status)
             await self._save(status, session_bound)
@@ -138,10 +147,11 @@ class AgentService:
             # forgets): undo what was done.
             if username not in self._by_user:
                 await self._remove_quietly(status)
+                self._member_of.pop(username, None)
             raise
         self._by_user[username] = status
         status.signed_in, status.session_bound = True, session_bound
-        status.queues.update(self._queues)
+        status.queues.update(self._queues_of(username))
         _LOG.info("agent %s signed in on %s", username, interface)
         self._notifier.state_changed(status)
         return status
@@ -150,12 +160,13 @@ class AgentService:
         status = self.require(username)
         if self._store is not None:
             await self._store.remove(status.user_id)
-        for queue in self._queues:
+        for queue in self._queues_of(username):
             await self._member_action(
                 {"Action": "QueueRemove", "Queue": queue, "Interface": status.interface},
                 tolerate=_NOT_THERE,
             )
         del self._by_user[username]
+        self._member_of.pop(username, None)
         self._cancel_wrapup(username)
         status.signed_in = False
         status.queues.clear()
@@ -227,7 +238,48 @@ class AgentService:
             except TelephonyUnavailable as exc:
                 _LOG.warning("could not restore agent %s: %s", status.username, exc.message)
                 return
-            _LOG.info("agent %s restored in %s", status.username, ", ".join(self._queues))
+            _LOG.info(
+                "agent %s restored in %s",
+                status.username,
+                ", ".join(self._queues_of(status.username)),
+            )
+
+    async def refresh_memberships(self) -> None:
+        """The queues changed (kept in the database): every signed-in agent joins the queues
+        they answer now and leaves the others; callers waiting are not disturbed."""
+        for status in list(self._by_user.values()):
+            before = self._queues_of(status.username)
+            after = await self._lookup_queues(status.user_id)
+            self._member_of[status.username] = after
+            try:
+                await self._add_to_queues(status)
+                if status.paused:
+                    await self._pause_action(status, paused=True, reason=status.pause_reason)
+                for queue in sorted(set(before) - set(after)):
+                    await self._member_action(
+                        {"Action": "QueueRemove", "Queue": queue, "Interface": status.interface},
+                        tolerate=_NOT_THERE,
+                    )
+                await self._save(status, status.session_bound)
+            except (TelephonyUnavailable, StorageUnavailable) as exc:
+                _LOG.warning("agent %s keeps their queues: %s", status.username, exc.message)
+                continue
+            if set(before) != set(after):
+                _LOG.info("agent %s now answers %s", status.username, ", ".join(after))
+                self._notifier.state_changed(status)
+
+    def _queues_of(self, username: str) -> tuple[str, ...]:
+        return self._member_of.get(username, self._queues)
+
+    async def _lookup_queues(self, user_id: int) -> tuple[str, ...]:
+        if self._queues_for is None:
+            return self._queues
+        try:
+            found = await self._queues_for(user_id)
+        except StorageUnavailable:
+            _LOG.warning("queues of user %s not read: the database is away; all queues", user_id)
+            return self._queues
+        return self._queues if found is None else found
 
     # -- storage -----------------------------------------------------------------------------
 
@@ -268,12 +320,13 @@ class AgentService:
         for row in stored:
             if row.username in self._by_user or row.interface in taken:
                 continue  # signed in again meanwhile: this sign-in is the newer one
+            self._member_of[row.username] = tuple(row.queues)
             self._by_user[row.username] = AgentStatus(
                 user_id=row.user_id,
                 username=row.username,
                 extension=row.extension,
                 interface=row.interface,
-                queues=set(self._queues),
+                queues=set(self._queues_of(row.username)),
                 paused=row.paused,
                 pause_reason=row.pause_reason,
                 since=self._clock(),
@@ -292,7 +345,7 @@ class AgentService:
                 username=status.username,
                 extension=status.extension,
                 interface=status.interface,
-                queues=self._queues,
+                queues=self._queues_of(status.username),
                 paused=status.paused,
                 pause_reason=status.pause_reason,
                 session_bound=session_bound,
@@ -311,7 +364,7 @@ class AgentService:
     # -- AMI ---------------------------------------------------------------------------------
 
     async def _add_to_queues(self, status: AgentStatus) -> None:
-        for queue in self._queues:
+        for queue in self._queues_of(status.username):
             headers: dict[str, ActionValue] = {
                 "Action": "QueueAdd",
                 "Queue": queue,
@@ -325,7 +378,7 @@ class AgentService:
             await self._member_action(headers, tolerate=_ALREADY_THERE)
 
     async def _remove_quietly(self, status: AgentStatus) -> None:
-        for queue in self._queues:
+        for queue in self._queues_of(status.username):
             try:
                 await self._member_action(
                     {"Action": "QueueRemove", "Queue": queue, "Interface": status.interface},

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import click
 
+from callcenter.asterisk.const import QueueSpec
 from callcenter.cli_settings import settings_from
 from callcenter.settings import Settings
 
@@ -32,18 +34,39 @@ def asterisk() -> None:
     is_flag=True,
     help="Also render the simulated callers and test users (never for a real site).",
 )
+@click.option(
+    "--queues-from-database",
+    is_flag=True,
+    help="List the queues kept in the database (/admin/queues) in queues.conf, as the server "
+    "writes it; without it, the two default queues.",
+)
 @click.pass_context
-def render(ctx: click.Context, out_dir: Path, sandbox: bool) -> None:
+def render(ctx: click.Context, out_dir: Path, sandbox: bool, queues_from_database: bool) -> None:
     """Render manager.conf, extensions.conf, queues.conf, pjsip.conf... from the settings."""
     from callcenter.asterisk.render import RenderError, render_config
 
     settings = _settings(ctx)
+    queues = _stored_queues(settings) if queues_from_database else None
     try:
-        written = render_config(settings, out_dir, sandbox=sandbox)
+        written = render_config(settings, out_dir, sandbox=sandbox, queues=queues)
     except RenderError as exc:
         raise click.ClickException(str(exc)) from exc
     for path in written:
         click.echo(path)
+
+
+def _stored_queues(settings: Settings) -> list[QueueSpec] | None:
+    from callcenter.asterisk.queues import stored_queue_specs
+    from hcrm_core.db import Database
+
+    async def read() -> list[QueueSpec] | None:
+        database = Database(settings.database_url, pool_size=1)
+        try:
+            return await stored_queue_specs(database)
+        finally:
+            await database.dispose()
+
+    return asyncio.run(read())
 
 
 @asterisk.group()

@@ -70,15 +70,31 @@ SIP_BIND: Final = "127.0.0.1:5060"
 SIP_TLS_BIND: Final = "127.0.0.1:5061"
 
 
+# Asterisk 22's queue strategies (queues.conf.sample).
+QUEUE_STRATEGIES: Final = frozenset(
+    {"ringall", "leastrecent", "fewestcalls", "random"}
+    | {"rrmemory", "rrordered", "linear", "wrandom"}
+)
+
+
 @dataclass(frozen=True)
 class QueueSpec:
-    """One call queue: its name (also its dialplan extension) and what callers wait for."""
+    """One call queue: its name (also its dialplan extension), what callers wait for, and its
+    queues.conf settings (the defaults are the [callcenter-queue] template's)."""
 
     name: str
     description: str
+    strategy: str = "rrmemory"
+    timeout: int = 15
+    wrapuptime: int = 10
+    announce_position: bool = True
+    announce_holdtime: bool = False
+    announce_frequency: int = 60
 
 
-# "general" cannot be a queue name: [general] is queues.conf's own settings section.
+# The queues of a site that keeps none in its database (queues as data: hcrm_core's queues
+# table, seeded with these two). "general" cannot be a queue name: [general] is queues.conf's
+# own settings section.
 QUEUES: Final = (
     QueueSpec("appointments", "Booking, moving and cancelling appointments"),
     QueueSpec("enquiries", "Everything else: results, billing, directions"),

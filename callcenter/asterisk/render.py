@@ -14,8 +14,8 @@ import ipaddress
 import os
 import re
 import tempfile
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +48,7 @@ SANDBOX_FILES = ("extensions_simulation.conf",)
 SECRET_FILES = frozenset({"manager.conf", "pjsip.conf"})
 PLAIN_AMI_PORT = 5038
 
+_QUEUE_NAME = re.compile(r"[a-z][a-z0-9_-]{1,31}")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 _HOST = re.compile(r"[A-Za-z0-9][A-Za-z0-9.-]{0,252}")
 _LANGUAGE = re.compile(r"[a-z]{2,3}(_[A-Z]{2})?")
@@ -78,13 +79,19 @@ class SipPhone:
     password: str
 
 
-def render_config(settings: Settings, out_dir: Path, sandbox: bool) -> list[Path]:
+def render_config(
+    settings: Settings,
+    out_dir: Path,
+    sandbox: bool,
+    queues: Sequence[const.QueueSpec] | None = None,
+) -> list[Path]:
     """Render every template into ``out_dir`` and return the written paths.
 
     ``sandbox`` adds the simulation dialplan, the test-driver AMI user and example phones.
+    ``queues`` are the site's queues (kept in the database); None renders the two default ones.
     Raises :class:`RenderError` when a setting cannot be rendered safely.
     """
-    context = template_context(settings, sandbox)
+    context = template_context(settings, sandbox, queues)
     env = _environment()
     names = SITE_FILES + (SANDBOX_FILES if sandbox else ())
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -96,7 +103,22 @@ def render_config(settings: Settings, out_dir: Path, sandbox: bool) -> list[Path
     return written
 
 
-def template_context(settings: Settings, sandbox: bool) -> dict[str, Any]:
+def write_queues_conf(
+    hospital_name: str, out_dir: Path, queues: Sequence[const.QueueSpec], *, sandbox: bool = False
+) -> Path:
+    """Render queues.conf alone (the server does, after a queue changed) into ``out_dir``."""
+    context = {
+        "sandbox": sandbox,
+        "hospital_name": _comment_text(hospital_name),
+        "queues": _queues(queues),
+    }
+    text = _environment().get_template("queues.conf").render(context)
+    return _write_atomically(out_dir / "queues.conf", text, 0o644)
+
+
+def template_context(
+    settings: Settings, sandbox: bool, queues: Sequence[const.QueueSpec] | None = None
+) -> dict[str, Any]:
     """The validated values the templates see."""
     secret = settings.ami.secret.get_secret_value()
     ami_users = [
@@ -130,7 +152,7 @@ def template_context(settings: Settings, sandbox: bool) -> dict[str, Any]:
         "recordings_dir": _absolute_path(
             str(settings.asterisk.recordings_asterisk_path), "asterisk.recordings_asterisk_path"
         ),
-        "queues": const.QUEUES,
+        "queues": _queues(const.QUEUES if queues is None else queues),
         "recording_globals": dialplan_globals(settings.recording),
         "phones": _sandbox_phones(secret) if sandbox else [],
         "sip": _sip_security(settings),
@@ -139,6 +161,26 @@ def template_context(settings: Settings, sandbox: bool) -> dict[str, Any]:
             "cdr_csv": settings.asterisk.cdr_csv,
         },
     }
+
+
+def _queues(queues: Sequence[const.QueueSpec]) -> list[const.QueueSpec]:
+    """The queues checked for queues.conf: names Asterisk accepts, plain numbers, no comment
+    escaping its line."""
+    seen: set[str] = set()
+    result = []
+    for queue in queues:
+        if not _QUEUE_NAME.fullmatch(queue.name) or queue.name == "general":
+            raise RenderError(f"queue name {queue.name!r} cannot be an Asterisk queue")
+        if queue.name in seen:
+            raise RenderError(f"queue {queue.name!r} is listed twice")
+        if queue.strategy not in const.QUEUE_STRATEGIES:
+            raise RenderError(f"queue {queue.name}: unknown strategy {queue.strategy!r}")
+        numbers = (queue.timeout, queue.wrapuptime, queue.announce_frequency)
+        if any(isinstance(n, bool) or not isinstance(n, int) or n < 0 for n in numbers):
+            raise RenderError(f"queue {queue.name}: times must be whole seconds")
+        seen.add(queue.name)
+        result.append(replace(queue, description=_comment_text(queue.description)))
+    return result
 
 
 def log_retention_days(settings: Settings) -> int:

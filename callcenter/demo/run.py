@@ -69,10 +69,16 @@ class DemoLogin:
 
 
 def demo_settings(settings: Settings) -> Settings:
-    """The site settings with agent phones as the sandbox's auto-answering extensions, and
-    recordings encrypted at rest (a key made once under the data directory, mode 0600)."""
+    """The site settings with agent phones as the sandbox's auto-answering extensions,
+    recordings encrypted at rest (a key made once under the data directory, mode 0600), and
+    queues changed in the console written into the sandbox's configuration and reloaded."""
     agents = settings.agents.model_copy(update={"interface": DEMO_INTERFACE})
-    return with_recording_key(settings.model_copy(update={"agents": agents}))
+    asterisk = settings.asterisk
+    if asterisk.config_dir is None:
+        config_dir = AsteriskSandbox(settings).root / "etc/asterisk"
+        asterisk = asterisk.model_copy(update={"config_dir": config_dir})
+    update = {"agents": agents, "asterisk": asterisk}
+    return with_recording_key(settings.model_copy(update=update))
 
 
 def _is_loopback(host: str) -> bool:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from callcenter.agi import speech_prompts
 from callcenter.agi.core_sounds_zh import say_files
+from callcenter.ivr import after_hours_prompts
 from callcenter.ivr.prompts import (
     MANDARIN,
     Spoken,
@@ -20,6 +21,7 @@ from callcenter.ivr.prompts import (
     department_prompt,
     doctor_prompt,
 )
+from callcenter.ivr.queue_handoff import queue_prompt
 
 if TYPE_CHECKING:
     from hcrm_core.models import Department, Doctor
@@ -55,6 +57,7 @@ def language_prompts(
     language: str,
     departments: Iterable[Department] = (),
     doctors: Iterable[Doctor] = (),
+    queues: Iterable[tuple[str, str]] = (),
 ) -> dict[str, Spoken]:
     """Everything one language directory needs: the catalogue, the names from the database and,
     for Mandarin, the core ``digits/`` sounds of Asterisk's SAY commands."""
@@ -62,6 +65,10 @@ def language_prompts(
     if language == MANDARIN:
         result.update({name: Spoken(text, MANDARIN) for name, text in say_files().items()})
     result.update(localised_database_prompts(language, departments, doctors))
+    # Queues the main menu offers by key: (name, display name), callcenter/ivr/queue_handoff.py.
+    result.update({queue_prompt(name): Spoken(shown, language) for name, shown in queues})
     # Speech input's own prompts ("or say it after the tone"): callcenter/agi/speech_prompts.py.
     result.update(speech_prompts.catalogue(language))
+    # The closed branch's prompts (opening hours): callcenter/ivr/after_hours_prompts.py.
+    result.update(after_hours_prompts.catalogue(language))
     return result

@@ -89,7 +89,8 @@ async def run_classic(settings: Settings, agi: Any, env: AgiEnvironment) -> bool
     from callcenter.agi.server import DEFAULT_CALL_TIMEOUT, run_flow
     from callcenter.bus import EventBus
     from callcenter.ivr.lockout import IdentityLockout
-    from callcenter.ivr.plugin import build_routes
+    from callcenter.ivr.plugin import after_hours_services, build_routes
+    from callcenter.ivr.queue_handoff import QueueRouting
     from hcrm_core.db import Database
     from hcrm_core.services.appointments import AppointmentService
     from hcrm_core.services.patients import PatientService
@@ -107,6 +108,8 @@ async def run_classic(settings: Settings, agi: Any, env: AgiEnvironment) -> bool
             timezone=settings.hospital.timezone,
             lockout=IdentityLockout(database, settings.ivr),
             ask_recording_consent=settings.recording.consent == "ask",
+            routing=QueueRouting(database),
+            after_hours=after_hours_services(database, settings),
         )
         flow = routes.get(env.script)
         if flow is None:

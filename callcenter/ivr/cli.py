@@ -14,12 +14,17 @@ from callcenter.settings import Settings
 
 if TYPE_CHECKING:
     from hcrm_core.models import Department, Doctor
+    from hcrm_core.services.opening_hours import ClosedOptions
 
 
 @dataclass
 class _Names:
     departments: list[Department] = field(default_factory=list)
     doctors: list[Doctor] = field(default_factory=list)
+    # Queues the main menu offers by key: (name, display name).
+    queues: list[tuple[str, str]] = field(default_factory=list)
+    # Queues' own closed messages (opening hours).
+    closed: list[ClosedOptions] = field(default_factory=list)
 
 
 def _settings(ctx: click.Context) -> Settings:
@@ -31,13 +36,19 @@ async def _database_names(settings: Settings) -> _Names:
     from sqlalchemy.exc import SQLAlchemyError
 
     from hcrm_core.db import Database
+    from hcrm_core.services.opening_hours import OpeningHoursService
+    from hcrm_core.services.queues import list_queues
     from hcrm_core.services.scheduling import SchedulingService
 
     database = Database(settings.database_url)
     try:
         scheduling = SchedulingService(database, settings.booking_policy())
+        queues = await list_queues(database, active_only=True)
         return _Names(
-            list(await scheduling.list_departments()), list(await scheduling.list_doctors())
+            list(await scheduling.list_departments()),
+            list(await scheduling.list_doctors()),
+            [(q.name, q.display_name) for q in queues if q.menu_digit not in (None, "0")],
+            closed=await OpeningHoursService(database, settings.tz).all_options(),
         )
     except SQLAlchemyError:
         return _Names()
@@ -80,6 +91,7 @@ def build(
     """Render every prompt that changed since the last build (8 kHz mono WAV), in English and
     Mandarin; Mandarin also gets the digits, day and month sounds Asterisk's SAY needs."""
     from callcenter.agi.prompt_audio import PromptBuildError, build_prompts, sounds_language_dir
+    from callcenter.ivr.after_hours_prompts import closed_message_prompts
     from callcenter.ivr.build_prompts import language_prompts
     from callcenter.ivr.prompts import LANGUAGES
 
@@ -91,7 +103,8 @@ def build(
             if out_dir is not None
             else sounds_language_dir(settings, sandbox=sandbox, language=language)
         )
-        catalogue = language_prompts(language, names.departments, names.doctors)
+        catalogue = language_prompts(language, names.departments, names.doctors, names.queues)
+        catalogue.update(closed_message_prompts(language, names.closed))
         try:
             with click.progressbar(length=len(catalogue), label=f"rendering {language}") as bar:
                 result = build_prompts(catalogue, target, on_progress=lambda _n: bar.update(1))

@@ -16,16 +16,31 @@ from callcenter.agi.channel import AgiChannel
 from callcenter.agi.server import Flow
 from callcenter.asterisk.const import AGI_ROUTE_ECHO_DIGITS, AGI_ROUTE_IVR
 from callcenter.bus import EventBus
+from callcenter.ivr.flows.after_hours import AfterHoursServices
 from callcenter.ivr.flows.book import BookingServices
 from callcenter.ivr.flows.cancel import CancelServices
 from callcenter.ivr.flows.echo import echo_digits
 from callcenter.ivr.flows.main_menu import IvrServices, inbound
 from callcenter.ivr.lockout import IdentityLockout
+from callcenter.ivr.queue_handoff import QueueRouting
 from callcenter.ivr.speech_input import SpeechInput
-from callcenter.settings import AsteriskSettings, SpeechSettings
+from callcenter.settings import AsteriskSettings, Settings, SpeechSettings
+from hcrm_core.db import Database
 from hcrm_core.services.appointments import AppointmentService
+from hcrm_core.services.opening_hours import OpeningHoursService
 from hcrm_core.services.patients import PatientService
 from hcrm_core.services.scheduling import SchedulingService
+
+
+def after_hours_services(database: Database, settings: Settings) -> AfterHoursServices:
+    """The closed branch from the site's settings: hours in the hospital's zone, voicemails
+    beside the call recordings, the emergency number dialled like any outside number."""
+    return AfterHoursServices(
+        OpeningHoursService(database, settings.tz),
+        settings.hospital.timezone,
+        settings.asterisk.recordings_asterisk_path,
+        dial_channel=settings.outbound.dial_channel,
+    )
 
 
 async def _echo(agi: AgiChannel) -> None:
@@ -43,6 +58,8 @@ def build_routes(
     extra_routes: Mapping[str, Flow] | None = None,
     lockout: IdentityLockout | None = None,
     ask_recording_consent: bool = False,
+    after_hours: AfterHoursServices | None = None,
+    routing: QueueRouting | None = None,
 ) -> dict[str, Flow]:
     """Routes served to Asterisk; ``timezone`` is the hospital's, for saying slot times.
 
@@ -55,6 +72,8 @@ def build_routes(
         cancelling=CancelServices(appointments, timezone, speech=speech),
         lockout=lockout,
         ask_recording_consent=ask_recording_consent,
+        after_hours=after_hours,
+        routing=routing,
     )
     return {
         AGI_ROUTE_ECHO_DIGITS: _echo,
@@ -88,6 +107,8 @@ async def start(
     timezone: str,
     lockout: IdentityLockout,
     ask_recording_consent: bool = False,
+    after_hours: AfterHoursServices | None = None,
+    routing: QueueRouting | None = None,
 ) -> Ivr:
     """Load speech input if enabled and build the routes; ``timezone`` is the hospital's.
 
@@ -104,5 +125,7 @@ async def start(
         speech=speech,
         lockout=lockout,
         ask_recording_consent=ask_recording_consent,
+        after_hours=after_hours,
+        routing=routing,
     )
     return Ivr(routes, speech)

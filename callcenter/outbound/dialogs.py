@@ -119,21 +119,52 @@ async def outbound_call(agi: AgiChannel, *, services: DialogServices) -> None:
 async def _converse(ivr: LocalisedIvr, info: DialogInfo, services: DialogServices) -> str:
     if info.kind is CampaignKind.REMINDER:
         return await reminder(ivr, info, services)
+    if info.kind is CampaignKind.APPOINTMENT_CHANGED:
+        return await appointment_changed(ivr, info, services)
     return await survey(ivr, info, services)
 
 
-async def reminder(ivr: LocalisedIvr, info: DialogInfo, services: DialogServices) -> str:
+def _appointment_said(
+    intro: str, info: DialogInfo, services: DialogServices, menu: str
+) -> list[Segment]:
+    """``intro``, the department, "on", the date and time, then ``menu``."""
+    assert info.appointment_starts_at is not None
+    segments: list[Segment] = [intro]
+    if info.department_code:
+        segments.append(kit_prompts.department_prompt(info.department_code))
+    segments += [prompts.ON, SayDateTime(info.appointment_starts_at, services.timezone), menu]
+    return segments
+
+
+async def appointment_changed(ivr: LocalisedIvr, info: DialogInfo, services: DialogServices) -> str:
+    """The hospital moved or cancelled the appointment (a schedule change): a moved one is
+    said with the reminder's menu; a cancelled one offers 3 an agent (to rebook), 9 opt out."""
+    if info.appointment_id is None or info.appointment_starts_at is None:
+        return "no_appointment"
+    if not info.appointment_cancelled:
+        return await reminder(ivr, info, services, intro=prompts.CHANGED_MOVED)
+    segments = _appointment_said(
+        prompts.CHANGED_CANCELLED, info, services, prompts.CHANGED_CANCELLED_MENU
+    )
+    choice = await ivr.menu(
+        segments, {"3": "agent", OPT_OUT_KEY: "opt_out"}, step="appointment-changed"
+    )
+    if choice == "opt_out":
+        raise OptedOut()
+    raise ToAgent("patient wants a new appointment", "appointment-changed")
+
+
+async def reminder(
+    ivr: LocalisedIvr,
+    info: DialogInfo,
+    services: DialogServices,
+    *,
+    intro: str = prompts.REMINDER_INTRO,
+) -> str:
     """Say the appointment; 1 confirms, 2 cancels it, 3 an agent, 9 opt out."""
     if info.appointment_id is None or info.appointment_starts_at is None:
         return "no_appointment"
-    segments: list[Segment] = [prompts.REMINDER_INTRO]
-    if info.department_code:
-        segments.append(kit_prompts.department_prompt(info.department_code))
-    segments += [
-        prompts.ON,
-        SayDateTime(info.appointment_starts_at, services.timezone),
-        prompts.REMINDER_MENU,
-    ]
+    segments = _appointment_said(intro, info, services, prompts.REMINDER_MENU)
     choice = await ivr.menu(segments, _REMINDER_KEYS, step="reminder")
     if choice == "opt_out":
         raise OptedOut()

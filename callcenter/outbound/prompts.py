@@ -30,6 +30,9 @@ SURVEY_INTRO: Final = _PREFIX + "survey-intro"
 OPT_OUT_HINT: Final = _PREFIX + "opt-out-hint"
 OPTED_OUT: Final = _PREFIX + "opted-out"
 THANKS: Final = _PREFIX + "thanks"
+CHANGED_MOVED: Final = _PREFIX + "changed-moved"
+CHANGED_CANCELLED: Final = _PREFIX + "changed-cancelled"
+CHANGED_CANCELLED_MENU: Final = _PREFIX + "changed-cancelled-menu"
 
 _ENGLISH: Final[dict[str, str]] = {
     HELLO: "Hello, this is {hospital} calling.",
@@ -53,6 +56,17 @@ _ENGLISH: Final[dict[str, str]] = {
     OPT_OUT_HINT: "To stop receiving calls from us, press 9.",
     OPTED_OUT: "You will not receive any more calls from us. Goodbye.",
     THANKS: "Thank you for your time. Goodbye.",
+    CHANGED_MOVED: (
+        "The doctor's schedule has changed, and we have had to move your appointment. "
+        "Your new appointment is in"
+    ),
+    CHANGED_CANCELLED: (
+        "We are sorry: the doctor is not available, and we have had to cancel your appointment in"
+    ),
+    CHANGED_CANCELLED_MENU: (
+        "To book a new time with one of our staff, press 3. To stop receiving calls from us, "
+        "press 9."
+    ),
 }
 
 _MANDARIN: Final[dict[str, str]] = {
@@ -68,6 +82,9 @@ _MANDARIN: Final[dict[str, str]] = {
     OPT_OUT_HINT: "不再接听我们的来电，请按9。",
     OPTED_OUT: "您将不会再收到我们的来电。再见。",
     THANKS: "感谢您的时间。再见。",
+    CHANGED_MOVED: "医生的出诊时间有变，我们不得不调整您的预约。您的新预约是",
+    CHANGED_CANCELLED: "很抱歉，医生无法出诊，我们不得不取消您的预约，原预约是",
+    CHANGED_CANCELLED_MENU: "如需由工作人员为您重新预约，请按3。不再接听我们的来电，请按9。",
 }
 
 TEXTS: Final[dict[str, dict[str, str]]] = {ENGLISH: _ENGLISH, MANDARIN: _MANDARIN}

@@ -6,8 +6,8 @@ gets its own settings section and the parts it uses, the console a typed
 :class:`~web_console.deps.ConsoleDeps`. Start order (stopped in exact reverse by
 :class:`~callcenter.server.lifecycle.Lifecycle`):
 
-database, bus, call log, tracker, agent desk, board, recordings, monitoring, outbound events,
-AMI bridge, IVR speech, FastAGI, dialing, web console.
+database, bus, call log, tracker, slot horizon, agent desk, board, recordings, monitoring,
+outbound events, AMI bridge, IVR speech, FastAGI, dialing, web console.
 
 Why this order: everything writes to the database; the tracker, the desk, the board, the
 recordings and the dialer's events subscribe to the bus before the AMI bridge connects, so
@@ -40,6 +40,7 @@ from callcenter.calls.tracker import CallTracker
 from callcenter.ivr import plugin as ivr_plugin
 from callcenter.ivr.lockout import IdentityLockout
 from callcenter.ivr.plugin import Ivr
+from callcenter.ivr.queue_handoff import QueueRouting
 from callcenter.monitoring import plugin as monitoring_plugin
 from callcenter.monitoring.plugin import Monitoring
 from callcenter.outbound import plugin as outbound_plugin
@@ -49,11 +50,13 @@ from callcenter.recording.plugin import Recordings
 from callcenter.server.files import secure_data_files
 from callcenter.server.lifecycle import Lifecycle
 from callcenter.settings import Settings, WebSettings
+from callcenter.slots import plugin as slots_plugin
 from hcrm_core.db import Database
 from hcrm_core.migrate import upgrade_async
 from hcrm_core.services.appointments import AppointmentService
 from hcrm_core.services.patients import PatientService
 from hcrm_core.services.scheduling import SchedulingService
+from hcrm_core.services.slot_keeper import SlotKeeper
 from web_console.app import create_app
 from web_console.deps import ConsoleDeps
 
@@ -139,6 +142,8 @@ async def _start_parts(settings: Settings, life: Lifecycle, *, seed_demo: bool) 
     bus = EventBus()
     life.started("bus", bus.close)
     calls, call_log = await _start_call_tracking(settings, life, bus, database, patients)
+    # The slot horizon: extended now, before the IVR and the console, and nightly at 02:00.
+    await life.start("slot horizon", slots_plugin.start(SlotKeeper(database, policy)))
     # Built now, connected below: every subscriber is in place before its first event.
     ami = AmiBridge(settings.ami, bus)
     desk = await life.start(
@@ -153,6 +158,8 @@ async def _start_parts(settings: Settings, life: Lifecycle, *, seed_demo: bool) 
             calls=calls,
             database=database,
             patients=patients,
+            queues_conf_dir=settings.asterisk.config_dir,
+            hospital_name=settings.hospital.name,
         ),
     )
     board = await life.start(
@@ -206,6 +213,8 @@ async def _start_parts(settings: Settings, life: Lifecycle, *, seed_demo: bool) 
             timezone=settings.hospital.timezone,
             lockout=IdentityLockout(database, settings.ivr),
             ask_recording_consent=settings.recording.consent == "ask",
+            after_hours=ivr_plugin.after_hours_services(database, settings),
+            routing=QueueRouting(database),
         ),
     )
     agi = FastAgiServer(settings.agi, {**ivr.routes, **outbound.routes}, speech=ivr.speech)

@@ -20,6 +20,14 @@ from hcrm_core.models.enums import (
     Role,
     Sex,
 )
+from hcrm_core.models.hours import (
+    AfterHoursKind,
+    AfterHoursOptions,
+    AfterHoursRequest,
+    AfterHoursStatus,
+    Holiday,
+    OpeningInterval,
+)
 from hcrm_core.models.outreach import (
     Campaign,
     CampaignAttempt,
@@ -28,6 +36,7 @@ from hcrm_core.models.outreach import (
     SurveyAnswer,
 )
 from hcrm_core.models.patients import Allergy, ChronicCondition, Patient, PatientPhone
+from hcrm_core.models.queues import CallQueue, QueueAgent, QueueSkill, Skill, UserSkill
 from hcrm_core.models.recordings import RecordingJob, RecordingReview, TranscriptTerm
 from hcrm_core.models.scheduling import (
     Department,
@@ -39,6 +48,10 @@ from hcrm_core.models.scheduling import (
 from hcrm_core.models.users import AgentSignIn, User
 
 __all__ = [
+    "AfterHoursKind",
+    "AfterHoursOptions",
+    "AfterHoursRequest",
+    "AfterHoursStatus",
     "AgentSignIn",
     "Allergy",
     "Appointment",
@@ -50,6 +63,7 @@ __all__ = [
     "Call",
     "CallDirection",
     "CallEvent",
+    "CallQueue",
     "Campaign",
     "CampaignAttempt",
     "CampaignKind",
@@ -63,9 +77,13 @@ __all__ = [
     "ExceptionKind",
     "FollowUpStatus",
     "FollowUpTask",
+    "Holiday",
+    "OpeningInterval",
     "Patient",
     "PatientPhone",
     "PhoneKind",
+    "QueueAgent",
+    "QueueSkill",
     "Recording",
     "RecordingJob",
     "RecordingReview",
@@ -74,10 +92,12 @@ __all__ = [
     "ScheduleException",
     "ScheduleTemplate",
     "Sex",
+    "Skill",
     "Slot",
     "SurveyAnswer",
     "Transcript",
     "TranscriptTerm",
     "User",
+    "UserSkill",
     "utcnow",
 ]

@@ -39,6 +39,9 @@ class ExceptionKind(StrEnum):
     LEAVE = "leave"
     HOLIDAY = "holiday"
     OTHER = "other"
+    SICK = "sick"
+    # Adds bookable time on one date (the only kind that does not block slots).
+    EXTRA_SESSION = "extra_session"
 
 
 class Role(StrEnum):
@@ -66,6 +69,8 @@ class CampaignKind(StrEnum):
     POST_DISCHARGE = "post_discharge"
     ADHERENCE = "adherence"
     SURVEY = "survey"
+    # Calls telling a patient the hospital moved or cancelled their appointment (slot keeper).
+    APPOINTMENT_CHANGED = "appointment-changed"
 
 
 class CampaignStatus(StrEnum):

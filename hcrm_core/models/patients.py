@@ -27,6 +27,8 @@ class Patient(Base):
     address: Mapped[str | None] = mapped_column(Text)
     preferred_language: Mapped[str] = mapped_column(String(8), default="en")
     vip: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Chronic-care follow-up: like VIP, waits at a higher queue priority (docs/asterisk.md).
+    chronic_care: Mapped[bool] = mapped_column(Boolean, default=False)
     consent_call: Mapped[bool] = mapped_column(Boolean, default=True)
     consent_sms: Mapped[bool] = mapped_column(Boolean, default=False)
     consent_email: Mapped[bool] = mapped_column(Boolean, default=False)

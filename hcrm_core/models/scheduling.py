@@ -83,15 +83,30 @@ class ScheduleTemplate(Base):
     capacity: Mapped[int] = mapped_column(SmallInteger, default=1)
     valid_from: Mapped[date | None] = mapped_column(Date)
     valid_until: Mapped[date | None] = mapped_column(Date)
+    # Where the clinic is held ("Outpatients B, room 12"), for the console and the patient.
+    location: Mapped[str | None] = mapped_column(String(120))
 
     doctor: Mapped[Doctor] = relationship(back_populates="templates")
 
 
 class ScheduleException(Base):
-    """Time nobody can book: a doctor's leave, or (doctor_id NULL) a hospital holiday."""
+    """A change to a doctor's usual week, or (doctor_id NULL) a hospital holiday.
+
+    Every kind but ``extra_session`` is time nobody can book (leave, sick day, holiday): slots
+    inside ``starts_at``-``ends_at`` are blocked. An ``extra_session`` adds bookable time:
+    slots of ``slot_minutes`` from ``starts_at`` up to ``ends_at`` (the keeper generates them
+    like a template's, and blocking exceptions still win over them).
+    """
 
     __tablename__ = "schedule_exceptions"
-    __table_args__ = (CheckConstraint("starts_at < ends_at", name="span"),)
+    __table_args__ = (
+        CheckConstraint("starts_at < ends_at", name="span"),
+        CheckConstraint(
+            "kind <> 'extra_session' OR (slot_minutes IS NOT NULL AND doctor_id IS NOT NULL)",
+            name="extra_session",
+        ),
+        CheckConstraint("slot_minutes BETWEEN 5 AND 240", name="slot_minutes"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     doctor_id: Mapped[int | None] = mapped_column(
@@ -101,6 +116,13 @@ class ScheduleException(Base):
     ends_at: Mapped[datetime] = mapped_column(UtcDateTime)
     kind: Mapped[ExceptionKind] = mapped_column(enum_type(ExceptionKind))
     reason: Mapped[str | None] = mapped_column(String(200))
+    # Extra sessions only: the length of each slot and where the session is held.
+    slot_minutes: Mapped[int | None] = mapped_column(SmallInteger)
+    location: Mapped[str | None] = mapped_column(String(120))
+
+    @property
+    def adds_time(self) -> bool:
+        return self.kind == ExceptionKind.EXTRA_SESSION
 
 
 class Slot(Base):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, ForeignKey, String
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, String, false, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hcrm_core.models.base import Base, UtcDateTime, utcnow
@@ -13,7 +13,21 @@ from hcrm_core.models.enums import Role
 
 
 class User(Base):
+    """A console user. ``must_change_password`` is set for a password someone else chose (an
+    admin's initial or reset one): the console lets the user do nothing else until changed."""
+
     __tablename__ = "users"
+    __table_args__ = (
+        # Calls for one phone must never pop on two desks: among active users an extension is
+        # held once (a disabled user keeps theirs, which an enable checks again).
+        Index(
+            "uq_users_active_extension",
+            "extension",
+            unique=True,
+            sqlite_where=text("active"),
+            postgresql_where=text("active"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(64), unique=True)
@@ -24,6 +38,10 @@ class User(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    must_change_password: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
+    )
+    password_changed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
 class AgentSignIn(Base):

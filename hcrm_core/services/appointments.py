@@ -9,6 +9,7 @@ two bookings race past the checks. Callers never see a raw database error.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -75,7 +76,8 @@ def new_confirmation_code() -> str:
     return "".join(secrets.choice("0123456789") for _ in range(CONFIRMATION_DIGITS))
 
 
-def _translate_integrity(exc: IntegrityError) -> DomainError | None:
+def translate_integrity(exc: IntegrityError) -> DomainError | None:
+    """The booking race an index violation stands for (SlotTaken...), None for any other."""
     text = str(exc.orig)
     if ACTIVE_SLOT_INDEX in text or "appointments.slot_id" in text:
         return SlotTaken("that time has just been booked by someone else; please pick another")
@@ -117,9 +119,17 @@ class BookingRequest:
 
 
 class AppointmentService:
-    def __init__(self, database: Database, policy: BookingPolicy) -> None:
+    def __init__(
+        self,
+        database: Database,
+        policy: BookingPolicy,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
         self._db = database
         self._policy = policy
+        # "Now" when a caller gives none (a test moves it over months: tests/.../slot_keeper).
+        self._clock = clock
 
     # -- queries -----------------------------------------------------------------------------
 
@@ -138,7 +148,7 @@ class AppointmentService:
         self, patient_id: int, *, now: datetime | None = None, limit: int = 20
     ) -> list[Appointment]:
         async with self._db.session() as session:
-            rows = await session.scalars(upcoming_query(patient_id, now or utcnow(), limit))
+            rows = await session.scalars(upcoming_query(patient_id, now or self._clock(), limit))
             return list(rows)
 
     # -- rules -------------------------------------------------------------------------------
@@ -163,9 +173,9 @@ class AppointmentService:
         for attempt in range(_CODE_RETRIES):
             try:
                 async with self._db.transaction() as session:
-                    return await self._book_in(session, request, now or utcnow())
+                    return await self._book_in(session, request, now or self._clock())
             except IntegrityError as exc:
-                domain = _translate_integrity(exc)
+                domain = translate_integrity(exc)
                 if domain is not None:
                     raise domain from exc
                 if _is_code_collision(exc) and attempt + 1 < _CODE_RETRIES:
@@ -214,7 +224,7 @@ class AppointmentService:
             raise PatientInactive("this patient record is closed")
         self._check_bookable(row["starts_at"], row["available"], now)
         # "Slot taken" and "same department, same day" are decided by the partial unique
-        # indexes at insert (see _translate_integrity): one source of truth, no window between
+        # indexes at insert (see translate_integrity): one source of truth, no window between
         # a check and the insert.
         values = {
             "patient_id": row["patient_id"],
@@ -271,7 +281,7 @@ class AppointmentService:
         now: datetime | None = None,
     ) -> Appointment:
         """Cancel an active appointment, before the cut-off unless staff override it."""
-        now = now or utcnow()
+        now = now or self._clock()
         async with self._db.transaction() as session:
             await self._cancel_in(
                 session, appointment_id, actor, channel, reason, enforce_cutoff, now
@@ -339,22 +349,61 @@ class AppointmentService:
         now: datetime | None = None,
     ) -> Appointment:
         """Move an appointment to another slot: both changes commit together or not at all."""
-        now = now or utcnow()
+        now = now or self._clock()
         try:
             async with self._db.transaction() as session:
-                old = await self._cancel_in(
-                    session, appointment_id, actor, channel, "rescheduled", enforce_cutoff, now
-                )
-                request = BookingRequest(
-                    patient_id=old.patient_id,
-                    slot_id=new_slot_id,
-                    channel=channel,
+                return await self.reschedule_in(
+                    session,
+                    appointment_id,
+                    new_slot_id,
                     actor=actor,
-                    reason=old.reason,
+                    channel=channel,
+                    enforce_cutoff=enforce_cutoff,
+                    now=now,
                 )
-                return await self._book_in(session, request, now, rescheduled_from=old.id)
         except IntegrityError as exc:
-            domain = _translate_integrity(exc)
+            domain = translate_integrity(exc)
             if domain is None:
                 raise
             raise domain from exc
+
+    async def reschedule_in(
+        self,
+        session: AsyncSession,
+        appointment_id: int,
+        new_slot_id: int,
+        *,
+        actor: Actor,
+        channel: Channel,
+        enforce_cutoff: bool,
+        now: datetime,
+    ) -> Appointment:
+        """:meth:`reschedule` inside the caller's transaction (which then owns the commit and
+        the translation of index violations, :func:`translate_integrity`)."""
+        old = await self._cancel_in(
+            session, appointment_id, actor, channel, "rescheduled", enforce_cutoff, now
+        )
+        request = BookingRequest(
+            patient_id=old.patient_id,
+            slot_id=new_slot_id,
+            channel=channel,
+            actor=actor,
+            reason=old.reason,
+        )
+        return await self._book_in(session, request, now, rescheduled_from=old.id)
+
+    async def cancel_in(
+        self,
+        session: AsyncSession,
+        appointment_id: int,
+        *,
+        actor: Actor,
+        channel: Channel,
+        reason: str | None,
+        enforce_cutoff: bool,
+        now: datetime,
+    ) -> Appointment:
+        """:meth:`cancel` inside the caller's transaction."""
+        return await self._cancel_in(
+            session, appointment_id, actor, channel, reason, enforce_cutoff, now
+        )

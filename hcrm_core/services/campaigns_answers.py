@@ -17,6 +17,7 @@ from hcrm_core.actors import Actor
 from hcrm_core.db import Database
 from hcrm_core.models import (
     Appointment,
+    AppointmentStatus,
     AttemptStatus,
     AuditAction,
     Campaign,
@@ -48,6 +49,8 @@ class DialogInfo:
     appointment_id: int | None
     appointment_starts_at: datetime | None
     department_code: str | None
+    # The appointment was cancelled (an ``appointment-changed`` call then says so).
+    appointment_cancelled: bool = False
 
 
 class AnswerService:
@@ -67,17 +70,17 @@ class AnswerService:
             if found is None:
                 raise AttemptNotFound(f"no attempt with id {attempt_id}")
             attempt, campaign, language = found
-            starts_at, department = None, None
+            starts_at, department, status = None, None, None
             if attempt.appointment_id is not None:
                 row = (
                     await session.execute(
-                        select(Appointment.starts_at, Department.code)
+                        select(Appointment.starts_at, Department.code, Appointment.status)
                         .join(Department, Department.id == Appointment.department_id)
                         .where(Appointment.id == attempt.appointment_id)
                     )
                 ).first()
                 if row is not None:
-                    starts_at, department = row
+                    starts_at, department, status = row
         return DialogInfo(
             attempt_id=attempt.id,
             campaign_id=campaign.id,
@@ -88,6 +91,7 @@ class AnswerService:
             appointment_id=attempt.appointment_id,
             appointment_starts_at=starts_at,
             department_code=department,
+            appointment_cancelled=status == AppointmentStatus.CANCELLED,
         )
 
     async def record_answer(

@@ -208,9 +208,14 @@ def _choice(
     }
 
 
+# Kinds whose calls say something fixed rather than ask the campaign's questions.
+QUESTIONLESS_KINDS = frozenset({CampaignKind.REMINDER, CampaignKind.APPOINTMENT_CHANGED})
+
 # Starting questions per kind; admins change them per campaign.
 DEFAULT_QUESTIONS: dict[CampaignKind, list[dict[str, Any]]] = {
     CampaignKind.REMINDER: [],
+    # The call says what changed and offers an agent: no questions (callcenter.outbound).
+    CampaignKind.APPOINTMENT_CHANGED: [],
     CampaignKind.POST_DISCHARGE: [
         _choice(
             "feeling",
@@ -271,7 +276,7 @@ def parse_config(kind: CampaignKind, raw: dict[str, Any]) -> CampaignConfig:
         first = exc.errors()[0]
         field = ".".join(str(part) for part in first["loc"]) or "settings"
         raise ValidationFailed(field, first["msg"]) from exc
-    if kind is not CampaignKind.REMINDER and not config.questions:
+    if kind not in QUESTIONLESS_KINDS and not config.questions:
         raise ValidationFailed("questions", "this kind of campaign needs at least one question")
     return config
 

@@ -116,7 +116,12 @@ async def select_targets(
     now: datetime,
     tz: ZoneInfo,
 ) -> list[Target]:
-    """Every patient (or appointment, for reminders) the campaign is to call, with due times."""
+    """Every patient (or appointment, for reminders) the campaign is to call, with due times.
+
+    None for an ``appointment-changed`` campaign: the slot keeper adds its calls one by one,
+    as the hospital moves or cancels appointments."""
+    if kind is CampaignKind.APPOINTMENT_CHANGED:
+        return []
     query = _base_query(config, now, tz)
     if kind is CampaignKind.REMINDER:
         rows = await session.execute(

@@ -35,6 +35,9 @@ class PatientChanges:
     primary_phone: str | None = None
     do_not_call: bool | None = None
     consent_call: bool | None = None
+    # Queue priority flags: VIP and chronic-care callers wait ahead of others.
+    vip: bool | None = None
+    chronic_care: bool | None = None
     notes: str | None = None
 
     def given(self) -> dict[str, object]:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 
-from sqlalchemy import Select, and_, exists, insert, select, update
+from sqlalchemy import Select, and_, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hcrm_core.db import Database
@@ -16,12 +16,11 @@ from hcrm_core.models import (
     AppointmentStatus,
     Department,
     Doctor,
-    ScheduleException,
-    ScheduleTemplate,
     Slot,
     utcnow,
 )
 from hcrm_core.policy import BookingPolicy
+from hcrm_core.services import slot_expansion
 
 MAX_FREE_SLOTS = 200
 
@@ -34,40 +33,6 @@ class FreeSlot:
     department_id: int
     starts_at: datetime
     ends_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class _Span:
-    doctor_id: int | None
-    starts_at: datetime
-    ends_at: datetime
-
-
-def _template_slots(
-    template: ScheduleTemplate, day: date, policy: BookingPolicy
-) -> Iterator[tuple[datetime, datetime]]:
-    """The slots one template gives on one day, in UTC (local wall time -> UTC via the zone)."""
-    if day.weekday() != template.weekday:
-        return
-    if template.valid_from and day < template.valid_from:
-        return
-    if template.valid_until and day > template.valid_until:
-        return
-    step = timedelta(minutes=template.slot_minutes)
-    start = datetime.combine(day, template.start_time, tzinfo=policy.timezone)
-    end = datetime.combine(day, template.end_time, tzinfo=policy.timezone)
-    while start + step <= end:
-        yield start.astimezone(UTC), (start + step).astimezone(UTC)
-        start += step
-
-
-def _blocked(doctor_id: int, start: datetime, end: datetime, spans: Sequence[_Span]) -> bool:
-    return any(
-        (span.doctor_id is None or span.doctor_id == doctor_id)
-        and span.starts_at < end
-        and start < span.ends_at
-        for span in spans
-    )
 
 
 def _free_slots_query(
@@ -115,9 +80,17 @@ def _free_slots_query(
 
 
 class SchedulingService:
-    def __init__(self, database: Database, policy: BookingPolicy) -> None:
+    def __init__(
+        self,
+        database: Database,
+        policy: BookingPolicy,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
         self._db = database
         self._policy = policy
+        # "Now" when a caller gives none (a test moves it over months: tests/.../slot_keeper).
+        self._clock = clock
 
     async def list_departments(self, *, active_only: bool = True) -> list[Department]:
         async with self._db.session() as session:
@@ -149,77 +122,7 @@ class SchedulingService:
         if last_day < first_day:
             raise ValidationFailed("last_day", "must not be before first_day")
         async with self._db.transaction() as session:
-            return await self._expand(session, first_day, last_day)
-
-    async def _expand(self, session: AsyncSession, first_day: date, last_day: date) -> int:
-        tz = self._policy.timezone
-        window_start = datetime.combine(first_day, datetime.min.time(), tzinfo=tz)
-        window_end = datetime.combine(last_day + timedelta(days=1), datetime.min.time(), tzinfo=tz)
-        doctors = list(
-            await session.execute(
-                select(Doctor.id, Doctor.department_id).where(Doctor.active.is_(True))
-            )
-        )
-        templates = list(
-            await session.scalars(
-                select(ScheduleTemplate).where(
-                    ScheduleTemplate.doctor_id.in_([d.id for d in doctors])
-                )
-            )
-        )
-        spans = [
-            _Span(e.doctor_id, e.starts_at, e.ends_at)
-            for e in await session.scalars(
-                select(ScheduleException).where(
-                    ScheduleException.starts_at < window_end,
-                    ScheduleException.ends_at > window_start,
-                )
-            )
-        ]
-        existing = {
-            (row.doctor_id, row.starts_at): (row.id, row.available)
-            for row in await session.execute(
-                select(Slot.id, Slot.doctor_id, Slot.starts_at, Slot.available).where(
-                    Slot.starts_at >= window_start, Slot.starts_at < window_end
-                )
-            )
-        }
-        department_of = {d.id: d.department_id for d in doctors}
-        new_rows: list[dict[str, object]] = []
-        now_blocked: list[int] = []
-        now_open: list[int] = []
-        day = first_day
-        while day <= last_day:
-            for template in templates:
-                for start, end in _template_slots(template, day, self._policy):
-                    blocked = _blocked(template.doctor_id, start, end, spans)
-                    found = existing.get((template.doctor_id, start))
-                    if found is None:
-                        if not blocked:
-                            new_rows.append(
-                                {
-                                    "doctor_id": template.doctor_id,
-                                    "department_id": department_of[template.doctor_id],
-                                    "starts_at": start,
-                                    "ends_at": end,
-                                    "local_date": day,
-                                    "available": True,
-                                }
-                            )
-                    elif blocked and found[1]:
-                        now_blocked.append(found[0])
-                    elif not blocked and not found[1]:
-                        now_open.append(found[0])
-            day += timedelta(days=1)
-        for chunk_start in range(0, len(new_rows), 2000):
-            await session.execute(insert(Slot), new_rows[chunk_start : chunk_start + 2000])
-        if now_blocked:
-            await session.execute(
-                update(Slot).where(Slot.id.in_(now_blocked)).values(available=False)
-            )
-        if now_open:
-            await session.execute(update(Slot).where(Slot.id.in_(now_open)).values(available=True))
-        return len(new_rows)
+            return await slot_expansion.expand(session, self._policy, first_day, last_day)
 
     async def next_free_slots(
         self,
@@ -239,7 +142,7 @@ class SchedulingService:
             raise ValidationFailed("department_id", "give a department or a doctor")
         if not 1 <= limit <= MAX_FREE_SLOTS:
             raise ValidationFailed("limit", f"must be between 1 and {MAX_FREE_SLOTS}")
-        now = now or utcnow()
+        now = now or self._clock()
         earliest = now + timedelta(minutes=self._policy.min_lead_minutes)
         if from_time is not None:
             if from_time.tzinfo is None:

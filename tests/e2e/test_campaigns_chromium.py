@@ -39,17 +39,18 @@ async def test_supervisor_creates_starts_stops_and_exports(
             await form.locator("button[type=submit]").click()
             await page.wait_for_url(f"{base}/campaigns/*")
             assert await page.text_content("h1") == "Diabetes <i>check</i>"
-            assert await page.text_content("#status") == "draft"
+            assert await page.text_content("#status") == "Draft"  # a label, not the code
+            assert await page.get_attribute("#status", "data-status") == "draft"
 
             await page.click("button[value=start]")
-            await page.wait_for_selector("#status >> text=running")
+            await page.wait_for_selector("#status[data-status=running] >> text=Running")
             scheduled = page.locator("#progress tr", has_text="Scheduled").locator("td")
             assert await scheduled.inner_text() == "1"
             # Admins get the settings editor (supervisors only read them: integration tests).
             assert await page.locator("textarea[name=settings]").count() == 1
 
             await page.click("button[value=stop]")
-            await page.wait_for_selector("#status >> text=stopped")
+            await page.wait_for_selector("#status[data-status=stopped] >> text=Stopped")
             async with page.expect_download() as info:
                 await page.click("text=Results (CSV)")
             download = await info.value

@@ -151,7 +151,7 @@ async def test_agent_gets_the_pop_and_books_from_it(chromium, desk_site) -> None
             await page.select_option("#pause-reason", "break")
             await page.click("#pause")
             await expect(page.locator("#agent-state")).to_have_attribute("data-state", "paused")
-            await expect(page.locator("#agent-reason")).to_have_text("(break)")
+            await expect(page.locator("#agent-reason")).to_have_text("(Break)")
             await page.click("#resume")
             await expect(page.locator("#agent-state")).to_have_attribute("data-state", "ready")
 
@@ -159,7 +159,7 @@ async def test_agent_gets_the_pop_and_books_from_it(chromium, desk_site) -> None
             # desk reconnects by itself and shows the server's state.
             await hub.close_all()
             await server.desk.agents.pause("alice", "meeting")
-            await expect(page.locator("#agent-reason")).to_have_text("(meeting)")
+            await expect(page.locator("#agent-reason")).to_have_text("(Meeting)")
             await expect(page.locator("#desk-link")).to_have_attribute("data-state", "open")
             await page.click("#resume")
             await expect(page.locator("#agent-state")).to_have_attribute("data-state", "ready")
@@ -358,10 +358,12 @@ async def test_a_caller_identified_in_the_ivr_pops_with_what_they_did_there(
             await expect(pop.locator(".pop-record")).to_have_text(patient.mrn)
             await expect(pop.locator(".pop-title")).to_have_text("Ivy Caller")
             ivr = pop.locator(".pop-ivr")
-            await expect(ivr).to_contain_text("identity confirmed in the IVR")
-            await expect(ivr).to_contain_text("IVR: last step to-agent")
+            # Labels, not the IVR's step codes ("to-agent", "identify-caller-id").
+            await expect(ivr).to_contain_text("identity confirmed in the phone menu")
+            await expect(ivr).to_contain_text("Phone menu: Asked for an agent")
             await expect(ivr).to_contain_text("sent to an agent: caller asked for an agent")
-            await expect(ivr).to_contain_text("identify-caller-id")
+            await expect(ivr).to_contain_text("tried: identify by phone number")
+            await expect(ivr).not_to_contain_text("identify-caller-id")
             await expect(ivr).not_to_contain_text("matched by caller ID only")
         finally:
             await browser.close()

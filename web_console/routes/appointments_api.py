@@ -18,6 +18,7 @@ from hcrm_core.services.scheduling import FreeSlot
 from web_console.access import STAFF, actor_for, allow
 from web_console.json_body import read_body
 from web_console.keys import APPOINTMENTS, DATABASE, PATIENTS, SCHEDULING, SETTINGS
+from web_console.timefmt import format_datetime
 from web_console.views import id_from, int_param, only_params, patient_id_from
 
 routes = web.RouteTableDef()
@@ -32,7 +33,7 @@ def appointment_json(appointment: Appointment, request: web.Request) -> dict[str
         "patient_id": appointment.patient_id,
         "slot_id": appointment.slot_id,
         "starts_at": appointment.starts_at.isoformat(),
-        "local": appointment.starts_at.astimezone(tz).strftime("%a %d %b %Y %H:%M"),
+        "local": format_datetime(appointment.starts_at, tz, zone=True),
         "department_id": appointment.department_id,
         "department": appointment.department.name,
         "doctor": f"{doctor.given_name} {doctor.family_name}".strip(),
@@ -50,7 +51,7 @@ def _slot_json(slot: FreeSlot, request: web.Request) -> dict[str, Any]:
         "doctor": slot.doctor_name,
         "department_id": slot.department_id,
         "starts_at": slot.starts_at.isoformat(),
-        "local": slot.starts_at.astimezone(tz).strftime("%a %d %b %Y %H:%M"),
+        "local": format_datetime(slot.starts_at, tz, zone=True),
     }
 
 

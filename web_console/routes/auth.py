@@ -12,7 +12,14 @@ from hcrm_core.actors import Actor
 from hcrm_core.models import AuditAction
 from hcrm_core.services.audit import record_audit
 from hcrm_core.services.users import verify_credentials
-from web_console.access import STAFF, allow, current_session, public, require_session
+from web_console.access import (
+    STAFF,
+    allow,
+    current_session,
+    during_password_change,
+    public,
+    require_session,
+)
 from web_console.keys import (
     DATABASE,
     LOGIN_CSRF_COOKIE,
@@ -126,7 +133,9 @@ async def login(request: web.Request) -> web.StreamResponse:
     await _audit_login(request, user.username, user.id, "success")
     store = request.app[SESSIONS]
     store.delete(request.cookies.get(SESSION_COOKIE))  # never carry an id across a login
-    new_session = store.create(user.id, user.username, user.role)
+    new_session = store.create(
+        user.id, user.username, user.role, must_change_password=user.must_change_password
+    )
     response = web.HTTPFound(safe_next(next_path))
     _set_cookie(response, request, SESSION_COOKIE, new_session.id)
     response.del_cookie(LOGIN_CSRF_COOKIE, path="/")
@@ -135,6 +144,7 @@ async def login(request: web.Request) -> web.StreamResponse:
 
 @routes.post("/logout")
 @allow(STAFF)
+@during_password_change
 async def logout(request: web.Request) -> web.StreamResponse:
     session = require_session(request)
     request.app[SESSIONS].delete(session.id)

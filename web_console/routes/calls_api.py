@@ -17,7 +17,7 @@ from hcrm_core.services.patient_updates import PatientChanges, update_patient
 from hcrm_core.services.patients import NewPatient, NewPhone
 from web_console.access import STAFF, actor_for, allow, require_session
 from web_console.json_body import Body, read_body
-from web_console.keys import DATABASE, DESK, PATIENTS, SETTINGS
+from web_console.keys import CALL_LOG, DATABASE, DESK, PATIENTS, SETTINGS
 from web_console.views import only_params, patient_id_from
 
 routes = web.RouteTableDef()
@@ -103,6 +103,8 @@ async def add_note(request: web.Request) -> web.Response:
     body = await read_body(request)
     note = body.required_text("note", max_length=2000)
     body.done()
+    # A note may be added while the call is live: its row is written behind the events.
+    await request.app[CALL_LOG].flush()
     call = await request.app[DESK].call_records.add_note(
         _linkedid(request), note, actor_for(request), call_viewer(request)
     )
@@ -206,6 +208,8 @@ async def edit_patient(request: web.Request) -> web.Response:
         do_not_call=body.boolean("do_not_call"),
         consent_call=body.boolean("consent_call"),
         notes=body.text("notes", max_length=4000),
+        vip=body.boolean("vip"),
+        chronic_care=body.boolean("chronic_care"),
     )
     body.done()
     changed = await update_patient(

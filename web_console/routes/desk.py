@@ -12,6 +12,8 @@ from typing import Any
 
 from aiohttp import web
 
+from callcenter.agents.errors import CallStillLive
+from callcenter.agents.pops import LIVE_PHASES
 from callcenter.agents.state import own_extension
 from hcrm_core.errors import DomainError
 from hcrm_core.models import AuditAction, User
@@ -184,7 +186,12 @@ async def save_disposition(request: web.Request) -> web.Response:
     session = require_session(request)
     linkedid = request.match_info["linkedid"]
     desk = request.app[DESK]
-    desk.pops.get(session.username, linkedid)  # 404 unless it is on this desk
+    pop = desk.pops.get(session.username, linkedid)  # 404 unless it is on this desk
+    if pop.phase in LIVE_PHASES:
+        raise CallStillLive(
+            "the call is still live: save the disposition once it has ended "
+            "(a note can be added now)"
+        )
     await request.app[CALL_LOG].flush()  # the tracker's row must exist before we update it
     call = await desk.call_records.set_disposition(
         linkedid, disposition, actor_for(request), note=note

@@ -1,4 +1,7 @@
-"""The console home page: where a logged-in user starts (the agent desk replaces it)."""
+"""The console home page: where a logged-in user starts, with the links of their role.
+
+Technical details (database engine, the Asterisk link's state and error) are for admins only.
+"""
 
 from __future__ import annotations
 

@@ -8,14 +8,17 @@ playing and downloading are audited in ``recordings_media``.
 
 from __future__ import annotations
 
+import contextlib
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from aiohttp import web
+from sqlalchemy import select
 
 from callcenter.recording.crypto import RecordingCipher
-from hcrm_core.errors import ValidationFailed
-from hcrm_core.models import Role
+from hcrm_core.errors import PatientNotFound, ValidationFailed
+from hcrm_core.models import Role, User
+from hcrm_core.services.call_records import DISPOSITIONS
 from hcrm_core.services.recording_search import RecordingFilter, TextIndex, search_recordings
 from hcrm_core.services.recordings import (
     Decrypt,
@@ -25,7 +28,7 @@ from hcrm_core.services.recordings import (
     set_legal_hold,
 )
 from web_console.access import STAFF, SUPERVISORS, actor_for, allow, require_session
-from web_console.keys import DATABASE, SETTINGS
+from web_console.keys import CALLS, CAMPAIGNS, DATABASE, DESK, PATIENTS, SETTINGS
 from web_console.pages import page
 from web_console.views import ascii_int, id_from, only_params
 
@@ -131,7 +134,31 @@ async def list_page(request: web.Request) -> dict[str, Any]:
         index=text_index(request),
         actor=actor_for(request),
     )
-    return {"results": results, "form": dict(request.query)}
+    return {"results": results, "form": dict(request.query), **await _pickers(request, filters)}
+
+
+async def _pickers(request: web.Request, filters: RecordingFilter) -> dict[str, Any]:
+    """What the search form offers to choose from, so nobody types an id: the agents (by
+    name and login), the dispositions, the live calls to monitor, the patient searched for."""
+    viewer = viewer_for(request)
+    agents: list[User] = []
+    if viewer.sees_all:
+        async with request.app[DATABASE].session() as session:
+            agents = list(await session.scalars(select(User).order_by(User.display_name)))
+    patient = None
+    if filters.patient_id is not None:
+        with contextlib.suppress(PatientNotFound):
+            patient = await request.app[PATIENTS].get(filters.patient_id)
+    live = request.app[CALLS].live_calls() if viewer.sees_all else []
+    campaigns = await request.app[CAMPAIGNS].all() if viewer.sees_all else []
+    return {
+        "agents": agents,
+        "campaigns": campaigns,
+        "queues": request.app[DESK].agents.queues,
+        "dispositions": DISPOSITIONS,
+        "live_calls": [c for c in live if c.answered_at is not None],
+        "patient_filter": patient,
+    }
 
 
 @routes.get("/recordings/{recording_id}")

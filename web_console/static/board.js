@@ -25,6 +25,8 @@
   let retry = null;
 
   const nowS = () => (Date.now() + skewMs) / 1000;
+  const T = window.consoleTime; // the console's one time format, in the hospital's zone
+  const label = window.consoleLabel; // readable labels for codes
 
   const duration = (sinceS) => {
     if (sinceS === null || sinceS === undefined) {
@@ -52,7 +54,7 @@
       ...board.queues.map((q) => {
         const tr = document.createElement("tr");
         tr.dataset.queue = q.name;
-        const name = cell(q.name);
+        const name = cell(label(q.name));
         name.title = q.description;
         const sl = q.service_level === null ? "–" : `${q.service_level}%`;
         tr.append(
@@ -74,7 +76,7 @@
   const monitorNotes = new Map();
 
   const callText = (call) =>
-    call ? `${call.state} · ${call.queue || ""} · ${duration(call.since)}` : "";
+    call ? [label(call.state), call.queue ? `${label(call.queue)} queue` : "", duration(call.since)].filter(Boolean).join(" · ") : "";
 
   const csrfToken = () => {
     const meta = document.querySelector('meta[name="csrf-token"]');
@@ -168,14 +170,22 @@
         }
         const state = document.createElement("span");
         state.className = `state ${a.state}`;
-        state.textContent = a.paused_reason ? `${a.state}: ${a.paused_reason}` : a.state;
+        state.textContent = a.paused_reason ? `${label(a.state)}: ${label(a.paused_reason)}` : label(a.state);
         const stateCell = document.createElement("td");
         stateCell.append(state);
+        // Agents by name and login (the login only when the desk knows it and it differs).
+        const who = cell(a.name);
+        if (a.username && a.username !== a.name) {
+          const login = document.createElement("span");
+          login.className = "login";
+          login.textContent = ` (${a.username})`;
+          who.append(login);
+        }
         tr.append(
-          cell(a.name),
+          who,
           stateCell,
           cell(duration(a.since), "for"),
-          cell(a.queues.join(", ")),
+          cell(a.queues.map(label).join(", ")),
           cell(callText(a.call), "call"),
           monitorCell(a),
         );
@@ -217,7 +227,8 @@
     const width = 480 / 24;
     const top = 14;
     const height = 160 - top - 14;
-    const nodes = [svg("text", { x: 2, y: 10 }, `max ${peak} calls/hour`)];
+    const zone = T.abbreviation();
+    const nodes = [svg("text", { x: 2, y: 10 }, `max ${peak} calls/hour · hours in ${zone}`)];
     for (let hour = 0; hour < 24; hour += 1) {
       const h = hours.get(hour) || { calls: 0, abandoned: 0 };
       const x = hour * width + 2;
@@ -227,7 +238,9 @@
         class: "bar-calls", x, y: top + height - callsH, width: width - 4, height: callsH,
         "data-hour": hour, "data-calls": h.calls, "data-abandoned": h.abandoned,
       });
-      bar.append(svg("title", {}, `${hour}:00 — ${h.calls} calls, ${h.abandoned} abandoned`));
+      const from = `${String(hour).padStart(2, "0")}:00`;
+      const to = `${String((hour + 1) % 24).padStart(2, "0")}:00`;
+      bar.append(svg("title", {}, `${from}–${to} ${zone}: ${h.calls} calls, ${h.abandoned} abandoned`));
       nodes.push(bar);
       if (lostH > 0) {
         nodes.push(svg("rect", {
@@ -235,7 +248,7 @@
         }));
       }
       if (hour % 3 === 0) {
-        nodes.push(svg("text", { x, y: 158 }, String(hour)));
+        nodes.push(svg("text", { x, y: 158 }, `${String(hour).padStart(2, "0")}:00`));
       }
     }
     chart.replaceChildren(...nodes);
@@ -245,7 +258,7 @@
     if (!board) {
       return;
     }
-    document.getElementById("board-day").textContent = board.day;
+    document.getElementById("board-day").textContent = T.date(board.day);
     renderQueues();
     renderAgents();
     renderChart();

@@ -113,6 +113,7 @@
         break;
       case "pop":
         pops.onPop(message.pop);
+        clearStaleWarning();
         break;
       case "telephony":
         setTelephony(message.connected, message.ready);
@@ -139,9 +140,10 @@
     }
     const badge = $("#agent-state");
     badge.dataset.state = agent.state;
-    badge.textContent = agent.state.replace("_", " ");
-    $("#agent-reason").textContent = agent.pause_reason ? `(${agent.pause_reason})` : "";
-    $("#agent-queues").textContent = `ext ${agent.extension} · ${agent.queues.join(", ")}`;
+    badge.textContent = window.consoleLabel(agent.state);
+    $("#agent-reason").textContent = agent.pause_reason ? `(${window.consoleLabel(agent.pause_reason)})` : "";
+    const queues = agent.queues.map(window.consoleLabel).join(", ");
+    $("#agent-queues").textContent = `extension ${agent.extension} · queues: ${queues || "none"}`;
     const paused = agent.state === "paused" || Boolean(agent.pause_reason);
     $("#pause-form").hidden = paused;
     $("#resume").hidden = !paused;
@@ -172,6 +174,50 @@
 
   const pops = window.deskPops(desk, { api, $, el, fillSelect, say, describe });
 
+  // -- signing out during a call --------------------------------------------------------------
+
+  const LIVE_STATES = new Set(["ringing", "on_call"]);
+  const LIVE_PHASES = new Set(["ringing", "answered"]);
+  const ON_A_CALL = "You are on a call: sign out once it has ended and its disposition is saved.";
+
+  function onLiveCall() {
+    const livePop = [...desk.pops.values()].some((pop) => LIVE_PHASES.has(pop.phase));
+    return livePop || Boolean(desk.agent && LIVE_STATES.has(desk.agent.state));
+  }
+
+  // The call the sign-out warning spoke of has ended: the warning goes.
+  function clearStaleWarning() {
+    if (!onLiveCall() && $("#desk-error").textContent === ON_A_CALL) {
+      showError("");
+    }
+  }
+
+  function waitingDispositions() {
+    return [...desk.pops.values()].filter((pop) => pop.phase === "ended").length;
+  }
+
+  // Resolves true when the agent may sign out: never during a live call; after a warning when
+  // ended calls still wait for their disposition.
+  function maySignOut() {
+    if (onLiveCall()) {
+      showError(ON_A_CALL);
+      return Promise.resolve(false);
+    }
+    const waiting = waitingDispositions();
+    if (!waiting) {
+      return Promise.resolve(true);
+    }
+    const dialog = $("#signout-dialog");
+    $("#signout-dialog-what").textContent =
+      waiting === 1 ? "One call still waits for its disposition." : `${waiting} calls still wait for their disposition.`;
+    return new Promise((resolve) => {
+      dialog.addEventListener("close", () => resolve(dialog.returnValue === "confirm"), { once: true });
+      dialog.returnValue = "";
+      dialog.showModal();
+      $(".signout-stay", dialog).focus();
+    });
+  }
+
   // -- start ----------------------------------------------------------------------------------
 
   document.addEventListener("DOMContentLoaded", () => {
@@ -187,7 +233,26 @@
       deskAction("/api/v1/desk/pause", { reason: $("#pause-reason").value });
     });
     $("#resume").addEventListener("click", () => deskAction("/api/v1/desk/resume"));
-    $("#sign-out").addEventListener("click", () => deskAction("/api/v1/desk/sign-out"));
+    $("#sign-out").addEventListener("click", async () => {
+      if (await maySignOut()) {
+        deskAction("/api/v1/desk/sign-out");
+      }
+    });
+    $(".signout-stay").addEventListener("click", () => $("#signout-dialog").close(""));
+    // Logging out of the console signs the agent out too: the same rule.
+    const logout = document.querySelector("form.logout");
+    if (logout) {
+      logout.addEventListener("submit", async (event) => {
+        if (logout.dataset.confirmed === "yes") {
+          return;
+        }
+        event.preventDefault();
+        if (await maySignOut()) {
+          logout.dataset.confirmed = "yes";
+          logout.requestSubmit();
+        }
+      });
+    }
     $("#dial-form").addEventListener("submit", async (event) => {
       event.preventDefault();
       showError("");

@@ -4,7 +4,12 @@
 "use strict";
 
 window.deskPops = (desk, { api, $, el, fillSelect, say, describe }) => {
+  const T = window.consoleTime; // the console's one time format (static/timefmt.js)
+  const label = window.consoleLabel; // readable labels for codes (static/labels.js)
   const GONE = new Set(["closed", "missed", "answered_elsewhere", "caller_left"]);
+  // The call is still going on: its disposition waits for the end (a note does not).
+  const LIVE = new Set(["ringing", "answered"]);
+  const WAIT_HINT = "Save and close once the call has ended; a note can be saved now.";
   const PHASE_TEXT = {
     ringing: "Ringing",
     answered: "On the call",
@@ -74,9 +79,12 @@ window.deskPops = (desk, { api, $, el, fillSelect, say, describe }) => {
     article.dataset.patientId = pop.patient ? String(pop.patient.id) : "";
     const who = pop.patient ? pop.patient.name : pop.caller_name || pop.caller_number || "Unknown caller";
     $(".pop-title", article).textContent = who;
-    $(".pop-phase", article).textContent = PHASE_TEXT[pop.phase] || pop.phase;
+    $(".pop-phase", article).textContent = PHASE_TEXT[pop.phase] || label(pop.phase);
     const waited = pop.waited_seconds === null ? "" : ` · waited ${Math.round(pop.waited_seconds)} s`;
-    $(".pop-meta", article).textContent = `${pop.caller_number || "no caller ID"} · ${pop.queue}${waited}`;
+    $(".pop-meta", article).textContent = `${pop.caller_number || "no caller ID"} · ${label(pop.queue)} queue${waited}`;
+    const live = LIVE.has(pop.phase);
+    $(".save-disposition", article).disabled = live;
+    $(".disposition-hint", article).textContent = live ? WAIT_HINT : "";
     $(".pop-identity", article).replaceChildren(identity(pop));
     $(".pop-ivr", article).replaceChildren(ivrLine(pop));
     $(".pop-actions", article).hidden = !pop.patient;
@@ -116,8 +124,8 @@ window.deskPops = (desk, { api, $, el, fillSelect, say, describe }) => {
     const add = (term, value) => facts.append(el("dt", term), el("dd", value, `pop-${term.toLowerCase().replace(/ /g, "-")}`));
     add("Record", patient.mrn);
     add("Age", `${patient.age} (born ${patient.date_of_birth})`);
-    add("Sex", patient.sex);
-    add("Language", patient.language);
+    add("Sex", label(patient.sex));
+    add("Language", label(patient.language));
     add("Phone", patient.phone || "none");
     if (patient.phone && !patient.do_not_call) {
       const call = el("button", "Call back", "call-patient");
@@ -146,8 +154,10 @@ window.deskPops = (desk, { api, $, el, fillSelect, say, describe }) => {
     }
     const list = el("ul");
     patient.appointments.forEach((a) => {
-      const item = el("li", `${a.local} · ${a.department} · ${a.doctor} `);
+      const summary = `${T.dateTime(a.starts_at, { zone: true })} · ${a.department} · ${a.doctor}`;
+      const item = el("li", `${summary} `);
       item.dataset.appointmentId = String(a.id);
+      item.dataset.summary = summary;
       const cancel = el("button", "Cancel", "cancel-appointment");
       cancel.type = "button";
       const move = el("button", "Reschedule", "reschedule-appointment");
@@ -161,10 +171,16 @@ window.deskPops = (desk, { api, $, el, fillSelect, say, describe }) => {
 
   function history(patient) {
     const section = el("section", null, "pop-history");
+    const joined = (...parts) => parts.filter(Boolean).join(" · ");
     const lines = [
-      ["Last calls", patient.last_calls.map((c) => `${c.started} ${c.queue || c.direction} ${c.disposition || c.end_reason || ""}`)],
-      ["Open complaints", patient.complaints.map((c) => `${c.opened} ${c.category}: ${c.description}`)],
-      ["Follow-up tasks", patient.followups.map((t) => `P${t.priority} ${t.reason}${t.due ? ` (due ${t.due})` : ""}`)],
+      [
+        "Last calls",
+        patient.last_calls.map((c) =>
+          joined(T.relative(c.started_at, { zone: true }), label(c.queue || c.direction), label(c.disposition || c.end_reason)),
+        ),
+      ],
+      ["Open complaints", patient.complaints.map((c) => `${joined(T.date(c.opened_at), label(c.category))}: ${c.description}`)],
+      ["Follow-up tasks", patient.followups.map((t) => `Priority ${t.priority}: ${t.reason}${t.due ? ` (due ${T.date(t.due)})` : ""}`)],
     ];
     lines.forEach(([title, items]) => {
       section.append(el("h3", title));
@@ -183,16 +199,19 @@ window.deskPops = (desk, { api, $, el, fillSelect, say, describe }) => {
     const context = (pop.ivr && pop.ivr.context) || {};
     const parts = [];
     if (pop.ivr && pop.ivr.last_step) {
-      parts.push(`IVR: last step ${pop.ivr.last_step}`);
+      parts.push(`Phone menu: ${label(pop.ivr.last_step)}`);
     }
     if (context.reason) {
       parts.push(`sent to an agent: ${context.reason}`);
     }
+    if (context.failed_at) {
+      parts.push(`left the menu at: ${label(context.failed_at)}`);
+    }
     if (context.tried && context.tried.length) {
-      parts.push(`tried: ${context.tried.join(", ")}`);
+      parts.push(`tried: ${context.tried.map((step) => label(step).toLowerCase()).join(", ")}`);
     }
     if (pop.match === "ivr") {
-      parts.push("identity confirmed in the IVR");
+      parts.push("identity confirmed in the phone menu");
     } else if (pop.match === "caller_id") {
       parts.push("matched by caller ID only: confirm the date of birth");
     }
@@ -236,8 +255,14 @@ window.deskPops = (desk, { api, $, el, fillSelect, say, describe }) => {
   // -- pop actions ----------------------------------------------------------------------------
 
   function wirePop(article) {
-    fillSelect($(".disposition", article), desk.config.dispositions);
-    fillSelect($(".complaint-category", article), desk.config.complaint_categories);
+    // Nothing preselected: the agent chooses (the select is required).
+    const dispositions = desk.config.dispositions;
+    fillSelect($(".disposition", article), ["", ...dispositions], ["Choose…", ...dispositions.map(label)]);
+    const categories = desk.config.complaint_categories;
+    fillSelect($(".complaint-category", article), categories, categories.map(label));
+    const hint = $(".disposition-hint", article);
+    hint.id = `disposition-hint-${article.dataset.linkedid}`;
+    $(".save-disposition", article).setAttribute("aria-describedby", hint.id);
     const linkedid = () => article.dataset.linkedid;
     const patientId = () => Number(article.dataset.patientId);
     const run = async (work, done) => {
@@ -257,7 +282,7 @@ window.deskPops = (desk, { api, $, el, fillSelect, say, describe }) => {
         fillSelect(
           $(".book-slot", article),
           data.slots.map((s) => s.slot_id),
-          data.slots.map((s) => `${s.local} · ${s.doctor}`),
+          data.slots.map((s) => `${T.dateTime(s.starts_at, { zone: true })} · ${s.doctor}`),
         );
         return data.slots.length;
       }, (count) => (count ? `${count} times found` : "No free time in this department")),
@@ -276,7 +301,7 @@ window.deskPops = (desk, { api, $, el, fillSelect, say, describe }) => {
         });
         await refreshCard(article);
         return booked;
-      }, (booked) => `Booked ${booked.local} with ${booked.doctor} (confirmation ${booked.confirmation_code})`);
+      }, (booked) => `Booked ${T.dateTime(booked.starts_at, { zone: true })} with ${booked.doctor} (confirmation ${booked.confirmation_code})`);
     });
     $(".reschedule-to", article).addEventListener("click", () =>
       run(async () => {
@@ -288,23 +313,85 @@ window.deskPops = (desk, { api, $, el, fillSelect, say, describe }) => {
         $(".reschedule-to", article).hidden = true;
         await refreshCard(article);
         return moved;
-      }, (moved) => `Moved to ${moved.local}`),
+      }, (moved) => `Moved to ${T.dateTime(moved.starts_at, { zone: true })}`),
     );
     article.addEventListener("click", (event) => onCardClick(event, article, run));
     article.addEventListener("submit", (event) => onFormSubmit(event, article, run));
+    $(".save-closing-note", article).addEventListener("click", () => saveClosingNote(article, run));
+    $(".closing-note", article).addEventListener("keydown", (event) => {
+      // Enter while the call is live saves the note; it never closes the pop.
+      if (event.key === "Enter" && isLive(article)) {
+        event.preventDefault();
+        saveClosingNote(article, run);
+      }
+    });
+  }
+
+  function isLive(article) {
+    return LIVE.has(article.dataset.phase);
+  }
+
+  function saveClosingNote(article, run) {
+    const input = $(".closing-note", article);
+    if (!input.value.trim()) {
+      say(article, "Write the note first", true);
+      input.focus();
+      return;
+    }
+    const linkedid = article.dataset.linkedid;
+    run(() => api(`/api/v1/calls/${encodeURIComponent(linkedid)}/notes`, { method: "POST", body: { note: input.value } }), () => {
+      input.value = "";
+      return "Note added";
+    });
+  }
+
+  // A modal dialog (keyboard: Tab between its controls, Escape keeps the appointment) asking
+  // for the reason; resolves to the reason, or null when the agent keeps the appointment.
+  function confirmCancel(summary) {
+    const dialog = $("#cancel-dialog");
+    const form = $(".cancel-dialog-form", dialog);
+    form.reset();
+    $("#cancel-dialog-what").textContent = summary;
+    return new Promise((resolve) => {
+      const keep = $(".cancel-keep", dialog);
+      const onKeep = () => dialog.close("");
+      const onClose = () => {
+        keep.removeEventListener("click", onKeep);
+        dialog.removeEventListener("close", onClose);
+        if (dialog.returnValue !== "confirm") {
+          resolve(null);
+          return;
+        }
+        const data = new FormData(form);
+        const details = String(data.get("details") || "").trim();
+        const reason = String(data.get("reason"));
+        resolve(details ? `${reason}: ${details}` : reason);
+      };
+      keep.addEventListener("click", onKeep);
+      dialog.addEventListener("close", onClose);
+      dialog.returnValue = "";
+      dialog.showModal();
+      $(".cancel-reason", dialog).focus();
+    });
   }
 
   function onCardClick(event, article, run) {
     const target = event.target;
     const item = target.closest("[data-appointment-id]");
     if (target.classList.contains("cancel-appointment") && item) {
-      run(async () => {
-        await api(`/api/v1/appointments/${item.dataset.appointmentId}/cancel`, {
-          method: "POST",
-          body: { reason: "cancelled by phone" },
-        });
-        await refreshCard(article);
-      }, "Appointment cancelled");
+      confirmCancel(item.dataset.summary).then((reason) => {
+        if (reason === null) {
+          say(article, "Appointment kept");
+          return;
+        }
+        run(async () => {
+          await api(`/api/v1/appointments/${item.dataset.appointmentId}/cancel`, {
+            method: "POST",
+            body: { reason },
+          });
+          await refreshCard(article);
+        }, `Appointment cancelled (${reason})`);
+      });
     } else if (target.classList.contains("reschedule-appointment") && item) {
       article.dataset.moving = item.dataset.appointmentId;
       $(".action-book", article).open = true;
@@ -357,6 +444,15 @@ window.deskPops = (desk, { api, $, el, fillSelect, say, describe }) => {
       }, (created) => `Registered (record ${created.mrn})`);
     } else if (form.classList.contains("disposition-form")) {
       event.preventDefault();
+      if (isLive(article)) {
+        say(article, WAIT_HINT, true);
+        return;
+      }
+      if (!data.disposition) {
+        say(article, "Choose a disposition first", true);
+        $(".disposition", article).focus();
+        return;
+      }
       const body = { disposition: data.disposition };
       if (data.note && data.note.trim()) {
         body.note = data.note;

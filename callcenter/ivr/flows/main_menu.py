@@ -21,11 +21,13 @@ from callcenter.agi.dialog import Ivr
 from callcenter.agi.localised import LocalisedIvr
 from callcenter.bus import EventBus
 from callcenter.ivr import prompts
+from callcenter.ivr.flows.after_hours import AfterHoursServices, closed_flow
 from callcenter.ivr.flows.book import BookingServices, book
 from callcenter.ivr.flows.cancel import CancelServices, review_and_cancel
 from callcenter.ivr.flows.identify import caller_id_matches, identify
 from callcenter.ivr.flows.language import choose_language, known_language
 from callcenter.ivr.lockout import IdentityLockout
+from callcenter.ivr.queue_handoff import Handoff, QueueRouting, ToQueue, menu_choices
 from hcrm_core.models import Patient
 from hcrm_core.services.patients import PatientService
 
@@ -63,6 +65,10 @@ class IvrServices:
     lockout: IdentityLockout | None = None
     # recording.consent = "ask": ask the caller before the hand-off to an agent.
     ask_recording_consent: bool = False
+    # Opening hours: a closed queue gets the closed branch (None: always open).
+    after_hours: AfterHoursServices | None = None
+    # The queues kept in the database (None: the appointments queue, as before).
+    routing: QueueRouting | None = None
 
 
 async def ask_recording_consent(ivr: Ivr) -> bool:
@@ -81,25 +87,38 @@ async def ask_recording_consent(ivr: Ivr) -> bool:
     return allowed
 
 
-async def to_agent(ivr: Ivr, transfer: ToAgent, *, ask_consent: bool = False) -> None:
-    """Hand the caller to the appointments queue with everything the agent should see.
+async def to_agent(
+    ivr: Ivr, transfer: ToAgent, *, ask_consent: bool = False, handoff: Handoff | None = None
+) -> None:
+    """Hand the caller to the queue of ``handoff`` (the appointments queue when None) with
+    everything the agent should see.
 
     With ``ask_consent`` the caller is first asked whether the call may be recorded."""
     if ask_consent:
         await ask_recording_consent(ivr)
     await ivr.play(prompts.TO_AGENT)
-    await ivr.agi.set_variable(QUEUE_VARIABLE, AGENT_QUEUE)
-    ivr.call.leave("to-agent", queue=AGENT_QUEUE, failed_at=transfer.step, reason=transfer.reason)
+    handoff = handoff or Handoff(AGENT_QUEUE)
+    await handoff.tell_dialplan(ivr.agi)
+    ivr.call.leave(
+        "to-agent",
+        queue=handoff.queue,
+        priority=handoff.priority,
+        failed_at=transfer.step,
+        reason=transfer.reason,
+    )
 
 
 async def main_menu(ivr: LocalisedIvr, services: IvrServices, patient: Patient) -> None:
     """Book, or review and cancel; back here when there was nothing to cancel."""
+    queue_keys = await services.routing.menu_keys() if services.routing else {}
     while True:
         choice = await ivr.menu(
-            prompts.MAIN_MENU,
-            {"1": MainChoice.BOOK, "2": MainChoice.REVIEW},
+            [prompts.MAIN_MENU, *menu_choices(queue_keys)],
+            {**queue_keys, "1": MainChoice.BOOK, "2": MainChoice.REVIEW},
             step="main-menu",
         )
+        if isinstance(choice, str):
+            raise ToQueue(choice, "main-menu")
         if choice is MainChoice.BOOK:
             appointment = await book(ivr, services.booking, patient)
             await ivr.play(prompts.GOODBYE)
@@ -116,6 +135,7 @@ async def inbound(agi: AgiChannel, *, bus: EventBus, services: IvrServices) -> N
     """The whole inbound dialog for one call."""
     ivr = LocalisedIvr(agi, CallContext(agi.linkedid, bus))
     ivr.call.enter("welcome", caller_id_given=bool(agi.env.caller_id.strip()))
+    patient: Patient | None = None
     try:
         await agi.answer()
         matches = await caller_id_matches(ivr, services.patients, services.lookups)
@@ -124,4 +144,7 @@ async def inbound(agi: AgiChannel, *, bus: EventBus, services: IvrServices) -> N
         patient = await identify(ivr, services.patients, matches=matches, lockout=services.lockout)
         await main_menu(ivr, services, patient)
     except ToAgent as transfer:
-        await to_agent(ivr, transfer, ask_consent=services.ask_recording_consent)
+        handoff = await services.routing.handoff(transfer, patient) if services.routing else None
+        if await closed_flow(ivr, services.after_hours, handoff.queue if handoff else AGENT_QUEUE):
+            return
+        await to_agent(ivr, transfer, ask_consent=services.ask_recording_consent, handoff=handoff)

@@ -5,7 +5,7 @@ from zoneinfo import ZoneInfo
 
 from hcrm_core.models import ScheduleTemplate
 from hcrm_core.policy import BookingPolicy
-from hcrm_core.services.scheduling import _template_slots
+from hcrm_core.services.slot_expansion import template_slots as _template_slots
 
 NY = BookingPolicy(timezone=ZoneInfo("America/New_York"))
 

@@ -43,7 +43,7 @@ def test_inbound_dialplan_runs_the_ivr(asterisk_sandbox: AsteriskSandboxHandle) 
 @pytest.mark.parametrize(
     ("context", "expected"),
     [
-        (const.CONTEXT_QUEUES, [f"'{q.name}' =>" for q in const.QUEUES]),
+        (const.CONTEXT_QUEUES, ["'_[a-z].' =>", "QUEUE_EXISTS(${EXTEN})", "'after-queue' =>"]),
         (
             "callcenter-record",
             ["MixMonitor(${CALLCENTER_RECORDINGS}/${CALLCENTER_RECORDING}.wav,br("],

@@ -77,6 +77,7 @@ async def test_parts_start_in_order_and_the_console_is_served_last(tmp_path: Pat
             "bus",
             "call log",
             "tracker",
+            "slot horizon",
             "agent desk",
             "board",
             "recordings",

@@ -1,0 +1,1 @@
+"""Slice: keeping the slot horizon (the nightly job and ``callcenter slots extend``)."""

@@ -87,6 +87,7 @@ def erase(ctx: click.Context, patient_id: int, yes: bool) -> None:
     """Anonymise PATIENT_ID and delete their personal data and recordings (refused while a
     legal hold covers any of their recordings). Cannot be undone."""
     from callcenter.recording.privacy import audio_remover
+    from callcenter.recording.voicemails import voicemail_remover
     from hcrm_core.errors import DomainError
     from hcrm_core.services.privacy import erase_patient
 
@@ -102,6 +103,7 @@ def erase(ctx: click.Context, patient_id: int, yes: bool) -> None:
                 _actor(),
                 patient_id,
                 remove_audio=audio_remover(settings.asterisk),
+                remove_voicemails=voicemail_remover(settings.asterisk),
             )
         finally:
             await database.dispose()

@@ -13,9 +13,11 @@ from __future__ import annotations
 import base64
 import ipaddress
 import os
+import re
 import secrets
 import tomllib
 from collections.abc import Mapping
+from datetime import time
 from pathlib import Path, PurePosixPath
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -200,6 +202,20 @@ class BookingSettings(_Section):
     horizon_days: int = Field(default=90, ge=1, le=730)
     cancel_cutoff_hours: int = Field(default=24, ge=0, le=720)
     min_lead_minutes: int = Field(default=0, ge=0)
+    # When the server extends the slot horizon every night, "HH:MM" in the hospital's zone.
+    nightly_at: str = "02:00"
+
+    @field_validator("nightly_at")
+    @classmethod
+    def _clock(cls, value: str) -> str:
+        if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", value):
+            raise ValueError("use a 24-hour time like '02:00'")
+        return value
+
+    def nightly_time(self) -> time:
+        """``nightly_at`` as a time of day."""
+        hours, minutes = self.nightly_at.split(":")
+        return time(int(hours), int(minutes))
 
 
 class AgentsSettings(_Section):

@@ -223,9 +223,8 @@ DESK_PATHS: dict[str, Any] = {
             requestBody=_body({"disposition": _STR, "note": _STR}, ["disposition"]),
         )
     },
-    "/api/v1/departments": {
-        "get": _op("Departments", {**_ok({"type": "object"}, "Departments"), **_errors(401)})
-    },
+    # GET /api/v1/departments is documented with the other departments' paths
+    # (openapi_doctors.py).
     "/api/v1/slots": {
         "get": _op(
             "Earliest free slots of a department or doctor",

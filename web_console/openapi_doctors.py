@@ -367,13 +367,33 @@ def add_doctors_paths(document: dict[str, Any]) -> dict[str, Any]:
     """Add the departments', doctors' and their weeks' paths to ``document`` and return it."""
     document.setdefault("components", {}).setdefault("schemas", {}).update(_SCHEMAS)
     paths = document["paths"]
-    # GET /api/v1/departments (active departments, for everyone) is the desk's.
-    paths.setdefault("/api/v1/departments", {})["post"] = _op(
-        "Create a department (audited)",
-        _ADMIN,
-        {**_ok(_ref("Department"), "Created", 201), **_errors(400, 401, 403, 422)},
-        requestBody=_body(_DEPARTMENT_FIELDS, ["code", "name"]),
-    )
+    paths["/api/v1/departments"] = {
+        "get": _op(
+            "Departments, in menu order. Without `active`: the active ones as `id`, `code`, "
+            "`name` (everyone, the desk's list). With `active` (supervisors and admins; an "
+            "agent gets 403 naming `active`): those chosen, with every Department field",
+            ["agent", "supervisor", "admin"],
+            {
+                **_ok(
+                    {
+                        "type": "object",
+                        "properties": {
+                            "departments": {"type": "array", "items": _ref("Department")}
+                        },
+                    },
+                    "`departments`",
+                ),
+                **_errors(401, 403, 422),
+            },
+            parameters=[{**_ACTIVE_FILTER, "description": "absent: active only, short form"}],
+        ),
+        "post": _op(
+            "Create a department (audited)",
+            _ADMIN,
+            {**_ok(_ref("Department"), "Created", 201), **_errors(400, 401, 403, 422)},
+            requestBody=_body(_DEPARTMENT_FIELDS, ["code", "name"]),
+        ),
+    }
     paths.update(_department_paths())
     paths.update(_doctor_paths())
     paths.update(_week_paths())

@@ -45,8 +45,9 @@ _SETTINGS: dict[str, Any] = {
     },
     "overflow": {
         "type": "string",
-        "enum": ["hangup", "queue"],
-        "description": "Past max_wait_seconds: a message and hang up, or overflow_queue",
+        "enum": ["hangup", "queue", "message"],
+        "description": "Past max_wait_seconds: a message and hang up, overflow_queue, or "
+        "the IVR's leave-a-message / call-me-back menu",
     },
     "overflow_queue": {"type": ["string", "null"]},
     "announce_position": {"type": "boolean"},

@@ -29,6 +29,16 @@ class ScreenPopChanged:
     pop: dict[str, Any]
 
 
+@dataclass(frozen=True, slots=True)
+class QueuesChanged:
+    """The queues kept in the database were (re)applied: the active ones, (name, display name).
+
+    Published after every change made in the console (and once at start-up), so the
+    supervisor board follows queues created, renamed or deactivated while the server runs."""
+
+    queues: tuple[tuple[str, str], ...]
+
+
 class AgentNotifier:
     def __init__(self, bus: EventBus) -> None:
         self._bus = bus
@@ -38,3 +48,6 @@ class AgentNotifier:
 
     def pop_changed(self, username: str, pop: dict[str, Any]) -> None:
         self._bus.publish(ScreenPopChanged(username, pop))
+
+    def queues_changed(self, queues: tuple[tuple[str, str], ...]) -> None:
+        self._bus.publish(QueuesChanged(queues))

@@ -97,7 +97,12 @@ async def start(
         phone_region=phone_region,
     )
     queue_config = QueueConfig(
-        ami, database, agents, conf_dir=queues_conf_dir, hospital_name=hospital_name
+        ami,
+        database,
+        agents,
+        conf_dir=queues_conf_dir,
+        hospital_name=hospital_name,
+        notifier=notifier,
     )
     consumer = AgentBusConsumer(bus, agents, pops, after_resync=queue_config.apply_once)
     await consumer.start()

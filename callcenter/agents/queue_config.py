@@ -14,6 +14,7 @@ import logging
 from pathlib import Path
 
 from callcenter.agents.errors import TelephonyUnavailable
+from callcenter.agents.notifier import AgentNotifier
 from callcenter.agents.services import AgentService
 from callcenter.ami.bridge import AmiBridge
 from callcenter.ami.errors import AmiError
@@ -39,6 +40,7 @@ class QueueConfig:
         conf_dir: Path | None,
         hospital_name: str,
         sandbox: bool = False,
+        notifier: AgentNotifier | None = None,
     ) -> None:
         self._ami = ami
         self._database = database
@@ -46,6 +48,7 @@ class QueueConfig:
         self._conf_dir = conf_dir
         self._hospital_name = hospital_name
         self._sandbox = sandbox
+        self._notifier = notifier
         self._lock = asyncio.Lock()
         self._applied_once = False
 
@@ -71,6 +74,10 @@ class QueueConfig:
         has the new queues. Raises :class:`TelephonyUnavailable` when Asterisk refused."""
         async with self._lock:  # two changes at once must not interleave file and reload
             queues = await list_queues(self._database)
+            if self._notifier is not None:  # the board shows the active queues
+                self._notifier.queues_changed(
+                    tuple((q.name, q.display_name) for q in queues if q.active)
+                )
             applied = False
             if self._conf_dir is not None:
                 specs = queue_specs(queues)

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
+from hcrm_core.models import queues as queue_models
+
 # Dialplan contexts of the production configuration (extensions.conf).
 CONTEXT_INBOUND: Final = "hospital-inbound"
 CONTEXT_QUEUES: Final = "callcenter-queues"
@@ -28,6 +30,11 @@ CONTEXT_SIM_LISTENER: Final = "sim-listener"
 AGI_ROUTE_IVR: Final = "ivr"
 AGI_ROUTE_SURVEY: Final = "survey"
 AGI_ROUTE_ECHO_DIGITS: Final = "echo-digits"
+# Past a queue's maximum wait with the "message" overflow: leave a message or be called back.
+AGI_ROUTE_QUEUE_OVERFLOW: Final = "queue-overflow"
+# The callcenter-queues extension that runs it (a name no queue may take: hcrm_core's
+# RESERVED_NAMES); the IVR names it in CALLCENTER_QUEUE_OVERFLOW like an overflow queue.
+QUEUE_OVERFLOW_MESSAGE: Final = "leave-message"
 
 # The PJSIP endpoint name outbound calls leave through; a site defines it in pjsip_site.conf.
 TRUNK_ENDPOINT: Final = "hospital-trunk"
@@ -99,5 +106,6 @@ QUEUES: Final = (
     QueueSpec("appointments", "Booking, moving and cancelling appointments"),
     QueueSpec("enquiries", "Everything else: results, billing, directions"),
 )
-# Where inbound callers go when the server's IVR cannot be reached.
-FALLBACK_QUEUE: Final = "enquiries"
+# Where inbound callers go when the server's IVR cannot be reached (kept with the queues: the
+# console refuses to deactivate it).
+FALLBACK_QUEUE: Final = queue_models.FALLBACK_QUEUE

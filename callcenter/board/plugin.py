@@ -1,9 +1,9 @@
 """Wiring of the supervisor board: the service that keeps the board and publishes it.
 
 Started by the server's composition root after the agent desk (the board follows the desk's
-agent states) and before the AMI bridge connects, so the bridge's first resync fills it.
-The console forwards the :class:`~callcenter.board.services.BoardChanged` snapshots it
-publishes to supervisors' browsers.
+agent states and its ``QueuesChanged``) and before the AMI bridge connects, so the bridge's
+first resync fills it. The console forwards the
+:class:`~callcenter.board.services.BoardChanged` snapshots it publishes to supervisors' browsers.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from callcenter.asterisk.const import QUEUES
 from callcenter.board.services import BoardService
 from callcenter.bus import EventBus
 from hcrm_core.db import Database
+from hcrm_core.services.queues import list_queues
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,10 +26,19 @@ class Board:
         await self.service.stop()
 
 
+async def shown_queues(database: Database) -> list[tuple[str, str]]:
+    """The queues the board starts with: the database's active ones (name, display name);
+    a site that keeps none there has the two default queues."""
+    queues = await list_queues(database)
+    if not queues:
+        return [(q.name, q.description) for q in QUEUES]
+    return [(q.name, q.display_name) for q in queues if q.active]
+
+
 async def start(*, bus: EventBus, database: Database, ami: AmiBridge, timezone: str) -> Board:
     """Load today's calls and follow the bus; ``timezone`` is the hospital's (the board's day)."""
     service = BoardService(
-        bus, database, ami, timezone=timezone, queues=[(q.name, q.description) for q in QUEUES]
+        bus, database, ami, timezone=timezone, queues=await shown_queues(database)
     )
     await service.start()
     return Board(service)

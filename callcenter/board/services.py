@@ -2,7 +2,8 @@
 
 Inputs arrive through one bus subscription (so they are handled in the order they were
 published): the call tracker's notices, the agent desk's ``AgentStateChanged`` (its state of
-signed-in agents, with wrap-up, wins over what the member events alone say), the AMI queue
+signed-in agents, with wrap-up, wins over what the member events alone say) and
+``QueuesChanged`` (the active queues, after every change in the console), the AMI queue
 events (parsed at the edge by :mod:`callcenter.board.queue_events`) and ``AmiResynced``
 after every AMI (re)connect. At start the day's finished calls are read from the ``calls``
 table, so a restart keeps today's totals. Changes are coalesced: at most one
@@ -23,7 +24,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
-from callcenter.agents.notifier import AgentStateChanged
+from callcenter.agents.notifier import AgentStateChanged, QueuesChanged
 from callcenter.ami.bridge import AmiBridge
 from callcenter.ami.errors import AmiError
 from callcenter.ami.events import AmiEvent, AmiResynced, AmiSnapshot
@@ -64,7 +65,7 @@ class BoardChanged:
 def _is_input(item: object) -> bool:
     if type(item) is AmiEvent:
         return item.name in BOARD_EVENTS
-    return isinstance(item, (*_NOTICES, AmiResynced, AgentStateChanged, IvrProgress))
+    return isinstance(item, (*_NOTICES, AmiResynced, AgentStateChanged, QueuesChanged, IvrProgress))
 
 
 class BoardService:
@@ -136,6 +137,9 @@ class BoardService:
             self.state.apply_notice(item)
         elif isinstance(item, AgentStateChanged):
             self.state.apply_desk_agent(item.agent)
+        elif isinstance(item, QueuesChanged):
+            if not self.state.set_queues(item.queues):
+                return
         elif isinstance(item, IvrProgress):
             self.state.apply_ivr(item.linkedid, datetime.now(UTC))
             return  # nothing shown changed yet

@@ -87,7 +87,10 @@ class BoardState:
 
     def __init__(self, timezone: str, queues: Iterable[tuple[str, str]], now: float) -> None:
         self._zone = ZoneInfo(timezone)
+        # The queues shown: the active ones kept in the database (name -> display name).
         self._descriptions = dict(queues)
+        # Every display name seen, for a queue dropped while callers still wait in it.
+        self._display_names = dict(self._descriptions)
         self._service_level: dict[str, int] = {}
         self._waiting: dict[str, dict[str, float]] = {name: {} for name in self._descriptions}
         self._totals: dict[str, QueueTotals] = {}
@@ -245,7 +248,6 @@ class BoardState:
         """Asterisk's ``QueueStatus`` after a (re)connect replaces the live part of the board."""
         for param in params:
             self._service_level[param.queue] = param.service_level_seconds
-            self._descriptions.setdefault(param.queue, param.queue)
         self._waiting = {name: {} for name in self._descriptions}
         for entry in entries:
             self._waiting.setdefault(entry.queue, {})[entry.uniqueid] = entry.since
@@ -258,6 +260,20 @@ class BoardState:
             if agent is not None:
                 agent.call = call
                 self._restate(agent, taken_at)
+
+    def set_queues(self, queues: Iterable[tuple[str, str]]) -> bool:
+        """The active queues changed (created, renamed, deactivated); True when the board did.
+
+        A queue no longer active stays on the board while callers still wait in it (Asterisk
+        keeps a removed queue until its last caller leaves)."""
+        descriptions = dict(queues)
+        if descriptions == self._descriptions:
+            return False
+        self._descriptions = descriptions
+        self._display_names.update(descriptions)
+        for name in descriptions:
+            self._waiting.setdefault(name, {})
+        return True
 
     # -- agents ------------------------------------------------------------------------------
 
@@ -306,7 +322,7 @@ class BoardState:
         }
 
     def _all_queues(self) -> set[str]:
-        return set(self._descriptions) | set(self._waiting) | set(self._totals)
+        return set(self._descriptions) | {name for name, w in self._waiting.items() if w}
 
     def _queue_view(self, name: str) -> dict[str, Any]:
         waiting = sorted(self._waiting.get(name, {}).values())
@@ -315,7 +331,7 @@ class BoardState:
         members = [a for a in self._agents.values() if name in a.queues]
         return {
             "name": name,
-            "description": self._descriptions.get(name, name),
+            "description": self._display_names.get(name, name),
             "waiting": len(waiting),
             "waiting_since": waiting,
             "longest_wait_since": waiting[0] if waiting else None,

@@ -26,6 +26,10 @@ RECORD_AFTER_TONE: Final = PREFIX + "closed-record"
 MESSAGE_SAVED: Final = PREFIX + "closed-message-saved"
 CALLBACK_SAVED: Final = PREFIX + "closed-callback-saved"
 TRANSFERRING: Final = PREFIX + "closed-transferring"
+# A queue's message overflow (past its maximum wait, while open).
+OVERFLOW_SORRY: Final = PREFIX + "overflow-sorry"
+OVERFLOW_CALLBACK_FOR: Final = PREFIX + "overflow-callback"
+OVERFLOW_CALLBACK_SAVED: Final = PREFIX + "overflow-callback-saved"
 
 TEXTS: Final[dict[str, dict[str, str]]] = {
     ENGLISH: {
@@ -41,6 +45,9 @@ TEXTS: Final[dict[str, dict[str, str]]] = {
         MESSAGE_SAVED: "Thank you, your message has been saved. We will call you back.",
         CALLBACK_SAVED: "Thank you. We will call you back when we open.",
         TRANSFERRING: "Please hold, we are connecting you now.",
+        OVERFLOW_SORRY: "We are sorry, all our agents are still busy.",
+        OVERFLOW_CALLBACK_FOR: "To be called back as soon as an agent is free,",
+        OVERFLOW_CALLBACK_SAVED: "Thank you. We will call you back as soon as we can.",
     },
     MANDARIN: {
         CLOSED: "现在不是人工服务时间。",
@@ -53,6 +60,9 @@ TEXTS: Final[dict[str, dict[str, str]]] = {
         MESSAGE_SAVED: "谢谢，您的留言已保存，我们会给您回电。",
         CALLBACK_SAVED: "谢谢，我们开放后会给您回电。",
         TRANSFERRING: "请稍候，正在为您转接。",
+        OVERFLOW_SORRY: "很抱歉，我们的工作人员仍在忙。",
+        OVERFLOW_CALLBACK_FOR: "希望工作人员有空时给您回电，",
+        OVERFLOW_CALLBACK_SAVED: "谢谢，我们会尽快给您回电。",
     },
 }
 

@@ -14,13 +14,18 @@ from functools import partial
 
 from callcenter.agi.channel import AgiChannel
 from callcenter.agi.server import Flow
-from callcenter.asterisk.const import AGI_ROUTE_ECHO_DIGITS, AGI_ROUTE_IVR
+from callcenter.asterisk.const import (
+    AGI_ROUTE_ECHO_DIGITS,
+    AGI_ROUTE_IVR,
+    AGI_ROUTE_QUEUE_OVERFLOW,
+)
 from callcenter.bus import EventBus
 from callcenter.ivr.flows.after_hours import AfterHoursServices
 from callcenter.ivr.flows.book import BookingServices
 from callcenter.ivr.flows.cancel import CancelServices
 from callcenter.ivr.flows.echo import echo_digits
 from callcenter.ivr.flows.main_menu import IvrServices, inbound
+from callcenter.ivr.flows.overflow import queue_overflow
 from callcenter.ivr.lockout import IdentityLockout
 from callcenter.ivr.queue_handoff import QueueRouting
 from callcenter.ivr.speech_input import SpeechInput
@@ -78,6 +83,8 @@ def build_routes(
     return {
         AGI_ROUTE_ECHO_DIGITS: _echo,
         AGI_ROUTE_IVR: partial(inbound, bus=bus, services=services),
+        # A queue's message overflow: the dialplan comes back here past the maximum wait.
+        AGI_ROUTE_QUEUE_OVERFLOW: partial(queue_overflow, bus=bus, after_hours=after_hours),
         # Routes of other packages (the dialer's survey dialogs), wired by the server.
         **(extra_routes or {}),
     }

@@ -2,10 +2,12 @@
 
 The queues are kept in the database (``hcrm_core.services.queues``): ``0`` (the agent key,
 pressed anywhere, or the IVR giving up) leads to the active queue whose menu key is ``0``; other
-keys of the main menu lead to theirs. An identified VIP or chronic-care patient waits at a
-higher priority (``QUEUE_PRIO``: Asterisk answers higher priorities first, whatever the order
-they came in). A site that keeps no queues in its database gets the old hand-off: the
-appointments queue, no limit, no priority.
+keys of the main menu lead to theirs. Past a queue's maximum wait the caller moves to its
+overflow queue, or (overflow "message") to the IVR's message menu (``flows/overflow.py``), which
+reads the identified patient back from ``CALLCENTER_PATIENT``. An identified VIP or
+chronic-care patient waits at a higher priority (``QUEUE_PRIO``: Asterisk answers higher
+priorities first, whatever the order they came in). A site that keeps no queues in its
+database gets the old hand-off: the appointments queue, no limit, no priority.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from dataclasses import dataclass
 from callcenter.agi import prompts as kit_prompts
 from callcenter.agi.channel import AgiChannel
 from callcenter.agi.context import ToAgent
+from callcenter.asterisk.const import QUEUE_OVERFLOW_MESSAGE
 from hcrm_core.db import Database
 from hcrm_core.models import Patient
 from hcrm_core.services.queues import QueueView, caller_priority, list_queues
@@ -27,6 +30,8 @@ QUEUE_VARIABLE = "CALLCENTER_QUEUE"
 PRIORITY_VARIABLE = "QUEUE_PRIO"
 MAX_WAIT_VARIABLE = "CALLCENTER_QUEUE_MAXWAIT"
 OVERFLOW_VARIABLE = "CALLCENTER_QUEUE_OVERFLOW"
+# The identified patient, for the message overflow's request (read back by its AGI route).
+PATIENT_VARIABLE = "CALLCENTER_PATIENT"
 
 
 _SLUG = re.compile(r"[^a-z0-9]+")
@@ -58,8 +63,11 @@ class ToQueue(ToAgent):
 class Handoff:
     queue: str
     max_wait_seconds: int = 0
+    # Where callers go past the maximum wait: another queue, or the message overflow's
+    # extension (QUEUE_OVERFLOW_MESSAGE); None: the dialplan's after-queue.
     overflow_queue: str | None = None
     priority: int = 0
+    patient_id: int | None = None
 
     async def tell_dialplan(self, agi: AgiChannel) -> None:
         """Set the channel variables the dialplan's queue extension reads."""
@@ -70,6 +78,8 @@ class Handoff:
             await agi.set_variable(MAX_WAIT_VARIABLE, str(self.max_wait_seconds))
             if self.overflow_queue:
                 await agi.set_variable(OVERFLOW_VARIABLE, self.overflow_queue)
+            if self.overflow_queue == QUEUE_OVERFLOW_MESSAGE and self.patient_id is not None:
+                await agi.set_variable(PATIENT_VARIABLE, str(self.patient_id))
 
 
 class QueueRouting:
@@ -91,8 +101,13 @@ class QueueRouting:
         priority = caller_priority(patient.vip, patient.chronic_care) if patient else 0
         if queue is None:
             return Handoff(DEFAULT_QUEUE, priority=priority)
-        overflow = queue.overflow_queue if queue.overflow == "queue" else None
-        return Handoff(queue.name, queue.max_wait_seconds, overflow, priority)
+        overflow = _OVERFLOWS.get(queue.overflow, queue.overflow_queue)
+        patient_id = patient.id if patient else None
+        return Handoff(queue.name, queue.max_wait_seconds, overflow, priority, patient_id)
+
+
+# Overflow kinds with a fixed destination ("queue" goes to the queue's overflow_queue).
+_OVERFLOWS: dict[str, str | None] = {"hangup": None, "message": QUEUE_OVERFLOW_MESSAGE}
 
 
 def _pick(queues: list[QueueView], wanted: str | None) -> QueueView | None:

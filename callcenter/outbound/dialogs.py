@@ -10,12 +10,15 @@ Menu map (docs/outbound.md):
 - follow-up, adherence, survey: 1 to answer, 9 opt out; then each question from the campaign's
   data (choice questions also take 9 to opt out; NPS takes 0-10, ``#`` ends "10");
 - ``0`` reaches an agent and ``*`` repeats, as everywhere in the IVR; three wrong answers reach
-  an agent. The attempt's id is the channel's Uniqueid: nothing the far end sends identifies it.
+  an agent. When the campaign's agent queue keeps opening hours and is closed, the patient hears
+  so instead and a callback request is stored (an after-hours request with a follow-up task).
+  The attempt's id is the channel's Uniqueid: nothing the far end sends identifies it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from dataclasses import dataclass
 from typing import Literal
@@ -32,12 +35,13 @@ from callcenter.outbound import prompts
 from callcenter.outbound.errors import OptedOut
 from hcrm_core.actors import Actor
 from hcrm_core.errors import DomainError
-from hcrm_core.models import AttemptStatus, CampaignKind, Channel
+from hcrm_core.models import AfterHoursKind, AttemptStatus, CampaignKind, Channel
 from hcrm_core.services.appointments import AppointmentService
 from hcrm_core.services.campaigns_answers import AnswerService, DialogInfo
 from hcrm_core.services.campaigns_attempts import AttemptService
 from hcrm_core.services.campaigns_config import NPS, Question
 from hcrm_core.services.campaigns_errors import AttemptNotFound
+from hcrm_core.services.opening_hours import OpeningHoursService
 
 _LOG = logging.getLogger(__name__)
 
@@ -61,6 +65,9 @@ class DialogServices:
     bus: EventBus
     timezone: str
     channel_prefix: str
+    # Opening hours: a patient asking for an agent while the queue is closed gets a callback
+    # request instead of a transfer (None: always open).
+    hours: OpeningHoursService | None = None
 
 
 async def outbound_call(agi: AgiChannel, *, services: DialogServices) -> None:
@@ -99,10 +106,15 @@ async def outbound_call(agi: AgiChannel, *, services: DialogServices) -> None:
         _LOG.info("attempt=%s opted out; %d queued attempts cancelled", attempt_id, cancelled)
         await ivr.play(prompts.OPTED_OUT)
     except ToAgent as transfer:
-        detail = "to_agent"
-        await ivr.play(kit_prompts.TO_AGENT)
-        await agi.set_variable(QUEUE_VARIABLE, info.config.agent_queue)
-        ivr.call.leave("to-agent", queue=info.config.agent_queue, reason=transfer.reason)
+        queue = info.config.agent_queue
+        if await _agents_closed(services, queue):
+            detail = "agents_closed_callback"
+            await _call_back_when_open(ivr, services, info, queue)
+        else:
+            detail = "to_agent"
+            await ivr.play(kit_prompts.TO_AGENT)
+            await agi.set_variable(QUEUE_VARIABLE, queue)
+            ivr.call.leave("to-agent", queue=queue, reason=transfer.reason)
     except CallerHungUp:
         _LOG.info("attempt=%s: patient hung up during the dialog", attempt_id)
     except asyncio.CancelledError:
@@ -114,6 +126,32 @@ async def outbound_call(agi: AgiChannel, *, services: DialogServices) -> None:
     # are kept: each was stored as it was given).
     await services.attempts.finish(attempt_id, status, detail=detail)
     _LOG.info("attempt=%s dialog ended: %s", attempt_id, detail)
+
+
+async def _agents_closed(services: DialogServices, queue: str) -> bool:
+    """The agents' queue keeps opening hours and is closed now."""
+    if services.hours is None:
+        return False
+    return not await services.hours.is_open(queue, services.hours.clock())
+
+
+async def _call_back_when_open(
+    ivr: LocalisedIvr, services: DialogServices, info: DialogInfo, queue: str
+) -> None:
+    """No transfer into a closed queue: a callback request for the queue (the IVR's
+    after-hours request, with the patient's follow-up task), then goodbye."""
+    assert services.hours is not None
+    row = await services.hours.record_request(
+        AfterHoursKind.CALLBACK,
+        queue,
+        caller_number=info.phone,
+        patient_id=info.patient_id,
+        linkedid=ivr.call.linkedid,
+    )
+    _LOG.info("attempt=%s: %s closed, callback request %d", info.attempt_id, queue, row.id)
+    ivr.call.leave("agents-closed", queue=queue, request_id=row.id)
+    with contextlib.suppress(CallerHungUp):  # the request is kept: the outcome is written next
+        await ivr.play(prompts.AGENTS_CLOSED)
 
 
 async def _converse(ivr: LocalisedIvr, info: DialogInfo, services: DialogServices) -> str:

@@ -29,6 +29,7 @@ from hcrm_core.services.appointments import AppointmentService
 from hcrm_core.services.campaigns import CampaignService
 from hcrm_core.services.campaigns_answers import AnswerService
 from hcrm_core.services.campaigns_attempts import AttemptService
+from hcrm_core.services.opening_hours import OpeningHoursService
 
 _LOG = logging.getLogger(__name__)
 
@@ -156,6 +157,7 @@ def survey_route(
         bus=bus,
         timezone=timezone,
         channel_prefix=settings.channel_prefix,
+        hours=OpeningHoursService(attempts.database, ZoneInfo(timezone)),
     )
     flow: Flow = partial(outbound_call, services=services)
     return flow

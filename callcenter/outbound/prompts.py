@@ -33,6 +33,7 @@ THANKS: Final = _PREFIX + "thanks"
 CHANGED_MOVED: Final = _PREFIX + "changed-moved"
 CHANGED_CANCELLED: Final = _PREFIX + "changed-cancelled"
 CHANGED_CANCELLED_MENU: Final = _PREFIX + "changed-cancelled-menu"
+AGENTS_CLOSED: Final = _PREFIX + "agents-closed"
 
 _ENGLISH: Final[dict[str, str]] = {
     HELLO: "Hello, this is {hospital} calling.",
@@ -67,6 +68,9 @@ _ENGLISH: Final[dict[str, str]] = {
         "To book a new time with one of our staff, press 3. To stop receiving calls from us, "
         "press 9."
     ),
+    AGENTS_CLOSED: (
+        "Our office is closed at the moment. We will call you back when we open. Goodbye."
+    ),
 }
 
 _MANDARIN: Final[dict[str, str]] = {
@@ -85,6 +89,7 @@ _MANDARIN: Final[dict[str, str]] = {
     CHANGED_MOVED: "医生的出诊时间有变，我们不得不调整您的预约。您的新预约是",
     CHANGED_CANCELLED: "很抱歉，医生无法出诊，我们不得不取消您的预约，原预约是",
     CHANGED_CANCELLED_MENU: "如需由工作人员为您重新预约，请按3。不再接听我们的来电，请按9。",
+    AGENTS_CLOSED: "我们现在不在服务时间，开放后会给您回电。再见。",
 }
 
 TEXTS: Final[dict[str, dict[str, str]]] = {ENGLISH: _ENGLISH, MANDARIN: _MANDARIN}

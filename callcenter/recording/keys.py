@@ -21,9 +21,10 @@ from sqlalchemy import select
 
 from callcenter.recording.crypto import RecordingCipher, generate_key
 from callcenter.recording.errors import BadRecordingKey
+from callcenter.recording.voicemails import SEALED_SUFFIX
 from callcenter.settings import Settings
 from hcrm_core.db import Database
-from hcrm_core.models import Recording, Transcript
+from hcrm_core.models import AfterHoursRequest, Recording, Transcript
 
 _AUDIO_PROBES = 20
 
@@ -52,7 +53,8 @@ async def key_problem(key: str, database: Database) -> str | None:
     """Why recordings must not be processed with ``key``, or None when it is fine.
 
     The key must open the newest encrypted transcript and the newest encrypted audio file
-    still on disk; with no key, no encrypted recording may exist.
+    (a recording's, else a sealed after-hours voicemail's) still on disk; with no key, no
+    encrypted recording may exist.
     """
     try:
         cipher = RecordingCipher.from_setting(key)
@@ -76,6 +78,12 @@ async def key_problem(key: str, database: Database) -> str | None:
                 .order_by(Recording.id.desc())
                 .limit(_AUDIO_PROBES)
             )
+        )
+        audio += await session.scalars(
+            select(AfterHoursRequest.recording_path)
+            .where(AfterHoursRequest.recording_path.like(f"%.wav{SEALED_SUFFIX}"))
+            .order_by(AfterHoursRequest.id.desc())
+            .limit(_AUDIO_PROBES)
         )
     audio_file = await asyncio.to_thread(_first_existing, [p for p in audio if p])
     if transcript is None and audio_file is None:

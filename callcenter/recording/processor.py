@@ -3,7 +3,8 @@
 CPU work (transcoding, Vosk) runs in a ``ProcessPoolExecutor`` whose workers load the model
 once; the event loop only awaits their results and writes rows. MixMonitor's plaintext WAVs
 are deleted once the job's results are committed (the worker has made the processed copy
-durable and verified it); files a crash left behind go at the next start.
+durable and verified it); files a crash left behind go at the next start. The same loop seals
+the after-hours voicemails every few seconds (:mod:`callcenter.recording.voicemails`).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from callcenter.recording.crypto import RecordingCipher
 from callcenter.recording.errors import LeaseLost
 from callcenter.recording.jobs import ClaimedJob, JobQueue
 from callcenter.recording.paths import local_path, raw_files
+from callcenter.recording.voicemails import seal_voicemails, sealed_leftovers
 from callcenter.recording.worker import WorkInput, WorkOutput, init_worker, process_recording
 from callcenter.settings import AsteriskSettings, RecordingSettings
 from callcenter.speech_model import bundled_model_dir
@@ -113,7 +115,7 @@ class RecordingProcessor:
     async def _run(self) -> None:
         from callcenter.recording.retention import apply_retention
 
-        next_retention = 0.0
+        next_retention = next_seal = 0.0
         loop = asyncio.get_running_loop()
         try:
             await self.remove_leftover_raw_files()
@@ -124,6 +126,9 @@ class RecordingProcessor:
                 if loop.time() >= next_retention:
                     next_retention = loop.time() + RETENTION_INTERVAL
                     await apply_retention(self._settings, self._db, asterisk=self._asterisk)
+                if loop.time() >= next_seal:
+                    next_seal = loop.time() + IDLE_POLL
+                    await self.seal_voicemails()
                 worked = await self.run_one()
             except Exception as exc:  # database down: the job stays queued; try again later
                 _LOG.warning("recording processor: %s; retrying", type(exc).__name__)
@@ -184,7 +189,18 @@ class RecordingProcessor:
                 )
             )
         leftovers = [(r.id, tuple(str(p) for p in raw_files(r, self._asterisk))) for r in processed]
+        voicemails = await sealed_leftovers(self._db, self._asterisk)
+        leftovers.append((0, tuple(str(p) for p in voicemails)))
         return await asyncio.to_thread(_sweep, leftovers, self._processed_dir)
+
+    async def seal_voicemails(self) -> int:
+        """Encrypt the after-hours voicemails still stored as WAVs (none without a key)."""
+        cipher = RecordingCipher.from_setting(self._settings.key.get_secret_value())
+        if cipher is None:
+            return 0
+        return await seal_voicemails(
+            cipher, self._db, asterisk=self._asterisk, processed=self._processed_dir
+        )
 
     @property
     def executor(self) -> Executor:
@@ -197,7 +213,9 @@ class RecordingProcessor:
         self._executor = self._pool_factory()
 
     async def run_backlog(self, progress: Callable[[int], Any] | None = None) -> int:
-        """Process until the queue is empty; returns the number of jobs handled."""
+        """Process until the queue is empty (after-hours voicemails sealed first); returns the
+        number of jobs handled."""
+        await self.seal_voicemails()
         handled = 0
         while await self.run_one():
             handled += 1

@@ -1,6 +1,7 @@
 """Key rotation (``callcenter recordings rekey``) and the transcript index (``... reindex``).
 
-Rekey moves every processed file and transcript to the configured ``recording.key``:
+Rekey moves every processed file, sealed after-hours voicemail and transcript to the
+configured ``recording.key``:
 
 * a file or transcript the new key already opens is left alone, so a run cut short is simply
   run again (idempotent);
@@ -27,9 +28,10 @@ from sqlalchemy import delete, select
 
 from callcenter.recording.crypto import MAGIC, RecordingCipher, file_digest, fsync_dir
 from callcenter.recording.processor import add_terms
+from callcenter.recording.voicemails import SEALED_SUFFIX
 from hcrm_core.actors import Actor
 from hcrm_core.db import Database
-from hcrm_core.models import AuditAction, Recording, Transcript, TranscriptTerm
+from hcrm_core.models import AfterHoursRequest, AuditAction, Recording, Transcript, TranscriptTerm
 from hcrm_core.services.audit import add_audit
 
 _LOG = logging.getLogger(__name__)
@@ -70,6 +72,17 @@ async def rekey(
     for recording in recordings:
         await _rekey_audio(database, recording, new, old, report)
     async with database.session() as session:
+        voicemails = list(
+            await session.execute(
+                select(AfterHoursRequest.id, AfterHoursRequest.recording_path)
+                .where(AfterHoursRequest.recording_path.like(f"%.wav{SEALED_SUFFIX}"))
+                .order_by(AfterHoursRequest.id)
+            )
+        )
+    for request_id, recorded in voicemails:
+        outcome = await asyncio.to_thread(_rekey_file, Path(recorded or ""), True, new, old)
+        _count_file(report, outcome, f"after-hours request {request_id} voicemail")
+    async with database.session() as session:
         transcript_ids = list(await session.scalars(select(Transcript.id).order_by(Transcript.id)))
     for transcript_id in transcript_ids:
         await _rekey_transcript(database, transcript_id, new, old, report)
@@ -89,20 +102,24 @@ async def _rekey_audio(
 ) -> None:
     path = Path(recording.audio_path or "")
     outcome = await asyncio.to_thread(_rekey_file, path, recording.audio_encrypted, new, old)
-    if outcome == "missing":
-        report.files_missing += 1
-    elif outcome == "unreadable":
-        report.unreadable.append(f"recording {recording.id} audio")
-    elif outcome == "current":
-        report.files_current += 1
-    else:
-        report.files_moved += outcome == "moved"
-        report.files_encrypted += outcome == "encrypted"
+    _count_file(report, outcome, f"recording {recording.id} audio")
     if outcome in ("current", "moved", "encrypted") and not recording.audio_encrypted:
         async with database.transaction() as session:
             row = await session.get(Recording, recording.id)
             assert row is not None
             row.audio_encrypted = True
+
+
+def _count_file(report: RekeyReport, outcome: str, what: str) -> None:
+    if outcome == "missing":
+        report.files_missing += 1
+    elif outcome == "unreadable":
+        report.unreadable.append(what)
+    elif outcome == "current":
+        report.files_current += 1
+    else:
+        report.files_moved += outcome == "moved"
+        report.files_encrypted += outcome == "encrypted"
 
 
 def _rekey_file(

@@ -1,4 +1,5 @@
-"""Retention: audio older than ``recording.retention_days`` is deleted, except on legal hold.
+"""Retention: audio older than ``recording.retention_days`` is deleted, except on legal hold,
+and so are the after-hours voicemails older than that.
 
 The recording's row, its waveform and (unless ``retention_keeps_transcripts`` is off) its
 transcripts stay; each deletion is audited.
@@ -14,6 +15,7 @@ from pathlib import Path
 from sqlalchemy import delete
 
 from callcenter.recording.paths import raw_files
+from callcenter.recording.voicemails import expire_voicemails
 from callcenter.settings import AsteriskSettings, RecordingSettings
 from hcrm_core.actors import Actor
 from hcrm_core.db import Database
@@ -32,8 +34,8 @@ async def apply_retention(
     asterisk: AsteriskSettings,
     now: datetime | None = None,
 ) -> int:
-    """Delete expired audio, then expired call records (:func:`apply_record_retention`);
-    returns how many recordings lost their audio.
+    """Delete expired audio and after-hours voicemails, then expired call records
+    (:func:`apply_record_retention`); returns how many recordings lost their audio.
 
     ``asterisk`` maps the original MixMonitor files to this server's paths (they go too).
     """
@@ -41,6 +43,9 @@ async def apply_retention(
     days = settings.retention_days
     if days > 0:
         deleted = await _delete_expired_audio(settings, database, asterisk, days, now)
+        await expire_voicemails(
+            database, asterisk, before=now - timedelta(days=days), reason=f"retention {days} days"
+        )
     else:
         deleted = 0
     # After the audio: a call goes only once its recordings' audio has.

@@ -142,8 +142,11 @@ async def _start_parts(settings: Settings, life: Lifecycle, *, seed_demo: bool) 
     bus = EventBus()
     life.started("bus", bus.close)
     calls, call_log = await _start_call_tracking(settings, life, bus, database, patients)
-    # The slot horizon: extended now, before the IVR and the console, and nightly at 02:00.
-    await life.start("slot horizon", slots_plugin.start(SlotKeeper(database, policy)))
+    # The slot horizon: extended now, before the IVR and the console, and nightly at
+    # booking.nightly_at.
+    await life.start(
+        "slot horizon", slots_plugin.start(settings.booking, keeper=SlotKeeper(database, policy))
+    )
     # Built now, connected below: every subscriber is in place before its first event.
     ami = AmiBridge(settings.ami, bus)
     desk = await life.start(

@@ -1,4 +1,5 @@
-"""The slot horizon kept by the server: ``extend()`` at start-up and every night.
+"""The slot horizon kept by the server: ``extend()`` at start-up and every night at
+``booking.nightly_at`` (hospital time, default 02:00).
 
 The work is :class:`~hcrm_core.services.slot_keeper.SlotKeeper`'s; this part only decides
 when. The start-up run is awaited (a second or two for 30 doctors when the horizon is already
@@ -13,6 +14,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from datetime import time
 
+from callcenter.settings import BookingSettings
 from callcenter.tasks import BackgroundTasks
 from hcrm_core.errors import DomainError
 from hcrm_core.services.slot_keeper import NIGHTLY_AT, SlotKeeper, next_nightly_run
@@ -73,9 +75,10 @@ class SlotHorizon:
         return created
 
 
-async def start(keeper: SlotKeeper) -> SlotHorizon:
-    """Extend the horizon now, then keep it every night; the handle's ``stop()`` cancels the
-    job (an extension cut short rolls back whole: it is one transaction)."""
-    horizon = SlotHorizon(keeper)
+async def start(settings: BookingSettings, *, keeper: SlotKeeper) -> SlotHorizon:
+    """Extend the horizon now, then keep it every night at ``settings.nightly_at``; the
+    handle's ``stop()`` cancels the job (an extension cut short rolls back whole: it is one
+    transaction)."""
+    horizon = SlotHorizon(keeper, at=settings.nightly_time())
     await horizon.start()
     return horizon

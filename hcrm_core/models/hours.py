@@ -30,6 +30,8 @@ from hcrm_core.models.base_types import enum_type
 
 QUEUE_NAME_LENGTH = 64
 MINUTES_PER_DAY = 24 * 60
+# The file names of after-hours voicemails (the IVR records them; the recording slice seals them).
+VOICEMAIL_PREFIX = "after-hours-"
 
 
 class AfterHoursKind(StrEnum):
@@ -110,7 +112,9 @@ class AfterHoursRequest(Base):
     queue: Mapped[str] = mapped_column(String(QUEUE_NAME_LENGTH))
     caller_number: Mapped[str] = mapped_column(String(64), default="")
     patient_id: Mapped[int | None] = mapped_column(ForeignKey("patients.id"), index=True)
-    # The voicemail as Asterisk wrote it (absolute path, .wav); None for a callback.
+    # The voicemail: first as Asterisk wrote it (absolute path, .wav), then, once the recording
+    # processor has sealed it with the recording key, the encrypted copy (.wav.enc; see
+    # callcenter/recording/voicemails.py); None for a callback or once deleted.
     recording_path: Mapped[str | None] = mapped_column(String(300))
     linkedid: Mapped[str | None] = mapped_column(String(64))
     status: Mapped[AfterHoursStatus] = mapped_column(

@@ -7,11 +7,16 @@ A queue's members are agents named one by one, agents holding one of its skills,
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Final
 
 from sqlalchemy import Boolean, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hcrm_core.models.base import Base, UtcDateTime, utcnow
+
+# Where the dialplan sends inbound callers when the IVR server cannot be reached (rendered into
+# extensions.conf as callcenter.asterisk.const.FALLBACK_QUEUE): it must stay an active queue.
+FALLBACK_QUEUE: Final = "enquiries"
 
 
 class CallQueue(Base):
@@ -24,7 +29,7 @@ class CallQueue(Base):
     strategy: Mapped[str] = mapped_column(String(16), default="rrmemory")
     ring_timeout: Mapped[int] = mapped_column(Integer, default=15)
     wrapup_seconds: Mapped[int] = mapped_column(Integer, default=10)
-    # 0: callers wait as long as it takes. Past it: overflow (hangup | queue | voicemail).
+    # 0: callers wait as long as it takes. Past it: overflow (hangup | queue | message).
     max_wait_seconds: Mapped[int] = mapped_column(Integer, default=0)
     overflow: Mapped[str] = mapped_column(String(16), default="hangup")
     overflow_queue: Mapped[str | None] = mapped_column(String(32))

@@ -51,6 +51,8 @@ class DialogInfo:
     department_code: str | None
     # The appointment was cancelled (an ``appointment-changed`` call then says so).
     appointment_cancelled: bool = False
+    # The number dialled (E.164), kept on a callback request when the agents are closed.
+    phone: str = ""
 
 
 class AnswerService:
@@ -92,6 +94,7 @@ class AnswerService:
             appointment_starts_at=starts_at,
             department_code=department,
             appointment_cancelled=status == AppointmentStatus.CANCELLED,
+            phone=attempt.phone_e164,
         )
 
     async def record_answer(

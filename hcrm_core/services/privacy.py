@@ -1,14 +1,16 @@
 """A patient's rights over their data: everything held about them as one bundle, and erasure.
 
 :func:`export_patient` gathers the record, appointments, calls (with their raw events),
-recordings' metadata, transcripts, survey answers, complaints, follow-ups and the audit trail
-of who looked, and audits the export. Transcripts may be stored encrypted: the caller passes
-the function that opens them (the key is telephony's; hcrm_core never sees it).
+recordings' metadata, transcripts, survey answers, complaints, follow-ups, after-hours
+requests and the audit trail of who looked, and audits the export. Transcripts may be stored
+encrypted: the caller passes the function that opens them (the key is telephony's; hcrm_core
+never sees it).
 
 :func:`erase_patient` anonymises: rows that other records point to (the patient, calls,
 appointments, recordings) stay with every personal field blanked, rows that are only personal
 (phones, allergies, conditions, raw call events, transcripts, survey answers) are deleted,
-and the audio goes through the caller's ``remove_audio``. A legal hold on any of the
+and the audio goes through the caller's ``remove_audio`` (after-hours voicemails through
+``remove_voicemails``). A legal hold on any of the
 patient's recordings refuses the whole erasure. The audit log is append-only and is kept: the
 erasure's own row holds ids and counts, never the erased data.
 """
@@ -30,6 +32,7 @@ from hcrm_core.actors import Actor
 from hcrm_core.db import Database
 from hcrm_core.errors import Conflict, PatientNotFound
 from hcrm_core.models import (
+    AfterHoursRequest,
     Appointment,
     AppointmentStatus,
     AttemptStatus,
@@ -55,6 +58,8 @@ from hcrm_core.services.audit import add_audit, record_audit
 
 Decrypt = Callable[[str], str]
 RemoveAudio = Callable[[Sequence[Recording]], Awaitable[None]]
+# Deletes the after-hours voicemails stored at these paths (AfterHoursRequest.recording_path).
+RemoveFiles = Callable[[Sequence[str]], Awaitable[None]]
 
 EXPORT_FORMAT = "hcrm-patient-export/1"
 ERASED = "[erased]"
@@ -140,6 +145,9 @@ async def export_patient(
             ),
             "complaints": await _rows(session, Complaint, Complaint.created_at, patient_id),
             "follow_ups": await _rows(session, FollowUpTask, FollowUpTask.created_at, patient_id),
+            "after_hours_requests": await _rows(
+                session, AfterHoursRequest, AfterHoursRequest.created_at, patient_id
+            ),
             "audit": await _rows(session, AuditEvent, AuditEvent.at, patient_id),
         }
     counts = {name: len(value) for name, value in bundle.items() if isinstance(value, list)}
@@ -240,16 +248,18 @@ async def erase_patient(
     patient_id: int,
     *,
     remove_audio: RemoveAudio | None = None,
+    remove_voicemails: RemoveFiles | None = None,
 ) -> Erasure:
     """Anonymise the patient and delete what is only personal, in one transaction.
 
     Raises ErasureRefused (nothing changed; the refusal is audited) while a legal hold
     covers any of their recordings, PatientNotFound for an unknown id. ``remove_audio`` is
     given the recordings whose files must go, inside the transaction: if it fails, nothing
-    in the database changes."""
+    in the database changes. ``remove_voicemails`` likewise deletes their after-hours
+    voicemails (the requests stay, without number or recording)."""
     try:
         async with database.transaction() as session:
-            return await _erase(session, actor, patient_id, remove_audio)
+            return await _erase(session, actor, patient_id, remove_audio, remove_voicemails)
     except ErasureRefused as refused:
         await record_audit(
             database,
@@ -264,7 +274,11 @@ async def erase_patient(
 
 
 async def _erase(
-    session: AsyncSession, actor: Actor, patient_id: int, remove_audio: RemoveAudio | None
+    session: AsyncSession,
+    actor: Actor,
+    patient_id: int,
+    remove_audio: RemoveAudio | None,
+    remove_voicemails: RemoveFiles | None,
 ) -> Erasure:
     patient = await _patient(session, patient_id)
     recordings = list(await session.scalars(_recordings_of(patient_id).with_for_update()))
@@ -279,6 +293,9 @@ async def _erase(
     if remove_audio is not None and recordings:
         await remove_audio(recordings)
     counts.update(await _erase_recordings(session, recordings))
+    counts["after_hours_requests"] = await _erase_after_hours(
+        session, patient_id, remove_voicemails
+    )
     counts.update(await _erase_calls(session, patient_id))
     counts.update(await _erase_outreach(session, patient_id))
     counts["appointments_cancelled"] = await _cancel_future_appointments(session, patient_id)
@@ -340,6 +357,25 @@ async def _erase_recordings(
         recording.peaks = []
         recording.error = None
     return {"recordings": len(ids), "transcripts": _count(transcripts)}
+
+
+async def _erase_after_hours(
+    session: AsyncSession, patient_id: int, remove_voicemails: RemoveFiles | None
+) -> int:
+    requests = list(
+        await session.scalars(
+            select(AfterHoursRequest)
+            .where(AfterHoursRequest.patient_id == patient_id)
+            .with_for_update()
+        )
+    )
+    voicemails = [r.recording_path for r in requests if r.recording_path]
+    if remove_voicemails is not None and voicemails:
+        await remove_voicemails(voicemails)
+    for request in requests:
+        request.caller_number = ""
+        request.recording_path = None
+    return len(requests)
 
 
 async def _erase_calls(session: AsyncSession, patient_id: int) -> dict[str, int]:

@@ -3,8 +3,9 @@
 Every change is one transaction with its audit row. The rules an Asterisk configuration and the
 IVR rely on are checked here, each refusal naming the field: a queue name Asterisk accepts (it
 becomes a queues.conf section and a dialplan extension), one of Asterisk's strategies, an IVR
-key no other active queue uses, an overflow queue that exists, and no active queue without
-members (nobody would ever answer it).
+key no other active queue uses, an overflow queue that exists, no active queue without
+members (nobody would ever answer it), and the dialplan's fallback queue (``FALLBACK_QUEUE``,
+where callers go when the IVR server is unreachable) kept active.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from hcrm_core.actors import Actor
 from hcrm_core.db import Database
 from hcrm_core.errors import DuplicateRecord, NotFound, ValidationFailed
 from hcrm_core.models import AuditAction, CallQueue, QueueAgent, QueueSkill, Skill, User, UserSkill
+from hcrm_core.models.queues import FALLBACK_QUEUE
 from hcrm_core.services.audit import add_audit
 
 # Asterisk 22's queue strategies (queues.conf.sample).
@@ -33,12 +35,14 @@ STRATEGIES: Final = (
     "linear",
     "wrandom",
 )
-# hangup: a message, then the call ends; queue: on to overflow_queue.
-OVERFLOWS: Final = ("hangup", "queue")
+# hangup: a message, then the call ends; queue: on to overflow_queue; message: the IVR's
+# "leave a message / call me back" menu (an after-hours request of the same kind, for this queue).
+OVERFLOWS: Final = ("hangup", "queue", "message")
 # 1 and 2 are the main menu's own (book, review); 0 is the agent key, pressed anywhere.
 MENU_DIGITS: Final = ("0", "3", "4", "5", "6", "7", "8", "9")
-# queues.conf's own section, and the dialplan's extension for callers leaving a queue.
-RESERVED_NAMES: Final = frozenset({"general", "after-queue"})
+# queues.conf's own section, and the dialplan's extensions for callers leaving a queue and for
+# the message overflow (callcenter.asterisk.const.QUEUE_OVERFLOW_MESSAGE).
+RESERVED_NAMES: Final = frozenset({"general", "after-queue", "leave-message"})
 _NAME = re.compile(r"[a-z][a-z0-9_-]{1,31}")
 _SKILL = re.compile(r"[a-z0-9][a-z0-9 _-]{0,39}")
 _LIMITS: Final = {
@@ -224,7 +228,7 @@ async def update_queue(
         row = await _find(session, name)
         before = (await _members_of(session, [row.id])).get(row.id, Members(row.everyone))
         changed = {k: v for k, v in given.items() if getattr(row, k) != v}
-        if changes.overflow == "hangup" and row.overflow_queue is not None:
+        if changes.overflow in ("hangup", "message") and row.overflow_queue is not None:
             changed["overflow_queue"] = None
         for key, value in changed.items():
             setattr(row, key, value)
@@ -341,6 +345,12 @@ async def _check(session: AsyncSession, row: CallQueue, members: Members) -> Non
         )
         if other is not None:
             raise ValidationFailed("menu_digit", f"key {row.menu_digit} already leads to {other}")
+    if row.name == FALLBACK_QUEUE and not row.active:
+        raise ValidationFailed(
+            "active",
+            f"{FALLBACK_QUEUE} stays active: the dialplan sends callers there when the IVR "
+            "server cannot be reached",
+        )
     if row.active and members.empty:
         raise ValidationFailed("members", "an active queue needs agents, skills or everyone")
 
@@ -350,6 +360,10 @@ async def _check_overflow(session: AsyncSession, row: CallQueue) -> None:
         raise ValidationFailed("overflow", f"choose one of: {', '.join(OVERFLOWS)}")
     if row.overflow != "queue":
         row.overflow_queue = None
+        if row.overflow == "message" and row.max_wait_seconds == 0:
+            raise ValidationFailed(
+                "max_wait_seconds", "set a maximum wait for the message overflow to apply"
+            )
         return
     target = row.overflow_queue
     if not target or target == row.name:

@@ -11,11 +11,14 @@ from typing import Any
 
 from aiohttp import web
 
+from hcrm_core.errors import ValidationFailed
 from hcrm_core.models import Appointment, AuditAction, Channel
 from hcrm_core.services.appointments import BookingRequest
 from hcrm_core.services.audit import record_audit
 from hcrm_core.services.scheduling import FreeSlot
-from web_console.access import STAFF, actor_for, allow
+from web_console.access import STAFF, SUPERVISORS, actor_for, allow, require_session
+from web_console.doctors_fields import department_json
+from web_console.errors import error_body
 from web_console.json_body import read_body
 from web_console.keys import APPOINTMENTS, DATABASE, PATIENTS, SCHEDULING, SETTINGS
 from web_console.timefmt import format_datetime
@@ -62,11 +65,23 @@ def _appointment_id(request: web.Request) -> int:
 @routes.get(f"{PREFIX}/departments")
 @allow(STAFF)
 async def departments(request: web.Request) -> web.Response:
-    only_params(request, set())
-    rows = await request.app[SCHEDULING].list_departments()
-    return web.json_response(
-        {"departments": [{"id": d.id, "code": d.code, "name": d.name} for d in rows]}
-    )
+    """The active departments (id, code, name) for everyone; with ``active=true|false|all``
+    (supervisors and admins) the chosen ones with every field of ``GET /departments/{id}``."""
+    only_params(request, {"active"})
+    wanted = request.query.get("active")
+    if wanted is None:
+        rows = await request.app[SCHEDULING].list_departments()
+        return web.json_response(
+            {"departments": [{"id": d.id, "code": d.code, "name": d.name} for d in rows]}
+        )
+    if wanted not in ("true", "false", "all"):
+        raise ValidationFailed("active", "use true, false or all")
+    if require_session(request).role not in SUPERVISORS:
+        message = "only supervisors and admins list departments by activity"
+        return web.json_response(error_body("forbidden", message, "active"), status=403)
+    rows = await request.app[SCHEDULING].list_departments(active_only=False)
+    chosen = [d for d in rows if wanted == "all" or d.active == (wanted == "true")]
+    return web.json_response({"departments": [department_json(d) for d in chosen]})
 
 
 @routes.get(f"{PREFIX}/slots")

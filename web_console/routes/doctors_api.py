@@ -3,8 +3,9 @@
 Admins change departments, doctors and weekly sessions; supervisors read everything and keep
 exceptions (leave, sick days, extra sessions). A change that moves a doctor's bookable time
 answers with ``affected_appointments``: the booked appointments it left in conflict, to be
-moved or cancelled at /admin/schedule-conflicts. The list of active departments for everyone
-is ``GET /api/v1/departments`` (routes/appointments_api.py).
+moved or cancelled at /admin/schedule-conflicts. The departments' list,
+``GET /api/v1/departments`` (the active ones for everyone; ``?active=true|false|all`` with
+every field for supervisors and admins), is routes/appointments_api.py's.
 """
 
 from __future__ import annotations

@@ -4,21 +4,23 @@ holidays and what a closed queue offers, and see the after-hours requests caller
 Plain forms: each save is one change through :mod:`hcrm_core.services.opening_hours` (one
 transaction, audited); a refusal comes back on the page with the message beside its field.
 A week is typed one line per day (``08:00-12:00, 13:00-18:00``; empty: closed that day; every
-day empty: always open). A voicemail plays from ``/admin/hours/requests/<id>/audio`` (audited).
+day empty: always open). A voicemail plays from ``/admin/hours/requests/<id>/audio`` (audited;
+decrypted while it streams once the recording processor has sealed it).
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
 from datetime import UTC, date, datetime
-from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 from sqlalchemy import select
 
-from callcenter.ivr.flows.after_hours import VOICEMAIL_PREFIX
 from callcenter.ivr.flows.main_menu import AGENT_QUEUE
+from callcenter.recording.crypto import RecordingCipher
+from callcenter.recording.voicemails import VoicemailFile, voicemail_file
 from hcrm_core.errors import ValidationFailed
 from hcrm_core.models import AuditAction, Patient
 from hcrm_core.services.audit import record_audit
@@ -35,6 +37,7 @@ from web_console.access import SUPERVISORS, actor_for, allow
 from web_console.keys import SETTINGS
 from web_console.pages import render
 from web_console.routes.hours_api import hours_service
+from web_console.routes.recordings_media import byte_range
 from web_console.views import id_from
 
 routes = web.RouteTableDef()
@@ -212,13 +215,18 @@ async def remove_holiday(request: web.Request) -> web.Response:
 @routes.get(f"{PAGE}/requests/{{request_id}}/audio")
 @allow(SUPERVISORS)
 async def voicemail_audio(request: web.Request) -> web.StreamResponse:
-    """A voicemail's sound file (the path Asterisk wrote, found in our view of the directory)."""
+    """A voicemail's sound: the sealed copy decrypted as it streams, or the WAV Asterisk wrote
+    (found in our view of the recordings directory) until the processor has sealed it."""
     request_id = id_from(request.match_info["request_id"], "request_id")
     hours = hours_service(request)
     row = await hours.request(request_id)
-    path = _local_path(request, row.recording_path)
-    if path is None or not path.is_file():
+    settings = request.app[SETTINGS]
+    found = voicemail_file(row.recording_path, settings.asterisk)
+    if found is None or not await asyncio.to_thread(found.path.is_file):
         raise web.HTTPNotFound(text="no recording for this request")
+    cipher = RecordingCipher.from_setting(settings.recording.key.get_secret_value())
+    if found.sealed and cipher is None:
+        raise web.HTTPNotFound(text="the recording key is not configured")
     await record_audit(
         hours.database,
         actor_for(request),
@@ -227,19 +235,28 @@ async def voicemail_audio(request: web.Request) -> web.StreamResponse:
         request_id,
         patient_id=row.patient_id,
     )
-    return web.FileResponse(path, headers={"Content-Type": "audio/wav"})
+    if found.sealed and cipher is not None:
+        return await _stream_sealed(request, found, cipher)
+    return web.FileResponse(found.path, headers={"Content-Type": "audio/wav"})
 
 
-def _local_path(request: web.Request, recorded: str | None) -> Path | None:
-    """Where this server finds a voicemail Asterisk wrote: only our own after-hours files,
-    directly in the recordings directory."""
-    if recorded is None:
-        return None
-    asterisk = request.app[SETTINGS].asterisk
-    where = Path(recorded)
-    if str(where.parent) != str(asterisk.recordings_asterisk_path):
-        return None
-    if not where.name.startswith(VOICEMAIL_PREFIX) or where.suffix != ".wav":
-        return None
-    local = asterisk.recordings_local_path or Path(str(asterisk.recordings_asterisk_path))
-    return local / where.name
+async def _stream_sealed(
+    request: web.Request, found: VoicemailFile, cipher: RecordingCipher
+) -> web.StreamResponse:
+    """Decrypted chunk by chunk off the loop (byte ranges served); nothing plain on disk."""
+    size = await asyncio.to_thread(cipher.plaintext_size, found.path)
+    wanted = byte_range(request.headers.get("Range"), size)
+    start, end = wanted or (0, size)
+    response = web.StreamResponse(status=206 if wanted else 200)
+    response.content_type = "audio/wav"
+    response.content_length = end - start
+    response.headers["Accept-Ranges"] = "bytes"
+    response.headers["Cache-Control"] = "no-store"
+    if wanted:
+        response.headers["Content-Range"] = f"bytes {start}-{end - 1}/{size}"
+    await response.prepare(request)
+    chunks = cipher.decrypt_range(found.path, start, end)
+    while (chunk := await asyncio.to_thread(next, chunks, None)) is not None:
+        await response.write(chunk)
+    await response.write_eof()
+    return response

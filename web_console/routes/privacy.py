@@ -9,6 +9,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from callcenter.recording.privacy import audio_remover, transcript_decrypter
+from callcenter.recording.voicemails import voicemail_remover
 from hcrm_core.errors import ValidationFailed
 from hcrm_core.services.privacy import ErasureRefused, erase_patient, export_json, export_patient
 from web_console.access import ADMINS, actor_for, allow
@@ -61,6 +62,7 @@ async def erase(request: web.Request) -> web.Response:
             actor_for(request),
             patient_id,
             remove_audio=audio_remover(settings.asterisk),
+            remove_voicemails=voicemail_remover(settings.asterisk),
         )
     except ErasureRefused as refused:
         response = error_body(refused.code, refused.message)

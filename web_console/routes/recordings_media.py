@@ -31,7 +31,7 @@ _RANGE = re.compile(r"^bytes=(\d{0,15})-(\d{0,15})$", re.ASCII)
 _PLAIN_CHUNK = 64 * 1024
 
 
-def _byte_range(header: str | None, size: int) -> tuple[int, int] | None:
+def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
     """(start, end exclusive) of a single-range request; None for the whole file."""
     if not header:
         return None
@@ -77,7 +77,7 @@ async def _stream(
         raise AudioUnavailable("the recording key is not configured")
     opened = cipher if recording.audio_encrypted else None
     size = await asyncio.to_thread(_size, path, opened)
-    wanted = None if download else _byte_range(request.headers.get("Range"), size)
+    wanted = None if download else byte_range(request.headers.get("Range"), size)
     start, end = wanted or (0, size)
     response = web.StreamResponse(status=206 if wanted else 200)
     response.content_type = MEDIA_TYPES.get(

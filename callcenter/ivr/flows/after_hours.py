@@ -17,7 +17,7 @@ import enum
 import logging
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import PurePosixPath
 
@@ -28,6 +28,7 @@ from callcenter.agi.localised import LocalisedIvr
 from callcenter.ivr import after_hours_prompts as closed
 from callcenter.ivr import prompts
 from hcrm_core.models import AfterHoursKind, utcnow
+from hcrm_core.models.hours import VOICEMAIL_PREFIX
 from hcrm_core.services.opening_hours import ClosedOptions, OpeningHoursService
 
 _LOG = logging.getLogger(__name__)
@@ -38,7 +39,6 @@ VOICEMAIL_KEY = "1"
 CALLBACK_KEY = "2"
 MESSAGE_MAX_MS = 120_000
 MESSAGE_SILENCE_S = 5
-VOICEMAIL_PREFIX = "after-hours-"
 
 
 class ClosedChoice(enum.Enum):
@@ -108,7 +108,9 @@ def _next_opening(opening: datetime | None, timezone: str) -> list[Segment]:
     return [closed.OPENS_AT, SayDateTime(opening, timezone), closed.OPENS_AFTER]
 
 
-async def _closed_menu(ivr: LocalisedIvr, options: ClosedOptions) -> ClosedChoice | None:
+async def _closed_menu(
+    ivr: LocalisedIvr, options: ClosedOptions, callback_for: str = closed.CALLBACK_FOR
+) -> ClosedChoice | None:
     """The offered choices, or None when nothing is offered or the caller gave up."""
     segments: list[Segment] = []
     keys: dict[str, ClosedChoice] = {}
@@ -119,7 +121,7 @@ async def _closed_menu(ivr: LocalisedIvr, options: ClosedOptions) -> ClosedChoic
         segments += [closed.VOICEMAIL_FOR, prompts.PRESS[int(VOICEMAIL_KEY)]]
         keys[VOICEMAIL_KEY] = ClosedChoice.VOICEMAIL
     if options.callback:
-        segments += [closed.CALLBACK_FOR, prompts.PRESS[int(CALLBACK_KEY)]]
+        segments += [callback_for, prompts.PRESS[int(CALLBACK_KEY)]]
         keys[CALLBACK_KEY] = ClosedChoice.CALLBACK
     if not keys:
         return None
@@ -172,3 +174,20 @@ async def _request(
     _LOG.info(
         "after-hours %s request %d stored (linkedid=%s)", kind.value, row.id, ivr.call.linkedid
     )
+
+
+async def message_menu(
+    ivr: LocalisedIvr, services: AfterHoursServices, queue: str
+) -> ClosedChoice | None:
+    """A queue's message overflow (``flows/overflow.py``): this branch's 1 leave a message and
+    2 be called back, as the queue's closed options allow, stored as the same after-hours
+    requests for ``queue``. No emergency key and no opening time: the queue is open, only
+    nobody answered in time."""
+    options = replace(await services.hours.options(queue), emergency_digit=None)
+    choice = await _closed_menu(ivr, options, callback_for=closed.OVERFLOW_CALLBACK_FOR)
+    if choice is ClosedChoice.VOICEMAIL:
+        await _voicemail(ivr, services, queue)
+    elif choice is ClosedChoice.CALLBACK:
+        await _request(ivr, services, queue, AfterHoursKind.CALLBACK)
+        await ivr.play(closed.OVERFLOW_CALLBACK_SAVED)
+    return choice

@@ -189,7 +189,8 @@ def test_line_breaks_in_header_values_are_refused() -> None:
         AmiAction({"Action": "Originate", "CallerID": "x\r\nAction: Hangup"})
 
 
-def test_action_repr_hides_the_secret() -> None:
+async def test_action_repr_hides_the_secret() -> None:
+    # Actions are made on the running loop (panoramisk asks for it), as in the server.
     action = AmiAction({"Action": "Login", "Username": "u", "Secret": "hunter2"})
     assert "hunter2" not in repr(action)
 

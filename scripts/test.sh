@@ -20,10 +20,4 @@ mypy
 echo "== import contracts (pyproject.toml [tool.importlinter], docs/architecture.md)"
 lint-imports --no-cache
 echo "== pytest"
-# Two workers: the Asterisk tests in one serial group (tests/conftest.py), the rest beside them.
-# CALLCENTER_TEST_WORKERS=0 runs everything in this process.
-workers=${CALLCENTER_TEST_WORKERS:-2}
-if [[ $workers == 0 ]]; then
-    exec pytest "$@"
-fi
-exec pytest -n "$workers" --dist loadgroup "$@"
+exec pytest "$@"

@@ -124,17 +124,3 @@ async def database(
     finally:
         await db.dispose()
         await _drop_pg(base_url, name)
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Every test on the real Asterisk runs in one serial group (``-n 2 --dist loadgroup``).
-
-    The real-time call tests mostly wait on the PBX, so the rest of the suite runs beside them
-    on the other worker; within the group they keep one order and one Asterisk, and the fault
-    tests that stop or kill it never overlap a call test.
-    """
-    for item in items:
-        if item.get_closest_marker("asterisk") or "asterisk_sandbox" in getattr(
-            item, "fixturenames", ()
-        ):
-            item.add_marker(pytest.mark.xdist_group("asterisk"))

@@ -38,6 +38,18 @@ def require_or_skip(reason: str) -> NoReturn:
     pytest.skip(reason)
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test that uses the sandbox carries the ``asterisk`` mark (runs before ``-m``).
+
+    ``scripts/test.sh`` runs the marked tests in a pytest process of their own, beside the rest.
+    """
+    for item in items:
+        uses_sandbox = "asterisk_sandbox" in getattr(item, "fixturenames", ())
+        if uses_sandbox and item.get_closest_marker("asterisk") is None:
+            item.add_marker(pytest.mark.asterisk)
+
+
 @pytest.fixture(scope="session")
 def policy() -> BookingPolicy:
     return BookingPolicy(

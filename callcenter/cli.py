@@ -240,36 +240,38 @@ def demo(ctx: click.Context, mean_gap: float, no_callers: bool) -> None:
     """Run the whole product on the sandboxed Asterisk, with simulated patients calling in.
 
     Starts the sandbox (root only; any other Asterisk is refused), migrates and seeds the
-    database when empty, creates the demo users, renders the prompts, then serves the console
-    while simulated patients book through the IVR or ask for an agent.
+    database when empty, creates the demo users and campaigns, renders the prompts, then serves
+    the console while simulated patients book through the IVR, ask for an agent and answer the
+    campaigns' calls. Ctrl-C stops the calls and the sandbox Asterisk (unless a test session
+    is using it).
     """
+    import time
+
     import uvloop
 
+    from callcenter.agi.prompt_audio import sounds_language_dir
     from callcenter.asterisk.sandbox import AsteriskSandbox
+    from callcenter.demo import voices
     from callcenter.demo.callers import StreamSettings
     from callcenter.demo.run import (
         DemoRefused,
         demo_background,
+        demo_campaigns,
         demo_settings,
         demo_users,
+        describe_campaigns,
         describe_logins,
+        describe_tries,
+        release_sandbox,
         require_sandbox,
     )
     from callcenter.ivr.cli import build
+    from callcenter.outbound.cli import build_campaign_prompts
     from callcenter.server.root import Server
     from callcenter.server.run import run_server
 
-    settings = demo_settings(_load(ctx))
-    ctx.obj["settings"] = settings  # the steps invoked below run with the demo's settings
-    try:
-        click.echo(require_sandbox(settings, AsteriskSandbox(settings, progress=click.echo)))
-    except DemoRefused as exc:
-        raise click.ClickException(str(exc)) from exc
-    ctx.invoke(seed, demo=True, patients=5000, rng_seed=2026, if_empty=True)
-    logins = asyncio.run(demo_users(settings))
-    ctx.invoke(build, out_dir=None, sandbox=True, languages=(), no_database=False)
-    click.echo(describe_logins(settings, logins))
     stream = StreamSettings(mean_gap_seconds=mean_gap)
+    started = time.monotonic()
 
     async def callers(server: Server) -> None:
         await demo_background(
@@ -278,9 +280,34 @@ def demo(ctx: click.Context, mean_gap: float, no_callers: bool) -> None:
             database=server.database,
             agents=server.desk.agents,
             stream=stream,
+            started=started,
         )
 
-    uvloop.run(run_server(settings, background=None if no_callers else callers))
+    settings = demo_settings(_load(ctx))
+    ctx.obj["settings"] = settings  # the steps invoked below run with the demo's settings
+    box = AsteriskSandbox(settings, progress=click.echo)
+    try:
+        click.echo(require_sandbox(settings, box))
+    except DemoRefused as exc:
+        raise click.ClickException(str(exc)) from exc
+    try:
+        ctx.invoke(seed, demo=True, patients=5000, rng_seed=2026, if_empty=True)
+        logins = asyncio.run(demo_users(settings))
+        campaigns = asyncio.run(demo_campaigns(settings))
+        ctx.invoke(build, out_dir=None, sandbox=True, languages=(), no_database=False)
+        ctx.invoke(build_campaign_prompts, sandbox=True)
+        voices.render(sounds_language_dir(settings, sandbox=True))
+        click.echo(describe_logins(settings, logins))
+        click.echo(describe_campaigns(settings, campaigns))
+        click.echo(describe_tries(settings))
+        click.echo(
+            f"prepared in {time.monotonic() - started:.0f} s; starting the server (the log says "
+            "'demo: live' when calls flow); Ctrl-C stops it"
+        )
+        uvloop.run(run_server(settings, background=None if no_callers else callers))
+    finally:
+        # Nothing of the demo lingers for the tests or the next run (docs/supervisor_board.md).
+        click.echo(release_sandbox(box))
 
 
 def _safe_url(url: str) -> str:
@@ -313,6 +340,9 @@ def _register_optional_groups() -> None:
     from callcenter.slots.cli import slots
 
     cli.add_command(slots)
+    from callcenter.calls.cli import reports
+
+    cli.add_command(reports)
 
 
 _register_optional_groups()

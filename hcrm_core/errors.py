@@ -57,6 +57,18 @@ class ValidationFailed(DomainError):
         self.field = field
 
 
+class FieldErrors(ValidationFailed):
+    """Several fields break rules at once: ``errors`` maps each field to its message, so a
+    form can show them all together. ``field`` and ``message`` are the first of them."""
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        if not errors:
+            raise ValueError("FieldErrors needs at least one field")
+        field, message = next(iter(errors.items()))
+        super().__init__(field, message)
+        self.errors = dict(errors)
+
+
 class Conflict(DomainError):
     code = "conflict"
     http_status = 409

@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(debootstrap debian-archive-keyring ffmpeg espeak-ng chromium)
+APT_PACKAGES=(debootstrap debian-archive-keyring ffmpeg espeak-ng chromium fonts-noto-cjk)
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do

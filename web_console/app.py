@@ -32,6 +32,7 @@ from web_console.keys import (
     BUS,
     CALL_LOG,
     CALLS,
+    CAMPAIGN_PROMPTS,
     CAMPAIGNS,
     DATABASE,
     DESK,
@@ -51,7 +52,9 @@ from web_console.routes import (
     auth,
     calls_api,
     campaigns,
+    complaints_api,
     desk,
+    desk_call,
     doctors_admin,
     health,
     home,
@@ -63,10 +66,15 @@ from web_console.routes import (
     queues_api,
     recordings,
     recordings_media,
+    reports,
+    reports_api,
     schedule_conflicts,
     supervisor,
+    tasks_api,
     users_admin,
     users_api,
+    wallboard,
+    work_pages,
 )
 from web_console.sessions import Clock, SessionStore
 from web_console.throttle import LoginThrottle
@@ -119,7 +127,7 @@ def create_app(
     env.globals["labels_json"] = labels.labels_json()
     for module in (health, auth, home, patients, supervisor, api, ws):
         app.add_routes(module.routes)
-    for module in (desk, appointments_api, calls_api):
+    for module in (desk, desk_call, appointments_api, calls_api):
         app.add_routes(module.routes)
     app.add_routes([*recordings.routes, *recordings_media.routes])
     app.add_routes(campaigns.routes)
@@ -129,6 +137,8 @@ def create_app(
     app.add_routes([*account.routes, *users_admin.routes, *users_api.routes])
     app.add_routes([*queues_admin.routes, *queues_api.routes])  # queues as data
     app.add_routes([*hours_admin.routes, *hours_api.routes])  # opening hours, holidays
+    app.add_routes([*reports.routes, *reports_api.routes, *wallboard.routes])  # reports
+    app.add_routes([*tasks_api.routes, *complaints_api.routes, *work_pages.routes])  # inbox
     app.router.add_static("/static", STATIC)
     return app
 
@@ -146,6 +156,7 @@ def _store_deps(app: web.Application, deps: ConsoleDeps) -> None:
     app[BOARD] = deps.board
     app[MONITORING] = deps.monitoring
     app[CAMPAIGNS] = deps.campaigns
+    app[CAMPAIGN_PROMPTS] = deps.campaign_prompts
     app[AMI_HEALTH] = deps.ami_health
     app[AGI_HEALTH] = deps.agi_health
     app[RECORDINGS_HEALTH] = deps.recordings_health

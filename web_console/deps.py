@@ -19,6 +19,7 @@ from callcenter.bus import EventBus
 from callcenter.calls.call_log import CallLogWriter
 from callcenter.calls.tracker import CallTracker
 from callcenter.monitoring.services import MonitorService
+from callcenter.outbound.question_prompts import QuestionPrompts
 from callcenter.settings import Settings
 from hcrm_core.db import Database
 from hcrm_core.services.appointments import AppointmentService
@@ -53,3 +54,5 @@ class ConsoleDeps:
     agi_health: HealthSource
     # The recording processor: running, encrypting, or refused (a missing or wrong key).
     recordings_health: HealthSource
+    # Renders a saved campaign's question prompts (None: no sounds directory to write to).
+    campaign_prompts: QuestionPrompts | None = None

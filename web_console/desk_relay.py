@@ -48,6 +48,7 @@ def desk_state(app: web.Application, username: str) -> dict[str, Any]:
         "complaint_categories": list(CATEGORIES),
         "telephony": {"connected": health["connected"], "ready": health["asterisk_ready"]},
         "server_time": time.time(),
+        "wrapup_max_seconds": desk.agents.wrapup_max_seconds,
     }
 
 

@@ -11,7 +11,7 @@ import traceback
 
 from aiohttp import web
 
-from hcrm_core.errors import DomainError, ValidationFailed
+from hcrm_core.errors import DomainError, FieldErrors, ValidationFailed
 from web_console.access import Handler, is_api
 from web_console.pages import render
 
@@ -35,7 +35,10 @@ def error_body(code: str, message: str, field: str | None = None) -> dict[str, s
 def _domain_response(request: web.Request, exc: DomainError) -> web.StreamResponse:
     field = exc.field if isinstance(exc, ValidationFailed) else None
     if is_api(request):
-        return web.json_response(error_body(exc.code, exc.message, field), status=exc.http_status)
+        body: dict[str, object] = {**error_body(exc.code, exc.message, field)}
+        if isinstance(exc, FieldErrors):
+            body["fields"] = exc.errors  # every field at fault, for a form to show at once
+        return web.json_response(body, status=exc.http_status)
     return render(
         request,
         "error.html",

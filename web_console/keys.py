@@ -17,6 +17,7 @@ from callcenter.bus import EventBus
 from callcenter.calls.call_log import CallLogWriter
 from callcenter.calls.tracker import CallTracker
 from callcenter.monitoring.services import MonitorService
+from callcenter.outbound.question_prompts import QuestionPrompts
 from callcenter.settings import Settings
 from hcrm_core.db import Database
 from hcrm_core.services.appointments import AppointmentService
@@ -43,6 +44,7 @@ CALL_LOG: web.AppKey[CallLogWriter] = web.AppKey("call_log", CallLogWriter)
 BOARD: web.AppKey[BoardService] = web.AppKey("supervisor_board", BoardService)
 MONITORING: web.AppKey[MonitorService] = web.AppKey("monitoring", MonitorService)
 CAMPAIGNS: web.AppKey[CampaignService] = web.AppKey("campaigns", CampaignService)
+CAMPAIGN_PROMPTS: web.AppKey[QuestionPrompts | None] = web.AppKey("campaign_prompts")
 AMI_HEALTH: web.AppKey[HealthSource] = web.AppKey("ami_health")
 AGI_HEALTH: web.AppKey[HealthSource] = web.AppKey("agi_health")
 RECORDINGS_HEALTH: web.AppKey[HealthSource] = web.AppKey("recordings_health")

@@ -10,8 +10,10 @@ from web_console.openapi_hours import add_hours_paths
 from web_console.openapi_privacy import add_privacy_paths
 from web_console.openapi_queues import add_queues_paths
 from web_console.openapi_recordings import add_recordings_paths
+from web_console.openapi_reports import add_reports_paths
 from web_console.openapi_slots import add_slots_paths
 from web_console.openapi_users import add_users_paths
+from web_console.openapi_work import add_work_paths
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
 
@@ -45,6 +47,11 @@ _SCHEMAS: dict[str, Any] = {
             "error": {"type": "string", "examples": ["invalid", "patient_not_found"]},
             "message": {"type": "string"},
             "field": {"type": ["string", "null"], "description": "the bad field, if one"},
+            "fields": {
+                "type": "object",
+                "additionalProperties": {"type": "string"},
+                "description": "when several fields are bad at once: each with its message",
+            },
         },
     },
     "PatientSummary": {
@@ -180,6 +187,8 @@ def openapi_document() -> dict[str, Any]:
     add_queues_paths(document)  # call queues and skills (web_console/openapi_queues.py)
     add_slots_paths(document)  # schedule conflicts (web_console/openapi_slots.py)
     add_hours_paths(document)  # opening hours, holidays (web_console/openapi_hours.py)
+    add_reports_paths(document)  # reports (web_console/openapi_reports.py)
     # The agent desk, appointments, calls and complaints (web_console/openapi_desk.py).
     # Doctors and departments last: they add POST to the desk's /api/v1/departments.
-    return add_doctors_paths(add_privacy_paths(add_recordings_paths(add_desk_paths(document))))
+    document = add_doctors_paths(add_privacy_paths(add_recordings_paths(add_desk_paths(document))))
+    return add_work_paths(document)  # tasks, complaints (web_console/openapi_work.py)

@@ -196,6 +196,14 @@ DESK_PATHS: dict[str, Any] = {
             "Resume taking calls", {**_DESK, **_errors(401, 403, 409, 503)}, requestBody=_EMPTY
         )
     },
+    "/api/v1/desk/wrap-up/finish": {
+        "post": _op(
+            "End a wrap-up that has no pop left to save (a call with a pop ends it by its "
+            "disposition)",
+            {**_DESK, **_errors(401, 403, 409, 422)},
+            requestBody=_EMPTY,
+        )
+    },
     "/api/v1/desk/dial": {
         "post": _op(
             "Click-to-dial: ring your phone, then the number, with the hospital's caller ID",
@@ -204,6 +212,125 @@ DESK_PATHS: dict[str, Any] = {
                 **_errors(401, 403, 409, 422, 503),
             },
             requestBody=_body({"number": _STR}, ["number"]),
+        )
+    },
+    "/api/v1/desk/call/hangup": {
+        "post": _op(
+            "Hang up your current call (for everyone on it); audited",
+            {
+                **_ok({"type": "object"}, "Done by Asterisk", 200),
+                **_errors(401, 403, 409, 422, 503),
+            },
+            requestBody=_body({}, []),
+        )
+    },
+    "/api/v1/desk/call/hold": {
+        "post": _op(
+            "Put your current call on hold: the caller hears music; audited. "
+            "409 call_gone when the caller has just hung up",
+            {
+                **_ok({"type": "object"}, "Done by Asterisk", 200),
+                **_errors(401, 403, 409, 422, 503),
+            },
+            requestBody=_body({}, []),
+        )
+    },
+    "/api/v1/desk/call/resume": {
+        "post": _op(
+            "Take your held call back (bridge the caller and your phone again); audited",
+            {
+                **_ok({"type": "object"}, "Done by Asterisk", 200),
+                **_errors(401, 403, 409, 422, 503),
+            },
+            requestBody=_body({}, []),
+        )
+    },
+    "/api/v1/desk/call/transfer": {
+        "post": _op(
+            "Blind transfer of your current call: kind queue, agent (a login) or number; the "
+            "caller keeps the same Linkedid, recording and call record. 422 (field target) for "
+            "an unknown queue, an agent who is not ready, a number that cannot be dialled",
+            {
+                **_ok({"type": "object"}, "Done by Asterisk", 202),
+                **_errors(401, 403, 409, 422, 503),
+            },
+            requestBody=_body(
+                {"kind": {"type": "string", "enum": ["queue", "agent", "number"]}, "target": _STR},
+                ["kind", "target"],
+            ),
+        )
+    },
+    "/api/v1/desk/call/consult": {
+        "post": _op(
+            "Attended transfer, first step: the caller hears music while you talk to an agent "
+            "(kind agent, a login) or a number; then complete or cancel; audited",
+            {
+                **_ok({"type": "object"}, "Asked of Asterisk", 202),
+                **_errors(401, 403, 409, 422, 503),
+            },
+            requestBody=_body(
+                {"kind": {"type": "string", "enum": ["agent", "number"]}, "target": _STR},
+                ["kind", "target"],
+            ),
+        )
+    },
+    "/api/v1/desk/call/consult/complete": {
+        "post": _op(
+            "Attended transfer, done: you leave, the caller and the consulted party talk. "
+            "409 call_gone when the consulted party has hung up (you are back with the caller)",
+            {
+                **_ok({"type": "object"}, "Asked of Asterisk", 202),
+                **_errors(401, 403, 409, 503),
+            },
+            requestBody=_body({}, []),
+        )
+    },
+    "/api/v1/desk/call/consult/cancel": {
+        "post": _op(
+            "Attended transfer, abandoned: the consulted party is hung up, you are back with "
+            "the caller; audited",
+            {**_ok({"type": "object"}, "Done by Asterisk"), **_errors(401, 403, 409, 503)},
+            requestBody=_body({}, []),
+        )
+    },
+    "/api/v1/desk/call/conference": {
+        "post": _op(
+            "Three-way call: you, the caller and an agent (kind agent) or a number share a "
+            "conference room; hanging up leaves it; audited",
+            {
+                **_ok({"type": "object"}, "Asked of Asterisk", 202),
+                **_errors(401, 403, 409, 422, 503),
+            },
+            requestBody=_body(
+                {"kind": {"type": "string", "enum": ["agent", "number"]}, "target": _STR},
+                ["kind", "target"],
+            ),
+        )
+    },
+    "/api/v1/desk/call/recording": {
+        "get": _op(
+            "Is your current call recorded? recording: null, or its policy and whether paused",
+            {**_ok({"type": "object"}, "The recording's state"), **_errors(401, 403, 409)},
+        ),
+    },
+    "/api/v1/desk/call/recording/pause": {
+        "post": _op(
+            "Pause the recording of your current call (a marked span); audited",
+            {
+                **_ok({"type": "object"}, "Done by Asterisk", 200),
+                **_errors(401, 403, 409, 422, 503),
+            },
+            requestBody=_body({}, []),
+        )
+    },
+    "/api/v1/desk/call/recording/resume": {
+        "post": _op(
+            "Resume the recording of your current call (on an on-demand call: start it); audited",
+            {
+                **_ok({"type": "object"}, "Done by Asterisk", 200),
+                **_errors(401, 403, 409, 422, 503),
+            },
+            requestBody=_body({}, []),
         )
     },
     "/api/v1/desk/pops/{linkedid}/patient": {
@@ -312,7 +439,14 @@ DESK_PATHS: dict[str, Any] = {
             "File a complaint for a patient (optionally tied to a call)",
             {**_ok({"type": "object"}, "Filed", 201), **_errors(401, 403, 404, 422)},
             requestBody=_body(
-                {"patient_id": _INT, "category": _STR, "description": _STR, "linkedid": _STR},
+                {
+                    "patient_id": _INT,
+                    "category": _STR,
+                    "description": _STR,
+                    "linkedid": _STR,
+                    "severity": {"enum": ["low", "medium", "high", "critical"]},
+                    "department_id": _INT,
+                },
                 ["patient_id", "category", "description"],
             ),
         )

@@ -49,3 +49,19 @@ class CallStillLive(AgentError):
     """A disposition says how a call ended: it waits for the end (a note may be added now)."""
 
     code = "call_still_live"
+
+
+class NotOnCall(AgentError):
+    code = "not_on_call"
+
+
+class CallGone(AgentError):
+    """The call (or the caller) hung up a moment before the button was pressed."""
+
+    code = "call_gone"
+
+
+class TransferTargetInvalid(CallcenterError, ValidationFailed):
+    """Where a transfer should go cannot take it (no such queue, agent paused, bad number)."""
+
+    code = "transfer_target_invalid"

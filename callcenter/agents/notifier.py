@@ -19,6 +19,8 @@ class AgentStateChanged:
 
     username: str
     agent: dict[str, Any]
+    # The agent's user id, for the state history (None for a status built without one).
+    user_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +46,7 @@ class AgentNotifier:
         self._bus = bus
 
     def state_changed(self, status: AgentStatus) -> None:
-        self._bus.publish(AgentStateChanged(status.username, status.view()))
+        self._bus.publish(AgentStateChanged(status.username, status.view(), user_id=status.user_id))
 
     def pop_changed(self, username: str, pop: dict[str, Any]) -> None:
         self._bus.publish(ScreenPopChanged(username, pop))

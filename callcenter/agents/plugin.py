@@ -13,11 +13,14 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from callcenter.agents.bus_consume import AgentBusConsumer
+from callcenter.agents.call_control import CallControl
 from callcenter.agents.dial import ClickToDial
+from callcenter.agents.history import AgentHistoryWriter
 from callcenter.agents.notifier import AgentNotifier
 from callcenter.agents.pops import ScreenPops
 from callcenter.agents.queue_config import QueueConfig
 from callcenter.agents.services import AgentService
+from callcenter.agents.transfer_follow import TransferFollower
 from callcenter.ami.bridge import AmiBridge
 from callcenter.asterisk.const import QUEUES
 from callcenter.bus import EventBus
@@ -43,10 +46,17 @@ class AgentDesk:
     consumer: AgentBusConsumer
     # The queues kept in the database, applied to Asterisk after a change in the console.
     queue_config: QueueConfig
+    # Every state change, stored with its time (the reports' agent figures).
+    state_history: AgentHistoryWriter
+    # The desk's call buttons (hang up, hold, transfer, recording).
+    call_control: CallControl
 
     async def stop(self) -> None:
         await self.consumer.stop()
+        await self.call_control.stop()
         await self.pops.stop()
+        await self.state_history.stop()
+        await self.agents.stop()
 
 
 async def start(
@@ -104,6 +114,21 @@ async def start(
         hospital_name=hospital_name,
         notifier=notifier,
     )
+    state_history = AgentHistoryWriter(bus, database)
+    await state_history.start()
+    follower = TransferFollower(bus, agents, pops)
+    await follower.start()
+    call_control = CallControl(ami, agents, pops, follower, phone_region=phone_region)
     consumer = AgentBusConsumer(bus, agents, pops, after_resync=queue_config.apply_once)
     await consumer.start()
-    return AgentDesk(agents, pops, dialer, CallRecords(database), history, consumer, queue_config)
+    return AgentDesk(
+        agents,
+        pops,
+        dialer,
+        CallRecords(database),
+        history,
+        consumer,
+        queue_config,
+        state_history,
+        call_control,
+    )

@@ -110,7 +110,15 @@ def followup_line(task: FollowUpTask) -> dict[str, Any]:
         "id": task.id,
         "reason": task.reason,
         "priority": task.priority,
-        "due": task.due_date.isoformat() if task.due_date else None,
+        # A due moment (inbox tasks) or an older task's due day; the pop shows the day.
+        "due": (
+            task.due_at.isoformat()
+            if task.due_at
+            else task.due_date.isoformat()
+            if task.due_date
+            else None
+        ),
+        "status": task.status.value,
     }
 
 

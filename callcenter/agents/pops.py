@@ -22,6 +22,7 @@ from callcenter.agents.errors import PopNotFound
 from callcenter.agents.notifier import AgentNotifier
 from callcenter.agents.pop_card import candidate_view, patient_card
 from callcenter.agents.services import AgentService
+from callcenter.calls.channel_ids import is_callback_call
 from callcenter.calls.state import AgentRinging, CallAnswered, CallEnded
 from callcenter.calls.tracker import CallTracker
 from callcenter.tasks import BackgroundTasks
@@ -36,6 +37,8 @@ from hcrm_core.services.patients import PatientService
 _LOG = logging.getLogger(__name__)
 
 RINGING, ANSWERED, ENDED = "ringing", "answered", "ended"
+# The agent sent the call on (call control): it is over for them, the disposition still due.
+TRANSFERRED = "transferred"
 # The call is still going on: no disposition yet (how it ended is not known).
 LIVE_PHASES = frozenset({RINGING, ANSWERED})
 # The pop goes away without a disposition: nobody here talked to the caller.
@@ -67,13 +70,21 @@ class Pop:
     candidates: list[dict[str, Any]] = field(default_factory=list)
     prefill: dict[str, Any] | None = None
     phase_at: float = 0.0
+    # Since when the caller is on hold (call control), None while talking.
+    held_at: float | None = None
+    # An attended transfer's consultation: whom, and how it goes (calling, talking, hung_up).
+    consult: dict[str, str] | None = None
 
     def view(self) -> dict[str, Any]:
         return {
             "linkedid": self.linkedid,
+            # A callback the caller asked for while waiting: the agent's call rings the patient.
+            "callback": is_callback_call(self.linkedid),
             "queue": self.queue,
             "phase": self.phase,
             "phase_at": self.phase_at,
+            "held_at": self.held_at,
+            "consult": self.consult,
             "rang_at": self.rang_at,
             "caller_number": self.caller_number,
             "caller_name": self.caller_name,
@@ -157,12 +168,47 @@ class ScreenPops:
 
     def on_ended(self, notice: CallEnded) -> None:
         for pop in self._pops_of_call(notice.linkedid):
-            self._move(pop, ENDED if pop.phase == ANSWERED else GONE)
+            pop.held_at = None
+            if pop.phase != TRANSFERRED:
+                self._move(pop, ENDED if pop.phase == ANSWERED else GONE)
 
     def on_ring_no_answer(self, interface: str, linkedid: str) -> None:
         for pop in self._pops_of_call(linkedid):
             if pop.interface == interface and pop.phase == RINGING:
                 self._move(pop, MISSED)
+
+    def set_hold(self, username: str, linkedid: str, since: float | None) -> None:
+        """Call control put the call on hold (``since``) or took it off (None)."""
+        pop = self._pops.get(username, {}).get(linkedid)
+        if pop is not None and pop.held_at != since:
+            pop.held_at = since
+            self._notifier.pop_changed(username, pop.view())
+
+    def find(self, username: str, linkedid: str) -> Pop | None:
+        return self._pops.get(username, {}).get(linkedid)
+
+    def set_consult(
+        self, username: str, linkedid: str, state: str | None, target: str | None = None
+    ) -> None:
+        """Call control's consultation on this call: started, answered, over (None)."""
+        pop = self.find(username, linkedid)
+        if pop is None:
+            return
+        if state is None:
+            pop.consult = None
+        else:
+            pop.consult = {
+                "target": target or (pop.consult or {}).get("target", ""),
+                "state": state,
+            }
+        self._notifier.pop_changed(username, pop.view())
+
+    def transferred(self, username: str, linkedid: str) -> None:
+        """Call control sent the call on: it leaves this agent (the disposition is due)."""
+        pop = self._pops.get(username, {}).get(linkedid)
+        if pop is not None:
+            pop.held_at, pop.consult = None, None
+            self._move(pop, TRANSFERRED)
 
     def dismiss(self, username: str, linkedid: str) -> None:
         """The agent saved the disposition: the pop leaves their desk."""

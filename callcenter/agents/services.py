@@ -27,6 +27,7 @@ from callcenter.agents.errors import ExtensionInUse, NotSignedIn, TelephonyUnava
 from callcenter.agents.member_events import MemberEvent, member_calls
 from callcenter.agents.notifier import AgentNotifier
 from callcenter.agents.state import (
+    WRAPUP_HOLD_REASON,
     AgentState,
     AgentStatus,
     apply_event,
@@ -39,6 +40,7 @@ from callcenter.ami.errors import AmiActionError, AmiError, AmiNotConnected, Ami
 from callcenter.ami.events import AmiSnapshot
 from callcenter.ami.protocol import ActionValue
 from callcenter.settings import AgentsSettings
+from callcenter.tasks import BackgroundTasks
 from hcrm_core.errors import StorageUnavailable, ValidationFailed
 from hcrm_core.services.agent_sign_ins import AgentSignIns, SignedIn
 
@@ -85,6 +87,13 @@ class AgentService:
         # Events of phones not known yet while the stored agents load: one of them may be a
         # stored agent's AgentComplete, newer than the snapshot that puts them on the call.
         self._held: deque[MemberEvent] = deque(maxlen=_HELD_EVENTS)
+        # Wrap-up holds and releases sent to Asterisk, one after the other per agent.
+        self._member_tasks = BackgroundTasks("agents")
+        self._member_locks: dict[str, asyncio.Lock] = {}
+        self._last_member_task: dict[str, asyncio.Task[None]] = {}
+        # username -> the call whose disposition was saved before its AgentComplete arrived
+        # (the tracker's end of the call may come first): its wrap-up ends as it begins.
+        self._done_early: dict[str, str] = {}
 
     # -- queries -----------------------------------------------------------------------------
 
@@ -95,6 +104,11 @@ class AgentService:
     @property
     def pause_reasons(self) -> tuple[str, ...]:
         return tuple(self._settings.pause_reasons)
+
+    @property
+    def wrapup_max_seconds(self) -> float:
+        """After this long in wrap-up the supervisor board flags the agent."""
+        return self._settings.wrapup_max_seconds
 
     def status(self, username: str) -> AgentStatus | None:
         return self._by_user.get(username)
@@ -168,6 +182,8 @@ class AgentService:
         del self._by_user[username]
         self._member_of.pop(username, None)
         self._cancel_wrapup(username)
+        self._done_early.pop(username, None)
+        status.held = False
         status.signed_in = False
         status.queues.clear()
         status.since = self._clock()
@@ -189,17 +205,38 @@ class AgentService:
 
     async def resume(self, username: str) -> AgentStatus:
         status = self.require(username)
-        await self._pause_action(status, paused=False, reason="")
+        # During wrap-up the phone stays out of the queues: the agent is ready once it ends.
+        await self._pause_action(
+            status, paused=status.held, reason=WRAPUP_HOLD_REASON if status.held else ""
+        )
         self._apply_pause(status, False, "")
         await self._save_pause(status)
         return status
 
     def wrap_up_done(self, username: str, linkedid: str) -> None:
-        """The agent saved the call's disposition: wrap-up ends now."""
+        """The agent saved the call's disposition: wrap-up ends now.
+
+        A phone held for wrap-up is released in the background (:meth:`settled` waits for it):
+        back in the queues, or paused with the agent's own reason if they paused meanwhile.
+        """
         status = self._by_user.get(username)
+        if status is not None and status.state is not AgentState.WRAP_UP:
+            self._done_early[username] = linkedid
         if status is not None and end_wrap_up(status, linkedid, self._clock()):
             self._cancel_wrapup(username)
+            if status.held:
+                status.held = False
+                self._member_task(status, self._release(status))
             self._notifier.state_changed(status)
+
+    async def settled(self, username: str, within: float = 5.0) -> None:
+        """Wait (up to ``within`` s) for the agent's wrap-up hold or release to reach Asterisk."""
+        task = self._last_member_task.get(username)
+        if task is not None and not task.done():
+            await asyncio.wait((task,), timeout=within)
+
+    async def stop(self) -> None:
+        await self._member_tasks.wait(within=2.0)
 
     # -- events (from bus_consume) -----------------------------------------------------------
 
@@ -218,7 +255,7 @@ class AgentService:
             )
             self._notifier.state_changed(status)
         if status.linkedid and status.state is AgentState.WRAP_UP:
-            self._schedule_wrapup_end(status)
+            self._enter_wrapup(status)
 
     async def restore_memberships(self, snapshot: AmiSnapshot) -> None:
         """After an AMI (re)connect: agents' calls from ``snapshot``, then their queues again.
@@ -233,8 +270,8 @@ class AgentService:
         for status in list(self._by_user.values()):
             try:
                 await self._add_to_queues(status)
-                if status.paused:
-                    await self._pause_action(status, paused=True, reason=status.pause_reason)
+                if status.paused or status.held:
+                    await self._pause_action(status, paused=True, reason=_asterisk_reason(status))
             except TelephonyUnavailable as exc:
                 _LOG.warning("could not restore agent %s: %s", status.username, exc.message)
                 return
@@ -253,8 +290,8 @@ class AgentService:
             self._member_of[status.username] = after
             try:
                 await self._add_to_queues(status)
-                if status.paused:
-                    await self._pause_action(status, paused=True, reason=status.pause_reason)
+                if status.paused or status.held:
+                    await self._pause_action(status, paused=True, reason=_asterisk_reason(status))
                 for queue in sorted(set(before) - set(after)):
                     await self._member_action(
                         {"Action": "QueueRemove", "Queue": queue, "Interface": status.interface},
@@ -298,7 +335,7 @@ class AgentService:
                     if status not in restored:
                         self._notifier.state_changed(status)
                 if status.linkedid and status.state is AgentState.WRAP_UP:
-                    self._schedule_wrapup_end(status)
+                    self._enter_wrapup(status)
         for status in restored:
             self._notifier.state_changed(status)
         held, self._held = self._held, deque(maxlen=_HELD_EVENTS)
@@ -370,7 +407,7 @@ class AgentService:
                 "Queue": queue,
                 "Interface": status.interface,
                 "MemberName": status.username,
-                "Paused": "true" if status.paused else "false",
+                "Paused": "true" if status.paused or status.held else "false",
             }
             if status.interface.startswith("PJSIP/"):
                 # Ring state of a real phone comes from its device (busy on a direct call too).
@@ -422,6 +459,51 @@ class AgentService:
 
     # -- wrap-up -----------------------------------------------------------------------------
 
+    def _enter_wrapup(self, status: AgentStatus) -> None:
+        """The agent's call ended: wrap-up until the disposition (held out of the queues), or
+        on the old timer when ``wrapup_until_disposition`` is off."""
+        if self._done_early.get(status.username) == status.linkedid:
+            del self._done_early[status.username]
+            if end_wrap_up(status, status.linkedid, self._clock()):
+                self._notifier.state_changed(status)
+            return
+        if not self._settings.wrapup_until_disposition:
+            self._schedule_wrapup_end(status)
+            return
+        if status.held:
+            return
+        status.held = True
+        self._member_task(status, self._hold(status))
+
+    def _member_task(self, status: AgentStatus, work: Awaitable[None]) -> None:
+        username = status.username
+        lock = self._member_locks.setdefault(username, asyncio.Lock())
+
+        async def in_turn() -> None:
+            async with lock:
+                await work
+
+        self._last_member_task[username] = self._member_tasks.spawn(in_turn(), "wrap-up")
+
+    async def _hold(self, status: AgentStatus) -> None:
+        if not status.held or status.paused:
+            return  # released already, or paused by the agent (Asterisk offers nothing then)
+        try:
+            await self._pause_action(status, paused=True, reason=WRAPUP_HOLD_REASON)
+        except TelephonyUnavailable as exc:
+            # The link is down; the restore after the reconnect pauses the phone again.
+            _LOG.warning("wrap-up hold of agent %s not sent: %s", status.username, exc.message)
+
+    async def _release(self, status: AgentStatus) -> None:
+        if status.held or status.username not in self._by_user:
+            return  # a new wrap-up began meanwhile, or the agent signed out
+        try:
+            await self._pause_action(
+                status, paused=status.paused, reason=status.pause_reason if status.paused else ""
+            )
+        except TelephonyUnavailable as exc:
+            _LOG.warning("wrap-up release of agent %s not sent: %s", status.username, exc.message)
+
     def _schedule_wrapup_end(self, status: AgentStatus) -> None:
         username, linkedid = status.username, status.linkedid
         pending = self._wrapups.get(username)
@@ -441,3 +523,8 @@ class AgentService:
         pending = self._wrapups.pop(username, None)
         if pending is not None:
             pending[1].cancel()
+
+
+def _asterisk_reason(status: AgentStatus) -> str:
+    """Why Asterisk should have the phone paused: the agent's pause, else the wrap-up hold."""
+    return status.pause_reason if status.paused else WRAPUP_HOLD_REASON

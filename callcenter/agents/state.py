@@ -21,6 +21,9 @@ from callcenter.agents.member_events import MemberCall, MemberEvent, MemberEvent
 from callcenter.ami.queue_members import DeviceStatus
 
 _EXTENSION_RE = re.compile(r"^[0-9]{2,8}$")
+# The pause reason the server gives Asterisk while it holds an agent's phone out of the queues
+# during wrap-up: not the agent's own pause, so its events leave the agent's pause as it is.
+WRAPUP_HOLD_REASON = "wrap-up"
 
 
 class AgentState(enum.StrEnum):
@@ -86,6 +89,8 @@ class AgentStatus:
     session_bound: bool = False
     # When the last event about the phone's calls arrived: a snapshot older than that is stale.
     event_at: float = 0.0
+    # Asterisk has the phone paused for wrap-up (no queue call is offered until it ends).
+    held: bool = False
 
     @property
     def state(self) -> AgentState:
@@ -161,6 +166,8 @@ def apply_event(status: AgentStatus, event: MemberEvent) -> bool:
         status.signed_in = True
     elif kind is MemberEventKind.REMOVED:
         status.queues.discard(event.queue)
+    elif kind is MemberEventKind.PAUSE and event.reason == WRAPUP_HOLD_REASON:
+        pass  # the server's own wrap-up hold: the agent's pause is unchanged
     elif kind is MemberEventKind.PAUSE and event.paused is not None:
         status.paused = event.paused
         status.pause_reason = event.reason if event.paused else ""

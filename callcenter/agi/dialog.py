@@ -69,6 +69,9 @@ def explain(error: DomainError) -> str:
 class Ivr:
     """One caller's dialog: AGI channel plus the call's context."""
 
+    # The language the caller hears (LocalisedIvr switches it): speech input follows it.
+    language: str = prompts.DEFAULT_LANGUAGE
+
     def __init__(self, agi: AgiChannel, call: CallContext, *, timeout_ms: int = TIMEOUT_MS) -> None:
         self.agi = agi
         self.call = call

@@ -32,8 +32,6 @@ def datetime_format(language: str, moment: datetime, timezone: str) -> str:
 class LocalisedIvr(Ivr):
     """One caller's dialog, spoken in their language (English until :meth:`set_language`)."""
 
-    language: str = prompts.DEFAULT_LANGUAGE
-
     async def set_language(self, language: str) -> None:
         """Speak ``language`` from now on (a catalogue language: ``en`` or ``zh``)."""
         if language not in prompts.LANGUAGES:

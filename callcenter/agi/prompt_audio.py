@@ -1,10 +1,12 @@
-"""Render prompts to sound files Asterisk plays: espeak-ng -> pydub -> 8 kHz WAV.
+"""Render prompts to sound files Asterisk plays: Piper or espeak-ng -> pydub -> 8 kHz WAV.
 
 Each prompt becomes ``<sounds>/<language>/<name>.wav`` (8 kHz, mono, 16-bit: Asterisk's ``wav``
-format, played without transcoding on narrowband calls), spoken by the language's espeak-ng
-voice (``en-us``, ``cmn``). Mandarin also gets the ``digits/`` files Asterisk's ``SAY`` needs
-(Debian packages no ``zh`` core sounds). A manifest beside the files stores a hash of each
-prompt's text and voice, so a rebuild only renders what changed.
+format, played without transcoding on narrowband calls), spoken by the language's voice
+(:mod:`callcenter.agi.voices`: Piper's ``en_US-joe-medium`` for English, espeak-ng's ``cmn`` for
+Mandarin) and brought to one loudness, so no prompt is quieter than the next. Both languages
+also get the ``digits/`` files Asterisk's ``SAY`` needs, so numbers and dates are said by the
+prompts' own voice. A manifest beside the files stores a hash of each prompt's text and voice,
+so a rebuild only renders what changed.
 
 The renderer of every catalogue: the IVR's (``ivr/build_prompts.py``) and the
 campaign dialogs' (``callcenter campaign prompts``).
@@ -12,31 +14,35 @@ campaign dialogs' (``callcenter campaign prompts``).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
+import math
 import os
-import subprocess
-import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from pydub import AudioSegment
 
+from callcenter.agi import voices
 from callcenter.agi.channel import sound
-from callcenter.agi.prompts import ENGLISH, MANDARIN, Spoken
+from callcenter.agi.prompts import Spoken
 from callcenter.errors import CallcenterError
 from callcenter.settings import Settings
 
 _LOG = logging.getLogger(__name__)
 
 MANIFEST = ".callcenter-prompts.json"
-VOICE = "en-us"
-# espeak-ng voice per catalogue language.
-VOICES: dict[str, str] = {ENGLISH: VOICE, MANDARIN: "cmn"}
+VOICE = voices.PIPER_ENGLISH
 SAMPLE_RATE = 8000
-ESPEAK = "espeak-ng"
+# Every prompt is brought to this active speech level (dBFS over its 20 ms stretches louder
+# than SILENCE_DBFS, pauses left out), its peaks kept under PEAK_DBFS: a quiet voice would be
+# lost on a phone line, a loud one clips after the codec.
+TARGET_DBFS = -21.0
+PEAK_DBFS = -1.0
+SILENCE_DBFS = -50.0
 # Where Debian's Asterisk keeps its sounds, as Asterisk sees them.
 DEFAULT_SOUNDS_DIR = PurePosixPath("/usr/share/asterisk/sounds")
 
@@ -87,33 +93,45 @@ PROMPT_DIR_MODE = 0o755
 
 
 def _digest(text: str, voice: str) -> str:
-    return hashlib.sha256(f"{voice}|{SAMPLE_RATE}|{text}".encode()).hexdigest()[:16]
+    return hashlib.sha256(f"{voice}|{SAMPLE_RATE}|{TARGET_DBFS}|{text}".encode()).hexdigest()[:16]
+
+
+def active_level(audio: AudioSegment) -> float | None:
+    """The speech level of ``audio`` in dBFS, its pauses left out; None for silence."""
+    stretches = [chunk for chunk in audio[::20] if chunk.dBFS > SILENCE_DBFS]
+    if not stretches:
+        return None
+    power = sum(chunk.rms**2 for chunk in stretches) / len(stretches)
+    return 10 * math.log10(power / audio.max_possible_amplitude**2)
+
+
+def telephone_audio(audio: AudioSegment) -> AudioSegment:
+    """``audio`` as an 8 kHz mono 16-bit line signal at :data:`TARGET_DBFS` speech level."""
+    audio = audio.set_frame_rate(SAMPLE_RATE).set_channels(1).set_sample_width(2)
+    level = active_level(audio)
+    if level is None:
+        return audio  # silence stays silence
+    return audio.apply_gain(min(TARGET_DBFS - level, PEAK_DBFS - audio.max_dBFS))
+
+
+# The same text is often rendered into several directories by one process (the sandbox's and
+# a test's, each language's SAY files): a neural voice takes a fifth of a second a prompt.
+@functools.lru_cache(maxsize=2048)
+def _line_audio(text: str, voice: str) -> AudioSegment:
+    return telephone_audio(voices.speak(text, voice))
 
 
 def _render_one(name: str, text: str, target: Path, voice: str) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="callcenter-tts-") as tmp:
-        raw = Path(tmp) / "raw.wav"
-        try:
-            # The text goes to stdin, never on the command line: it may start with "-".
-            subprocess.run(
-                [ESPEAK, "-v", voice, "-w", str(raw), "--stdin"],
-                input=text.encode("utf-8"),
-                check=True,
-                capture_output=True,
-                timeout=60,
-            )
-        except FileNotFoundError as exc:
-            raise PromptBuildError(f"{ESPEAK} is not installed (apt install espeak-ng)") from exc
-        except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as exc:
-            raise PromptBuildError(f"{name}: {ESPEAK} failed: {exc}") from exc
-        audio = AudioSegment.from_wav(raw)
-        audio = audio.set_frame_rate(SAMPLE_RATE).set_channels(1).set_sample_width(2)
-        partial = target.with_name(target.name + ".part")
-        audio.export(partial, format="wav")
-        # Asterisk (often its own user) plays these; the CLI's umask would make them private.
-        os.chmod(partial, PROMPT_FILE_MODE)
-        partial.replace(target)
+    try:
+        audio = _line_audio(text, voice)
+    except voices.VoiceError as exc:
+        raise PromptBuildError(f"{name}: {exc}") from exc
+    partial = target.with_name(target.name + ".part")
+    audio.export(partial, format="wav")
+    # Asterisk (often its own user) plays these; the CLI's umask would make them private.
+    os.chmod(partial, PROMPT_FILE_MODE)
+    partial.replace(target)
 
 
 def build_prompts(
@@ -125,7 +143,8 @@ def build_prompts(
 ) -> BuildResult:
     """Render every prompt whose text changed since the last build into ``out_dir``.
 
-    A plain text is spoken by ``voice``; a :class:`Spoken` by its own language's voice."""
+    A plain text is spoken by ``voice`` (``engine:name``, :mod:`callcenter.agi.voices`); a
+    :class:`Spoken` by its own language's voice."""
     if not out_dir.is_dir():
         out_dir.mkdir(parents=True)
         os.chmod(out_dir, PROMPT_DIR_MODE)
@@ -139,7 +158,9 @@ def build_prompts(
     try:
         for name, entry in prompts.items():
             text, speaker = (
-                (entry.text, VOICES[entry.voice]) if isinstance(entry, Spoken) else (entry, voice)
+                (entry.text, voices.voice_for(entry.voice))
+                if isinstance(entry, Spoken)
+                else (entry, voice)
             )
             target = out_dir / f"{sound(name)}.wav"
             digest = _digest(text, speaker)

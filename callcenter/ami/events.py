@@ -203,8 +203,15 @@ class AmiEvent:
 
     @property
     def linkedid(self) -> str:
-        """Shared by every channel of one call (both halves of a Local pair, the queue legs)."""
-        return self.get("Linkedid")
+        """Shared by every channel of one call (both halves of a Local pair, the queue legs).
+
+        Transfer events name no channel of their own: theirs is the transferer's call
+        (``BlindTransfer``: Transferer, ``AttendedTransfer``: OrigTransferer)."""
+        return (
+            self.get("Linkedid")
+            or self.get("TransfererLinkedid")
+            or self.get("OrigTransfererLinkedid")
+        )
 
     @property
     def uniqueid(self) -> str:

@@ -19,12 +19,30 @@ CONTEXT_AGENTS: Final = "callcenter-agents"
 CONTEXT_OUTBOUND: Final = "callcenter-outbound"
 CONTEXT_OUTBOUND_DIAL: Final = "callcenter-outbound-dial"
 CONTEXT_AGI_TEST: Final = "callcenter-agi-test"
+# Callbacks that keep the caller's place: the queues' exit-on-key context (queues.conf
+# "context"), where the placeholder call waits in the caller's place, and where it dials them.
+CONTEXT_QUEUE_KEYS: Final = "callcenter-queue-keys"
+CONTEXT_CALLBACK_WAIT: Final = "callcenter-callback-wait"
+CONTEXT_CALLBACK: Final = "callcenter-callback"
+# The key a waiting caller presses to be called back (a one-digit extension of
+# CONTEXT_QUEUE_KEYS: Queue() leaves for it at once).
+CALLBACK_KEY: Final = "1"
+# Played to waiting callers every 45 s (queues.conf periodic-announce): the callback offer.
+CALLBACK_OFFER_PROMPT: Final = "callcenter/queue-callback-offer"
+# Call control from the desk: held calls wait here; transfers to an agent or a number.
+CONTEXT_HOLD: Final = "callcenter-hold"
+CONTEXT_TRANSFER: Final = "callcenter-transfer"
+CONTEXT_CONSULT: Final = "callcenter-consult"
+CONTEXT_CONSULT_NUMBER: Final = "callcenter-consult-number"
+CONTEXT_CONFERENCE: Final = "callcenter-conference"
 
 # Sandbox-only contexts (extensions_simulation.conf, rendered with --sandbox only).
 CONTEXT_SIM_PATIENT: Final = "sim-patient"
 CONTEXT_SIM_AGENTS: Final = "sim-agents"
 CONTEXT_SIM_CALLEE: Final = "sim-callee"
 CONTEXT_SIM_LISTENER: Final = "sim-listener"
+# Supervisors' phones in the demo: answer at once and stay (Listen, Whisper, Barge).
+CONTEXT_SIM_SUPERVISORS: Final = "sim-supervisors"
 
 # FastAGI routes: the path part of agi://host:port/<route>.
 AGI_ROUTE_IVR: Final = "ivr"
@@ -32,6 +50,8 @@ AGI_ROUTE_SURVEY: Final = "survey"
 AGI_ROUTE_ECHO_DIGITS: Final = "echo-digits"
 # Past a queue's maximum wait with the "message" overflow: leave a message or be called back.
 AGI_ROUTE_QUEUE_OVERFLOW: Final = "queue-overflow"
+# A waiting caller pressed CALLBACK_KEY: confirm the number, store the callback.
+AGI_ROUTE_QUEUE_CALLBACK: Final = "queue-callback"
 # The callcenter-queues extension that runs it (a name no queue may take: hcrm_core's
 # RESERVED_NAMES); the IVR names it in CALLCENTER_QUEUE_OVERFLOW like an overflow queue.
 QUEUE_OVERFLOW_MESSAGE: Final = "leave-message"

@@ -38,6 +38,8 @@ SITE_FILES = (
     "queues.conf",
     "pjsip.conf",
     "musiconhold.conf",
+    "features.conf",
+    "confbridge.conf",
     "cdr.conf",
     "cel.conf",
     # Not read by Asterisk: installed as /etc/logrotate.d/asterisk-callcenter (docs/asterisk.md).
@@ -109,6 +111,7 @@ def write_queues_conf(
     """Render queues.conf alone (the server does, after a queue changed) into ``out_dir``."""
     context = {
         "sandbox": sandbox,
+        "const": const,
         "hospital_name": _comment_text(hospital_name),
         "queues": _queues(queues),
     }

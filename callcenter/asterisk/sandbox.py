@@ -38,6 +38,8 @@ DEBIAN_SUITE = "sid"
 # Core sounds for prompts and SAY, and the packaged hold music for callers in queues.
 PACKAGES = ("asterisk", "asterisk-core-sounds-en-gsm", "asterisk-moh-opsound-gsm")
 BUILT_MARKER = ".callcenter-sandbox-built"
+# Waiting for another process holding the chroot: a first build (debootstrap) takes minutes.
+LOCK_TIMEOUT = 600.0
 ASTERISK = "/usr/sbin/asterisk"
 # Asterisk's writable directories, as seen inside the chroot. The package owns them by the
 # chroot's "asterisk" uid, which on the host may be anyone; we run Asterisk as root (not -U:
@@ -374,10 +376,23 @@ class AsteriskSandbox:
         return comm == "asterisk" and root == str(self.root.resolve()) and self._alive(pid)
 
     @contextlib.contextmanager
-    def _lock(self) -> Iterator[None]:
+    def _lock(self, timeout: float = LOCK_TIMEOUT) -> Iterator[None]:
+        """The chroot to ourselves; SandboxError after ``timeout`` s (a stuck holder never
+        hangs the demo or a test session)."""
         self.base.mkdir(parents=True, exist_ok=True)
+        deadline = time.monotonic() + timeout
         with (self.base / ".lock").open("w") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
+            while True:
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() > deadline:
+                        raise SandboxError(
+                            f"{self.base / '.lock'} held by another process for {timeout:.0f} s "
+                            "(a sandbox build or start in progress?)"
+                        ) from None
+                    time.sleep(0.2)
             yield
 
 

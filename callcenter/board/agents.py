@@ -17,6 +17,8 @@ class AgentCall:
     queue: str | None
     state: str  # "ringing" | "on_call" (the agent desk's words)
     since: float
+    # How long the caller waited in the queue before the answer (None: not known).
+    waited: float | None = None
 
 
 @dataclass
@@ -27,6 +29,8 @@ class AgentView:
     call: AgentCall | None = None
     state: str = "unavailable"
     since: float = 0.0
+    # The agent's last answered call (queue, talk seconds, end): what wrap-up is about.
+    last: dict[str, object] | None = None
 
 
 def extension_of(interface: str) -> str:

@@ -14,6 +14,7 @@ from callcenter.ami.bridge import AmiBridge
 from callcenter.asterisk.const import QUEUES
 from callcenter.board.services import BoardService
 from callcenter.bus import EventBus
+from callcenter.settings import BoardSettings
 from hcrm_core.db import Database
 from hcrm_core.services.queues import list_queues
 
@@ -35,10 +36,22 @@ async def shown_queues(database: Database) -> list[tuple[str, str]]:
     return [(q.name, q.display_name) for q in queues if q.active]
 
 
-async def start(*, bus: EventBus, database: Database, ami: AmiBridge, timezone: str) -> Board:
-    """Load today's calls and follow the bus; ``timezone`` is the hospital's (the board's day)."""
+async def start(
+    *,
+    bus: EventBus,
+    database: Database,
+    ami: AmiBridge,
+    timezone: str,
+    alerts: BoardSettings | None = None,
+    wrapup_max_seconds: float | None = None,
+) -> Board:
+    """Load today's calls and follow the bus; ``timezone`` is the hospital's (the board's day).
+
+    ``alerts``: when a queue is flagged; ``wrapup_max_seconds``: when an agent's wrap-up is."""
     service = BoardService(
         bus, database, ami, timezone=timezone, queues=await shown_queues(database)
     )
+    service.state.alerts = alerts or BoardSettings()
+    service.state.wrapup_max_seconds = wrapup_max_seconds
     await service.start()
     return Board(service)

@@ -38,6 +38,7 @@ from callcenter.calls.state import (
     CallStarted,
     Notice,
 )
+from callcenter.settings import BoardSettings
 
 DEFAULT_SERVICE_LEVEL = 60
 
@@ -67,6 +68,15 @@ class HourTotals:
     calls: int = 0
     answered: int = 0
     abandoned: int = 0
+
+
+@dataclass
+class AgentTotals:
+    """One agent's calls handled today: answered queue calls that ended, and the time they
+    took from the answer to the end of wrap-up (the handle time)."""
+
+    handled: int = 0
+    handle_seconds: float = 0.0
 
 
 @dataclass
@@ -103,6 +113,11 @@ class BoardState:
         # The agent desk's own view of signed-in agents (``AgentStatus.view()``) by interface:
         # it knows wrap-up and who is behind a phone, so it wins over the member events.
         self._desk: dict[str, dict[str, Any]] = {}
+        # Calls handled today by interface (kept across resyncs; since the server started).
+        self._agent_totals: dict[str, AgentTotals] = {}
+        # When the supervisor is alerted (set by the plugin from the settings).
+        self.alerts = BoardSettings()
+        self.wrapup_max_seconds: float | None = None
 
     # -- today's totals ----------------------------------------------------------------------
 
@@ -153,6 +168,7 @@ class BoardState:
         self._day = day
         self._totals.clear()
         self._hours.clear()
+        self._agent_totals.clear()
         return True
 
     # -- call notices ------------------------------------------------------------------------
@@ -191,7 +207,9 @@ class BoardState:
         if queue is not None and notice.interface:
             self._count_answer(queue, True, notice.waited_seconds)
             agent = self._agent(notice.interface, notice.interface)
-            agent.call = AgentCall(notice.linkedid, queue, "on_call", _epoch(notice.at))
+            agent.call = AgentCall(
+                notice.linkedid, queue, "on_call", _epoch(notice.at), notice.waited_seconds
+            )
             self._restate(agent, _epoch(notice.at))
             # The agent answered this call: any other phone rung for it stops ringing.
             for other in list(self._agents.values()):
@@ -282,6 +300,16 @@ class BoardState:
         interface = str(view.get("interface") or "")
         if not interface:
             return
+        before = self._desk.get(interface)
+        if (
+            before is not None
+            and before.get("state") == "wrap_up"
+            and view.get("state") != "wrap_up"
+        ):
+            # Wrap-up is part of handling the call: it counts into the handle time.
+            spent = float(view.get("since") or 0) - float(before.get("since") or 0)
+            if spent > 0:
+                self._agent_totals.setdefault(interface, AgentTotals()).handle_seconds += spent
         if view.get("state") == "signed_out":
             self._desk.pop(interface, None)
         else:
@@ -295,6 +323,16 @@ class BoardState:
 
     def _clear_call(self, agent: AgentView, at: float) -> None:
         """The agent's call is over; a phone rung without queue membership leaves the board."""
+        if agent.call is not None and agent.call.state == "on_call":
+            totals = self._agent_totals.setdefault(agent.interface, AgentTotals())
+            totals.handled += 1
+            totals.handle_seconds += max(0.0, at - agent.call.since)
+            agent.last = {
+                "linkedid": agent.call.linkedid,
+                "queue": agent.call.queue,
+                "talk_seconds": round(max(0.0, at - agent.call.since)),
+                "ended_at": at,
+            }
         agent.call = None
         if not agent.queues:
             self._agents.pop(agent.interface, None)
@@ -319,6 +357,7 @@ class BoardState:
                 {"hour": hour, "calls": t.calls, "answered": t.answered, "abandoned": t.abandoned}
                 for hour, t in sorted(self._hours.items())
             ],
+            "wrapup_max_seconds": self.wrapup_max_seconds,
         }
 
     def _all_queues(self) -> set[str]:
@@ -344,6 +383,7 @@ class BoardState:
             else None,
             "members": len(members),
             "available": sum(1 for a in members if a.state == "ready"),
+            "alerts": self.alerts.alerts_for(name).model_dump(),
         }
 
     def _agent_view(self, agent: AgentView) -> dict[str, Any]:
@@ -355,6 +395,7 @@ class BoardState:
             state, since = str(desk.get("state")), float(desk.get("since") or since)
             reason = desk.get("pause_reason") or None
         name = self.names_by_extension.get(extension_of(agent.interface), agent.name)
+        totals = self._agent_totals.get(agent.interface, AgentTotals())
         return {
             "interface": agent.interface,
             "name": name,
@@ -363,6 +404,10 @@ class BoardState:
             "since": since,
             "paused_reason": reason,
             "queues": sorted(agent.queues),
+            "handled": totals.handled,
+            "average_handle_seconds": round(totals.handle_seconds / totals.handled)
+            if totals.handled
+            else None,
             "call": None
             if call is None
             else {
@@ -370,5 +415,7 @@ class BoardState:
                 "queue": call.queue,
                 "state": call.state,
                 "since": call.since,
+                "waited_seconds": None if call.waited is None else round(call.waited),
             },
+            "last_call": agent.last,
         }

@@ -9,6 +9,12 @@ from an inbound one; it must not depend on the dialer for that, so they live her
 
 from __future__ import annotations
 
+import re
+
+# A callback placement's Linkedid, whatever the site's prefix (callbacks.channel_prefix allows
+# [a-z][a-z0-9]{0,15}-): never the shape of Asterisk's own "<epoch>.<n>" or an attempt's.
+_CALLBACK_LINKEDID = re.compile(r"[a-z][a-z0-9]{0,15}-[0-9]{1,18}-[0-9]{1,18}")
+
 
 def channel_id(prefix: str, attempt_id: int) -> str:
     return f"{prefix}{int(attempt_id)}"
@@ -25,3 +31,24 @@ def attempt_of(prefix: str, uniqueid: str) -> int | None:
         return None
     rest = uniqueid[len(prefix) :]
     return int(rest) if rest.isdigit() and len(rest) < 19 else None
+
+
+def callback_channel_id(prefix: str, callback_id: int, placement: int) -> str:
+    """A queue callback's placeholder call: the ``;1`` half (it dials the patient); the
+    ``;2`` half, ``<this>-b``, is what waits in the queue in the caller's place."""
+    return f"{prefix}{int(callback_id)}-{int(placement)}"
+
+
+def callback_of(prefix: str, uniqueid: str) -> tuple[int, int] | None:
+    """(callback id, placement) named by a Uniqueid/Linkedid of either half, or None."""
+    if not uniqueid.startswith(prefix):
+        return None
+    parts = uniqueid[len(prefix) :].removesuffix("-b").split("-")
+    if len(parts) != 2 or not all(p.isdigit() and len(p) < 19 for p in parts):
+        return None
+    return int(parts[0]), int(parts[1])
+
+
+def is_callback_call(linkedid: str) -> bool:
+    """The call is a queue callback's placement (the screen pop marks it as a callback)."""
+    return _CALLBACK_LINKEDID.fullmatch(linkedid) is not None

@@ -355,6 +355,9 @@ _HANDLERS = {
     "AttendedTransfer": LiveCall._on_transfer,
     "Hangup": LiveCall._on_hangup,
 }
+# The events that change a call's facts (the others only refresh its caller ID): what
+# ``reports rebuild`` reads back (callcenter/calls/rebuild.py).
+FACT_EVENTS = frozenset(_HANDLERS)
 
 
 @dataclass(frozen=True, slots=True)

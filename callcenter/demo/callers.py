@@ -12,7 +12,13 @@ IVR is playing and the caller's persona:
 - ``agent``: a known patient asks for an agent at the main menu (a screen pop with their card);
 - ``unknown``: a number the hospital does not know; the caller asks for an agent instead of
   giving a record number (the pop offers a new-patient form);
-- ``impatient``: like ``agent``, but hangs up after a few seconds in the queue (abandoned).
+- ``impatient``: like ``agent``, but hangs up after a few seconds in the queue (abandoned);
+- ``speaker``: like ``book``, but says "네" (yes, in the bundled speech model's Korean) at the
+  confirmation instead of pressing 1: when the IVR starts ``RECORD FILE`` the patient's half
+  plays it (``SIM_SAY``, redirected to ``sim-patient,say``).
+
+The robot agent who answers a queue call says a Korean line (``SIM_AGENT_PROMPT``,
+:mod:`callcenter.demo.voices`), so recorded calls have transcripts the bundled model can read.
 
 Agents' phones are ``Local/<ext>@sim-agents`` members (1XXX answer after ``SIM_AGENT_RING``
 seconds and talk ``SIM_AGENT_TALK``); the variables travel with the call (``__`` inheritance).
@@ -32,10 +38,12 @@ from dataclasses import dataclass
 
 from sqlalchemy import func, select
 
+from callcenter.agi import speech_prompts
 from callcenter.ami.bridge import AmiBridge, AmiError
 from callcenter.ami.events import AmiEvent
 from callcenter.asterisk import const
 from callcenter.bus import EventBus, Subscription
+from callcenter.demo import voices
 from callcenter.ivr import prompts
 from callcenter.tasks import BackgroundTasks
 from hcrm_core.db import Database
@@ -53,15 +61,29 @@ class Persona(enum.StrEnum):
     AGENT = "agent"
     UNKNOWN = "unknown"
     IMPATIENT = "impatient"
+    SPEAKER = "speaker"
 
 
 # How often each persona calls (weights).
 MIX: dict[Persona, int] = {
-    Persona.BOOK: 4,
+    Persona.BOOK: 3,
     Persona.AGENT: 4,
     Persona.UNKNOWN: 1,
     Persona.IMPATIENT: 1,
+    Persona.SPEAKER: 2,
 }
+# The stream opens with one caller of each kind, a few seconds apart, so every story shows
+# within the demo's first two minutes; then the MIX at the stream's pace.
+OPENING: tuple[Persona, ...] = (
+    Persona.AGENT,
+    Persona.SPEAKER,
+    Persona.UNKNOWN,
+    Persona.BOOK,
+    Persona.IMPATIENT,
+)
+OPENING_GAP_SECONDS = (4.0, 8.0)
+# What a speaker says when the IVR records after the confirmation menu.
+_SAID_AT: dict[str, str] = {prompts.CONFIRM_SLOT: voices.YES}
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +113,9 @@ class _Caller:
     dob_keys: str
     patient_leg: str = ""
     presses: int = 0
+    # The menu's last prompt before the IVR records: a menu that also takes speech is played
+    # by STREAM FILE (any key interrupts), then "say it after the tone", then RECORD FILE.
+    last_prompt: str = ""
 
 
 def keys_for(persona: Persona, prompt: str, dob_keys: str) -> str:
@@ -99,7 +124,9 @@ def keys_for(persona: Persona, prompt: str, dob_keys: str) -> str:
     '' means silence. Any other menu (department, doctor, slot, confirm) gets '1': the first
     choice, which always exists.
     """
-    wants_agent = persona is not Persona.BOOK
+    wants_agent = persona not in (Persona.BOOK, Persona.SPEAKER)
+    if persona is Persona.SPEAKER and prompt in _SAID_AT:
+        return ""  # silence: the IVR then listens, and the caller speaks
     if prompt == prompts.ASK_DOB:
         return dob_keys
     if prompt == prompts.ASK_MRN:
@@ -154,17 +181,28 @@ class DemoCallers:
         self._calls.clear()
 
     async def run(self, count: int | None = None) -> None:
-        """Place calls (``count`` of them, or until cancelled) at the stream's pace."""
+        """Place calls (``count`` of them, or until cancelled): the :data:`OPENING` callers a
+        few seconds apart, then the :data:`MIX` at the stream's pace."""
         placed = 0
         while count is None or placed < count:
-            persona = self._rng.choices(list(MIX), weights=list(MIX.values()))[0]
+            opening = placed < len(OPENING)
+            persona = (
+                OPENING[placed]
+                if opening
+                else self._rng.choices(list(MIX), weights=list(MIX.values()))[0]
+            )
             try:
                 await self.place(persona)
             except AmiError as exc:
                 _LOG.warning("demo: could not place a call (%s); trying again later", exc)
             placed += 1
             if count is None or placed < count:
-                await asyncio.sleep(self._rng.expovariate(1 / self._settings.mean_gap_seconds))
+                gap = (
+                    self._rng.uniform(*OPENING_GAP_SECONDS)
+                    if opening
+                    else self._rng.expovariate(1 / self._settings.mean_gap_seconds)
+                )
+                await asyncio.sleep(gap)
 
     async def place(self, persona: Persona) -> str:
         """Originate one simulated patient; returns the call's Linkedid."""
@@ -182,6 +220,7 @@ class DemoCallers:
             "SIM_HOLD": "600",
             "__SIM_AGENT_RING": str(self._settings.agent_ring_seconds),
             "__SIM_AGENT_TALK": str(self._rng.randint(low, high)),
+            "__SIM_AGENT_PROMPT": voices.agent_line(len(self.placed)),
         }
         if self._settings.agi_url:
             variables["CALLCENTER_AGI"] = self._settings.agi_url
@@ -216,7 +255,18 @@ class DemoCallers:
         if event.name == "AGIExecStart" and channel.endswith(";1"):
             command = event.get("Command").split()
             if len(command) > 2 and command[:2] == ["GET", "DATA"]:
+                caller.last_prompt = command[2]
                 self._tasks.spawn(self._press(caller, command[2]), caller.linkedid)
+            elif len(command) > 2 and command[:2] == ["STREAM", "FILE"]:
+                if command[2] != speech_prompts.SAY_AFTER_TONE:
+                    caller.last_prompt = command[2]
+            elif command[:2] == ["RECORD", "FILE"]:
+                said = _SAID_AT.get(caller.last_prompt)
+                if caller.persona is Persona.SPEAKER and said is not None:
+                    self._tasks.spawn(self._say(caller, said), caller.linkedid)
+                else:
+                    # A key pressed while the IVR records answers the menu as well.
+                    self._tasks.spawn(self._press(caller, caller.last_prompt), caller.linkedid)
         elif event.name == "QueueCallerJoin" and caller.persona is Persona.IMPATIENT:
             self._tasks.spawn(self._give_up(caller), caller.linkedid)
 
@@ -232,6 +282,31 @@ class DemoCallers:
                 await self._driver.play_dtmf(caller.patient_leg, key)
         except AmiError as exc:  # the caller hung up meanwhile
             _LOG.debug("demo: keys not played linkedid=%s: %s", caller.linkedid, exc)
+
+    async def _say(self, caller: _Caller, sound: str) -> None:
+        """The patient's half plays ``sound`` into the call (``sim-patient,say``)."""
+        # After the tone: the recording has started when AGIExecStart arrives.
+        await asyncio.sleep(0.5)
+        try:
+            await self._driver.send_action(
+                {
+                    "Action": "Setvar",
+                    "Channel": caller.patient_leg,
+                    "Variable": "SIM_SAY",
+                    "Value": sound,
+                }
+            )
+            await self._driver.send_action(
+                {
+                    "Action": "Redirect",
+                    "Channel": caller.patient_leg,
+                    "Context": const.CONTEXT_SIM_PATIENT,
+                    "Exten": "say",
+                    "Priority": "1",
+                }
+            )
+        except AmiError as exc:  # the caller hung up meanwhile
+            _LOG.debug("demo: not said linkedid=%s: %s", caller.linkedid, exc)
 
     async def _give_up(self, caller: _Caller) -> None:
         await asyncio.sleep(self._settings.impatient_after_seconds)

@@ -1,9 +1,10 @@
 """The IVR's full prompt catalogue per language, from the catalogue and the database.
 
-``callcenter prompts build`` renders it with :mod:`callcenter.agi.prompt_audio` (espeak-ng ->
-8 kHz WAV, only what changed): the IVR's prompts and the dialogue kit's, department and doctor
-names from the database, speech input's prompts and, for Mandarin, the core ``digits/`` sounds
-Asterisk's ``SAY`` needs (Debian packages no ``zh`` core sounds).
+``callcenter prompts build`` renders it with :mod:`callcenter.agi.prompt_audio` (Piper for
+English, espeak-ng for Mandarin -> 8 kHz WAV, only what changed): the IVR's prompts and the
+dialogue kit's, department and doctor names from the database, speech input's prompts and the
+core ``digits/`` sounds Asterisk's ``SAY`` needs, in the prompts' voice (Debian packages no
+``zh`` core sounds, and its English ones are another speaker).
 """
 
 from __future__ import annotations
@@ -11,9 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from callcenter.agi import speech_prompts
-from callcenter.agi.core_sounds_zh import say_files
-from callcenter.ivr import after_hours_prompts
+from callcenter.agi import core_sounds_en, core_sounds_zh, speech_prompts
+from callcenter.ivr import after_hours_prompts, callback_prompts
 from callcenter.ivr.prompts import (
     MANDARIN,
     Spoken,
@@ -59,11 +59,11 @@ def language_prompts(
     doctors: Iterable[Doctor] = (),
     queues: Iterable[tuple[str, str]] = (),
 ) -> dict[str, Spoken]:
-    """Everything one language directory needs: the catalogue, the names from the database and,
-    for Mandarin, the core ``digits/`` sounds of Asterisk's SAY commands."""
+    """Everything one language directory needs: the catalogue, the names from the database and
+    the core ``digits/`` sounds of Asterisk's SAY commands in the language's voice."""
     result = catalogue(language)
-    if language == MANDARIN:
-        result.update({name: Spoken(text, MANDARIN) for name, text in say_files().items()})
+    say = core_sounds_zh if language == MANDARIN else core_sounds_en
+    result.update({name: Spoken(text, language) for name, text in say.say_files().items()})
     result.update(localised_database_prompts(language, departments, doctors))
     # Queues the main menu offers by key: (name, display name), callcenter/ivr/queue_handoff.py.
     result.update({queue_prompt(name): Spoken(shown, language) for name, shown in queues})
@@ -71,4 +71,6 @@ def language_prompts(
     result.update(speech_prompts.catalogue(language))
     # The closed branch's prompts (opening hours): callcenter/ivr/after_hours_prompts.py.
     result.update(after_hours_prompts.catalogue(language))
+    # The queue callback's offer and dialog: callcenter/ivr/callback_prompts.py.
+    result.update(callback_prompts.catalogue(language))
     return result

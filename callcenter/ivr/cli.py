@@ -58,7 +58,7 @@ async def _database_names(settings: Settings) -> _Names:
 
 @click.group()
 def prompts() -> None:
-    """IVR prompts (text-to-speech with espeak-ng, converted for Asterisk)."""
+    """IVR prompts (text-to-speech: Piper for English, espeak-ng for Mandarin; 8 kHz WAV)."""
 
 
 @prompts.command("build")
@@ -89,7 +89,7 @@ def build(
     no_database: bool,
 ) -> None:
     """Render every prompt that changed since the last build (8 kHz mono WAV), in English and
-    Mandarin; Mandarin also gets the digits, day and month sounds Asterisk's SAY needs."""
+    Mandarin, with the digits, day and month sounds Asterisk's SAY needs in the same voice."""
     from callcenter.agi.prompt_audio import PromptBuildError, build_prompts, sounds_language_dir
     from callcenter.ivr.after_hours_prompts import closed_message_prompts
     from callcenter.ivr.build_prompts import language_prompts

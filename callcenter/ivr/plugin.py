@@ -17,6 +17,7 @@ from callcenter.agi.server import Flow
 from callcenter.asterisk.const import (
     AGI_ROUTE_ECHO_DIGITS,
     AGI_ROUTE_IVR,
+    AGI_ROUTE_QUEUE_CALLBACK,
     AGI_ROUTE_QUEUE_OVERFLOW,
 )
 from callcenter.bus import EventBus
@@ -26,9 +27,10 @@ from callcenter.ivr.flows.cancel import CancelServices
 from callcenter.ivr.flows.echo import echo_digits
 from callcenter.ivr.flows.main_menu import IvrServices, inbound
 from callcenter.ivr.flows.overflow import queue_overflow
+from callcenter.ivr.flows.queue_callback import CallbackDialogServices, queue_callback
 from callcenter.ivr.lockout import IdentityLockout
 from callcenter.ivr.queue_handoff import QueueRouting
-from callcenter.ivr.speech_input import SpeechInput
+from callcenter.ivr.speech_input import SpeechByLanguage
 from callcenter.settings import AsteriskSettings, Settings, SpeechSettings
 from hcrm_core.db import Database
 from hcrm_core.services.appointments import AppointmentService
@@ -59,12 +61,13 @@ def build_routes(
     scheduling: SchedulingService,
     appointments: AppointmentService,
     timezone: str,
-    speech: SpeechInput | None = None,
+    speech: SpeechByLanguage | None = None,
     extra_routes: Mapping[str, Flow] | None = None,
     lockout: IdentityLockout | None = None,
     ask_recording_consent: bool = False,
     after_hours: AfterHoursServices | None = None,
     routing: QueueRouting | None = None,
+    callbacks: CallbackDialogServices | None = None,
 ) -> dict[str, Flow]:
     """Routes served to Asterisk; ``timezone`` is the hospital's, for saying slot times.
 
@@ -80,7 +83,12 @@ def build_routes(
         after_hours=after_hours,
         routing=routing,
     )
+    routes: dict[str, Flow] = {}
+    if callbacks is not None:
+        # The callback key pressed while waiting in a queue (flows/queue_callback.py).
+        routes[AGI_ROUTE_QUEUE_CALLBACK] = partial(queue_callback, bus=bus, services=callbacks)
     return {
+        **routes,
         AGI_ROUTE_ECHO_DIGITS: _echo,
         AGI_ROUTE_IVR: partial(inbound, bus=bus, services=services),
         # A queue's message overflow: the dialplan comes back here past the maximum wait.
@@ -95,7 +103,7 @@ class Ivr:
     """The IVR's routes for the FastAGI server, and the speech input they share (or None)."""
 
     routes: dict[str, Flow] = field(default_factory=dict)
-    speech: SpeechInput | None = None
+    speech: SpeechByLanguage | None = None
 
     async def stop(self) -> None:
         """Stop speech input's worker threads (after the FastAGI server has drained)."""
@@ -116,13 +124,14 @@ async def start(
     ask_recording_consent: bool = False,
     after_hours: AfterHoursServices | None = None,
     routing: QueueRouting | None = None,
+    callbacks: CallbackDialogServices | None = None,
 ) -> Ivr:
     """Load speech input if enabled and build the routes; ``timezone`` is the hospital's.
 
     ``asterisk`` locates speech recordings (Asterisk's path and ours); a missing or bad model
     raises here, before the FastAGI server listens.
     """
-    speech = await SpeechInput.start(settings, asterisk) if settings.enabled else None
+    speech = await SpeechByLanguage.start(settings, asterisk) if settings.enabled else None
     routes = build_routes(
         bus,
         patients=patients,
@@ -134,5 +143,6 @@ async def start(
         ask_recording_consent=ask_recording_consent,
         after_hours=after_hours,
         routing=routing,
+        callbacks=callbacks,
     )
     return Ivr(routes, speech)

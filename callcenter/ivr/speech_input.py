@@ -1,9 +1,12 @@
 """Spoken answers on a call: record the caller with AGI, recognise off the event loop.
 
-:class:`SpeechInput` is started once per server (it loads the Vosk model in a worker thread,
-seconds) and shared by every call. A dialog opts in per prompt with a :class:`SpeechOffer`
-(``ivr.menu(..., speech=services.speech.yes_no())``); the helpers then record after the menu
-and fall back to the keypad when what was said is not understood.
+:class:`SpeechInput` is one Vosk model and the words of its language, started once per server
+(it loads the model in a worker thread, seconds) and shared by every call.
+:class:`SpeechByLanguage` holds one per IVR language (``speech.models``): a caller is heard by
+the model of the language they chose, and a caller whose language has no model gets the keypad
+only. A dialog opts in per prompt with a :class:`SpeechOffer`
+(``ivr.menu(..., speech=speech.yes_no())``); the helpers then record after the menu and fall
+back to the keypad when what was said is not understood.
 
 Recordings are named by a random server-side id, never by anything the caller sent, written by
 Asterisk under ``asterisk.speech_asterisk_path`` (its view) and read here under
@@ -16,7 +19,7 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -25,8 +28,9 @@ from typing import Generic, TypeVar
 from callcenter.agi.channel import AgiChannel
 from callcenter.agi.errors import RecordingFailed
 from callcenter.agi.listening import Heard, Outcome
+from callcenter.agi.prompts import LANGUAGES
 from callcenter.ivr.speech import Grammar, Recognition, Recognizer, match
-from callcenter.settings import AsteriskSettings, SpeechSettings
+from callcenter.settings import AsteriskSettings, SpeechModelSettings, SpeechSettings
 from callcenter.speech_model import SpeechUnavailable, bundled_model_dir
 from hcrm_core.models import Department
 
@@ -56,7 +60,7 @@ class SpeechOffer(Generic[T]):
         return await self.speech.listen(agi, self.grammar, escape_digits=escape_digits)
 
 
-def model_dir(settings: SpeechSettings) -> Path:
+def model_dir(settings: SpeechSettings | SpeechModelSettings) -> Path:
     """The configured model directory, else the bundled Korean one; SpeechUnavailable if none."""
     path = settings.model_dir or bundled_model_dir()
     if path is None:
@@ -77,10 +81,12 @@ class SpeechInput:
         *,
         asterisk_dir: PurePosixPath,
         local_dir: Path,
+        language: str | None = None,
     ) -> None:
         self.recognizer = recognizer
         self.settings = settings
-        self.language = settings.language
+        # The words the model knows (``speech.language`` unless a model of ``speech.models``).
+        self.language = language or settings.language
         self._asterisk_dir = asterisk_dir
         self._local_dir = local_dir
         self._executor = ThreadPoolExecutor(
@@ -88,10 +94,19 @@ class SpeechInput:
         )
 
     @classmethod
-    async def start(cls, settings: SpeechSettings, asterisk: AsteriskSettings) -> SpeechInput:
+    async def start(
+        cls,
+        settings: SpeechSettings,
+        asterisk: AsteriskSettings,
+        model: SpeechModelSettings | None = None,
+    ) -> SpeechInput:
         """Load the model (seconds, in a worker thread) and prepare the recordings directory
-        (``asterisk`` says where Asterisk writes the recordings and where we read them)."""
-        path = model_dir(settings)
+        (``asterisk`` says where Asterisk writes the recordings and where we read them).
+        ``model``: which model and words (default: ``speech.model_dir`` and ``language``)."""
+        model = model or SpeechModelSettings(
+            model_dir=settings.model_dir, language=settings.language
+        )
+        path = model_dir(model)
         started = time.perf_counter()
         recognizer = await asyncio.to_thread(
             Recognizer.from_dir, path, filler_words=settings.filler_words
@@ -100,7 +115,13 @@ class SpeechInput:
         asterisk_dir = asterisk.speech_asterisk_path
         local_dir = asterisk.speech_local_path or Path(str(asterisk_dir))
         local_dir.mkdir(parents=True, exist_ok=True)
-        return cls(recognizer, settings, asterisk_dir=asterisk_dir, local_dir=local_dir)
+        return cls(
+            recognizer,
+            settings,
+            asterisk_dir=asterisk_dir,
+            local_dir=local_dir,
+            language=model.language,
+        )
 
     async def stop(self) -> None:
         await asyncio.to_thread(self._executor.shutdown, True)
@@ -175,6 +196,51 @@ class SpeechInput:
             agi.log_context(),
         )
         return outcome
+
+
+class SpeechByLanguage:
+    """The speech input of each IVR language; a language without one is keypad only."""
+
+    def __init__(self, inputs: Mapping[str, SpeechInput]) -> None:
+        self._inputs = dict(inputs)
+
+    @classmethod
+    async def start(cls, settings: SpeechSettings, asterisk: AsteriskSettings) -> SpeechByLanguage:
+        """One :class:`SpeechInput` per entry of ``speech.models`` (a model named by two
+        languages is loaded once); SpeechUnavailable names a language the IVR does not speak."""
+        models = settings.models_by_language()
+        for language in models:
+            if language not in LANGUAGES:
+                raise SpeechUnavailable(
+                    f"speech.models.{language}: not an IVR language ({', '.join(LANGUAGES)})"
+                )
+        inputs: dict[str, SpeechInput] = {}
+        try:
+            for language, model in models.items():
+                inputs[language] = await SpeechInput.start(settings, asterisk, model)
+                _LOG.info(
+                    "speech: %s callers heard by the %s model %s",
+                    language,
+                    model.language,
+                    model_dir(model),
+                )
+        except BaseException:
+            await cls(inputs).stop()
+            raise
+        return cls(inputs)
+
+    @property
+    def languages(self) -> list[str]:
+        """The IVR languages whose callers may answer by voice."""
+        return sorted(self._inputs)
+
+    def for_language(self, language: str) -> SpeechInput | None:
+        """The speech input for a caller who chose ``language``; None: keypad only."""
+        return self._inputs.get(language)
+
+    async def stop(self) -> None:
+        for speech in self._inputs.values():
+            await speech.stop()
 
 
 def _department_phrases(

@@ -22,6 +22,8 @@ from callcenter.outbound.bus_consume import DialerEvents
 from callcenter.outbound.channels import TemplateRoute
 from callcenter.outbound.dialer import Dialer, DialerOptions
 from callcenter.outbound.dialogs import DialogServices, outbound_call
+from callcenter.outbound.enrolment import EnrolmentLoop
+from callcenter.outbound.question_prompts import QuestionPrompts, SoundsDir
 from callcenter.settings import OutboundSettings
 from hcrm_core.db import Database
 from hcrm_core.policy import BookingPolicy
@@ -29,6 +31,7 @@ from hcrm_core.services.appointments import AppointmentService
 from hcrm_core.services.campaigns import CampaignService
 from hcrm_core.services.campaigns_answers import AnswerService
 from hcrm_core.services.campaigns_attempts import AttemptService
+from hcrm_core.services.campaigns_enrolment import EnrolmentService
 from hcrm_core.services.opening_hours import OpeningHoursService
 
 _LOG = logging.getLogger(__name__)
@@ -42,16 +45,24 @@ class Outbound:
     routes: dict[str, Flow] = field(default_factory=dict)
     dialer: Dialer | None = None
     events: DialerEvents | None = None
+    # Renders a campaign's questions when the console saves it (None: no sounds directory).
+    prompts: QuestionPrompts | None = None
+    # Continuous enrolment, running while dialing does (enrolment.py).
+    enrolment: EnrolmentLoop | None = None
 
     async def start_dialing(self) -> None:
         """Let the dialer place calls: only once the FastAGI server listens, or an answered
         patient would reach no dialog (and be hung up)."""
         if self.dialer is not None:
             await self.dialer.start()
+        if self.enrolment is not None:
+            await self.enrolment.start()
 
     async def stop_dialing(self) -> None:
         """Originate nothing more; the dialer's events keep flowing until :meth:`stop`, so the
         campaign calls still in progress (their dialogs draining) are followed to their end."""
+        if self.enrolment is not None:
+            await self.enrolment.stop()
         if self.dialer is not None:
             await self.dialer.stop()
 
@@ -59,6 +70,8 @@ class Outbound:
         await self.stop_dialing()
         if self.events is not None:
             await self.events.stop()
+        if self.prompts is not None:
+            await self.prompts.stop()
 
 
 def dialer_options(
@@ -92,12 +105,15 @@ async def start(
     ami: AmiBridge,
     database: Database,
     appointments: AppointmentService,
+    sounds_dir: SoundsDir | None = None,
 ) -> Outbound:
     """Start before the AMI bridge connects, so the first resync reconciles the attempts;
     calls are placed only after :meth:`Outbound.start_dialing`.
 
     ``timezone``, ``hospital_name`` and ``caller_id_number`` are the hospital's (calling
     windows, what the dialog says, the caller ID shown); ``agent_wrapup_seconds`` the agents'.
+    ``sounds_dir`` (language -> Asterisk's sounds directory on this host) lets the console's
+    saves render the campaigns' question prompts.
     """
     campaigns = CampaignService(database, policy)
     attempts = AttemptService(database)
@@ -113,6 +129,7 @@ async def start(
                 appointments=appointments,
             )
         },
+        prompts=QuestionPrompts(sounds_dir) if sounds_dir is not None else None,
     )
     if not settings.enabled:
         _LOG.info("outbound dialer disabled (outbound.enabled = false)")
@@ -136,6 +153,7 @@ async def start(
     events = DialerEvents(bus, dialer, database)
     await events.start()
     outbound.dialer, outbound.events = dialer, events
+    outbound.enrolment = EnrolmentLoop(EnrolmentService(database, policy), settings.enrol_seconds)
     return outbound
 
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
+from functools import partial
 
 from aiohttp import web
 
@@ -35,9 +36,12 @@ from callcenter.asterisk.const import CONTEXT_INBOUND
 from callcenter.board import plugin as board_plugin
 from callcenter.board.plugin import Board
 from callcenter.bus import EventBus
+from callcenter.callbacks import plugin as callbacks_plugin
+from callcenter.callbacks.plugin import Callbacks
 from callcenter.calls.call_log import CallLogWriter
 from callcenter.calls.tracker import CallTracker
 from callcenter.ivr import plugin as ivr_plugin
+from callcenter.ivr.flows.queue_callback import CallbackDialogServices
 from callcenter.ivr.lockout import IdentityLockout
 from callcenter.ivr.plugin import Ivr
 from callcenter.ivr.queue_handoff import QueueRouting
@@ -45,6 +49,7 @@ from callcenter.monitoring import plugin as monitoring_plugin
 from callcenter.monitoring.plugin import Monitoring
 from callcenter.outbound import plugin as outbound_plugin
 from callcenter.outbound.plugin import Outbound
+from callcenter.outbound.question_prompts import campaign_sounds_dir
 from callcenter.recording import plugin as recording_plugin
 from callcenter.recording.plugin import Recordings
 from callcenter.server.files import secure_data_files
@@ -83,6 +88,7 @@ class Server:
     recordings: Recordings
     monitoring: Monitoring
     outbound: Outbound
+    callbacks: Callbacks
     ami: AmiBridge
     ivr: Ivr
     agi: FastAgiServer
@@ -103,6 +109,7 @@ class Server:
             board=self.board.service,
             monitoring=self.monitoring.service,
             campaigns=self.outbound.campaigns,
+            campaign_prompts=self.outbound.prompts,
             ami_health=self.ami,
             agi_health=self.agi,
             recordings_health=self.recordings,
@@ -168,7 +175,12 @@ async def _start_parts(settings: Settings, life: Lifecycle, *, seed_demo: bool) 
     board = await life.start(
         "board",
         board_plugin.start(
-            bus=bus, database=database, ami=ami, timezone=settings.hospital.timezone
+            bus=bus,
+            database=database,
+            ami=ami,
+            timezone=settings.hospital.timezone,
+            alerts=settings.board,
+            wrapup_max_seconds=settings.agents.wrapup_max_seconds,
         ),
     )
     recordings = await life.start(
@@ -182,6 +194,7 @@ async def _start_parts(settings: Settings, life: Lifecycle, *, seed_demo: bool) 
             database=database,
         ),
     )
+    desk.call_control.recording = recordings.service  # the desk's record/pause buttons
     monitoring = await life.start(
         "monitoring", monitoring_plugin.start(settings.recording, ami=ami)
     )
@@ -199,6 +212,19 @@ async def _start_parts(settings: Settings, life: Lifecycle, *, seed_demo: bool) 
             ami=ami,
             database=database,
             appointments=appointments,
+            sounds_dir=partial(campaign_sounds_dir, settings),
+        ),
+    )
+    # Queue callbacks' events too: the first resync reconciles their placeholder calls.
+    callbacks = await life.start(
+        "callback events",
+        callbacks_plugin.start(
+            settings.callbacks,
+            bus=bus,
+            ami=ami,
+            database=database,
+            dial_channel=settings.outbound.dial_channel,
+            agi_url=settings.outbound.agi_url or None,
         ),
     )
     await ami.start()
@@ -218,6 +244,12 @@ async def _start_parts(settings: Settings, life: Lifecycle, *, seed_demo: bool) 
             ask_recording_consent=settings.recording.consent == "ask",
             after_hours=ivr_plugin.after_hours_services(database, settings),
             routing=QueueRouting(database),
+            # Off: the key's route is not served, so the dialplan puts the caller back.
+            callbacks=CallbackDialogServices(
+                callbacks.service, patients, settings.hospital.phone_region
+            )
+            if settings.callbacks.enabled
+            else None,
         ),
     )
     agi = FastAgiServer(settings.agi, {**ivr.routes, **outbound.routes}, speech=ivr.speech)
@@ -226,6 +258,8 @@ async def _start_parts(settings: Settings, life: Lifecycle, *, seed_demo: bool) 
     # Campaign calls only once their dialogs can be served; stopped before the FastAGI drain.
     await outbound.start_dialing()
     life.started("dialing", outbound.stop_dialing)
+    await callbacks.start_placing()
+    life.started("callback placing", callbacks.stop_placing)
     return Server(
         settings=settings,
         database=database,
@@ -240,6 +274,7 @@ async def _start_parts(settings: Settings, life: Lifecycle, *, seed_demo: bool) 
         recordings=recordings,
         monitoring=monitoring,
         outbound=outbound,
+        callbacks=callbacks,
         ami=ami,
         ivr=ivr,
         agi=agi,

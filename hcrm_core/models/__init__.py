@@ -1,8 +1,10 @@
 """The HCRM domain models (SQLAlchemy 2, typed declarative)."""
 
+from hcrm_core.models.agent_history import AgentStateChange
 from hcrm_core.models.appointments import Appointment
 from hcrm_core.models.audit import AuditEvent
 from hcrm_core.models.base import Base, utcnow
+from hcrm_core.models.callbacks import CallbackStatus, QueueCallback
 from hcrm_core.models.calls import Call, CallEvent, Recording, Transcript
 from hcrm_core.models.enums import (
     AppointmentStatus,
@@ -12,6 +14,7 @@ from hcrm_core.models.enums import (
     CampaignKind,
     CampaignStatus,
     Channel,
+    ComplaintSeverity,
     ComplaintStatus,
     ExceptionKind,
     FollowUpStatus,
@@ -19,6 +22,7 @@ from hcrm_core.models.enums import (
     RecordingStatus,
     Role,
     Sex,
+    TaskSource,
 )
 from hcrm_core.models.hours import (
     AfterHoursKind,
@@ -32,6 +36,8 @@ from hcrm_core.models.outreach import (
     Campaign,
     CampaignAttempt,
     Complaint,
+    ComplaintCall,
+    ComplaintContact,
     FollowUpTask,
     SurveyAnswer,
 )
@@ -53,6 +59,7 @@ __all__ = [
     "AfterHoursRequest",
     "AfterHoursStatus",
     "AgentSignIn",
+    "AgentStateChange",
     "Allergy",
     "Appointment",
     "AppointmentStatus",
@@ -64,6 +71,7 @@ __all__ = [
     "CallDirection",
     "CallEvent",
     "CallQueue",
+    "CallbackStatus",
     "Campaign",
     "CampaignAttempt",
     "CampaignKind",
@@ -71,6 +79,9 @@ __all__ = [
     "Channel",
     "ChronicCondition",
     "Complaint",
+    "ComplaintCall",
+    "ComplaintContact",
+    "ComplaintSeverity",
     "ComplaintStatus",
     "Department",
     "Doctor",
@@ -83,6 +94,7 @@ __all__ = [
     "PatientPhone",
     "PhoneKind",
     "QueueAgent",
+    "QueueCallback",
     "QueueSkill",
     "Recording",
     "RecordingJob",
@@ -95,6 +107,7 @@ __all__ = [
     "Skill",
     "Slot",
     "SurveyAnswer",
+    "TaskSource",
     "Transcript",
     "TranscriptTerm",
     "User",

@@ -18,6 +18,9 @@ class Call(Base):
     __table_args__ = (
         Index("ix_calls_started_at", "started_at"),
         Index("ix_calls_patient_started", "patient_id", "started_at"),
+        # The reports: queue figures by when calls queued, agent figures by when answered.
+        Index("ix_calls_queued_at", "queued_at"),
+        Index("ix_calls_answered_at", "answered_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -94,16 +94,44 @@ class AttemptStatus(StrEnum):
 
 
 class ComplaintStatus(StrEnum):
-    OPEN = "open"
-    IN_PROGRESS = "in_progress"
-    RESOLVED = "resolved"
+    """received -> investigating -> responded -> closed; a closed one can be reopened."""
+
+    RECEIVED = "received"
+    INVESTIGATING = "investigating"
+    RESPONDED = "responded"
     CLOSED = "closed"
+    REOPENED = "reopened"
+
+
+class ComplaintSeverity(StrEnum):
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    CRITICAL = "critical"
 
 
 class FollowUpStatus(StrEnum):
+    """A task: open -> in_progress -> done or cannot_reach; cancelled when it no longer applies."""
+
     OPEN = "open"
     DONE = "done"
     CANCELLED = "cancelled"
+    IN_PROGRESS = "in_progress"
+    CANNOT_REACH = "cannot_reach"
+
+
+class TaskSource(StrEnum):
+    """Where a task came from; ``source_ref`` on the task points at the row or call."""
+
+    MANUAL = "manual"
+    SURVEY = "survey"
+    CAMPAIGN = "campaign"
+    IVR_NO_AGENT = "ivr_no_agent"
+    VOICEMAIL = "voicemail"
+    CALLBACK_REQUEST = "callback_request"
+    MISSED_CALLBACK = "missed_callback"
+    APPOINTMENT_CHANGE = "appointment_change"
+    COMPLAINT = "complaint"
 
 
 class AuditAction(StrEnum):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Date, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import JSON, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hcrm_core.models.base import Base, UtcDateTime, utcnow
@@ -14,16 +14,26 @@ from hcrm_core.models.enums import (
     AttemptStatus,
     CampaignKind,
     CampaignStatus,
+    ComplaintSeverity,
     ComplaintStatus,
     FollowUpStatus,
+    TaskSource,
 )
 
 
 class FollowUpTask(Base):
-    """Work for a person: call this patient back, check on this symptom."""
+    """Work for a person: call this patient back, check on this symptom (the task inbox).
+
+    Claims are a conditional UPDATE on ``version`` (hcrm_core/services/tasks.py): of two
+    agents claiming one task, exactly one changes the row.
+    """
 
     __tablename__ = "followup_tasks"
-    __table_args__ = (Index("ix_followup_tasks_status_due", "status", "due_date"),)
+    __table_args__ = (
+        Index("ix_followup_tasks_status_due", "status", "due_date"),
+        Index("ix_followup_tasks_status_due_at", "status", "due_at"),
+        Index("ix_followup_tasks_owner_status", "owner_user_id", "status"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
@@ -37,6 +47,22 @@ class FollowUpTask(Base):
     source_attempt_id: Mapped[int | None] = mapped_column(ForeignKey("campaign_attempts.id"))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    source_kind: Mapped[TaskSource] = mapped_column(
+        enum_type(TaskSource), default=TaskSource.MANUAL, server_default=TaskSource.MANUAL.value
+    )
+    # What the source is: a call's Linkedid, an after-hours request id, an attempt id...
+    source_ref: Mapped[str | None] = mapped_column(String(120))
+    due_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    queue: Mapped[str | None] = mapped_column(String(64))
+    notes: Mapped[str | None] = mapped_column(Text)
+    outcome: Mapped[str | None] = mapped_column(Text)
+    claimed_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    claimed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # The last call placed from the task (click-to-dial), by its Linkedid / channel id.
+    last_call_ref: Mapped[str | None] = mapped_column(String(64))
+    created_by: Mapped[str | None] = mapped_column(String(80))
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default=text("1"))
+    updated_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
 class Campaign(Base):
@@ -103,7 +129,10 @@ class SurveyAnswer(Base):
 
 
 class Complaint(Base):
+    """A complaint, handled to closure (hcrm_core/services/complaints.py)."""
+
     __tablename__ = "complaints"
+    __table_args__ = (Index("ix_complaints_status_respond_due", "status", "respond_due_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
@@ -111,9 +140,51 @@ class Complaint(Base):
     category: Mapped[str] = mapped_column(String(60))
     description: Mapped[str] = mapped_column(Text)
     status: Mapped[ComplaintStatus] = mapped_column(
-        enum_type(ComplaintStatus), default=ComplaintStatus.OPEN
+        enum_type(ComplaintStatus), default=ComplaintStatus.RECEIVED
     )
     owner_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # The closing summary.
     resolution: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    # When it was closed.
     resolved_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    severity: Mapped[ComplaintSeverity] = mapped_column(
+        enum_type(ComplaintSeverity),
+        default=ComplaintSeverity.MEDIUM,
+        server_default=ComplaintSeverity.MEDIUM.value,
+    )
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
+    acknowledge_due_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    respond_due_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    responded_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    reopened_count: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    updated_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class ComplaintCall(Base):
+    """A call linked to a complaint (its recordings come with it)."""
+
+    __tablename__ = "complaint_calls"
+    __table_args__ = (UniqueConstraint("complaint_id", "call_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    complaint_id: Mapped[int] = mapped_column(ForeignKey("complaints.id"), index=True)
+    call_id: Mapped[int] = mapped_column(ForeignKey("calls.id"))
+    linked_by: Mapped[str] = mapped_column(String(80))
+    linked_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class ComplaintContact(Base):
+    """One contact with the patient about a complaint (the contact log)."""
+
+    __tablename__ = "complaint_contacts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    complaint_id: Mapped[int] = mapped_column(ForeignKey("complaints.id"), index=True)
+    channel: Mapped[str] = mapped_column(String(20))  # phone, letter, email, in_person
+    summary: Mapped[str] = mapped_column(Text)
+    call_id: Mapped[int | None] = mapped_column(ForeignKey("calls.id"))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    actor: Mapped[str] = mapped_column(String(80))
+    contacted_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

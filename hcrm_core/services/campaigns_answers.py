@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hcrm_core.actors import Actor
 from hcrm_core.db import Database
+from hcrm_core.errors import PatientInactive, PatientNotFound
 from hcrm_core.models import (
     Appointment,
     AppointmentStatus,
@@ -27,11 +28,13 @@ from hcrm_core.models import (
     FollowUpTask,
     Patient,
     SurveyAnswer,
+    TaskSource,
     utcnow,
 )
 from hcrm_core.services.audit import add_audit
 from hcrm_core.services.campaigns_config import CampaignConfig, parse_config
 from hcrm_core.services.campaigns_errors import AttemptNotFound, NotDialable
+from hcrm_core.services.tasks import create_task
 
 ESCALATION_PRIORITY = 1
 
@@ -119,7 +122,7 @@ class AnswerService:
             if not question.escalates(value):
                 return False
             reason = question.escalation_reason or f"{question_key}: {value}"
-            self._add_task(session, info, reason, now)
+            await self._add_task(session, info, reason, now)
         return True
 
     async def store_answer(
@@ -140,19 +143,29 @@ class AnswerService:
     async def escalate(self, info: DialogInfo, reason: str, *, now: datetime | None = None) -> None:
         now = now or utcnow()
         async with self._db.transaction() as session:
-            self._add_task(session, info, reason, now)
+            await self._add_task(session, info, reason, now)
 
     @staticmethod
-    def _add_task(session: AsyncSession, info: DialogInfo, reason: str, now: datetime) -> None:
-        session.add(
-            FollowUpTask(
+    async def _add_task(
+        session: AsyncSession, info: DialogInfo, reason: str, now: datetime
+    ) -> None:
+        """The escalation's task (audited); none for a patient erased or merged meanwhile,
+        whose answer is still kept."""
+        try:
+            task = await create_task(
+                session,
                 patient_id=info.patient_id,
                 reason=f"campaign {info.campaign_id}: {reason}"[:200],
+                source_kind=TaskSource.SURVEY,
+                source_ref=f"attempt:{info.attempt_id}",
                 priority=ESCALATION_PRIORITY,
-                due_date=now.date(),
-                source_attempt_id=info.attempt_id,
+                due_at=None,
+                actor=Actor("dialer", source=f"attempt:{info.attempt_id}"),
             )
-        )
+        except (PatientNotFound, PatientInactive):
+            return
+        task.due_date = now.date()
+        task.source_attempt_id = info.attempt_id
 
     async def opt_out(self, attempt_id: int, actor: Actor) -> int:
         """The patient asked not to be called: do-not-call at once, queued attempts cancelled.

@@ -18,6 +18,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from hcrm_core.actors import Actor
 from hcrm_core.db import Database
 from hcrm_core.models import (
     Appointment,
@@ -25,13 +26,16 @@ from hcrm_core.models import (
     AttemptStatus,
     Campaign,
     CampaignAttempt,
+    CampaignKind,
     CampaignStatus,
     Patient,
+    TaskSource,
     utcnow,
 )
 from hcrm_core.models.outreach import ATTEMPT_IN_FLIGHT_INDEX
 from hcrm_core.services.campaigns_config import RETRYABLE, parse_config
 from hcrm_core.services.campaigns_errors import AttemptNotFound, NotDialable, PatientOnCall
+from hcrm_core.services.tasks import create_task
 
 IN_FLIGHT = (AttemptStatus.DIALLING, AttemptStatus.ANSWERED)
 # The outcome detail of a progressive call whose patient hung up before reaching an agent.
@@ -227,6 +231,7 @@ class AttemptService:
             return None
         rule = parse_config(campaign.kind, campaign.settings).retries[status]
         if attempt.attempt_no >= rule.max_attempts:
+            await _unreached_task(session, campaign, attempt)
             return None
         retry = CampaignAttempt(
             campaign_id=attempt.campaign_id,
@@ -291,3 +296,29 @@ def day_start(now: datetime, tz: Any) -> datetime:
     """Hospital-local midnight of ``now``'s day (the "per day" of the daily limit)."""
     local: date = now.astimezone(tz).date()
     return datetime.combine(local, datetime.min.time(), tz)
+
+
+# Campaigns whose patient a person must reach when the calls could not (a reminder or a
+# survey that goes unanswered needs no one).
+_NEEDS_A_PERSON = (CampaignKind.POST_DISCHARGE, CampaignKind.ADHERENCE)
+
+
+async def _unreached_task(
+    session: AsyncSession, campaign: Campaign, attempt: CampaignAttempt
+) -> None:
+    """The last allowed attempt failed: a task for a person, in the same transaction."""
+    if campaign.kind not in _NEEDS_A_PERSON:
+        return
+    patient = await session.get(Patient, attempt.patient_id)
+    if patient is None or not patient.active:
+        return
+    await create_task(
+        session,
+        patient_id=attempt.patient_id,
+        reason=f"{campaign.name}: not reached after {attempt.attempt_no} calls"[:200],
+        source_kind=TaskSource.CAMPAIGN,
+        source_ref=f"attempt:{attempt.id}",
+        priority=2,
+        due_at=None,
+        actor=Actor("dialer"),
+    )

@@ -13,8 +13,9 @@ from datetime import date, time
 from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import ErrorDetails
 
-from hcrm_core.errors import ValidationFailed
+from hcrm_core.errors import FieldErrors, ValidationFailed
 from hcrm_core.models import AttemptStatus, CampaignKind
 
 # The strictest common rule (TCPA and most national codes): 08:00-21:00 in the patient's local
@@ -273,12 +274,45 @@ def parse_config(kind: CampaignKind, raw: dict[str, Any]) -> CampaignConfig:
     try:
         config = CampaignConfig.model_validate(values)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(part) for part in first["loc"]) or "settings"
-        raise ValidationFailed(field, first["msg"]) from exc
+        errors: dict[str, str] = {}
+        for error in exc.errors():
+            field = ".".join(str(part) for part in error["loc"]) or "settings"
+            errors.setdefault(field, plain_message(error))
+        raise FieldErrors(errors) from exc
     if kind not in QUESTIONLESS_KINDS and not config.questions:
         raise ValidationFailed("questions", "this kind of campaign needs at least one question")
     return config
+
+
+def plain_message(error: ErrorDetails) -> str:
+    """Pydantic's message in the words of the console's other refusals."""
+    ctx = error.get("ctx") or {}
+    kind = error["type"]
+    wording = {
+        "greater_than_equal": f"must be at least {ctx.get('ge')}",
+        "less_than_equal": f"must be at most {ctx.get('le')}",
+        "greater_than": f"must be more than {ctx.get('gt')}",
+        "less_than": f"must be less than {ctx.get('lt')}",
+        "int_parsing": "must be a whole number",
+        "int_type": "must be a whole number",
+        "int_from_float": "must be a whole number",
+        "float_parsing": "must be a number",
+        "float_type": "must be a number",
+        "time_parsing": "must be a time like 08:30",
+        "time_type": "must be a time like 08:30",
+        "date_parsing": "must be a date like 2026-12-25",
+        "date_from_datetime_parsing": "must be a date like 2026-12-25",
+        "date_type": "must be a date like 2026-12-25",
+        "missing": "is required",
+        "extra_forbidden": "unknown field",
+        "string_too_long": f"at most {ctx.get('max_length')} characters",
+        "too_long": f"at most {ctx.get('max_length')} items",
+        "string_pattern_mismatch": "use lower-case letters, digits, - and _",
+        "literal_error": f"choose one of {ctx.get('expected')}",
+    }.get(kind)
+    if wording is not None:
+        return wording
+    return str(error["msg"]).removeprefix("Value error, ")
 
 
 def stored(config: CampaignConfig) -> dict[str, Any]:

@@ -115,15 +115,25 @@ async def select_targets(
     *,
     now: datetime,
     tz: ZoneInfo,
+    not_in_campaign: int | None = None,
 ) -> list[Target]:
     """Every patient (or appointment, for reminders) the campaign is to call, with due times.
 
     None for an ``appointment-changed`` campaign: the slot keeper adds its calls one by one,
-    as the hospital moves or cancels appointments."""
+    as the hospital moves or cancels appointments. ``not_in_campaign`` leaves out the
+    appointments (reminders) or patients (the other kinds) that campaign already has an
+    attempt for: the newcomers of continuous enrolment (:mod:`campaigns_enrolment`)."""
     if kind is CampaignKind.APPOINTMENT_CHANGED:
         return []
     query = _base_query(config, now, tz)
     if kind is CampaignKind.REMINDER:
+        if not_in_campaign is not None:
+            query = query.where(
+                ~exists().where(
+                    CampaignAttempt.campaign_id == not_in_campaign,
+                    CampaignAttempt.appointment_id == Appointment.id,
+                )
+            )
         rows = await session.execute(
             query.add_columns(Appointment.id, Appointment.local_date)
             .join(Appointment, and_(*_appointment_filter(config, tz)))  # type: ignore[arg-type]
@@ -134,6 +144,13 @@ async def select_targets(
             Target(pid, phone, appointment_id, _due(day - timedelta(days=1), config, tz, now))
             for pid, phone, appointment_id, day in rows
         ]
+    if not_in_campaign is not None:
+        query = query.where(
+            ~exists().where(
+                CampaignAttempt.campaign_id == not_in_campaign,
+                CampaignAttempt.patient_id == Patient.id,
+            )
+        )
     targets = config.targets
     if targets.department_id is not None or targets.appointment_from or targets.appointment_to:
         query = query.where(exists().where(*_appointment_filter(config, tz)))  # type: ignore[arg-type]

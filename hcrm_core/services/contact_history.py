@@ -23,7 +23,12 @@ from hcrm_core.services.appointments import upcoming_query
 
 T = TypeVar("T")
 
-OPEN_COMPLAINTS = (ComplaintStatus.OPEN, ComplaintStatus.IN_PROGRESS)
+OPEN_COMPLAINTS = (
+    ComplaintStatus.RECEIVED,
+    ComplaintStatus.INVESTIGATING,
+    ComplaintStatus.RESPONDED,
+    ComplaintStatus.REOPENED,
+)
 
 
 @dataclass(slots=True)
@@ -56,7 +61,10 @@ def _open_followups(patient_id: int, limit: int) -> Select[FollowUpTask]:
     # Priority 1 is the most urgent; undated tasks come after dated ones.
     return (
         select(FollowUpTask)
-        .where(FollowUpTask.patient_id == patient_id, FollowUpTask.status == FollowUpStatus.OPEN)
+        .where(
+            FollowUpTask.patient_id == patient_id,
+            FollowUpTask.status.in_((FollowUpStatus.OPEN, FollowUpStatus.IN_PROGRESS)),
+        )
         .order_by(
             FollowUpTask.priority,
             FollowUpTask.due_date.is_(None),

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hcrm_core.actors import Actor
 from hcrm_core.db import Database
-from hcrm_core.errors import NotFound, ValidationFailed
+from hcrm_core.errors import NotFound, PatientInactive, PatientNotFound, ValidationFailed
 from hcrm_core.models import (
     AfterHoursKind,
     AfterHoursOptions,
@@ -29,6 +29,7 @@ from hcrm_core.models import (
     FollowUpTask,
     Holiday,
     OpeningInterval,
+    TaskSource,
     utcnow,
 )
 from hcrm_core.models.hours import MINUTES_PER_DAY
@@ -41,6 +42,7 @@ from hcrm_core.services.opening_calendar import (
     clock_text,
     holidays_for,
 )
+from hcrm_core.services.tasks import create_task
 
 _QUEUE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 _CLOCK_RE = re.compile(r"^(\d{1,2}):(\d{2})$")
@@ -407,12 +409,10 @@ class OpeningHoursService:
     ) -> AfterHoursRequest:
         """Store a voicemail or callback request; an identified patient also gets a task."""
         async with self.database.transaction() as session:
-            task_id = None
+            task = None
             if patient_id is not None:
-                task = FollowUpTask(patient_id=patient_id, reason=TASK_REASONS[kind], priority=2)
-                session.add(task)
-                await session.flush()
-                task_id = task.id
+                task = await self._request_task(session, kind, queue, patient_id, linkedid)
+            task_id = task.id if task is not None else None
             row = AfterHoursRequest(
                 kind=kind,
                 queue=queue,
@@ -435,7 +435,39 @@ class OpeningHoursService:
                 patient_id=patient_id,
                 detail={"kind": kind.value, "queue": queue},
             )
+            if task is not None:
+                task.source_ref = f"after_hours_request:{row.id}"
         return row
+
+    async def _request_task(
+        self,
+        session: AsyncSession,
+        kind: AfterHoursKind,
+        queue: str,
+        patient_id: int,
+        linkedid: str | None,
+    ) -> FollowUpTask | None:
+        """The inbox task for a request; none for a patient erased or merged meanwhile (the
+        request itself is kept and listed with the after-hours requests)."""
+        source = (
+            TaskSource.VOICEMAIL
+            if kind is AfterHoursKind.VOICEMAIL
+            else TaskSource.CALLBACK_REQUEST
+        )
+        try:
+            return await create_task(
+                session,
+                patient_id=patient_id,
+                reason=TASK_REASONS[kind],
+                source_kind=source,
+                source_ref=None,
+                priority=2,
+                due_at=None,
+                queue=queue,
+                actor=Actor.ivr(linkedid),
+            )
+        except (PatientNotFound, PatientInactive):
+            return None
 
     async def requests(self, *, limit: int = 200) -> list[AfterHoursRequest]:
         async with self.database.session() as session:

@@ -42,6 +42,7 @@ from hcrm_core.models import (
     CallEvent,
     CampaignAttempt,
     Complaint,
+    ComplaintContact,
     FollowUpStatus,
     FollowUpTask,
     Patient,
@@ -415,12 +416,26 @@ async def _erase_outreach(session: AsyncSession, patient_id: int) -> dict[str, i
         .where(Complaint.patient_id == patient_id)
         .values(description=ERASED, resolution=None)
     )
+    await session.execute(
+        update(ComplaintContact)
+        .where(
+            ComplaintContact.complaint_id.in_(
+                select(Complaint.id).where(Complaint.patient_id == patient_id)
+            )
+        )
+        .values(summary=ERASED)
+    )
     follow_ups = await session.execute(
-        update(FollowUpTask).where(FollowUpTask.patient_id == patient_id).values(reason=ERASED)
+        update(FollowUpTask)
+        .where(FollowUpTask.patient_id == patient_id)
+        .values(reason=ERASED, notes=None, outcome=None)
     )
     await session.execute(
         update(FollowUpTask)
-        .where(FollowUpTask.patient_id == patient_id, FollowUpTask.status == FollowUpStatus.OPEN)
+        .where(
+            FollowUpTask.patient_id == patient_id,
+            FollowUpTask.status.in_((FollowUpStatus.OPEN, FollowUpStatus.IN_PROGRESS)),
+        )
         .values(status=FollowUpStatus.CANCELLED, closed_at=datetime.now(UTC))
     )
     return {

@@ -25,6 +25,7 @@ from hcrm_core.models import (
     FollowUpTask,
     Patient,
     PatientPhone,
+    TaskSource,
 )
 from hcrm_core.services.audit import add_audit
 from hcrm_core.services.campaigns_config import parse_config, stored
@@ -93,8 +94,11 @@ async def follow_up(
             patient_id=patient_id,
             reason=note[:200],
             priority=_FOLLOWUP_PRIORITY,
+            source_kind=TaskSource.APPOINTMENT_CHANGE,
+            source_ref=f"appointment:{appointment_id}",
             due_date=now.astimezone(timezone).date(),
             created_at=now,
+            updated_at=now,
         )
     )
     return "task"

@@ -27,6 +27,15 @@ async def test_a_supervisor_sets_weekday_hours_and_a_holiday(
             await page.fill("input[name=password]", PASSWORD)
             await page.click("button[type=submit]")
             await page.wait_for_url(f"{base}/")
+            menu = page.locator("#manage-menu")
+            # The Hospital menu closes on a click elsewhere and on Escape.
+            await page.click("#manage-menu summary")
+            assert await menu.get_attribute("open") is not None
+            await page.click("main", position={"x": 5, "y": 5})
+            assert await menu.get_attribute("open") is None, "menu stayed open after a click away"
+            await page.click("#manage-menu summary")
+            await page.keyboard.press("Escape")
+            assert await menu.get_attribute("open") is None, "menu stayed open after Escape"
             await page.click("#manage-menu summary")
             await page.click("nav >> text=Hours")
             await page.wait_for_url(f"{base}/admin/hours")

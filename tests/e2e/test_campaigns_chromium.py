@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from tests.e2e.test_console_chromium import CHROMIUM_ARGS, TIMEOUT_MS, chromium, served
@@ -16,7 +15,7 @@ async def test_supervisor_creates_starts_stops_and_exports(
 ) -> None:
     from playwright.async_api import async_playwright
 
-    base, world = served
+    base, _world = served
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
         try:
@@ -34,8 +33,8 @@ async def test_supervisor_creates_starts_stops_and_exports(
             form = page.locator("#new-campaign")
             await form.locator("input[name=name]").fill("Diabetes <i>check</i>")
             await form.locator("select[name=kind]").select_option("adherence")
-            settings = {"targets": {"patient_ids": [world.grace.id]}}
-            await form.locator("textarea[name=settings]").fill(json.dumps(settings))
+            # Who is called, as a field (no JSON): Grace's record number.
+            await form.locator("textarea[name='targets.patient_mrns']").fill("MRN-4242")
             await form.locator("button[type=submit]").click()
             await page.wait_for_url(f"{base}/campaigns/*")
             assert await page.text_content("h1") == "Diabetes <i>check</i>"
@@ -46,8 +45,8 @@ async def test_supervisor_creates_starts_stops_and_exports(
             await page.wait_for_selector("#status[data-status=running] >> text=Running")
             scheduled = page.locator("#progress tr", has_text="Scheduled").locator("td")
             assert await scheduled.inner_text() == "1"
-            # Admins get the settings editor (supervisors only read them: integration tests).
-            assert await page.locator("textarea[name=settings]").count() == 1
+            # Admins get the settings form (supervisors only read them: integration tests).
+            assert await page.locator("#campaign-settings").count() == 1
 
             await page.click("button[value=stop]")
             await page.wait_for_selector("#status[data-status=stopped] >> text=Stopped")

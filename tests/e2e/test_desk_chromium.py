@@ -49,9 +49,15 @@ async def desk_site(
     asterisk_sandbox: AsteriskSandboxHandle, tmp_path: Path
 ) -> AsyncIterator[tuple[str, Server, dict[str, Patient], WsHub]]:
     settings = runtime_settings(asterisk_sandbox, tmp_path)
+    # Wrap-up on the 10 s timer: a call of another session sharing the sandbox may ring this
+    # agent, and held until its disposition it would keep the agent from the test's next call.
+    # (The hold itself: test_agent_desk_asterisk.py and test_desk_ux_chromium.py.)
     settings = settings.model_copy(
         update={
-            "agents": AgentsSettings(interface=f"Local/{{extension}}@{const.CONTEXT_SIM_AGENTS}")
+            "agents": AgentsSettings(
+                interface=f"Local/{{extension}}@{const.CONTEXT_SIM_AGENTS}",
+                wrapup_until_disposition=False,
+            )
         }
     )
     server = await start_server(settings, serve_console=False)

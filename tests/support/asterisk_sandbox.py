@@ -145,3 +145,31 @@ def asterisk_sandbox(
         )
         if last_user():
             sandbox.stop()
+
+
+# How long a test may wait for a killed sandbox to come back before it fails with the reason.
+RESTART_TIMEOUT = 90.0
+
+
+def _restart_if_down(sandbox: AsteriskSandbox, when: str) -> None:
+    """Start Asterisk again if a fault test (this session's or another's) left it down."""
+    if sandbox.pid() is not None:
+        return
+    try:
+        sandbox.start(timeout=RESTART_TIMEOUT)
+    except SandboxError as exc:
+        pytest.fail(f"the sandbox Asterisk was down {when} and did not restart: {exc}")
+
+
+@pytest.fixture(autouse=True)
+def _sandbox_alive_around_each_test(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A test on the sandbox starts with Asterisk running and leaves it running: a fault test
+    that kills it (``kill9``/``stop``) and fails before restarting it does not take the next
+    tests down with it, and nothing waits for an Asterisk that is gone."""
+    if "asterisk_sandbox" not in request.fixturenames:
+        yield
+        return
+    handle: AsteriskSandboxHandle = request.getfixturevalue("asterisk_sandbox")
+    _restart_if_down(handle.sandbox, "before the test")
+    yield
+    _restart_if_down(handle.sandbox, "after the test")

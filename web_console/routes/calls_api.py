@@ -8,7 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
-from hcrm_core.errors import ValidationFailed
+from hcrm_core.errors import FieldErrors, ValidationFailed
 from hcrm_core.models import AuditAction, Call, Sex
 from hcrm_core.services.audit import record_audit
 from hcrm_core.services.call_records import CallViewer
@@ -140,6 +140,8 @@ async def new_complaint(request: web.Request) -> web.Response:
     category = body.required_text("category", max_length=60)
     description = body.required_text("description", max_length=4000)
     linkedid = body.text("linkedid", max_length=64)
+    severity = body.text("severity", max_length=20) or "medium"
+    department_id = body.integer("department_id")
     body.done()
     complaint = await file_complaint(
         request.app[DATABASE],
@@ -148,6 +150,9 @@ async def new_complaint(request: web.Request) -> web.Response:
         category=category,
         description=description,
         linkedid=linkedid,
+        severity=severity,
+        department_id=department_id,
+        timezone=request.app[SETTINGS].tz,
     )
     return web.json_response(
         {"id": complaint.id, "status": complaint.status.value, "category": complaint.category},
@@ -170,11 +175,13 @@ async def register_patient(request: web.Request) -> web.Response:
     """A new patient (the pop's form for an unknown number); a record number is made if none."""
     body = await read_body(request)
     phone = body.text("phone", max_length=64)
+    given_name = body.text("given_name", max_length=100) or ""
+    family_name = body.text("family_name", max_length=100) or ""
     new = NewPatient(
         mrn=body.text("mrn", max_length=32) or f"N{secrets.randbelow(10**9):09d}",
-        given_name=body.text("given_name", max_length=100) or "",
-        family_name=body.text("family_name", max_length=100) or "",
-        date_of_birth=_required_day(body),
+        given_name=given_name,
+        family_name=family_name,
+        date_of_birth=_birth_day(body, given_name, family_name),
         sex=_sex(body) or Sex.UNKNOWN,
         phones=[NewPhone(phone)] if phone else [],
         preferred_language=body.text("preferred_language", max_length=8) or "en",
@@ -185,8 +192,18 @@ async def register_patient(request: web.Request) -> web.Response:
     return web.json_response({"id": patient.id, "mrn": patient.mrn}, status=201)
 
 
-def _required_day(body: Body) -> date:
-    day = body.day("date_of_birth", required=True)
+def _birth_day(body: Body, given_name: str, family_name: str) -> date:
+    """The date of birth; a missing name and date are refused together (one form, one go)."""
+    errors: dict[str, str] = {}
+    if not given_name.strip() and not family_name.strip():
+        errors["name"] = "enter a given or a family name"
+    day: date | None = None
+    try:
+        day = body.day("date_of_birth", required=True)
+    except ValidationFailed as exc:
+        errors[exc.field] = exc.message.removeprefix(f"{exc.field}: ")
+    if errors:
+        raise FieldErrors(errors)
     assert day is not None
     return day
 

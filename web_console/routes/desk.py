@@ -14,8 +14,8 @@ from aiohttp import web
 
 from callcenter.agents.errors import CallStillLive
 from callcenter.agents.pops import LIVE_PHASES
-from callcenter.agents.state import own_extension
-from hcrm_core.errors import DomainError
+from callcenter.agents.state import AgentState, own_extension
+from hcrm_core.errors import DomainError, ValidationFailed
 from hcrm_core.models import AuditAction, User
 from hcrm_core.services.audit import record_audit
 from hcrm_core.services.call_records import CallNotFound
@@ -198,4 +198,24 @@ async def save_disposition(request: web.Request) -> web.Response:
     )
     desk.pops.dismiss(session.username, linkedid)
     desk.agents.wrap_up_done(session.username, linkedid)
+    await desk.agents.settled(session.username)  # the next call may come once Asterisk knows
     return web.json_response({"linkedid": linkedid, "disposition": call.disposition})
+
+
+@routes.post(f"{PREFIX}/wrap-up/finish")
+@allow(STAFF)
+async def finish_wrap_up(request: web.Request) -> web.Response:
+    """End a wrap-up that has no pop left to save (e.g. a call the server never popped)."""
+    (await read_body(request)).done()
+    session = require_session(request)
+    desk = request.app[DESK]
+    status = desk.agents.require(session.username)
+    linkedid = status.linkedid
+    if status.state is not AgentState.WRAP_UP or not linkedid:
+        raise ValidationFailed("state", "you are not in wrap-up")
+    if any(pop.linkedid == linkedid for pop in desk.pops.open_pops(session.username)):
+        raise ValidationFailed("disposition", "save the call's disposition to finish wrap-up")
+    desk.agents.wrap_up_done(session.username, linkedid)
+    await desk.agents.settled(session.username)
+    await _audit_desk(request, "wrap_up_finished", "ready", linkedid=linkedid)
+    return _state(request)

@@ -9,6 +9,7 @@ from aiohttp import web
 from web_console.access import STAFF, allow
 from web_console.pages import page
 from web_console.patient_access import search_patients, view_patient
+from web_console.routes.work_pages import patient_work
 from web_console.views import only_params, patient_id_from
 
 routes = web.RouteTableDef()
@@ -30,4 +31,8 @@ async def search_page(request: web.Request) -> dict[str, Any]:
 @page("patient_card.html")
 async def card_page(request: web.Request) -> dict[str, Any]:
     only_params(request, set())
-    return {"patient": await view_patient(request, patient_id_from(request))}
+    patient_id = patient_id_from(request)
+    return {
+        "patient": await view_patient(request, patient_id),
+        **await patient_work(request, patient_id),
+    }

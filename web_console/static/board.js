@@ -19,6 +19,7 @@
   const SVG = "http://www.w3.org/2000/svg";
   const MAX_BACKOFF_MS = 15000;
   let board = null;
+  let shownAgents = []; // the agents' rows as drawn (sorted)
   let skewMs = 0; // server clock minus this browser's clock
   let socket = null;
   let backoffMs = 500;
@@ -39,6 +40,123 @@
     return h > 0 ? `${h}:${String(m).padStart(2, "0")}:${s}` : `${m}:${s}`;
   };
 
+  // A number of seconds as "m:ss" (or "h:mm:ss").
+  const clock = (seconds) => {
+    const total = Math.max(0, Math.round(seconds));
+    const h = Math.floor(total / 3600);
+    const m = Math.floor((total % 3600) / 60);
+    const s = String(total % 60).padStart(2, "0");
+    return h > 0 ? `${h}:${String(m).padStart(2, "0")}:${s}` : `${m}:${s}`;
+  };
+
+  // -- thresholds: what needs the supervisor's attention ----------------------------------------
+
+  // [level, column, words] for each threshold a queue is past (levels: "warn", "alert").
+  const troubles = (q) => {
+    const a = q.alerts || {};
+    const found = [];
+    const wait = q.longest_wait_since === null || q.longest_wait_since === undefined ? 0 : nowS() - q.longest_wait_since;
+    if (q.waiting && wait >= a.longest_wait_alert_seconds) {
+      found.push(["alert", "longest", `a caller has waited ${clock(wait)}`]);
+    } else if (q.waiting && wait >= a.longest_wait_warn_seconds) {
+      found.push(["warn", "longest", `a caller has waited ${clock(wait)}`]);
+    }
+    if (q.service_level !== null && q.service_level < a.service_level_alert_percent) {
+      found.push(["alert", "sl", `service level ${q.service_level}% (target ${a.service_level_warn_percent}%)`]);
+    } else if (q.service_level !== null && q.service_level < a.service_level_warn_percent) {
+      found.push(["warn", "sl", `service level ${q.service_level}% (target ${a.service_level_warn_percent}%)`]);
+    }
+    if (a.nobody_ready && q.available === 0) {
+      const waiting = q.waiting === 1 ? "1 caller waits" : `${q.waiting} callers wait`;
+      found.push(q.waiting ? ["alert", "members", `nobody ready while ${waiting}`] : ["warn", "members", "nobody ready"]);
+    }
+    return found;
+  };
+
+  // Announced once when a queue crosses a threshold (or gets worse), not every second.
+  const announced = new Map();
+  const announce = () => {
+    const fresh = [];
+    const seen = new Set();
+    board.queues.forEach((q) => {
+      troubles(q).forEach(([level, column, words]) => {
+        const key = `${q.name}:${column}`;
+        seen.add(key);
+        if (announced.get(key) !== level && !(announced.get(key) === "alert" && level === "warn")) {
+          fresh.push(`${label(q.name)}: ${words}${level === "alert" ? " (urgent)" : ""}.`);
+        }
+        announced.set(key, level === "warn" && announced.get(key) === "alert" ? "alert" : level);
+      });
+    });
+    [...announced.keys()].filter((key) => !seen.has(key)).forEach((key) => announced.delete(key));
+    if (fresh.length) {
+      document.getElementById("board-alerts").textContent = fresh.join(" ");
+    }
+  };
+
+  // -- sorting ----------------------------------------------------------------------------------
+
+  const sorting = { "board-queues": { key: "name", dir: 1 }, "board-agents": { key: "name", dir: 1 } };
+  const since = (at) => (at === null || at === undefined ? -1 : nowS() - at);
+  const SORT_KEYS = {
+    "board-queues": {
+      name: (q) => label(q.name).toLowerCase(),
+      waiting: (q) => q.waiting,
+      longest: (q) => since(q.longest_wait_since),
+      answered: (q) => q.answered,
+      abandoned: (q) => q.abandoned,
+      sl: (q) => (q.service_level === null ? 101 : q.service_level),
+      available: (q) => q.available,
+    },
+    "board-agents": {
+      name: (a) => a.name.toLowerCase(),
+      state: (a) => label(a.state),
+      for: (a) => since(a.since),
+      queues: (a) => a.queues.map(label).join(", "),
+      call: (a) => callText(a),
+      handled: (a) => a.handled || 0,
+      aht: (a) => (a.average_handle_seconds === null || a.average_handle_seconds === undefined ? -1 : a.average_handle_seconds),
+    },
+  };
+  const sorted = (tableId, rows) => {
+    const { key, dir } = sorting[tableId];
+    const of = SORT_KEYS[tableId][key];
+    return [...rows].sort((x, y) => {
+      const a = of(x);
+      const b = of(y);
+      return (a < b ? -1 : a > b ? 1 : 0) * dir;
+    });
+  };
+  // Each sortable heading becomes a button; aria-sort says the order to screen readers.
+  const wireSorting = () => {
+    Object.keys(sorting).forEach((tableId) => {
+      document.querySelectorAll(`#${tableId} th[data-sort]`).forEach((th) => {
+        const button = document.createElement("button");
+        button.type = "button";
+        button.className = "sort";
+        button.append(...th.childNodes);
+        th.append(button);
+        button.addEventListener("click", () => {
+          const now = sorting[tableId];
+          sorting[tableId] = { key: th.dataset.sort, dir: now.key === th.dataset.sort ? -now.dir : 1 };
+          showSorting(tableId);
+          render();
+        });
+      });
+      showSorting(tableId);
+    });
+  };
+  const showSorting = (tableId) => {
+    const { key, dir } = sorting[tableId];
+    document.querySelectorAll(`#${tableId} th[data-sort]`).forEach((th) => {
+      if (th.dataset.sort === key) {
+        th.setAttribute("aria-sort", dir > 0 ? "ascending" : "descending");
+      } else {
+        th.removeAttribute("aria-sort");
+      }
+    });
+  };
+
   const cell = (text, className) => {
     const td = document.createElement("td");
     td.textContent = text;
@@ -51,12 +169,14 @@
   const renderQueues = () => {
     const body = document.querySelector("#board-queues tbody");
     body.replaceChildren(
-      ...board.queues.map((q) => {
+      ...sorted("board-queues", board.queues).map((q) => {
         const tr = document.createElement("tr");
         tr.dataset.queue = q.name;
         const name = cell(label(q.name));
         name.title = q.description;
         const sl = q.service_level === null ? "–" : `${q.service_level}%`;
+        const found = troubles(q);
+        const trouble = cell(found.map(([, , words]) => words).join("; ") || "–", "trouble");
         tr.append(
           name,
           cell(String(q.waiting), "waiting"),
@@ -65,18 +185,47 @@
           cell(String(q.abandoned), "abandoned"),
           cell(`${sl} in ${q.service_level_seconds}s`, "sl"),
           cell(`${q.members} (${q.available})`, "members"),
+          trouble,
         );
+        // Colour, and words in the last column: the flag is never the colour alone.
+        found.forEach(([level, column]) => tr.querySelector(`td.${column}`).classList.add(`level-${level}`));
+        const worst = found.some(([level]) => level === "alert") ? "alert" : found.length ? "warn" : "ok";
+        tr.dataset.level = worst;
+        trouble.classList.add(`level-${worst}`);
         return tr;
       }),
     );
+    announce();
   };
 
   // What the last monitor request of each agent's row said, by interface. Kept apart from the
   // rows (which every board push redraws) and dropped once that call is no longer on the row.
   const monitorNotes = new Map();
 
-  const callText = (call) =>
-    call ? [label(call.state), call.queue ? `${label(call.queue)} queue` : "", duration(call.since)].filter(Boolean).join(" · ") : "";
+  // What the agent's call is, beyond the state column: the queue, how long it has gone on, how
+  // long the caller waited first; in wrap-up, the call it is about.
+  const callText = (agent) => {
+    const call = agent.call;
+    const queueOf = (name) => (name ? `${label(name)} queue` : "direct call");
+    if (call && call.state === "ringing") {
+      return `${queueOf(call.queue)} call ringing for ${duration(call.since)}`;
+    }
+    if (call) {
+      const waited = call.waited_seconds === null || call.waited_seconds === undefined ? "" : `caller waited ${clock(call.waited_seconds)}`;
+      return [queueOf(call.queue), `talking ${duration(call.since)}`, waited].filter(Boolean).join(" · ");
+    }
+    if (agent.state === "wrap_up" && agent.last_call) {
+      return `after a ${clock(agent.last_call.talk_seconds)} ${queueOf(agent.last_call.queue)} call · disposition not saved yet`;
+    }
+    return "–";
+  };
+
+  // Past the configured wrap-up limit: flagged in the state cell.
+  const overdue = (a) => a.state === "wrap_up" && board.wrapup_max_seconds && nowS() - a.since > board.wrapup_max_seconds;
+  const stateText = (a) => {
+    const base = a.paused_reason ? `${label(a.state)}: ${label(a.paused_reason)}` : label(a.state);
+    return overdue(a) ? `${base} (over ${clock(board.wrapup_max_seconds)})` : base;
+  };
 
   const csrfToken = () => {
     const meta = document.querySelector('meta[name="csrf-token"]');
@@ -161,8 +310,9 @@
         monitorNotes.delete(where);
       }
     }
+    shownAgents = sorted("board-agents", board.agents);
     body.replaceChildren(
-      ...board.agents.map((a) => {
+      ...shownAgents.map((a) => {
         const tr = document.createElement("tr");
         tr.dataset.interface = a.interface;
         if (a.call) {
@@ -170,7 +320,8 @@
         }
         const state = document.createElement("span");
         state.className = `state ${a.state}`;
-        state.textContent = a.paused_reason ? `${label(a.state)}: ${label(a.paused_reason)}` : label(a.state);
+        state.classList.toggle("overdue", Boolean(overdue(a)));
+        state.textContent = stateText(a);
         const stateCell = document.createElement("td");
         stateCell.append(state);
         // Agents by name and login (the login only when the desk knows it and it differs).
@@ -186,7 +337,9 @@
           stateCell,
           cell(duration(a.since), "for"),
           cell(a.queues.map(label).join(", ")),
-          cell(callText(a.call), "call"),
+          cell(callText(a), "call"),
+          cell(String(a.handled || 0), "handled"),
+          cell(a.average_handle_seconds === null || a.average_handle_seconds === undefined ? "–" : clock(a.average_handle_seconds), "aht"),
           monitorCell(a),
         );
         return tr;
@@ -199,11 +352,14 @@
   // not lost to a once-a-second redraw between the press and the release.
   const tickAgents = () => {
     const rows = document.querySelectorAll("#board-agents tbody tr");
-    board.agents.forEach((a, i) => {
+    shownAgents.forEach((a, i) => {
       const row = rows[i];
       if (row && row.dataset.interface === a.interface) {
         row.querySelector("td.for").textContent = duration(a.since);
-        row.querySelector("td.call").textContent = callText(a.call);
+        row.querySelector("td.call").textContent = callText(a);
+        const state = row.querySelector(".state");
+        state.classList.toggle("overdue", Boolean(overdue(a)));
+        state.textContent = stateText(a);
       }
     });
   };
@@ -254,6 +410,18 @@
     chart.replaceChildren(...nodes);
   };
 
+  // Each cell carries its column's heading: on a phone the rows stack as labelled cards.
+  const labelCells = () => {
+    ["board-queues", "board-agents"].forEach((tableId) => {
+      const headings = [...document.querySelectorAll(`#${tableId} thead th`)].map((th) => th.textContent.trim());
+      document.querySelectorAll(`#${tableId} tbody tr`).forEach((tr) => {
+        [...tr.children].forEach((td, i) => {
+          td.dataset.label = headings[i] || "";
+        });
+      });
+    });
+  };
+
   const render = () => {
     if (!board) {
       return;
@@ -262,6 +430,7 @@
     renderQueues();
     renderAgents();
     renderChart();
+    labelCells();
   };
 
   const setLink = (state, text) => {
@@ -306,6 +475,7 @@
     });
   };
 
+  wireSorting();
   // A tab brought back to the front reconnects at once instead of waiting out the backoff.
   document.addEventListener("visibilitychange", () => {
     if (document.visibilityState === "visible" && socket === null) {
@@ -320,6 +490,7 @@
     if (board) {
       renderQueues();
       tickAgents();
+      labelCells();
     }
   }, 1000);
   connect();

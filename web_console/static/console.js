@@ -28,3 +28,22 @@ document.addEventListener("DOMContentLoaded", () => {
     search.focus();
   }
 });
+
+// The top bar's drop-down menus (<details class="nav-menu">) close on a click elsewhere and on
+// Escape, as menus do.
+document.addEventListener("click", (event) => {
+  for (const menu of document.querySelectorAll("details.nav-menu[open]")) {
+    if (!menu.contains(event.target)) {
+      menu.open = false;
+    }
+  }
+});
+document.addEventListener("keydown", (event) => {
+  if (event.key !== "Escape") {
+    return;
+  }
+  for (const menu of document.querySelectorAll("details.nav-menu[open]")) {
+    menu.open = false;
+    menu.querySelector("summary").focus();
+  }
+});

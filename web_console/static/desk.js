@@ -121,6 +121,7 @@
       default:
         break; // other consoles' messages (the board) share the socket
     }
+    document.dispatchEvent(new CustomEvent("desk:message", { detail: message })); // desk_call.js
   }
 
   function setTelephony(connected, ready) {
@@ -147,6 +148,9 @@
     const paused = agent.state === "paused" || Boolean(agent.pause_reason);
     $("#pause-form").hidden = paused;
     $("#resume").hidden = !paused;
+    // Wrap-up ends with the call's disposition; a wrap-up with no pop left can be finished.
+    const wrapUp = agent.state === "wrap_up";
+    $("#finish-wrap-up").hidden = !(wrapUp && agent.linkedid && !desk.pops.has(agent.linkedid));
     tick();
   }
 
@@ -159,6 +163,12 @@
     const minutes = Math.floor(seconds / 60);
     const text = `${minutes}:${String(seconds % 60).padStart(2, "0")}`;
     $("#agent-since").textContent = text;
+    // Past the wrap-up limit the supervisor's board flags it: the agent is told so too.
+    const limit = desk.config.wrapup_max_seconds;
+    const over = desk.agent.state === "wrap_up" && limit && seconds > limit;
+    const note = $("#wrapup-over");
+    note.hidden = !over;
+    note.textContent = over ? `over the ${Math.round(limit / 60)}-minute wrap-up limit: your supervisor sees this` : "";
   }
 
   async function deskAction(path, body) {
@@ -167,9 +177,70 @@
       const state = await api(path, { method: "POST", body: body || {} });
       desk.agent = state.agent;
       renderAgent();
+      return true;
     } catch (error) {
       showError(describe(error));
+      return false;
     }
+  }
+
+  // -- keyboard shortcuts ---------------------------------------------------------------------
+
+  // Alt+letter on the desk; buttons added by other parts of the page (call controls) take part
+  // through their data-shortcut attribute ("Alt+H") and are listed under "Keyboard shortcuts".
+  const OWN_KEYS = { r: "#resume", p: "#pause" };
+
+  function visible(node) {
+    return Boolean(node) && !node.disabled && node.getClientRects().length > 0;
+  }
+
+  function onShortcut(event) {
+    if (!event.altKey || event.ctrlKey || event.metaKey || event.repeat || document.querySelector("dialog[open]")) {
+      return;
+    }
+    const key = event.key.toLowerCase();
+    const current = pops.shownPop();
+    let target = null;
+    if (OWN_KEYS[key]) {
+      target = $(OWN_KEYS[key]);
+    } else if (key === "w" && current) {
+      target = $(".save-disposition", current);
+    } else if (key === "n" && current) {
+      event.preventDefault();
+      $(".closing-note", current).focus();
+      return;
+    } else {
+      const wanted = `alt+${key}`;
+      target = [...document.querySelectorAll("[data-shortcut]")].find(
+        (node) => node.dataset.shortcut.toLowerCase() === wanted && visible(node),
+      );
+    }
+    if (visible(target)) {
+      event.preventDefault();
+      if (target.id === "pause") {
+        $("#pause-form").requestSubmit();
+      } else {
+        target.click();
+      }
+    }
+  }
+
+  // Shortcuts other parts of the page declare (data-shortcut + aria-label or text) join the list.
+  const listedKeys = new Set(["alt+r", "alt+p", "alt+w", "alt+n"]); // listed in the template
+
+  function listShortcuts() {
+    const list = $("#shortcut-list");
+    document.querySelectorAll("[data-shortcut]").forEach((node) => {
+      const key = node.dataset.shortcut.toLowerCase();
+      if (listedKeys.has(key)) {
+        return;
+      }
+      listedKeys.add(key);
+      const [mod, letter] = node.dataset.shortcut.split("+");
+      const term = el("dt");
+      term.append(el("kbd", mod), "+", el("kbd", (letter || "").toUpperCase()));
+      list.append(term, el("dd", node.dataset.shortcutLabel || node.getAttribute("aria-label") || node.textContent.trim()));
+    });
   }
 
   const pops = window.deskPops(desk, { api, $, el, fillSelect, say, describe });
@@ -226,13 +297,24 @@
       if ("Notification" in window && Notification.permission === "default") {
         Notification.requestPermission(); // asked on a click: browsers refuse it otherwise
       }
-      deskAction("/api/v1/desk/sign-in", { extension: $("#extension").value.trim() });
+      deskAction("/api/v1/desk/sign-in", { extension: $("#extension").value.trim() }).then((ok) => {
+        if (ok) {
+          $("#agent-state").focus(); // the extension box is gone: focus goes to the new state
+        }
+      });
     });
+    $("#finish-wrap-up").addEventListener("click", () => deskAction("/api/v1/desk/wrap-up/finish"));
+    document.addEventListener("keydown", onShortcut);
+    listShortcuts();
+    new MutationObserver(listShortcuts).observe($("#desk"), { childList: true, subtree: true });
     $("#pause-form").addEventListener("submit", (event) => {
       event.preventDefault();
-      deskAction("/api/v1/desk/pause", { reason: $("#pause-reason").value });
+      // The button pressed goes away: focus moves to the one that undoes it.
+      deskAction("/api/v1/desk/pause", { reason: $("#pause-reason").value }).then((ok) => ok && $("#resume").focus());
     });
-    $("#resume").addEventListener("click", () => deskAction("/api/v1/desk/resume"));
+    $("#resume").addEventListener("click", () =>
+      deskAction("/api/v1/desk/resume").then((ok) => ok && $("#pause").focus()),
+    );
     $("#sign-out").addEventListener("click", async () => {
       if (await maySignOut()) {
         deskAction("/api/v1/desk/sign-out");

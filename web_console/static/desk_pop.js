@@ -10,6 +10,9 @@ window.deskPops = (desk, { api, $, el, fillSelect, say, describe }) => {
   // The call is still going on: its disposition waits for the end (a note does not).
   const LIVE = new Set(["ringing", "answered"]);
   const WAIT_HINT = "Save and close once the call has ended; a note can be saved now.";
+  const NOT_SAVED = "Not saved: see the marked fields.";
+  // The API refuses a nameless patient as "name": both name fields are marked.
+  const NEW_PATIENT_ALIASES = { name: ["given_name", "family_name"] };
   const PHASE_TEXT = {
     ringing: "Ringing",
     answered: "On the call",
@@ -23,10 +26,17 @@ window.deskPops = (desk, { api, $, el, fillSelect, say, describe }) => {
     if (GONE.has(pop.phase)) {
       desk.pops.delete(pop.linkedid);
       const article = findPop(pop.linkedid);
+      const hadFocus = Boolean(article && article.contains(document.activeElement));
       if (article) {
         article.remove();
       }
       updateEmpty();
+      arrange(null);
+      if (hadFocus) {
+        // Focus goes on to the next call waiting, else to the "no call" line (never the body).
+        const next = shownPop();
+        (next || $("#no-pops")).focus();
+      }
       return;
     }
     desk.pops.set(pop.linkedid, pop);
@@ -60,6 +70,7 @@ window.deskPops = (desk, { api, $, el, fillSelect, say, describe }) => {
     });
     desk.pops.forEach(renderPop);
     updateEmpty();
+    arrange(null);
   }
 
   function updateEmpty() {
@@ -80,18 +91,81 @@ window.deskPops = (desk, { api, $, el, fillSelect, say, describe }) => {
     const who = pop.patient ? pop.patient.name : pop.caller_name || pop.caller_number || "Unknown caller";
     $(".pop-title", article).textContent = who;
     $(".pop-phase", article).textContent = PHASE_TEXT[pop.phase] || label(pop.phase);
-    const waited = pop.waited_seconds === null ? "" : ` · waited ${Math.round(pop.waited_seconds)} s`;
-    $(".pop-meta", article).textContent = `${pop.caller_number || "no caller ID"} · ${label(pop.queue)} queue${waited}`;
+    // A callback the patient asked for while waiting: this call rings them (their wait in the
+    // queue was the placeholder's, so it is not shown).
+    const waited = pop.waited_seconds === null || pop.callback ? "" : ` · waited ${Math.round(pop.waited_seconds)} s`;
+    const mark = pop.callback ? [el("span", "Callback the patient asked for in the queue: their phone rings on this call", "pop-callback"), " "] : [];
+    $(".pop-meta", article).replaceChildren(...mark, `${pop.caller_number || "no caller ID"} · ${label(pop.queue)} queue${waited}`);
     const live = LIVE.has(pop.phase);
     $(".save-disposition", article).disabled = live;
     $(".disposition-hint", article).textContent = live ? WAIT_HINT : "";
     $(".pop-identity", article).replaceChildren(identity(pop));
-    $(".pop-ivr", article).replaceChildren(ivrLine(pop));
+    $(".pop-ids", article).replaceChildren(...idLine(pop.patient));
+    $(".pop-alerts", article).replaceChildren(...alerts(pop.patient));
+    $(".pop-ivr", article).replaceChildren(...ivrLine(pop));
     $(".pop-actions", article).hidden = !pop.patient;
     updateEmpty();
-    if (fresh && !(document.activeElement && document.activeElement.closest("form"))) {
+    arrange(fresh && LIVE.has(pop.phase) ? pop.linkedid : null);
+    if (fresh && !article.hidden && !(document.activeElement && document.activeElement.closest("form"))) {
       article.focus();
     }
+  }
+
+  // -- one pop at a time ----------------------------------------------------------------------
+
+  // The pop shown: the live call first, then the one the agent chose, then the oldest call
+  // still waiting for its disposition. The others wait in a one-line list above it.
+  function currentLinkedid(preferred) {
+    const all = [...desk.pops.values()];
+    const live = all.find((p) => LIVE.has(p.phase));
+    if (live) {
+      return live.linkedid;
+    }
+    for (const id of [preferred, desk.shown]) {
+      if (id && desk.pops.has(id)) {
+        return id;
+      }
+    }
+    return all.length ? all[0].linkedid : null;
+  }
+
+  function arrange(preferred) {
+    const shown = currentLinkedid(preferred);
+    desk.shown = shown;
+    const others = [];
+    document.querySelectorAll("#pops .pop").forEach((node) => {
+      node.hidden = node.dataset.linkedid !== shown;
+      if (node.hidden) {
+        others.push(node);
+      }
+    });
+    const list = $("#pop-queue-list");
+    list.replaceChildren(
+      ...others.map((node) => {
+        const pop = desk.pops.get(node.dataset.linkedid);
+        const item = el("li");
+        const who = pop && pop.patient ? pop.patient.name : (pop && (pop.caller_name || pop.caller_number)) || "Unknown caller";
+        const open = el("button", `${who} · ${PHASE_TEXT[pop && pop.phase] || ""}`, "show-pop");
+        open.type = "button";
+        open.dataset.linkedid = node.dataset.linkedid;
+        item.append(open);
+        return item;
+      }),
+    );
+    $("#pop-queue").hidden = others.length === 0;
+  }
+
+  function show(linkedid) {
+    arrange(linkedid);
+    const article = findPop(linkedid);
+    if (article && !article.hidden) {
+      article.focus();
+    }
+  }
+
+  // The pop on screen (for the keyboard shortcuts).
+  function shownPop() {
+    return desk.shown ? findPop(desk.shown) : null;
   }
 
   function identity(pop) {
@@ -110,48 +184,82 @@ window.deskPops = (desk, { api, $, el, fillSelect, say, describe }) => {
     return el("p", "Looking up the caller…", "muted");
   }
 
-  function card(patient) {
-    const box = el("div", null, "pop-card");
-    const flags = el("p", null, "flags");
+  // Identity in the header: record number, age, sex, language (each findable by its class).
+  function idLine(patient) {
+    if (!patient) {
+      return [];
+    }
+    const parts = [
+      el("span", patient.mrn, "pop-record"),
+      el("span", `${patient.age} years (born ${T.date(patient.date_of_birth)})`, "pop-age"),
+      el("span", label(patient.sex), "pop-sex"),
+      el("span", label(patient.language), "pop-language"),
+    ];
+    return parts.flatMap((part, i) => (i ? [" · ", part] : [part]));
+  }
+
+  // Alerts as chips, all in one style: VIP, allergies, chronic care, open complaints.
+  function alerts(patient) {
+    if (!patient) {
+      return [];
+    }
+    const chips = [];
+    const chip = (text, kind) => chips.push(el("span", text, `flag ${kind}`), " ");
     if (patient.vip) {
-      flags.append(el("span", "VIP", "flag"), " ");
+      chip("VIP", "vip");
     }
     if (patient.do_not_call) {
-      flags.append(el("span", "Do not call", "flag warn"), " ");
+      chip("Do not call", "warn");
     }
-    patient.chronic.forEach((c) => flags.append(el("span", c.name, "flag"), " "));
-    const facts = el("dl");
-    const add = (term, value) => facts.append(el("dt", term), el("dd", value, `pop-${term.toLowerCase().replace(/ /g, "-")}`));
-    add("Record", patient.mrn);
-    add("Age", `${patient.age} (born ${patient.date_of_birth})`);
-    add("Sex", label(patient.sex));
-    add("Language", label(patient.language));
-    add("Phone", patient.phone || "none");
+    patient.allergies.forEach((a) => chip(`Allergy: ${a.substance}${a.severity ? ` (${a.severity})` : ""}`, "warn allergy"));
+    patient.chronic.forEach((c) => chip(c.name, "chronic"));
+    if (patient.complaints.length) {
+      chip(patient.complaints.length === 1 ? "Open complaint" : `${patient.complaints.length} open complaints`, "complaint");
+    }
+    if (!chips.length) {
+      chips.push(el("span", "No alerts: no allergies recorded, no chronic care, no open complaint.", "muted"));
+    }
+    return chips;
+  }
+
+  function card(patient) {
+    const box = el("div", null, "pop-card");
+    const contact = el("p", null, "pop-contact");
+    contact.append(el("span", "Phone "), el("span", patient.phone || "none", "pop-phone"));
     if (patient.phone && !patient.do_not_call) {
       const call = el("button", "Call back", "call-patient");
       call.type = "button";
       call.dataset.number = patient.phone;
-      const cell = el("dd");
-      cell.append(call);
-      facts.append(el("dt", ""), cell);
+      contact.append(" ", call);
     }
-    add(
-      "Allergies",
-      patient.allergies.length
-        ? patient.allergies.map((a) => a.substance + (a.severity ? ` (${a.severity})` : "")).join(", ")
-        : "none recorded",
-    );
-    box.append(flags, facts, appointmentList(patient), history(patient));
+    box.append(contact, panels(patient));
     return box;
   }
 
-  function appointmentList(patient) {
-    const section = el("section", null, "pop-appointments");
-    section.append(el("h3", "Upcoming appointments"));
-    if (!patient.appointments.length) {
-      section.append(el("p", "None booked.", "muted"));
-      return section;
+  // History in panels; the empty ones collapse into one line.
+  function panels(patient) {
+    const grid = el("div", null, "pop-panels");
+    const empty = [];
+    const appointments = appointmentList(patient);
+    if (appointments) {
+      grid.append(appointments);
+    } else {
+      empty.push("no upcoming appointments");
     }
+    history(patient, grid, empty);
+    if (empty.length) {
+      const line = empty.join(", ");
+      grid.append(el("p", `${line[0].toUpperCase()}${line.slice(1)}.`, "pop-empty muted"));
+    }
+    return grid;
+  }
+
+  function appointmentList(patient) {
+    if (!patient.appointments.length) {
+      return null;
+    }
+    const section = el("section", null, "pop-appointments pop-panel");
+    section.append(el("h3", `Upcoming appointments (${patient.appointments.length})`));
     const list = el("ul");
     patient.appointments.forEach((a) => {
       const summary = `${T.dateTime(a.starts_at, { zone: true })} · ${a.department} · ${a.doctor}`;
@@ -169,30 +277,42 @@ window.deskPops = (desk, { api, $, el, fillSelect, say, describe }) => {
     return section;
   }
 
-  function history(patient) {
-    const section = el("section", null, "pop-history");
+  function history(patient, grid, empty) {
     const joined = (...parts) => parts.filter(Boolean).join(" · ");
     const lines = [
       [
         "Last calls",
+        "no previous calls",
+        "pop-calls",
         patient.last_calls.map((c) =>
           joined(T.relative(c.started_at, { zone: true }), label(c.queue || c.direction), label(c.disposition || c.end_reason)),
         ),
       ],
-      ["Open complaints", patient.complaints.map((c) => `${joined(T.date(c.opened_at), label(c.category))}: ${c.description}`)],
-      ["Follow-up tasks", patient.followups.map((t) => `Priority ${t.priority}: ${t.reason}${t.due ? ` (due ${T.date(t.due)})` : ""}`)],
+      [
+        "Open complaints",
+        "no open complaints",
+        "pop-complaints",
+        patient.complaints.map((c) => `${joined(T.date(c.opened_at), label(c.category))}: ${c.description}`),
+      ],
+      [
+        "Follow-up tasks",
+        "no follow-up tasks",
+        "pop-followups",
+        patient.followups.map((t) => `Priority ${t.priority}: ${t.reason}${t.due ? ` (due ${T.date(t.due)})` : ""}`),
+      ],
     ];
-    lines.forEach(([title, items]) => {
-      section.append(el("h3", title));
+    lines.forEach(([title, none, className, items]) => {
       if (!items.length) {
-        section.append(el("p", "None.", "muted"));
+        empty.push(none);
         return;
       }
+      const section = el("section", null, `${className} pop-panel`);
+      section.append(el("h3", `${title} (${items.length})`));
       const list = el("ul");
       items.forEach((text) => list.append(el("li", text)));
       section.append(list);
+      grid.append(section);
     });
-    return section;
   }
 
   function ivrLine(pop) {
@@ -210,12 +330,18 @@ window.deskPops = (desk, { api, $, el, fillSelect, say, describe }) => {
     if (context.tried && context.tried.length) {
       parts.push(`tried: ${context.tried.map((step) => label(step).toLowerCase()).join(", ")}`);
     }
+    const nodes = [];
     if (pop.match === "ivr") {
-      parts.push("identity confirmed in the phone menu");
+      nodes.push(el("span", "Verified: identity confirmed in the phone menu", "verified ok"), " ");
     } else if (pop.match === "caller_id") {
-      parts.push("matched by caller ID only: confirm the date of birth");
+      nodes.push(el("span", "Not verified: matched by caller ID only: confirm the date of birth", "verified check"), " ");
+    } else if (pop.match === "agent") {
+      nodes.push(el("span", "Identified by you", "verified ok"), " ");
     }
-    return el("span", parts.join(" · "));
+    if (parts.length) {
+      nodes.push(el("span", parts.join(" · "), "ivr-path"));
+    }
+    return nodes;
   }
 
   function pickList(pop) {
@@ -265,13 +391,18 @@ window.deskPops = (desk, { api, $, el, fillSelect, say, describe }) => {
     $(".save-disposition", article).setAttribute("aria-describedby", hint.id);
     const linkedid = () => article.dataset.linkedid;
     const patientId = () => Number(article.dataset.patientId);
-    const run = async (work, done) => {
+    // With a `form`, a refusal naming its fields is shown beside them (static/field_errors.js).
+    const run = async (work, done, form, aliases) => {
       say(article, "Working…");
+      if (form) {
+        window.fieldErrors.clear(form);
+      }
       try {
         const result = await work();
         say(article, typeof done === "function" ? done(result) : done);
       } catch (error) {
-        say(article, describe(error), true);
+        const placed = form && window.fieldErrors.fromApi(form, error, aliases);
+        say(article, placed ? NOT_SAVED : describe(error), true);
       }
     };
 
@@ -290,6 +421,11 @@ window.deskPops = (desk, { api, $, el, fillSelect, say, describe }) => {
     $(".action-book", article).addEventListener("toggle", () => loadDepartments(article));
     $(".book-form", article).addEventListener("submit", (event) => {
       event.preventDefault();
+      if (!$(".book-slot", article).value) {
+        window.fieldErrors.show(event.target, { slot_id: "Find times first, then choose one" });
+        say(article, NOT_SAVED, true);
+        return;
+      }
       run(async () => {
         const booked = await api("/api/v1/appointments", {
           method: "POST",
@@ -301,7 +437,7 @@ window.deskPops = (desk, { api, $, el, fillSelect, say, describe }) => {
         });
         await refreshCard(article);
         return booked;
-      }, (booked) => `Booked ${T.dateTime(booked.starts_at, { zone: true })} with ${booked.doctor} (confirmation ${booked.confirmation_code})`);
+      }, (booked) => `Booked ${T.dateTime(booked.starts_at, { zone: true })} with ${booked.doctor} (confirmation ${booked.confirmation_code})`, event.target);
     });
     $(".reschedule-to", article).addEventListener("click", () =>
       run(async () => {
@@ -426,7 +562,7 @@ window.deskPops = (desk, { api, $, el, fillSelect, say, describe }) => {
       }), () => {
         form.reset();
         return "Complaint filed";
-      });
+      }, form);
     } else if (form.classList.contains("edit-form")) {
       event.preventDefault();
       const changes = Object.fromEntries(Object.entries(data).filter(([, value]) => value.trim() !== ""));
@@ -434,14 +570,20 @@ window.deskPops = (desk, { api, $, el, fillSelect, say, describe }) => {
         const result = await api(`/api/v1/patients/${article.dataset.patientId}`, { method: "PATCH", body: changes });
         await refreshCard(article);
         return result;
-      }, (result) => (result.changed.length ? `Saved: ${result.changed.join(", ")}` : "Nothing changed"));
+      }, (result) => (result.changed.length ? `Saved: ${result.changed.join(", ")}` : "Nothing changed"), form);
     } else if (form.classList.contains("new-patient-form")) {
       event.preventDefault();
+      const missing = missingForNewPatient(data);
+      if (Object.keys(missing).length) {
+        window.fieldErrors.show(form, missing, NEW_PATIENT_ALIASES);
+        say(article, NOT_SAVED, true);
+        return;
+      }
       run(async () => {
         const created = await api("/api/v1/patients", { method: "POST", body: data });
         await choose(article, created.id, null);
         return created;
-      }, (created) => `Registered (record ${created.mrn})`);
+      }, (created) => `Registered (record ${created.mrn})`, form, NEW_PATIENT_ALIASES);
     } else if (form.classList.contains("disposition-form")) {
       event.preventDefault();
       if (isLive(article)) {
@@ -459,6 +601,18 @@ window.deskPops = (desk, { api, $, el, fillSelect, say, describe }) => {
       }
       run(() => api(`/api/v1/desk/pops/${encodeURIComponent(linkedid)}/disposition`, { method: "POST", body }), "Saved");
     }
+  }
+
+  // Every empty required field of the new-patient form at once, in plain words.
+  function missingForNewPatient(data) {
+    const missing = {};
+    if (!String(data.given_name || "").trim() && !String(data.family_name || "").trim()) {
+      missing.name = "Enter a given or a family name";
+    }
+    if (!data.date_of_birth) {
+      missing.date_of_birth = "Enter the date of birth";
+    }
+    return missing;
   }
 
   async function choose(article, patientId, run) {
@@ -495,5 +649,12 @@ window.deskPops = (desk, { api, $, el, fillSelect, say, describe }) => {
     }
   }
 
-  return { onPop, renderAllPops };
+  document.addEventListener("click", (event) => {
+    const button = event.target.closest && event.target.closest(".show-pop");
+    if (button) {
+      show(button.dataset.linkedid);
+    }
+  });
+
+  return { onPop, renderAllPops, shownPop };
 };

@@ -3,10 +3,37 @@
 "use strict";
 
 (() => {
-  const drawWaveform = (canvas, peaks, position) => {
+  // The paused spans (the agent's pause button, or an on-demand recording not yet started), as
+  // fractions of the recording, from the pause marks' times and the recording's start.
+  const pausedSpans = (player, duration) => {
+    const started = Date.parse(player.dataset.started || "");
+    const marks = JSON.parse(player.dataset.pauses || "[]");
+    if (!duration || Number.isNaN(started)) {
+      return [];
+    }
+    const spans = [];
+    let from = null;
+    marks.forEach((mark) => {
+      const at = (Date.parse(mark.at) - started) / 1000 / duration;
+      if (mark.paused && from === null) {
+        from = Math.max(0, at);
+      } else if (!mark.paused && from !== null) {
+        spans.push([from, Math.min(1, at)]);
+        from = null;
+      }
+    });
+    if (from !== null) {
+      spans.push([from, 1]);
+    }
+    return spans.filter(([a, b]) => b > a);
+  };
+
+  const drawWaveform = (canvas, peaks, position, spans = []) => {
     const ctx = canvas.getContext("2d");
     const { width, height } = canvas;
     ctx.clearRect(0, 0, width, height);
+    ctx.fillStyle = "rgba(183, 121, 31, 0.25)";
+    spans.forEach(([a, b]) => ctx.fillRect(a * width, 0, (b - a) * width, height));
     if (!peaks.length) {
       return;
     }
@@ -28,7 +55,7 @@
     const peaks = JSON.parse(player.dataset.peaks || "[]");
     const words = Array.from(document.querySelectorAll("#transcript .word"));
     const position = () => (audio.duration ? audio.currentTime / audio.duration : 0);
-    const redraw = () => drawWaveform(canvas, peaks, position());
+    const redraw = () => drawWaveform(canvas, peaks, position(), pausedSpans(player, audio.duration));
     const seek = (seconds) => {
       audio.currentTime = seconds;
       redraw();

@@ -21,7 +21,7 @@ from hcrm_core.services.appointments import AppointmentService, BookingRequest
 from hcrm_core.services.scheduling import FreeSlot, SchedulingService
 
 if TYPE_CHECKING:
-    from callcenter.ivr.speech_input import SpeechInput
+    from callcenter.ivr.speech_input import SpeechByLanguage, SpeechInput
 
 SLOTS_OFFERED = 3
 LATER_KEY = "9"
@@ -33,8 +33,12 @@ class BookingServices:
     scheduling: SchedulingService
     appointments: AppointmentService
     timezone: str
-    # Spoken department names and yes/no (None: keypad only).
-    speech: SpeechInput | None = None
+    # Spoken department names and yes/no per caller language (None: keypad only).
+    speech: SpeechByLanguage | None = None
+
+    def speech_for(self, ivr: Ivr) -> SpeechInput | None:
+        """The speech input of the caller's language; None: keypad only."""
+        return self.speech.for_language(ivr.language) if self.speech else None
 
 
 async def _choose_doctor(
@@ -97,7 +101,7 @@ async def _pick_slot(
         confirmed = await ivr.confirm(
             [SayDateTime(slot.starts_at, services.timezone), prompts.CONFIRM_SLOT],
             step="book-confirm",
-            speech=services.speech.yes_no() if services.speech else None,
+            speech=speech.yes_no() if (speech := services.speech_for(ivr)) else None,
         )
         if confirmed:
             return slot
@@ -116,7 +120,7 @@ async def book(ivr: Ivr, services: BookingServices, patient: Patient) -> Appoint
         departments,
         lambda d: prompts.department_prompt(d.code),
         step="book-department",
-        speech=services.speech.departments(departments) if services.speech else None,
+        speech=speech.departments(departments) if (speech := services.speech_for(ivr)) else None,
     )
     call.enter("book-doctor", department_id=department.id)
     doctor = await _choose_doctor(ivr, services.scheduling, department)

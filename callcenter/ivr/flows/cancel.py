@@ -26,7 +26,7 @@ from hcrm_core.models import Appointment, Channel, Patient
 from hcrm_core.services.appointments import AppointmentService
 
 if TYPE_CHECKING:
-    from callcenter.ivr.speech_input import SpeechInput
+    from callcenter.ivr.speech_input import SpeechByLanguage
 
 PAGE_SIZE = 3
 MORE_KEY = "9"
@@ -40,8 +40,9 @@ CANCEL_REASON = "cancelled by the patient on the phone line"
 class CancelServices:
     appointments: AppointmentService
     timezone: str
-    # Yes or no said instead of 1 or 2 at the confirmation (None: keypad only).
-    speech: SpeechInput | None = None
+    # Yes or no said instead of 1 or 2 at the confirmation, per caller language (None: keypad
+    # only).
+    speech: SpeechByLanguage | None = None
 
 
 class Outcome(enum.Enum):
@@ -94,7 +95,9 @@ async def _cancel_one(
             prompts.CONFIRM_CANCEL,
         ],
         step="cancel-confirm",
-        speech=services.speech.yes_no() if services.speech else None,
+        speech=speech.yes_no()
+        if services.speech and (speech := services.speech.for_language(ivr.language))
+        else None,
     )
     if not confirmed:
         return Outcome.KEPT

@@ -141,7 +141,7 @@ async def test_complaints_are_validated_and_tied_to_the_call(database, policy):
         stored = await session.get(Complaint, complaint.id)
         call_id = await session.scalar(select(Call.id).where(Call.linkedid == "compl-1"))
     assert stored is not None and stored.call_id == call_id
-    assert stored.status is ComplaintStatus.OPEN
+    assert stored.status is ComplaintStatus.RECEIVED
 
 
 async def test_patient_edits_change_what_was_given_and_find_the_new_phone(database, policy):

@@ -160,6 +160,18 @@ async def test_queue_call_pops_the_callers_card_on_the_right_agent(desk_server) 
     )
     # The pop stays until a disposition is saved.
     assert [p.linkedid for p in server.desk.pops.open_pops("alice")] == [linkedid]
+    # Wrap-up holds the phone out of the queues (no next call) until the disposition...
+    await server.desk.agents.settled("alice")
+    interface = server.desk.agents.require("alice").interface
+    held = await _members(server, interface)
+    assert {(m.get("Paused"), m.get("PausedReason")) for m in held.values()} == {("1", "wrap-up")}
+    # ...and the agent's own pause is not touched by it.
+    assert server.desk.agents.require("alice").pause_reason == ""
+    server.desk.agents.wrap_up_done("alice", linkedid)
+    await server.desk.agents.settled("alice")
+    assert server.desk.agents.require("alice").state.value == "ready"
+    released = await _members(server, interface)
+    assert {m.get("Paused") for m in released.values()} == {"0"}
     async with server.database.session() as session:
         audit = (
             await session.scalars(

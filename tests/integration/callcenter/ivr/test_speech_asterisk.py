@@ -1,5 +1,7 @@
 """Speech input on real calls through the sandbox: the patient says a department's Korean name
-and "yes", recognised by the real Vosk model, and the booking lands in that department.
+and "yes", recognised by the real Vosk model, and the booking lands in that department. The
+model listens to English callers only (``speech.models``): a caller who chooses Mandarin gets
+the keypad alone.
 
 The simulated patient (tests/support/caller.py) speaks on cue: when the IVR starts
 ``RECORD FILE`` (AMI ``AGIExecStart``) the driver sets ``SIM_SAY`` on the ``;2`` half of the
@@ -31,7 +33,7 @@ from callcenter.ivr import prompts
 from callcenter.ivr.build_prompts import language_prompts
 from callcenter.ivr.plugin import build_routes
 from callcenter.ivr.speech import Recognizer
-from callcenter.ivr.speech_input import SpeechInput
+from callcenter.ivr.speech_input import SpeechByLanguage, SpeechInput
 from callcenter.settings import AgiSettings, SpeechSettings
 from hcrm_core.db import Database
 from hcrm_core.models import Appointment, Department, Doctor, Patient, Slot
@@ -118,6 +120,8 @@ def _prepare_sounds(
     departments = [hospital.cardiology, hospital.dermatology, *extra]
     doctors = [hospital.dr_heart, hospital.dr_beat, hospital.dr_skin]
     build_prompts(language_prompts(prompts.ENGLISH, departments, doctors), sounds)
+    mandarin = sounds_language_dir(box.settings, sandbox=True, language=prompts.MANDARIN)
+    build_prompts(language_prompts(prompts.MANDARIN, departments, doctors), mandarin)
     for name, text in SAID.items():
         target = sounds / SPEECH_SOUNDS / f"{name}.wav"
         if not target.exists():
@@ -155,6 +159,7 @@ async def speech_rig(
         asterisk_dir=inside,
         local_dir=speech_dir,
     )
+    by_language = SpeechByLanguage({prompts.ENGLISH: speech})
     rig = await open_rig(database, asterisk_sandbox)
     routes = build_routes(
         rig.bus,
@@ -162,9 +167,10 @@ async def speech_rig(
         scheduling=SchedulingService(database, policy),
         appointments=AppointmentService(database, policy),
         timezone="UTC",
-        speech=speech,
+        # The Korean model hears English callers; Mandarin has no model here.
+        speech=by_language,
     )
-    server = FastAgiServer(AgiSettings(port=0), routes, speech=speech)
+    server = FastAgiServer(AgiSettings(port=0), routes, speech=by_language)
     await server.start()
     try:
         await rig.bridge.wait_ready(20)
@@ -232,3 +238,33 @@ async def test_speech_not_understood_falls_back_to_the_keypad(speech_rig: Speech
         (prompts.CONFIRM_SLOT, "RECORD FILE"),
     ]
     assert list(speech_rig.speech_dir.iterdir()) == []
+
+
+@SQLITE_ONLY
+async def test_a_caller_in_a_language_without_a_model_gets_the_keypad_only(
+    speech_rig: SpeechRig,
+) -> None:
+    # The record says Mandarin, which no speech model serves: the IVR speaks it at once.
+    async with speech_rig.rig.database.transaction() as session:
+        await session.execute(
+            update(Patient)
+            .where(Patient.id == speech_rig.patient.id)
+            .values(preferred_language=prompts.MANDARIN)
+        )
+    caller = await speech_rig.call(
+        {
+            prompts.ASK_DOB: [DOB_KEYS],
+            prompts.MAIN_MENU: ["1"],
+            prompts.DEPARTMENTS_INTRO: ["3"],
+            prompts.NEXT_SLOTS: ["1"],
+            prompts.CONFIRM_SLOT: ["1"],
+        }
+    )
+    left = await speech_rig.left(caller.linkedid)
+    assert left.step == "done", (left, caller.answered)
+    assert await speech_rig.booked_department() == speech_rig.obstetrics.id
+    verbs = {verb for _menu, verb, _ in caller.answered}
+    assert "RECORD FILE" not in verbs and "GET DATA" in verbs, caller.answered
+    assert speech_prompts.SAY_AFTER_TONE not in caller.heard
+    language_steps = speech_rig.progress(caller.linkedid, "language-set")
+    assert language_steps and language_steps[0]["language"] == prompts.MANDARIN, language_steps

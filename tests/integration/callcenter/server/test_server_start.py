@@ -83,10 +83,12 @@ async def test_parts_start_in_order_and_the_console_is_served_last(tmp_path: Pat
             "recordings",
             "monitoring",
             "outbound events",
+            "callback events",
             "AMI bridge",
             "IVR speech",
             "FastAGI",
             "dialing",
+            "callback placing",
             "web console",
         )
         url = f"http://127.0.0.1:{web_port}/healthz"

@@ -13,7 +13,7 @@ from typing import cast
 
 import pytest
 
-from callcenter.agi import core_sounds_zh
+from callcenter.agi import core_sounds_en, core_sounds_zh
 from callcenter.agi.channel import AgiChannel, sound
 from callcenter.agi.context import CallContext, ToAgent
 from callcenter.agi.dialog import DATETIME_FORMAT, SayDateTime
@@ -142,11 +142,12 @@ def test_names_are_spoken_in_each_language() -> None:
     assert english[doctor].text == "Dr. Ada Heart" and mandarin[doctor].text == "Ada Heart 医生"
 
 
-def test_language_prompts_add_core_sounds_to_mandarin_only() -> None:
+def test_language_prompts_add_core_sounds_in_each_languages_voice() -> None:
     departments, doctors = _hospital_names()
     english = language_prompts("en", departments, doctors)
     mandarin = language_prompts("zh", departments, doctors)
-    assert not any(name.startswith("digits/") for name in english)
+    assert set(core_sounds_en.say_files()) <= set(english)
+    assert english["digits/mon-10"] == prompts.Spoken("November", "en")
     assert set(core_sounds_zh.say_files()) <= set(mandarin)
     assert set(prompts.catalogue("zh")) <= set(mandarin)
     assert "callcenter/doctor-7" in english and "callcenter/doctor-7" in mandarin

@@ -1,0 +1,505 @@
+"""Call control at the agent's desk: hang up, hold and resume, blind transfer, recording.
+
+Everything goes over AMI, on the channels Asterisk reports for the agent's current call
+(``CoreShowChannels``, read at the moment of the action, so a channel renamed by a transfer
+or a masquerade is found as it is now):
+
+- the agent's leg is the channel of the call whose name starts with the agent's interface
+  (``PJSIP/1001-0000002a``, or ``Local/1001@sim-agents-0000000e;1``); the caller is the
+  channel bridged with it;
+- hold moves both out of their bridge with one ``Redirect`` (``ExtraChannel``): the caller to
+  music on hold, the agent's leg to a silent wait that ends when the caller hangs up;
+  resume puts them in a new bridge (``Bridge``). Asterisk sends no ``AgentComplete`` for
+  this, so the queue still counts one call;
+- a blind transfer is ``BlindTransfer`` on the agent's leg: the caller (the same channel,
+  so the same Linkedid, the same recording and the same call record) goes to a queue, to an
+  agent's phone or to an outside number; Asterisk's ``BlindTransfer`` event counts it in the
+  call record, and the queue's ``AgentCalled`` pops the call on the next agent's desk.
+
+A call that ended a moment ago, an agent who is paused, a number that cannot be dialled:
+each is a typed error with a message for the desk, and nothing is sent to Asterisk.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Protocol
+
+from callcenter.agents.dial import dial_number
+from callcenter.agents.errors import (
+    AgentError,
+    CallGone,
+    InvalidNumber,
+    NotOnCall,
+    TelephonyUnavailable,
+    TransferTargetInvalid,
+)
+from callcenter.agents.pops import ScreenPops
+from callcenter.agents.services import AgentService
+from callcenter.agents.state import AgentState, AgentStatus
+from callcenter.agents.transfer_follow import Followed, TransferFollower
+from callcenter.ami.bridge import AmiBridge
+from callcenter.ami.errors import AmiActionError, AmiError
+from callcenter.ami.events import AmiEvent
+from callcenter.ami.protocol import ActionValue
+from callcenter.asterisk import const
+from hcrm_core.actors import Actor
+
+_LOG = logging.getLogger(__name__)
+
+TRANSFER_KINDS = ("queue", "agent", "number")
+CONSULT_KINDS = ("agent", "number")
+CANCEL_SETTLE = 2.0  # seconds
+BRIDGE_ATTEMPTS = 5
+# Asterisk's answer to an action on a channel that hung up a moment ago.
+_GONE = ("no such channel", "not found", "does not exist", "not up")
+
+
+class RecordingControl(Protocol):
+    """What call control needs of the recording slice (handed over by the composition root)."""
+
+    async def set_paused(self, linkedid: str, *, paused: bool, actor: Actor) -> object: ...
+
+    async def live_state(self, linkedid: str) -> RecordingState | None: ...
+
+
+class RecordingState(Protocol):
+    @property
+    def policy(self) -> str: ...
+
+    @property
+    def paused(self) -> bool: ...
+
+
+@dataclass(frozen=True, slots=True)
+class CallLegs:
+    """The agent's current call as Asterisk has it now."""
+
+    linkedid: str
+    agent: str  # the agent's leg
+    caller: str  # the channel bridged with it (the caller)
+
+
+@dataclass(frozen=True, slots=True)
+class Held:
+    legs: CallLegs
+    since: float
+
+
+@dataclass(frozen=True, slots=True)
+class TransferDone:
+    linkedid: str
+    kind: str
+    target: str
+
+
+class CallControl:
+    """The desk's call buttons; one instance per server."""
+
+    def __init__(
+        self,
+        ami: AmiBridge,
+        agents: AgentService,
+        pops: ScreenPops,
+        follower: TransferFollower,
+        *,
+        phone_region: str,
+    ) -> None:
+        self._ami = ami
+        self._agents = agents
+        self._pops = pops
+        self._follower = follower
+        self._region = phone_region
+        self._held: dict[str, Held] = {}  # username -> the call on hold
+        self._settled_at: dict[str, float] = {}  # linkedid -> a cancelled consult is gone
+        self._conferences: dict[str, str] = {}  # username -> the call they made a conference
+        # Set by the composition root once the recording slice runs (None: no recordings).
+        self.recording: RecordingControl | None = None
+
+    async def stop(self) -> None:
+        await self._follower.stop()
+
+    # -- queries -----------------------------------------------------------------------------
+
+    def held(self, username: str) -> Held | None:
+        return self._held.get(username)
+
+    # -- use cases ---------------------------------------------------------------------------
+
+    async def hang_up(self, username: str) -> str:
+        """End the agent's call for everyone on it; returns its Linkedid."""
+        legs = await self._legs(username, need_caller=False)
+        self._held.pop(username, None)
+        await self._action({"Action": "Hangup", "Channel": legs.agent}, legs.linkedid)
+        if self._conferences.pop(username, None) == legs.linkedid:
+            # In a conference, hanging up leaves it: the caller and the other party go on.
+            _LOG.info("%s left the conference linkedid=%s", username, legs.linkedid)
+            return legs.linkedid
+        if legs.caller:
+            # The caller too: one who left the queue's bridge (hold, resume) would otherwise go
+            # on in the dialplan. Usually the bridge already took them down with the agent.
+            with contextlib.suppress(CallGone):
+                await self._action({"Action": "Hangup", "Channel": legs.caller}, legs.linkedid)
+        _LOG.info("hang-up by %s linkedid=%s", username, legs.linkedid)
+        return legs.linkedid
+
+    async def hold(self, username: str) -> Held:
+        """Music on hold for the caller; the agent's phone stays on the call, in silence."""
+        if username in self._held:
+            raise AgentError("the call is already on hold")
+        legs = await self._legs(username, need_caller=True)
+        await self._action(
+            {
+                "Action": "Setvar",
+                "Channel": legs.agent,
+                "Variable": "CALLCENTER_HELD",
+                "Value": legs.caller,
+            },
+            legs.linkedid,
+        )
+        await self._action(
+            {
+                "Action": "Redirect",
+                "Channel": legs.caller,
+                "Context": const.CONTEXT_HOLD,
+                "Exten": "caller",
+                "Priority": "1",
+                "ExtraChannel": legs.agent,
+                "ExtraContext": const.CONTEXT_HOLD,
+                "ExtraExten": "agent",
+                "ExtraPriority": "1",
+            },
+            legs.linkedid,
+        )
+        held = Held(legs, time.time())
+        self._held[username] = held
+        self._pops.set_hold(username, legs.linkedid, held.since)
+        _LOG.info("hold by %s linkedid=%s", username, legs.linkedid)
+        return held
+
+    async def resume(self, username: str) -> str:
+        """Back to the caller: the two channels held are bridged again."""
+        held = self._held.get(username)
+        if held is None:
+            raise AgentError("the call is not on hold")
+        legs = held.legs
+        try:
+            # The agent's leg leaves the hold context's wait when this bridge ends.
+            await self._action(
+                {
+                    "Action": "Setvar",
+                    "Channel": legs.agent,
+                    "Variable": "CALLCENTER_HELD",
+                    "Value": "",
+                },
+                legs.linkedid,
+            )
+            await self._bridge(legs)
+        except CallGone:
+            self._held.pop(username, None)
+            self._pops.set_hold(username, legs.linkedid, None)
+            raise
+        self._held.pop(username, None)
+        self._pops.set_hold(username, legs.linkedid, None)
+        _LOG.info("resume by %s linkedid=%s", username, legs.linkedid)
+        return legs.linkedid
+
+    async def _bridge(self, legs: CallLegs) -> None:
+        # Right after the hold's Redirect a leg may still be on its way into the hold context
+        # (Asterisk: "Unable to add Channel2 to bridge"): try again a moment later.
+        for attempt in range(BRIDGE_ATTEMPTS):
+            try:
+                await self._action(
+                    {
+                        "Action": "Bridge",
+                        "Channel1": legs.caller,
+                        "Channel2": legs.agent,
+                        "Tone": "no",
+                    },
+                    legs.linkedid,
+                )
+                return
+            except TelephonyUnavailable as exc:
+                if "unable to add" not in exc.message.lower() or attempt + 1 == BRIDGE_ATTEMPTS:
+                    raise
+                await asyncio.sleep(0.2)
+
+    async def transfer(self, username: str, kind: str, target: str) -> TransferDone:
+        """Blind transfer of the caller to a queue, an agent (username) or a number."""
+        if kind not in TRANSFER_KINDS:
+            raise TransferTargetInvalid("kind", f"choose one of: {', '.join(TRANSFER_KINDS)}")
+        context, exten, variables, shown = self._destination(username, kind, target.strip())
+        legs = await self._legs(username, need_caller=True)
+        queue = self._queue_of(username, legs)
+        for name, value in {**variables, "CALLCENTER_QUEUE": queue}.items():
+            await self._action(
+                {"Action": "Setvar", "Channel": legs.caller, "Variable": name, "Value": value},
+                legs.linkedid,
+            )
+        self._held.pop(username, None)
+        if kind == "agent":
+            other = self._agents.require(target.strip())
+            self._follower.follow(
+                Followed(legs.linkedid, username, False, other.username, other.interface)
+            )
+        await self._action(
+            {"Action": "BlindTransfer", "Channel": legs.agent, "Context": context, "Exten": exten},
+            legs.linkedid,
+        )
+        self._pops.transferred(username, legs.linkedid)
+        _LOG.info("blind transfer by %s to %s %s linkedid=%s", username, kind, shown, legs.linkedid)
+        return TransferDone(legs.linkedid, kind, shown)
+
+    async def conference(self, username: str, kind: str, target: str) -> TransferDone:
+        """Three-way call: the caller and the agent move to a conference room (named by the
+        call's Linkedid) and ``target`` (an agent or a number) is called into it."""
+        if kind not in CONSULT_KINDS:
+            raise TransferTargetInvalid("kind", f"choose one of: {', '.join(CONSULT_KINDS)}")
+        _, exten, _, shown = self._destination(username, kind, target.strip())
+        legs = await self._legs(username, need_caller=True)
+        room = legs.linkedid
+        for channel in (legs.caller, legs.agent):
+            await self._action(
+                {
+                    "Action": "Setvar",
+                    "Channel": channel,
+                    "Variable": "CALLCENTER_ROOM",
+                    "Value": room,
+                },
+                legs.linkedid,
+            )
+        await self._action(
+            {
+                "Action": "Redirect",
+                "Channel": legs.caller,
+                "Context": const.CONTEXT_CONFERENCE,
+                "Exten": "s",
+                "Priority": "1",
+                "ExtraChannel": legs.agent,
+                "ExtraContext": const.CONTEXT_CONFERENCE,
+                "ExtraExten": "s",
+                "ExtraPriority": "1",
+            },
+            legs.linkedid,
+        )
+        self._held.pop(username, None)
+        self._conferences[username] = legs.linkedid
+        channel = (
+            self._agents.require(shown).interface
+            if kind == "agent"
+            else f"Local/{exten}@{const.CONTEXT_OUTBOUND_DIAL}"
+        )
+        try:
+            await self._ami.originate(
+                channel,
+                context=const.CONTEXT_CONFERENCE,
+                exten="s",
+                variables={"CALLCENTER_ROOM": room},
+                ring_timeout=30,
+            )
+        except AmiError as exc:
+            raise TelephonyUnavailable(
+                f"the caller is with you in the conference, but {shown} could not be called"
+            ) from exc
+        self._pops.set_consult(username, legs.linkedid, "conference", shown)
+        _LOG.info("conference by %s with %s %s linkedid=%s", username, kind, shown, room)
+        return TransferDone(legs.linkedid, kind, shown)
+
+    async def consult(self, username: str, kind: str, target: str) -> TransferDone:
+        """Attended transfer, first step: the caller hears music, the agent talks to ``target``.
+
+        Then :meth:`complete_consult` hands the caller over, :meth:`cancel_consult` goes back.
+        """
+        if kind not in CONSULT_KINDS:
+            raise TransferTargetInvalid("kind", f"choose one of: {', '.join(CONSULT_KINDS)}")
+        _, exten, variables, shown = self._destination(username, kind, target.strip())
+        legs = await self._legs(username, need_caller=True)
+        if self._follower.get(legs.linkedid) is not None:
+            raise AgentError("a transfer of this call is already under way")
+        settle = self._settled_at.pop(legs.linkedid, 0.0) - time.monotonic()
+        if settle > 0:
+            await asyncio.sleep(settle)
+        if kind == "agent":
+            other = self._agents.require(shown)
+            # Atxfer dials digits: the agent's extension; the consultation channel inherits
+            # the interface to ring (the double underscore).
+            context, exten = const.CONTEXT_CONSULT, other.extension
+            followed = Followed(legs.linkedid, username, True, other.username, other.interface)
+            variables = {"__CALLCENTER_TRANSFER_TO": other.interface}
+        else:
+            context, exten = const.CONTEXT_CONSULT_NUMBER, exten.lstrip("+")
+            followed = Followed(legs.linkedid, username, True)
+        for name, value in variables.items():
+            await self._action(
+                {"Action": "Setvar", "Channel": legs.agent, "Variable": name, "Value": value},
+                legs.linkedid,
+            )
+        self._follower.follow(followed)
+        try:
+            await self._action(
+                {"Action": "Atxfer", "Channel": legs.agent, "Context": context, "Exten": exten},
+                legs.linkedid,
+            )
+        except AgentError:
+            self._follower.forget(legs.linkedid)
+            raise
+        self._pops.set_consult(username, legs.linkedid, "calling", shown)
+        _LOG.info("consultation by %s with %s %s linkedid=%s", username, kind, shown, legs.linkedid)
+        return TransferDone(legs.linkedid, kind, shown)
+
+    async def complete_consult(self, username: str) -> str:
+        """Attended transfer, done: the agent leaves, the caller and the consulted party talk."""
+        status = self._current(username)
+        followed = self._follower.get(status.linkedid)
+        if followed is None or followed.from_user != username:
+            raise self._no_consult(username, status.linkedid)
+        legs = await self._legs(username, need_caller=False)
+        # With a consultation going on, the transferer hanging up completes the transfer.
+        await self._action({"Action": "Hangup", "Channel": legs.agent}, legs.linkedid)
+        return legs.linkedid
+
+    async def cancel_consult(self, username: str) -> str:
+        """Attended transfer, abandoned: the consulted party is hung up, back to the caller."""
+        status = self._current(username)
+        followed = self._follower.get(status.linkedid)
+        if followed is None or followed.from_user != username:
+            raise self._no_consult(username, status.linkedid)
+        legs = await self._legs(username, need_caller=False)
+        self._follower.forget(status.linkedid)
+        await self._action({"Action": "CancelAtxfer", "Channel": legs.agent}, legs.linkedid)
+        self._pops.set_consult(username, legs.linkedid, None)
+        # Asterisk drops an Atxfer that arrives while the cancelled one is being taken down:
+        # the next consultation of this call waits that moment out.
+        self._settled_at[legs.linkedid] = time.monotonic() + CANCEL_SETTLE
+        return legs.linkedid
+
+    def _no_consult(self, username: str, linkedid: str) -> AgentError:
+        pop = self._pops.find(username, linkedid)
+        if pop is not None and pop.consult and pop.consult.get("state") == "hung_up":
+            return CallGone(
+                "the person you consulted hung up: you are back with the caller; "
+                "transfer again or go on with the call"
+            )
+        return AgentError("no consultation is going on for this call")
+
+    async def recording_state(self, username: str) -> dict[str, object] | None:
+        """The current call's recording for the desk's button (None: not recorded)."""
+        status = self._current(username)
+        if self.recording is None:
+            return None
+        live = await self.recording.live_state(status.linkedid)
+        if live is None:
+            return None
+        return {"linkedid": status.linkedid, "policy": live.policy, "paused": live.paused}
+
+    async def set_recording(
+        self, username: str, *, paused: bool, actor: Actor
+    ) -> tuple[str, object]:
+        """Pause or resume (an on-demand recording: start) the current call's recording."""
+        status = self._current(username)
+        if self.recording is None:
+            raise AgentError("recordings are not enabled on this server")
+        return status.linkedid, await self.recording.set_paused(
+            status.linkedid, paused=paused, actor=actor
+        )
+
+    # -- helpers -----------------------------------------------------------------------------
+
+    def _destination(
+        self, username: str, kind: str, target: str
+    ) -> tuple[str, str, dict[str, str], str]:
+        if not target:
+            raise TransferTargetInvalid("target", "is required")
+        if kind == "queue":
+            if target not in self._agents.queues:
+                raise TransferTargetInvalid(
+                    "target", f"no queue named {target!r}; choose one of the list"
+                )
+            return const.CONTEXT_QUEUES, target, {}, target
+        if kind == "number":
+            try:
+                number = dial_number(target, self._region)
+            except InvalidNumber as exc:
+                reason = exc.message.removeprefix("number: ")
+                raise TransferTargetInvalid(
+                    "target", f"{target} cannot be dialled ({reason})"
+                ) from exc
+            return const.CONTEXT_TRANSFER, number, {}, number
+        other = self._agents.status(target)
+        if other is None or other.username == username:
+            raise TransferTargetInvalid("target", f"{target} is not signed in at a desk")
+        if other.state is not AgentState.READY:
+            reason = f" ({other.pause_reason})" if other.pause_reason else ""
+            raise TransferTargetInvalid(
+                "target",
+                f"{target} is {other.state.value.replace('_', ' ')}{reason}: "
+                "choose another agent or a queue",
+            )
+        return const.CONTEXT_TRANSFER, "agent", {"CALLCENTER_TRANSFER_TO": other.interface}, target
+
+    def _queue_of(self, username: str, legs: CallLegs) -> str:
+        for pop in self._pops.open_pops(username):
+            if pop.linkedid == legs.linkedid:
+                return pop.queue
+        return ""
+
+    def _current(self, username: str) -> AgentStatus:
+        status = self._agents.require(username)
+        if status.state is not AgentState.ON_CALL or not status.linkedid:
+            raise NotOnCall("you are not on a call")
+        return status
+
+    async def _legs(self, username: str, *, need_caller: bool) -> CallLegs:
+        status = self._current(username)
+        channels = await self._channels(status.linkedid)
+        agent = _agent_leg(channels, status.interface)
+        if agent is None:
+            self._held.pop(username, None)
+            raise CallGone("the call has just ended: the caller hung up")
+        bridge = agent.get("BridgeId")
+        peers = [
+            c
+            for c in channels
+            if c.channel != agent.channel and bridge and c.get("BridgeId") == bridge
+        ]
+        if not peers:
+            # Between the queue's connect and the bridge showing in the listing: the caller is
+            # the channel that created the call (its Uniqueid is the Linkedid).
+            peers = [c for c in channels if c.uniqueid == status.linkedid and c is not agent]
+        if need_caller and not peers:
+            raise CallGone("the caller has just hung up")
+        return CallLegs(status.linkedid, agent.channel, peers[0].channel if peers else "")
+
+    async def _channels(self, linkedid: str) -> list[AmiEvent]:
+        try:
+            rows = await self._ami.core_show_channels()
+        except AmiError as exc:
+            raise TelephonyUnavailable("the phone system did not answer; try again") from exc
+        return [r for r in rows if r.get("Linkedid") == linkedid]
+
+    async def _action(self, headers: dict[str, ActionValue], linkedid: str) -> None:
+        try:
+            await self._ami.send_action(headers)
+        except AmiActionError as exc:
+            if any(text in exc.message.lower() for text in _GONE):
+                raise CallGone("the caller has just hung up") from exc
+            _LOG.warning("%s refused linkedid=%s: %s", headers["Action"], linkedid, exc.message)
+            raise TelephonyUnavailable(
+                f"the phone system refused {headers['Action']}: {exc.message}"
+            ) from exc
+        except AmiError as exc:
+            raise TelephonyUnavailable("the phone system did not answer; try again") from exc
+
+
+def _agent_leg(channels: Iterable[AmiEvent], interface: str) -> AmiEvent | None:
+    prefix = interface + "-"
+    for row in channels:
+        name = row.channel
+        if name.startswith(prefix) and not name.endswith(";2"):
+            return row
+    return None

@@ -1,0 +1,1 @@
+"""Slice: callbacks that keep the caller's place in the queue (placement, dial, reconcile)."""

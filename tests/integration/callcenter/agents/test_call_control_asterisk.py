@@ -1,0 +1,429 @@
+"""Call control at the desk against the real sandbox: hold, resume, hang up, blind transfer.
+
+One server for the module (``Local/<ext>@sim-agents`` phones: 1XXX answer by themselves and
+stay on the call); every wait is on a bus message with a timeout that names what was missing.
+The sandbox is shared with other test sessions, so each call goes to the quietest queue and
+each test uses extensions of its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+from sqlalchemy import select
+
+from callcenter.agents.errors import CallGone, NotOnCall, TransferTargetInvalid
+from callcenter.agents.notifier import AgentStateChanged, ScreenPopChanged
+from callcenter.ami.events import AmiEvent
+from callcenter.asterisk import const
+from callcenter.calls.state import CallEnded
+from callcenter.server.root import Server
+from hcrm_core.actors import Actor
+from hcrm_core.models import Call, Recording
+from tests.support.asterisk_sandbox import AsteriskSandboxHandle
+from tests.support.desk import agent_user, desk_settings, quietest_queue, running_desk
+from tests.support.rig import Recorder
+
+pytestmark = pytest.mark.asterisk
+WAIT = 30.0
+
+
+@pytest.fixture(scope="module")
+async def desk(
+    asterisk_sandbox: AsteriskSandboxHandle, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[tuple[Server, Recorder, dict[str, int]]]:
+    """The server on the sandbox, with agent users alice, bob and carol (not signed in)."""
+    settings = desk_settings(asterisk_sandbox, tmp_path_factory.mktemp("call-control"))
+    async with running_desk(settings) as (server, recorder):
+        users = {name: await agent_user(server, name) for name in ("alice", "bob", "carol")}
+        yield server, recorder, users
+        for status in server.desk.agents.agents():
+            await server.desk.agents.sign_out(status.username)
+
+
+def _extension(series: int = 1) -> str:
+    return f"{series}{random.randint(100, 999)}"
+
+
+async def _call_to(
+    server: Server, recorder: Recorder, username: str, *, record: str | None = None
+) -> str:
+    """A caller in the quietest queue, answered by ``username``; returns its Linkedid.
+
+    ``record``: the recording policy the dialplan applies (as the dialer would set it)."""
+    queue = await quietest_queue(server)
+    linkedid = f"cc-{uuid.uuid4().hex[:16]}"
+    await server.ami.originate(
+        f"Local/s@{const.CONTEXT_SIM_PATIENT}",
+        context=const.CONTEXT_QUEUES,
+        exten=queue,
+        caller_id='"Caller" <+12125550177>',
+        channel_id=linkedid,
+        variables={
+            "SIM_HOLD": "90",
+            "__SIM_AGENT_RING": "1",
+            "__SIM_AGENT_TALK": "90",
+            **({"CALLCENTER_RECORD": record} if record else {}),
+        },
+    )
+    await recorder.wait_for(
+        AgentStateChanged,
+        lambda c: (
+            c.username == username
+            and c.agent["state"] == "on_call"
+            and c.agent["linkedid"] == linkedid
+        ),
+        timeout=WAIT,
+    )
+    return linkedid
+
+
+async def _sign_out_all(server: Server) -> None:
+    for status in server.desk.agents.agents():
+        await server.desk.agents.sign_out(status.username)
+
+
+async def test_hold_resume_then_hang_up_keep_one_call_record(desk) -> None:
+    server, recorder, users = desk
+    control = server.desk.call_control
+    await server.desk.agents.sign_in(users["alice"], "alice", _extension())
+    try:
+        linkedid = await _call_to(server, recorder, "alice")
+
+        held = await control.hold("alice")
+        assert held.legs.linkedid == linkedid
+        await recorder.wait_for(
+            AmiEvent,
+            lambda e: e.name == "MusicOnHoldStart" and e.channel == held.legs.caller,
+            timeout=WAIT,
+        )
+        await recorder.wait_for(
+            ScreenPopChanged,
+            lambda c: c.pop["linkedid"] == linkedid and c.pop["held_at"] == held.since,
+        )
+        # Asterisk does not count the hold as the end of the queue call.
+        assert server.desk.agents.require("alice").state.value == "on_call"
+
+        await control.resume("alice")
+        entered = await recorder.wait_for(
+            AmiEvent,
+            lambda e: (
+                e.name == "BridgeEnter"
+                and e.linkedid == linkedid
+                and e.get("Context") == const.CONTEXT_HOLD
+            ),
+            count=2,
+            timeout=WAIT,
+        )
+        assert {e.channel for e in entered} == {held.legs.caller, held.legs.agent}
+        assert len({e.get("BridgeUniqueid") for e in entered}) == 1
+        assert control.held("alice") is None
+
+        assert await control.hang_up("alice") == linkedid
+        (ended,) = await recorder.wait_for(
+            CallEnded, lambda n: n.linkedid == linkedid, timeout=WAIT
+        )
+        assert ended.reason == "completed"
+        await recorder.wait_for(
+            AgentStateChanged, lambda c: c.username == "alice" and c.agent["state"] == "wrap_up"
+        )
+        # Nothing to act on any more: a clear refusal, nothing sent.
+        with pytest.raises(NotOnCall):
+            await control.hold("alice")
+        await server.call_log.flush()
+        async with server.database.session() as session:
+            rows = (await session.scalars(select(Call).where(Call.linkedid == linkedid))).all()
+        assert len(rows) == 1 and rows[0].end_reason == "completed" and rows[0].transfers == 0
+    finally:
+        await _sign_out_all(server)
+
+
+async def test_hold_when_the_caller_just_hung_up_says_so(desk) -> None:
+    server, recorder, users = desk
+    control = server.desk.call_control
+    await server.desk.agents.sign_in(users["alice"], "alice", _extension())
+    try:
+        linkedid = await _call_to(server, recorder, "alice")
+        # The caller hangs up: Asterisk tears the call down while the desk still shows it.
+        channels = await server.ami.core_show_channels()
+        caller = next(c.channel for c in channels if c.uniqueid == linkedid)
+        await server.ami.send_action({"Action": "Hangup", "Channel": caller})
+        with pytest.raises((CallGone, NotOnCall)) as refused:
+            await control.hold("alice")
+        assert "hung up" in refused.value.message or "not on a call" in refused.value.message
+        (ended,) = await recorder.wait_for(
+            CallEnded, lambda n: n.linkedid == linkedid, timeout=WAIT
+        )
+        assert ended.reason == "completed"
+    finally:
+        await _sign_out_all(server)
+
+
+async def test_blind_transfer_to_a_queue_moves_the_pop_and_counts_the_transfer(desk) -> None:
+    server, recorder, users = desk
+    agents, control = server.desk.agents, server.desk.call_control
+    await agents.sign_in(users["bob"], "bob", _extension())
+    await agents.pause("bob", "break")  # the first ring is alice's
+    await agents.sign_in(users["alice"], "alice", _extension())
+    await agents.sign_in(users["carol"], "carol", _extension(2))
+    await agents.pause("carol", "lunch")
+    try:
+        linkedid = await _call_to(server, recorder, "alice")
+
+        # Faults first: each refused with the field named, the call untouched.
+        with pytest.raises(TransferTargetInvalid) as paused:
+            await control.transfer("alice", "agent", "carol")
+        assert paused.value.field == "target" and "lunch" in paused.value.message
+        with pytest.raises(TransferTargetInvalid) as bad_number:
+            await control.transfer("alice", "number", "12")
+        assert bad_number.value.field == "target"
+        with pytest.raises(TransferTargetInvalid):
+            await control.transfer("alice", "queue", "no-such-queue")
+        assert agents.require("alice").state.value == "on_call"
+
+        await agents.resume("bob")
+        queue = next(p.queue for p in server.desk.pops.open_pops("alice"))
+        done = await control.transfer("alice", "queue", queue)
+        assert done.linkedid == linkedid
+        await recorder.wait_for(
+            AmiEvent, lambda e: e.name == "BlindTransfer" and e.linkedid == linkedid, timeout=WAIT
+        )
+        # The pop follows the call to the agent who answers next, under the same Linkedid.
+        await recorder.wait_for(
+            ScreenPopChanged,
+            lambda c: (
+                c.username == "bob"
+                and c.pop["linkedid"] == linkedid
+                and c.pop["phase"] == "answered"
+            ),
+            timeout=WAIT,
+        )
+        mine = server.desk.pops.get("alice", linkedid)
+        assert mine.phase == "transferred"
+        await recorder.wait_for(
+            AgentStateChanged, lambda c: c.username == "alice" and c.agent["state"] == "wrap_up"
+        )
+        assert await control.hang_up("bob") == linkedid
+        await recorder.wait_for(CallEnded, lambda n: n.linkedid == linkedid, timeout=WAIT)
+        await server.call_log.flush()
+        async with server.database.session() as session:
+            rows = (await session.scalars(select(Call).where(Call.linkedid == linkedid))).all()
+        assert len(rows) == 1
+        assert rows[0].transfers == 1 and rows[0].end_reason == "completed"
+    finally:
+        await _sign_out_all(server)
+
+
+def _pop_phase(username: str, linkedid: str, phase: str):
+    return lambda c: (
+        c.username == username and c.pop["linkedid"] == linkedid and c.pop["phase"] == phase
+    )
+
+
+async def _consult_state(recorder: Recorder, linkedid: str, state: str, *, count: int = 1) -> None:
+    await recorder.wait_for(
+        ScreenPopChanged,
+        lambda c: (
+            c.username == "alice"
+            and c.pop["linkedid"] == linkedid
+            and (c.pop["consult"] or {}).get("state") == state
+        ),
+        count=count,
+        timeout=WAIT,
+    )
+
+
+async def test_attended_transfer_cancel_then_complete_to_an_agent(desk) -> None:
+    server, recorder, users = desk
+    agents, control = server.desk.agents, server.desk.call_control
+    await agents.sign_in(users["bob"], "bob", _extension())
+    await agents.pause("bob", "break")
+    await agents.sign_in(users["alice"], "alice", _extension())
+    try:
+        linkedid = await _call_to(server, recorder, "alice")
+        await agents.resume("bob")
+        # Consult bob, then change one's mind: back with the caller.
+        await control.consult("alice", "agent", "bob")
+        await _consult_state(recorder, linkedid, "talking")
+        await control.cancel_consult("alice")
+        assert server.desk.pops.get("alice", linkedid).consult is None
+        assert agents.require("alice").state.value == "on_call"
+        with pytest.raises(Exception, match="no consultation"):
+            await control.complete_consult("alice")
+        # Consult again and hand the caller over.
+        await recorder.wait_for(
+            AgentStateChanged,
+            lambda c: c.username == "bob" and c.agent["device"] == "not_inuse",
+            timeout=WAIT,
+        )
+        await control.consult("alice", "agent", "bob")
+        await _consult_state(recorder, linkedid, "talking", count=2)
+        await control.complete_consult("alice")
+        await recorder.wait_for(
+            AmiEvent,
+            lambda e: (
+                e.name == "AttendedTransfer"
+                and e.linkedid == linkedid
+                and e.get("Result") == "Success"
+            ),
+            timeout=WAIT,
+        )
+        await recorder.wait_for(ScreenPopChanged, _pop_phase("bob", linkedid, "answered"))
+        await recorder.wait_for(ScreenPopChanged, _pop_phase("alice", linkedid, "transferred"))
+        await recorder.wait_for(
+            AgentStateChanged,
+            lambda c: c.username == "bob" and c.agent["state"] == "on_call",
+        )
+        # The caller talks to bob now: bob's hold finds them.
+        held = await control.hold("bob")
+        assert held.legs.linkedid == linkedid
+        await control.hang_up("bob")
+        await recorder.wait_for(CallEnded, lambda n: n.linkedid == linkedid, timeout=WAIT)
+        await recorder.wait_for(
+            AgentStateChanged, lambda c: c.username == "bob" and c.agent["state"] == "wrap_up"
+        )
+        await server.call_log.flush()
+        async with server.database.session() as session:
+            rows = (await session.scalars(select(Call).where(Call.linkedid == linkedid))).all()
+        assert len(rows) == 1 and rows[0].transfers == 1
+    finally:
+        await _sign_out_all(server)
+
+
+async def test_consulted_party_hanging_up_brings_the_agent_back(desk) -> None:
+    server, recorder, users = desk
+    agents, control = server.desk.agents, server.desk.call_control
+    await agents.sign_in(users["bob"], "bob", _extension())
+    await agents.pause("bob", "break")
+    await agents.sign_in(users["alice"], "alice", _extension())
+    try:
+        linkedid = await _call_to(server, recorder, "alice")
+        await agents.resume("bob")
+        await control.consult("alice", "agent", "bob")
+        await _consult_state(recorder, linkedid, "talking")
+        bob_leg = next(
+            c.channel
+            for c in await server.ami.core_show_channels()
+            if c.channel.startswith(agents.require("bob").interface + "-")
+            and c.channel.endswith(";2")
+        )
+        await server.ami.send_action({"Action": "Hangup", "Channel": bob_leg})
+        await _consult_state(recorder, linkedid, "hung_up")
+        with pytest.raises(CallGone, match="consulted hung up"):
+            await control.complete_consult("alice")
+        # Alice is with the caller again: hold works on the same call.
+        held = await control.hold("alice")
+        assert held.legs.linkedid == linkedid
+        await control.hang_up("alice")
+        (ended,) = await recorder.wait_for(
+            CallEnded, lambda n: n.linkedid == linkedid, timeout=WAIT
+        )
+        assert ended.reason == "completed"
+    finally:
+        await _sign_out_all(server)
+
+
+async def test_blind_transfer_to_an_agent_pops_on_their_desk(desk) -> None:
+    server, recorder, users = desk
+    agents, control = server.desk.agents, server.desk.call_control
+    await agents.sign_in(users["bob"], "bob", _extension())
+    await agents.pause("bob", "break")
+    await agents.sign_in(users["alice"], "alice", _extension())
+    try:
+        linkedid = await _call_to(server, recorder, "alice")
+        await agents.resume("bob")
+        await control.transfer("alice", "agent", "bob")
+        await recorder.wait_for(ScreenPopChanged, _pop_phase("bob", linkedid, "ringing"))
+        await recorder.wait_for(ScreenPopChanged, _pop_phase("bob", linkedid, "answered"))
+        await recorder.wait_for(
+            AgentStateChanged,
+            lambda c: c.username == "bob" and c.agent["state"] == "on_call",
+        )
+        assert server.desk.pops.get("alice", linkedid).phase == "transferred"
+        await control.hang_up("bob")
+        await recorder.wait_for(CallEnded, lambda n: n.linkedid == linkedid, timeout=WAIT)
+        await server.call_log.flush()
+        async with server.database.session() as session:
+            row = (await session.scalars(select(Call).where(Call.linkedid == linkedid))).one()
+        assert row.transfers == 1 and row.end_reason == "completed"
+    finally:
+        await _sign_out_all(server)
+
+
+async def test_on_demand_recording_started_paused_resumed_one_file(desk) -> None:
+    server, recorder, users = desk
+    control = server.desk.call_control
+    await server.desk.agents.sign_in(users["alice"], "alice", _extension())
+    try:
+        linkedid = await _call_to(server, recorder, "alice", record="on_demand")
+        # Armed but silent until the agent starts it (registered once the call row exists).
+        state = None
+        async with asyncio.timeout(WAIT):
+            while state is None:
+                state = await control.recording_state("alice")
+                await asyncio.sleep(0.1)
+        assert state == {"linkedid": linkedid, "policy": "on_demand", "paused": True}
+        actor = Actor.user(users["alice"], "alice")
+        # Asterisk answers MixMonitorMute with Success (it sends no event for it).
+        for paused in (False, True, False):
+            await control.set_recording("alice", paused=paused, actor=actor)
+        assert (await control.recording_state("alice")) == {
+            "linkedid": linkedid,
+            "policy": "on_demand",
+            "paused": False,
+        }
+        await control.hang_up("alice")
+        await recorder.wait_for(CallEnded, lambda n: n.linkedid == linkedid, timeout=WAIT)
+        async with server.database.session() as session:
+            rows = (
+                await session.scalars(select(Recording).where(Recording.linkedid == linkedid))
+            ).all()
+        assert len(rows) == 1  # one file per call
+        marks = [(m["paused"], m["reason"]) for m in rows[0].pauses]
+        assert marks == [(True, "on_demand"), (False, "agent"), (True, "agent"), (False, "agent")]
+    finally:
+        await _sign_out_all(server)
+
+
+async def test_three_way_conference_and_leaving_it(desk) -> None:
+    server, recorder, users = desk
+    agents, control = server.desk.agents, server.desk.call_control
+    await agents.sign_in(users["bob"], "bob", _extension())
+    await agents.pause("bob", "break")
+    await agents.sign_in(users["alice"], "alice", _extension())
+    try:
+        linkedid = await _call_to(server, recorder, "alice")
+        await agents.resume("bob")
+        await control.conference("alice", "agent", "bob")
+        joined = await recorder.wait_for(
+            AmiEvent,
+            lambda e: e.name == "ConfbridgeJoin" and e.get("Conference") == linkedid,
+            count=3,
+            timeout=WAIT,
+        )
+        assert any(e.channel.startswith(agents.require("bob").interface) for e in joined)
+        pop = server.desk.pops.get("alice", linkedid)
+        assert pop.consult == {"target": "bob", "state": "conference"}
+        # Alice leaves; the caller and bob stay in the room.
+        await control.hang_up("alice")
+        await recorder.wait_for(
+            AmiEvent,
+            lambda e: (
+                e.name == "ConfbridgeLeave"
+                and e.get("Conference") == linkedid
+                and e.channel.startswith(agents.require("alice").interface)
+            ),
+            timeout=WAIT,
+        )
+        assert not recorder.of(CallEnded, lambda n: n.linkedid == linkedid)
+        caller = next(
+            c.channel for c in await server.ami.core_show_channels() if c.uniqueid == linkedid
+        )
+        await server.ami.send_action({"Action": "Hangup", "Channel": caller})
+        await recorder.wait_for(CallEnded, lambda n: n.linkedid == linkedid, timeout=WAIT)
+    finally:
+        await _sign_out_all(server)

@@ -2,7 +2,7 @@
 call log indexed by when calls queued and were answered (the reports).
 
 Revision ID: 0010_agent_history
-Revises: 0009_call_control
+Revises: 0008_callbacks
 Create Date: 2026-12-06 19:30:00.000000
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 import hcrm_core.models.base
 
 revision = "0010_agent_history"
-down_revision = "0009_call_control"
+down_revision = "0008_callbacks"
 branch_labels = None
 depends_on = None
 

@@ -86,7 +86,12 @@ def _settings(data_dir: Path) -> Settings:
     return settings.model_copy(
         update={
             "agi": AgiSettings(port=0),
-            "agents": AgentsSettings(interface=f"Local/{{extension}}@{const.CONTEXT_SIM_AGENTS}"),
+            # Call control is measured, not wrap-up: the robot agents save no disposition, so
+            # they go back to the queue on its wrap-up timer instead of staying held.
+            "agents": AgentsSettings(
+                interface=f"Local/{{extension}}@{const.CONTEXT_SIM_AGENTS}",
+                wrapup_until_disposition=False,
+            ),
             "hospital": settings.hospital.model_copy(update={"caller_id_number": "+12125550100"}),
         }
     )

@@ -137,15 +137,16 @@ async def _fake_ami(commands: Connection, port_out: Connection) -> None:
 
     def on_command() -> None:
         kind, n, interface, member, number = commands.recv()
-        if not writers:
-            return
-        writer = writers[-1]
         if kind == "call":
             head, end = _call_events(n, interface, member, number)
             pending_ends[n] = end
-            writer.write(head + f"BenchSentAt: {time.monotonic():.6f}\r\n\r\n".encode())
-        elif kind == "end":
-            writer.write(pending_ends.pop(n, b""))
+            data = head + f"BenchSentAt: {time.monotonic():.6f}\r\n\r\n".encode()
+        else:
+            data = pending_ends.pop(n, b"")
+        # Every AMI session hears every call, as with Asterisk (cluster_pops.py runs several
+        # server processes, each with its own session).
+        for writer in writers:
+            writer.write(data)
 
     async def session(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         writer.write(b"Asterisk Call Manager/11.0.0\r\n")

@@ -45,10 +45,14 @@ def serve(ctx: click.Context, seed_demo: bool) -> None:
     import uvloop
 
     from callcenter.server.run import run_server
+    from callcenter.server.single_process import AnotherServerRunning
 
     settings = _load(ctx)
     # uvloop: the same asyncio, with a quarter less CPU per database round trip and AMI event.
-    uvloop.run(run_server(settings, seed_demo=seed_demo))
+    try:
+        uvloop.run(run_server(settings, seed_demo=seed_demo))
+    except AnotherServerRunning as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 @cli.group()
@@ -269,9 +273,10 @@ def demo(ctx: click.Context, mean_gap: float, no_callers: bool) -> None:
     from callcenter.outbound.cli import build_campaign_prompts
     from callcenter.server.root import Server
     from callcenter.server.run import run_server
+    from callcenter.server.single_process import AnotherServerRunning
 
     stream = StreamSettings(mean_gap_seconds=mean_gap)
-    started = time.monotonic()
+    started = served = time.monotonic()
 
     async def callers(server: Server) -> None:
         await demo_background(
@@ -281,6 +286,7 @@ def demo(ctx: click.Context, mean_gap: float, no_callers: bool) -> None:
             agents=server.desk.agents,
             stream=stream,
             started=started,
+            served=served,  # read when the server runs: the moment it was started
         )
 
     settings = demo_settings(_load(ctx))
@@ -304,7 +310,11 @@ def demo(ctx: click.Context, mean_gap: float, no_callers: bool) -> None:
             f"prepared in {time.monotonic() - started:.0f} s; starting the server (the log says "
             "'demo: live' when calls flow); Ctrl-C stops it"
         )
-        uvloop.run(run_server(settings, background=None if no_callers else callers))
+        served = time.monotonic()
+        try:
+            uvloop.run(run_server(settings, background=None if no_callers else callers))
+        except AnotherServerRunning as exc:
+            raise click.ClickException(str(exc)) from exc
     finally:
         # Nothing of the demo lingers for the tests or the next run (docs/supervisor_board.md).
         click.echo(release_sandbox(box))

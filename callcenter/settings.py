@@ -102,6 +102,9 @@ class AmiSettings(_Section):
     permit: list[str] = Field(default_factory=lambda: ["127.0.0.1/255.255.255.255"])
 
 
+_AGI_URL = re.compile(r"(agi://[A-Za-z0-9.\[\]:-]+|hagi://[A-Za-z0-9.-]+)")
+
+
 class AgiSettings(_Section):
     host: str = "127.0.0.1"
     # 0 picks a free port (tests); Asterisk's dialplan must then be rendered with the real one.
@@ -115,6 +118,11 @@ class AgiSettings(_Section):
     allowed_peers: list[str] = Field(default_factory=lambda: ["127.0.0.0/8", "::1"])
     # Concurrent sessions; a session past the cap is closed at once (logged and counted).
     max_sessions: int = Field(default=200, ge=1, le=100_000)
+    # Several server processes (docs/scale.md): the FastAGI addresses the rendered dialplan
+    # tries in order, the next one when a server cannot be reached ("agi://10.0.0.5:4573",
+    # "agi://10.0.0.6:4573"); or one DNS name: "hagi://agi.example" (SRV records) or
+    # "agi://agi.example:4573" (every A record in turn). Empty: agi://<host>:<port>.
+    asterisk_urls: list[str] = Field(default_factory=list, max_length=8)
 
     @field_validator("allowed_peers")
     @classmethod
@@ -122,6 +130,15 @@ class AgiSettings(_Section):
         if not value:
             raise ValueError("empty: Asterisk could not reach the IVR (loopback: '127.0.0.1')")
         return _networks(value)
+
+    @field_validator("asterisk_urls")
+    @classmethod
+    def _agi_urls(cls, value: list[str]) -> list[str]:
+        for url in value:
+            # Written into the dialplan: nothing but a scheme, a host and a port.
+            if not _AGI_URL.fullmatch(url):
+                raise ValueError(f"{url!r}: expected agi://host[:port] or hagi://name")
+        return value
 
 
 class IvrSettings(_Section):

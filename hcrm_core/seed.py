@@ -49,6 +49,7 @@ from hcrm_core.seed_data import (
     ZH_GIVEN_F,
     ZH_GIVEN_M,
 )
+from hcrm_core.seed_segments import seed_segmentation
 from hcrm_core.services.appointments import AppointmentService, BookingRequest
 from hcrm_core.services.patients import search_name_for
 from hcrm_core.services.scheduling import SchedulingService
@@ -292,9 +293,11 @@ async def seed_demo(
     )
     progress(0.8)
     booked = await _seed_bookings(database, policy, rng, patient_ids, progress)
+    history = await seed_segmentation(database, policy.timezone, seed=seed, today=today)
     progress(1.0)
     return (
         f"demo hospital: {len(DEPARTMENTS)} departments, {len(doctors)} doctors, "
         f"{len(patient_ids)} patients, {slots} slots over {SCHEDULE_DAYS} days, "
-        f"{booked} appointments"
+        f"{booked} appointments, {history['visits']} past visits, "
+        f"{history['chronic_care']} chronic-care patients, {history['tagged']} tags given"
     )

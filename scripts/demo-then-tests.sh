@@ -6,7 +6,7 @@
 # Everything runs in a network namespace of its own (own loopback: AMI 5038, web 8080 and SIP
 # 5060 never meet the machine's shared sandbox) on a copy of the sandbox chroot, so it is safe
 # while other test sessions use the shared sandbox. Root only.
-#   bash scripts/demo-then-tests.sh [SECONDS]   (default 150 s of demo)
+#   bash scripts/demo-then-tests.sh [SECONDS]   (default 150 s of demo once it is live)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [[ $(id -u) -eq 0 ]] || { echo "demo-then-tests: needs root (chroot, netns)" >&2; exit 2; }
@@ -27,10 +27,21 @@ ip link set lo up
 cd "$PWD"
 export PATH="$PWD/.venv/bin:\$PATH"
 export CALLCENTER_DATA_DIR="$work/var" CALLCENTER_ASTERISK__SANDBOX_DIR="$work/sandbox"
+# Job control: without it a background job of a script ignores SIGINT (Ctrl-C) until Python
+# installs its handler, and a cold demo spends minutes rendering prompts before that.
+set -m
 callcenter demo > "$work/demo.log" 2>&1 &
 demo=\$!
+for _ in \$(seq 600); do grep -q "demo: live" "$work/demo.log" && break; sleep 1; done
+grep -q "demo: live" "$work/demo.log" || { echo "FAIL: the demo was not live in 600 s" >&2; kill -KILL \$demo; exit 1; }
 sleep $seconds
 kill -INT \$demo
+for _ in \$(seq 120); do kill -0 \$demo 2>/dev/null || break; sleep 1; done
+if kill -0 \$demo 2>/dev/null; then
+    echo "FAIL: the demo still runs 120 s after Ctrl-C" >&2
+    kill -KILL \$demo
+    exit 1
+fi
 wait \$demo
 echo "demo exited (\$?): \$(tail -1 "$work/demo.log")"
 if pgrep -f "^/usr/sbin/asterisk" | while read -r pid; do

@@ -18,11 +18,9 @@ from aiohttp.web_urldispatcher import StaticResource
 from hcrm_core.actors import Actor
 from hcrm_core.errors import StorageUnavailable
 from hcrm_core.models import Role
-from web_console.account_check import checked_session
 from web_console.keys import (
     CSRF_FIELD,
     CSRF_HEADER,
-    DATABASE,
     LOGIN_CSRF_COOKIE,
     REQUEST_SESSION,
     SESSION_COOKIE,
@@ -120,16 +118,13 @@ def _forbidden(request: web.Request, message: str) -> web.StreamResponse:
 
 @web.middleware
 async def session_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Who is asking: the live session of the cookie, once its user is known to be active."""
-    store = request.app[SESSIONS]
-    session = store.get(request.cookies.get(SESSION_COOKIE))
-    if session is not None:
-        try:
-            session = await checked_session(store, request.app[DATABASE], session)
-        except StorageUnavailable:
-            if _declared_access(request) != PUBLIC:
-                raise  # 503: who they are cannot be confirmed now
-            session = None  # public routes (health, login) still answer
+    """Who is asking: the live session of the cookie, its user active (one database read)."""
+    try:
+        session = await request.app[SESSIONS].get(request.cookies.get(SESSION_COOKIE))
+    except StorageUnavailable:
+        if _declared_access(request) != PUBLIC:
+            raise  # 503: who they are cannot be confirmed now
+        session = None  # public routes (health, login) still answer
     request[REQUEST_SESSION] = session
     return await handler(request)
 

@@ -18,7 +18,6 @@ import logging
 from aiohttp import web
 
 from hcrm_core.errors import DomainError
-from hcrm_core.models import Role
 from web_console.keys import DESK, SESSIONS
 
 _LOG = logging.getLogger(__name__)
@@ -41,16 +40,16 @@ async def sign_out_of_queues(app: web.Application, username: str, why: str) -> N
 async def end_user_sessions(app: web.Application, user_id: int, username: str, why: str) -> int:
     """Sign the user out of the queues and end all their console sessions; how many ended."""
     await sign_out_of_queues(app, username, why)
-    ended = app[SESSIONS].end_user(user_id)
+    ended = await app[SESSIONS].end_user(user_id)
     if ended:
         _LOG.info("user %s: %d console session(s) ended (%s)", username, ended, why)
     return ended
 
 
-def apply_role(app: web.Application, user_id: int, role: Role) -> None:
-    store = app[SESSIONS]
-    for session in store.user_sessions(user_id):
-        store.change_role(session, role)
+async def apply_role(app: web.Application, user_id: int) -> None:
+    """Their sessions read the new role at their next look-up; their websockets here close
+    now (other processes close theirs at their next check)."""
+    await app[SESSIONS].announce_role(user_id)
 
 
 async def apply_extension(app: web.Application, username: str, extension: str | None) -> None:

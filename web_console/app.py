@@ -36,9 +36,11 @@ from web_console.keys import (
     CAMPAIGNS,
     DATABASE,
     DESK,
+    LEADERSHIP_HEALTH,
     MONITORING,
     PATIENTS,
     RECORDINGS_HEALTH,
+    RELAY_HEALTH,
     SCHEDULING,
     SESSIONS,
     SETTINGS,
@@ -68,7 +70,11 @@ from web_console.routes import (
     recordings_media,
     reports,
     reports_api,
+    reports_more,
+    reports_more_api,
     schedule_conflicts,
+    segments,
+    segments_api,
     supervisor,
     tasks_api,
     users_admin,
@@ -88,7 +94,7 @@ STATIC = Path(__file__).with_name("static")
 def create_app(
     deps: ConsoleDeps,
     *,
-    clock: Clock = time.monotonic,
+    clock: Clock = time.time,
     throttle: LoginThrottle | None = None,
 ) -> web.Application:
     """The console for one running server; ``clock`` and ``throttle`` are for tests."""
@@ -105,8 +111,9 @@ def create_app(
         ]
     )
     _store_deps(app, deps)
-    app[SESSIONS] = SessionStore(deps.settings.web.session_idle_minutes * 60, clock)
-    app[THROTTLE] = throttle or LoginThrottle(clock=clock)
+    idle_seconds = deps.settings.web.session_idle_minutes * 60
+    app[SESSIONS] = SessionStore(deps.database, idle_seconds, clock)
+    app[THROTTLE] = throttle or LoginThrottle(deps.database, clock=clock)
     app[WS_HUB] = WsHub()
     app.cleanup_ctx.append(hub_context)
     app.cleanup_ctx.append(account_check_context)
@@ -138,7 +145,9 @@ def create_app(
     app.add_routes([*queues_admin.routes, *queues_api.routes])  # queues as data
     app.add_routes([*hours_admin.routes, *hours_api.routes])  # opening hours, holidays
     app.add_routes([*reports.routes, *reports_api.routes, *wallboard.routes])  # reports
+    app.add_routes([*reports_more.routes, *reports_more_api.routes])  # IVR, campaigns, work
     app.add_routes([*tasks_api.routes, *complaints_api.routes, *work_pages.routes])  # inbox
+    app.add_routes([*segments.routes, *segments_api.routes])  # segments, tags, RFM
     app.router.add_static("/static", STATIC)
     return app
 
@@ -160,3 +169,5 @@ def _store_deps(app: web.Application, deps: ConsoleDeps) -> None:
     app[AMI_HEALTH] = deps.ami_health
     app[AGI_HEALTH] = deps.agi_health
     app[RECORDINGS_HEALTH] = deps.recordings_health
+    app[LEADERSHIP_HEALTH] = deps.leadership_health
+    app[RELAY_HEALTH] = deps.relay_health

@@ -32,7 +32,7 @@ PACING_INTS: Final = (
     "ring_timeout_seconds",
     "followup_day",
 )
-TARGET_INTS: Final = ("targets.department_id", "targets.not_contacted_days")
+TARGET_INTS: Final = ("targets.department_id", "targets.not_contacted_days", "targets.segment_id")
 TARGET_DATES: Final = (
     "targets.appointment_from",
     "targets.appointment_to",
@@ -330,6 +330,7 @@ _LABELS: Final[dict[str, str]] = {
     "questions": "Questions",
     "targets.department_id": "Department",
     "targets.condition_code": "Chronic condition",
+    "targets.segment_id": "Segment",
     "targets.appointment_from": "Appointment from",
     "targets.appointment_to": "Appointment until",
     "targets.discharged_from": "Discharged from",

@@ -56,3 +56,7 @@ class ConsoleDeps:
     recordings_health: HealthSource
     # Renders a saved campaign's question prompts (None: no sounds directory to write to).
     campaign_prompts: QuestionPrompts | None = None
+    # The leader election (is_leader, epoch) for /healthz and /metrics; None in tests.
+    leadership_health: HealthSource | None = None
+    # The event relay between processes (counters, listening) for /metrics; None in tests.
+    relay_health: HealthSource | None = None

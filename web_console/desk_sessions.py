@@ -1,10 +1,10 @@
 """An agent's desk sign-in ends with their console session: at logout, and when it expires.
 
-Sessions live in the console's memory while sign-ins are stored in the database (a server
-restart puts agents back into their queues, but logs every console out). So a session-bound
-agent without any live session gets ``grace`` seconds (the idle timeout) to come back before
-being signed out of the queues: a restart does not unplug a desk whose agent logs in again,
-and a desk nobody returns to stops ringing. Logout or expiry of the agent's last session
+Sessions and sign-ins are both stored in the database, but a session can end without this
+process hearing of it at once (on another process, or by expiry). So a session-bound agent
+without any live session gets ``grace`` seconds (the idle timeout) to come back before being
+signed out of the queues: a desk whose agent logs in again is not unplugged, and a desk
+nobody returns to stops ringing. Logout or expiry of the agent's last session
 signs them out at once. Agents the server signed in itself (the demo's robots) are left alone.
 """
 
@@ -49,9 +49,9 @@ class DeskSessionGuard:
 
     async def check(self) -> None:
         """One pass: end expired sessions, sign out agents left without one past the grace."""
-        self._sessions.sweep()  # expired sessions end here (and sign their agent out)
+        await self._sessions.sweep()  # expired sessions end here (and sign their agent out)
         await self._tasks.wait()  # those sign-outs, before judging who is left without one
-        live, now = self._sessions.live_user_ids(), self._clock()
+        live, now = await self._sessions.live_user_ids(), self._clock()
         for status in self._agents.agents():
             if not status.session_bound:
                 continue
@@ -72,11 +72,12 @@ class DeskSessionGuard:
         status = self._agents.status(session.username)
         if status is None or not status.session_bound:
             return
-        if session.user_id in self._sessions.live_user_ids():
+        self._tasks.spawn(self._sign_out_if_gone(session), session.username)
+
+    async def _sign_out_if_gone(self, session: Session) -> None:
+        if session.user_id in await self._sessions.live_user_ids():
             return  # still at the desk in another browser
-        self._tasks.spawn(
-            self._sign_out(session.username, "console session ended"), session.username
-        )
+        await self._sign_out(session.username, "console session ended")
 
     async def _sign_out(self, username: str, why: str) -> None:
         status = self._agents.status(username)

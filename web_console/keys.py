@@ -48,6 +48,10 @@ CAMPAIGN_PROMPTS: web.AppKey[QuestionPrompts | None] = web.AppKey("campaign_prom
 AMI_HEALTH: web.AppKey[HealthSource] = web.AppKey("ami_health")
 AGI_HEALTH: web.AppKey[HealthSource] = web.AppKey("agi_health")
 RECORDINGS_HEALTH: web.AppKey[HealthSource] = web.AppKey("recordings_health")
+# Whether this process leads the others on the same database (None: not given, as in tests).
+LEADERSHIP_HEALTH: web.AppKey[HealthSource | None] = web.AppKey("leadership_health")
+# The event relay between processes on the same PostgreSQL (None: not given, as in tests).
+RELAY_HEALTH: web.AppKey[HealthSource | None] = web.AppKey("relay_health")
 
 # -- the console's own state ------------------------------------------------------------------
 SESSIONS: web.AppKey[SessionStore] = web.AppKey("sessions", SessionStore)

@@ -11,6 +11,7 @@ from web_console.openapi_privacy import add_privacy_paths
 from web_console.openapi_queues import add_queues_paths
 from web_console.openapi_recordings import add_recordings_paths
 from web_console.openapi_reports import add_reports_paths
+from web_console.openapi_segments import add_segments_paths
 from web_console.openapi_slots import add_slots_paths
 from web_console.openapi_users import add_users_paths
 from web_console.openapi_work import add_work_paths
@@ -188,6 +189,7 @@ def openapi_document() -> dict[str, Any]:
     add_slots_paths(document)  # schedule conflicts (web_console/openapi_slots.py)
     add_hours_paths(document)  # opening hours, holidays (web_console/openapi_hours.py)
     add_reports_paths(document)  # reports (web_console/openapi_reports.py)
+    add_segments_paths(document)  # segments, patient tags (web_console/openapi_segments.py)
     # The agent desk, appointments, calls and complaints (web_console/openapi_desk.py).
     # Doctors and departments last: they add POST to the desk's /api/v1/departments.
     document = add_doctors_paths(add_privacy_paths(add_recordings_paths(add_desk_paths(document))))

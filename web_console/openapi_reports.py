@@ -71,7 +71,7 @@ def _responses() -> dict[str, Any]:
 
 
 def add_reports_paths(document: dict[str, Any]) -> dict[str, Any]:
-    """Add /api/v1/reports/queues, /agents and /appointments."""
+    """Add /api/v1/reports/queues, /agents, /appointments and the reports of ``_MORE``."""
     paths = document["paths"]
     paths["/api/v1/reports/queues"] = {
         "get": {
@@ -107,4 +107,60 @@ def add_reports_paths(document: dict[str, Any]) -> dict[str, Any]:
             "responses": _responses(),
         }
     }
+    _add_more_paths(paths)
     return document
+
+
+# The reports of web_console/routes/reports_more_api.py: (path kind, summary, extra query).
+_MORE = [
+    (
+        "ivr",
+        "Per bucket: calls that entered the phone menus, contained (no agent), to an agent, "
+        "hung up in the menus, still there; bookings and cancellations by channel (keypad, "
+        "speech, agent on a call, agent, web, outbound call)",
+        [],
+    ),
+    (
+        "ivr-steps",
+        "Per menu step and bucket: callers who hung up there, calls the menus finished there",
+        [],
+    ),
+    (
+        "campaigns",
+        "Per campaign: per bucket and per attempt number, dialled, reached, completed, to an "
+        "agent, opted out, hung up, machine, no answer, busy, failed, escalated (tasks)",
+        [_query("campaign", "Limit to these campaign ids (repeat or comma-separate)")],
+    ),
+    (
+        "complaints",
+        "Per bucket: complaints received (by severity), open, overdue, answered late, closed, "
+        "average time to close",
+        [],
+    ),
+    ("complaint-categories", "Complaints received in the period, per category", []),
+    (
+        "tasks",
+        "Per bucket: tasks created (by source), done, could not reach, cancelled, open, "
+        "overdue, average time to done. Agents: their own tasks only",
+        [_query("owner", "Usernames (repeat or comma-separate)")],
+    ),
+    (
+        "task-owners",
+        "Tasks created in the period, per owner. Agents: their own only",
+        [_query("owner", "Usernames (repeat or comma-separate)")],
+    ),
+]
+
+
+def _add_more_paths(paths: dict[str, Any]) -> None:
+    for kind, summary, extra in _MORE:
+        staff = kind.startswith("task")
+        paths[f"/api/v1/reports/{kind}"] = {
+            "get": {
+                "summary": summary,
+                "x-roles": ["agent", "supervisor", "admin"] if staff else ["supervisor", "admin"],
+                "security": [{"session": []}],
+                "parameters": [*_PERIOD, *extra],
+                "responses": _responses(),
+            }
+        }

@@ -81,7 +81,11 @@ def stacked_columns(
             f'text-anchor="end">{_number(tick)}{escape(unit)}</text>'
         )
         tick += step
-    every = max(1, math.ceil(count / 16))
+    # Labels are thinned so they never overlap: as many as fit their width (about 7 px a
+    # character at the axis' 12 px font), at most 16.
+    widest = max((len(_short(name)) for name in labels), default=1)
+    fits = max(1, min(16, int(plot_w // (widest * 7 + 10))))
+    every = max(1, math.ceil(count / fits))
     for i, name in enumerate(labels):
         x = _LEFT + slot * i + (slot - bar) / 2
         y = _TOP + plot_h

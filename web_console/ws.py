@@ -17,13 +17,14 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import WSMsgType, web
 
 from callcenter.tasks import BackgroundTasks
+from hcrm_core.errors import StorageUnavailable
 from hcrm_core.models import Role
 from web_console.access import STAFF, WS_PATH, allow, require_session
 from web_console.keys import SESSIONS, WS_HUB
@@ -32,6 +33,8 @@ from web_console.sessions import Session
 _LOG = logging.getLogger(__name__)
 
 Provider = Callable[[Session], Awaitable[list[dict[str, Any]]]]
+# The live ones of some sessions, by key, as stored now (SessionStore.current).
+SessionCheck = Callable[[Iterable[Session]], Awaitable[Mapping[str, Session]]]
 OUTBOX_SIZE = 256
 HEARTBEAT_SECONDS = 20.0
 # Close code for "you were too slow": the browser reconnects and resyncs.
@@ -42,7 +45,9 @@ CLOSE_SESSION_ENDED = 4401
 # Close code for "your role changed" (1012, service restart): the page reconnects and the new
 # socket is served under the new role.
 CLOSE_ROLE_CHANGED = 1012
-SESSION_CHECK_SECONDS = 15.0
+# Sessions end on any process (a logout behind the load balancer, a disabled user): every
+# process checks its sockets' sessions this often, in one database read.
+SESSION_CHECK_SECONDS = 3.0
 routes = web.RouteTableDef()
 
 
@@ -162,24 +167,37 @@ class WsHub:
             self.sent += 1
 
     async def close_ended_sessions(
-        self, alive: Callable[[str], bool], *, every: float = SESSION_CHECK_SECONDS
+        self, check: SessionCheck, *, every: float = SESSION_CHECK_SECONDS
     ) -> None:
-        """Close sockets whose session ended (logout, idle expiry): no more patient data."""
+        """Close sockets whose session ended (logout, expiry, a disabled user; here or on
+        another process): no more patient data; and those whose user's role changed."""
         while True:
             await asyncio.sleep(every)
-            for client in tuple(self._clients):
-                if not alive(client.session.id):
-                    self._clients.discard(client)
-                    self._closing.spawn(
-                        _close(client.socket, CLOSE_SESSION_ENDED, b"session ended"), "ended"
-                    )
+            clients = tuple(self._clients)
+            if not clients:
+                continue
+            try:
+                live = await check(client.session for client in clients)
+            except StorageUnavailable:
+                _LOG.warning("websocket session check: the database is unavailable")
+                continue
+            for client in clients:
+                current = live.get(client.session.key)
+                if current is None:
+                    self._close_client(client, CLOSE_SESSION_ENDED, b"session ended")
+                elif current.role is not client.session.role:
+                    self._close_client(client, CLOSE_ROLE_CHANGED, b"role changed")
+
+    def _close_client(self, client: WsClient, code: int, message: bytes) -> None:
+        if client in self._clients:
+            self._clients.discard(client)
+            self._closing.spawn(_close(client.socket, code, message), "session")
 
     def close_session(self, session: Session, code: int, message: bytes) -> None:
         """Close every socket of this session now (its session ended or its role changed)."""
         for client in tuple(self._clients):
-            if client.session.id == session.id:
-                self._clients.discard(client)
-                self._closing.spawn(_close(client.socket, code, message), "session")
+            if client.session.key == session.key:
+                self._close_client(client, code, message)
 
     def session_ended(self, session: Session) -> None:
         self.close_session(session, CLOSE_SESSION_ENDED, b"session ended")
@@ -239,7 +257,8 @@ async def hub_context(app: web.Application) -> AsyncIterator[None]:
     sessions.on_end(hub.session_ended)
     sessions.on_role_change(hub.role_changed)
     checker = asyncio.get_running_loop().create_task(
-        hub.close_ended_sessions(sessions.alive), name="ws-session-check"
+        hub.close_ended_sessions(sessions.current, every=SESSION_CHECK_SECONDS),
+        name="ws-session-check",
     )
     yield
     checker.cancel()

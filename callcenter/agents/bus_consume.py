@@ -1,4 +1,4 @@
-"""What the agent desk takes from the bus: member events, call notices, AMI resyncs.
+"""What the agent desk takes from the bus: member events, call notices, IVR steps, AMI resyncs.
 
 One subscription (one queue), so a call's notices reach the pops in the order they were
 published. Nothing here waits on Asterisk or the database: restoring memberships after a
@@ -20,10 +20,10 @@ from callcenter.agents.pops import ScreenPops
 from callcenter.agents.services import AgentService
 from callcenter.ami.events import AmiEvent, AmiResynced
 from callcenter.bus import EventBus, Subscription
-from callcenter.calls.state import AgentRinging, CallAnswered, CallEnded
+from callcenter.calls.state import AgentRinging, CallAnswered, CallEnded, IvrProgress
 
 _LOG = logging.getLogger(__name__)
-_NOTICES = (AgentRinging, CallAnswered, CallEnded, AmiResynced)
+_NOTICES = (AgentRinging, CallAnswered, CallEnded, AmiResynced, IvrProgress)
 
 
 def _wanted(item: object) -> bool:
@@ -70,6 +70,8 @@ class AgentBusConsumer:
             self._pops.on_answered(item)
         elif isinstance(item, CallEnded):
             self._pops.on_ended(item)
+        elif isinstance(item, IvrProgress):
+            self._pops.on_ivr(item)
         elif isinstance(item, AmiResynced):
             self._restore_memberships(item)
 

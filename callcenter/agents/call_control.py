@@ -189,7 +189,10 @@ class CallControl:
             raise AgentError("the call is not on hold")
         legs = held.legs
         try:
-            # The agent's leg leaves the hold context's wait when this bridge ends.
+            await self._bridge(legs)
+            # Cleared once bridged, so the agent's leg leaves the hold context's wait when this
+            # bridge ends. Not before: the wait checks it every second, and seeing it cleared
+            # before the Bridge took the leg out of the dialplan, it would hang the agent up.
             await self._action(
                 {
                     "Action": "Setvar",
@@ -199,7 +202,6 @@ class CallControl:
                 },
                 legs.linkedid,
             )
-            await self._bridge(legs)
         except CallGone:
             self._held.pop(username, None)
             self._pops.set_hold(username, legs.linkedid, None)
@@ -256,56 +258,58 @@ class CallControl:
         return TransferDone(legs.linkedid, kind, shown)
 
     async def conference(self, username: str, kind: str, target: str) -> TransferDone:
-        """Three-way call: the caller and the agent move to a conference room (named by the
-        call's Linkedid) and ``target`` (an agent or a number) is called into it."""
+        """Three-way call: the caller goes to a conference room (named by the call's Linkedid)
+        and the agent's leg dials ``target`` (an agent or a number), then joins the room with
+        them (alone, back with the caller, when nobody answers).
+
+        The agent's leg dials rather than an AMI Originate: a channel that ``Dial`` creates
+        inherits the dialling channel's Linkedid, so the third party belongs to the same call
+        record (a ConfBridge room, unlike a two-party bridge, merges no Linkedids). An agent
+        brought in is followed like a blind transfer's target: their desk pops the caller.
+        """
         if kind not in CONSULT_KINDS:
             raise TransferTargetInvalid("kind", f"choose one of: {', '.join(CONSULT_KINDS)}")
         _, exten, _, shown = self._destination(username, kind, target.strip())
         legs = await self._legs(username, need_caller=True)
         room = legs.linkedid
-        for channel in (legs.caller, legs.agent):
+        other = self._agents.require(shown) if kind == "agent" else None
+        invite = (
+            other.interface if other is not None else f"Local/{exten}@{const.CONTEXT_OUTBOUND_DIAL}"
+        )
+        # The double underscore: the dialled party inherits the room from the agent's leg.
+        for channel, name, value in (
+            (legs.caller, "CALLCENTER_ROOM", room),
+            (legs.agent, "__CALLCENTER_ROOM", room),
+            (legs.agent, "CALLCENTER_INVITE", invite),
+        ):
+            await self._action(
+                {"Action": "Setvar", "Channel": channel, "Variable": name, "Value": value},
+                legs.linkedid,
+            )
+        if other is not None:
+            self._follower.follow(
+                Followed(legs.linkedid, username, False, other.username, other.interface)
+            )
+        try:
             await self._action(
                 {
-                    "Action": "Setvar",
-                    "Channel": channel,
-                    "Variable": "CALLCENTER_ROOM",
-                    "Value": room,
+                    "Action": "Redirect",
+                    "Channel": legs.caller,
+                    "Context": const.CONTEXT_CONFERENCE,
+                    "Exten": "s",
+                    "Priority": "1",
+                    "ExtraChannel": legs.agent,
+                    "ExtraContext": const.CONTEXT_CONFERENCE,
+                    "ExtraExten": "invite",
+                    "ExtraPriority": "1",
                 },
                 legs.linkedid,
             )
-        await self._action(
-            {
-                "Action": "Redirect",
-                "Channel": legs.caller,
-                "Context": const.CONTEXT_CONFERENCE,
-                "Exten": "s",
-                "Priority": "1",
-                "ExtraChannel": legs.agent,
-                "ExtraContext": const.CONTEXT_CONFERENCE,
-                "ExtraExten": "s",
-                "ExtraPriority": "1",
-            },
-            legs.linkedid,
-        )
+        except AgentError:
+            self._follower.forget(legs.linkedid)
+            raise
         self._held.pop(username, None)
         self._conferences[username] = legs.linkedid
-        channel = (
-            self._agents.require(shown).interface
-            if kind == "agent"
-            else f"Local/{exten}@{const.CONTEXT_OUTBOUND_DIAL}"
-        )
-        try:
-            await self._ami.originate(
-                channel,
-                context=const.CONTEXT_CONFERENCE,
-                exten="s",
-                variables={"CALLCENTER_ROOM": room},
-                ring_timeout=30,
-            )
-        except AmiError as exc:
-            raise TelephonyUnavailable(
-                f"the caller is with you in the conference, but {shown} could not be called"
-            ) from exc
         self._pops.set_consult(username, legs.linkedid, "conference", shown)
         _LOG.info("conference by %s with %s %s linkedid=%s", username, kind, shown, room)
         return TransferDone(legs.linkedid, kind, shown)

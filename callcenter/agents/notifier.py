@@ -6,6 +6,7 @@ board) needs no knowledge of the desk's internals and cannot change its state.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,6 +40,15 @@ class QueuesChanged:
     supervisor board follows queues created, renamed or deactivated while the server runs."""
 
     queues: tuple[tuple[str, str], ...]
+
+    # Plain data and back: a change made in one process's console reaches the boards of the
+    # others (callcenter/cluster/relay.py).
+    def to_dict(self) -> dict[str, Any]:
+        return {"queues": [list(pair) for pair in self.queues]}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> QueuesChanged:
+        return cls(tuple((str(name), str(shown)) for name, shown in data["queues"]))
 
 
 class AgentNotifier:

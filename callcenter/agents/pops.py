@@ -23,7 +23,7 @@ from callcenter.agents.notifier import AgentNotifier
 from callcenter.agents.pop_card import candidate_view, patient_card
 from callcenter.agents.services import AgentService
 from callcenter.calls.channel_ids import is_callback_call
-from callcenter.calls.state import AgentRinging, CallAnswered, CallEnded
+from callcenter.calls.state import AgentRinging, CallAnswered, CallEnded, IvrProgress
 from callcenter.calls.tracker import CallTracker
 from callcenter.tasks import BackgroundTasks
 from hcrm_core.actors import Actor
@@ -172,6 +172,23 @@ class ScreenPops:
             if pop.phase != TRANSFERRED:
                 self._move(pop, ENDED if pop.phase == ANSWERED else GONE)
 
+    def on_ivr(self, progress: IvrProgress) -> None:
+        """An IVR step that arrives after the phone rang: the call's open pops show it.
+
+        With several server processes the dialog may have run on another one, and its last
+        steps travel through the database (callcenter/cluster/relay.py) while Asterisk already
+        rings the agent."""
+        for pop in self._pops_of_call(progress.linkedid):
+            pop.ivr = {
+                "last_step": progress.step,
+                "context": {**pop.ivr.get("context", {}), **progress.context},
+            }
+            self._notifier.pop_changed(pop.username, pop.view())
+            # A card already shown from a caller-ID guess gives way to the IVR's identity (a
+            # card still being assembled checks again when it is done).
+            if pop.match not in ("pending", "ivr", "agent") and _ivr_patient(pop) is not None:
+                self._tasks.spawn(self._confirm(pop), "confirm")
+
     def on_ring_no_answer(self, interface: str, linkedid: str) -> None:
         for pop in self._pops_of_call(linkedid):
             if pop.interface == interface and pop.phase == RINGING:
@@ -233,13 +250,18 @@ class ScreenPops:
     async def _assemble(self, pop: Pop) -> None:
         started = time.perf_counter()
         call = self._calls.get(pop.linkedid)
-        ivr_context = dict(call.ivr_context) if call is not None else {}
+        # Steps that reached the pop itself (on_ivr) are at least as new as the tracker's.
+        early = pop.ivr
+        ivr_context = {**(call.ivr_context if call is not None else {}), **early.get("context", {})}
         pop.ivr = {
-            "last_step": call.ivr_last_step if call is not None else None,
+            "last_step": early.get("last_step") or (call.ivr_last_step if call else None),
             "context": ivr_context,
         }
         try:
             await self._identify(pop, ivr_context.get("patient_id"))
+            confirmed = _ivr_patient(pop)
+            if pop.match != "ivr" and confirmed is not None:  # arrived while assembling
+                await self._show_card(pop, confirmed, "ivr")
         except DomainError as exc:
             # The database is away (or the IVR's patient vanished): the agent still gets the
             # call with its caller ID, and a search box.
@@ -253,6 +275,18 @@ class ScreenPops:
             pop.match,
             (time.perf_counter() - started) * 1000,
         )
+
+    async def _confirm(self, pop: Pop) -> None:
+        """Show the card of the patient the IVR identified (learnt after the pop was built)."""
+        confirmed = _ivr_patient(pop)
+        if confirmed is None or pop.match == "ivr":
+            return
+        try:
+            await self._show_card(pop, confirmed, "ivr")
+        except DomainError as exc:
+            _LOG.warning("screen pop linkedid=%s keeps its card: %s", pop.linkedid, exc.code)
+            return
+        self._notifier.pop_changed(pop.username, pop.view())
 
     async def _identify(self, pop: Pop, confirmed: object) -> None:
         if isinstance(confirmed, int):
@@ -337,6 +371,11 @@ class ScreenPops:
         self._notifier.pop_changed(pop.username, pop.view())
         if phase in _FINAL_WITHOUT_CALL:
             self._pops.get(pop.username, {}).pop(pop.linkedid, None)
+
+
+def _ivr_patient(pop: Pop) -> int | None:
+    patient_id = pop.ivr.get("context", {}).get("patient_id")
+    return patient_id if isinstance(patient_id, int) else None
 
 
 def _assembly_failed(_task: asyncio.Task[Any], exc: BaseException) -> None:

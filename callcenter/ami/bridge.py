@@ -277,6 +277,17 @@ class AmiBridge:
             queues = ()
         return AmiSnapshot(channels=channels, queues=queues, taken_at=taken_at)
 
+    async def publish_resync(self) -> None:
+        """Resync now and publish the snapshot (as after a login) when Asterisk is ready;
+        otherwise the resync after the coming login publishes one. A process that becomes
+        the leader (issue 18) settles the calls its predecessor left with it."""
+        if not self.asterisk_ready:
+            return
+        snapshot = await self.resync()
+        self.counters.resyncs += 1
+        self._last_resync_at = time.time()
+        self._bus.publish(AmiResynced(snapshot))
+
     # -- events (read path: keep it fast, never await here) ----------------------------------
 
     def _on_message(self, event: AmiEvent) -> None:

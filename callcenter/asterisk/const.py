@@ -19,6 +19,8 @@ CONTEXT_AGENTS: Final = "callcenter-agents"
 CONTEXT_OUTBOUND: Final = "callcenter-outbound"
 CONTEXT_OUTBOUND_DIAL: Final = "callcenter-outbound-dial"
 CONTEXT_AGI_TEST: Final = "callcenter-agi-test"
+# Tries each FastAGI address in turn (several server processes; rendered only then).
+CONTEXT_AGI_FALLBACK: Final = "callcenter-agi-fallback"
 # Callbacks that keep the caller's place: the queues' exit-on-key context (queues.conf
 # "context"), where the placeholder call waits in the caller's place, and where it dials them.
 CONTEXT_QUEUE_KEYS: Final = "callcenter-queue-keys"

@@ -151,7 +151,9 @@ def template_context(
             "users": ami_users,
             "writetimeout": const.AMI_WRITE_TIMEOUT_MS,
         },
-        "agi_url": f"agi://{_host(settings.agi.host, 'agi.host')}:{settings.agi.port}",
+        # The first address is CALLCENTER_AGI; with more, each AGI() falls back to the next.
+        "agi_urls": settings.agi.asterisk_urls
+        or [f"agi://{_host(settings.agi.host, 'agi.host')}:{settings.agi.port}"],
         "recordings_dir": _absolute_path(
             str(settings.asterisk.recordings_asterisk_path), "asterisk.recordings_asterisk_path"
         ),

@@ -46,6 +46,8 @@ class CallbackEvents:
 
     async def _handle(self, item: object) -> None:
         if isinstance(item, AmiResynced):
+            if not self._placer.reconciles:
+                return  # a follower: the placements are the leader's to settle
             settled = await self._placer.reconcile(item.snapshot)
             if settled:
                 _LOG.info("callbacks reconciled: %d settled", settled)

@@ -34,6 +34,7 @@ from callcenter.calls.channel_ids import callback_channel_id
 from hcrm_core.errors import StorageUnavailable
 from hcrm_core.models import CallbackStatus
 from hcrm_core.services.callbacks import ANSWERED, CallbackService, Placement
+from hcrm_core.services.leadership import UNFENCED, Fence, Fenced
 
 _LOG = logging.getLogger(__name__)
 
@@ -106,6 +107,10 @@ class CallbackPlacer:
         self.reconciled = asyncio.Event()
         self.placed = 0
         self._task: asyncio.Task[None] | None = None
+        # The leader's fence (issue 18): claims check it, Originates its lease.
+        self.fence: Fence = UNFENCED
+        # Whether a resync settles placements: the only process, or the leader (follow()).
+        self.reconciles = True
 
     def channel_id(self, placement: Placement) -> str:
         return callback_channel_id(
@@ -114,8 +119,19 @@ class CallbackPlacer:
 
     # -- lifecycle ---------------------------------------------------------------------------
 
-    async def start(self) -> None:
+    async def start(self, fence: Fence | None = None) -> None:
+        """Place from now on, as the leader holding ``fence`` (None: the only process);
+        nothing is placed before the next reconciliation."""
+        self.fence = fence or UNFENCED
+        self.reconciles = True
         self._task = asyncio.get_running_loop().create_task(self._run(), name="callbacks")
+
+    def follow(self) -> None:
+        """Another process leads: settle nothing on a resync, forget the placements followed
+        as leader (the new leader adopts them); place again only after a reconciliation."""
+        self.reconciles = False
+        self.reconciled.clear()
+        self.live = {}
 
     async def stop(self) -> None:
         """Place nothing more; placements in Asterisk stay and are reconciled next start."""
@@ -130,6 +146,9 @@ class CallbackPlacer:
             try:
                 if self.reconciled.is_set() and self.ami.asterisk_ready:
                     await self.tick()
+            except Fenced as exc:
+                _LOG.warning("callback placing stopped, not the leader: %s", exc.message)
+                return
             except StorageUnavailable as exc:
                 _LOG.warning("callbacks paused: %s", exc.message)
             except Exception:
@@ -143,7 +162,7 @@ class CallbackPlacer:
         for due in await self.callbacks.due():
             self.claiming.add(due.callback_id)
             try:
-                placement = await self.callbacks.claim_placement(due.callback_id)
+                placement = await self.callbacks.claim_placement(due.callback_id, fence=self.fence)
                 if placement is not None:
                     await self._place(placement)
             finally:
@@ -166,6 +185,8 @@ class CallbackPlacer:
             variables["CALLCENTER_AGI"] = self.options.agi_url
         variables.update(self.options.variables)
         self.live[cid] = LivePlacement(placement.callback_id, placement.placement, self._clock())
+        # Frozen past its lease since the claim: the new leader's reconcile places it again.
+        self.fence.check_lease()
         try:
             await self.ami.originate(
                 f"Local/{placement.queue}@{CONTEXT_CALLBACK_WAIT}",

@@ -20,6 +20,7 @@ from callcenter.settings import CallbacksSettings
 from hcrm_core.db import Database
 from hcrm_core.phones import is_e164
 from hcrm_core.services.callbacks import CallbackRules, CallbackService
+from hcrm_core.services.leadership import Fence
 
 _LOG = logging.getLogger(__name__)
 
@@ -30,9 +31,15 @@ class Callbacks:
     placer: CallbackPlacer | None = None
     events: CallbackEvents | None = None
 
-    async def start_placing(self) -> None:
+    async def start_placing(self, fence: Fence | None = None) -> None:
+        """Place callbacks; several processes: the leader only, fenced by ``fence``."""
         if self.placer is not None:
-            await self.placer.start()
+            await self.placer.start(fence)
+
+    def follow(self) -> None:
+        """Another process leads: this one neither places nor settles callbacks."""
+        if self.placer is not None:
+            self.placer.follow()
 
     async def stop_placing(self) -> None:
         if self.placer is not None:

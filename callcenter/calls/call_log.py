@@ -11,12 +11,25 @@ single JSON parameter (SQLite's ``json_each``, PostgreSQL's ``json_array_element
 database unpacks the rows, not the event loop. A per-row executemany on SQLite stalls under
 load: aiosqlite's thread gives up the GIL around every row it steps and must win it back
 from the busy event loop each time (seconds per batch while events pour in).
+
+Several server processes on one database (issue 18) each have their own AMI session and
+tracker, so each writes every call. They agree without a single writer: an event row carries
+``event_key``, a digest of the event's headers as Asterisk sent them (identical in every
+session; ``timestampevents`` makes two events of a channel differ), and a second copy is
+dropped by ``ON CONFLICT DO NOTHING``; a call row is upserted by Linkedid, a column a writer
+does not know (NULL) keeping what another wrote. Why not only the leader writing: a leader
+killed mid-batch loses the events it had not written, and a follower would have to keep and
+replay a buffer at takeover, deduplicating it all the same; with every process writing, a
+process lost loses nothing. Stored events stay in stream order (what ``reports rebuild``
+replays): the rows written are always a prefix of the one stream, each writer extending it in
+order; only a process that missed events (its AMI link down) may add one out of order.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import json
 import logging
 from collections.abc import Mapping
@@ -41,7 +54,7 @@ _CHUNK = 2000
 
 _CALLS: Table = Call.__table__  # type: ignore[assignment]
 _EVENTS: Table = CallEvent.__table__  # type: ignore[assignment]
-_EVENT_COLUMNS = ("linkedid", "seq", "received_at", "name", "headers")
+_EVENT_COLUMNS = ("linkedid", "seq", "received_at", "name", "headers", "event_key")
 
 _CALL_JSON = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_NON_STR_KEYS
 # A call row: the columns it sets (every row the tracker makes has the same) and its JSON.
@@ -92,17 +105,22 @@ class CallLogWriter:
         headers: Mapping[str, str],
     ) -> None:
         """Queue one ``call_events`` row (``received_at`` timezone-aware)."""
+        try:
+            encoded = orjson.dumps(headers)
+        except TypeError:  # not a plain dict of str (orjson is strict): the slow encoder
+            encoded = json.dumps(dict(headers), ensure_ascii=False).encode()
         values = {
             "linkedid": linkedid,
             "seq": seq,
             "received_at": _timestamp(received_at),
             "name": name,
-            "headers": headers,
+            # Encoded once: for the key and, as it is, for the row.
+            "headers": orjson.Fragment(encoded),
+            # Without Asterisk's Timestamp (``timestampevents`` off, or made-up input) nothing
+            # tells two identical events apart: such rows are written as they come, unkeyed.
+            "event_key": event_key(encoded) if "Timestamp" in headers else None,
         }
-        try:
-            row = orjson.dumps(values)
-        except TypeError:  # not a plain dict of str (orjson is strict): the slow encoder
-            row = json.dumps({**values, "headers": dict(headers)}, ensure_ascii=False).encode()
+        row = orjson.dumps(values)
         self._events.append(row)
         if len(self._events) >= 2000:
             self._wakeup.set()
@@ -256,6 +274,12 @@ def _refused_rows(exc: BaseException) -> bool:
     return isinstance(sqlstate, str) and sqlstate[:2] in ("22", "23")
 
 
+def event_key(encoded_headers: bytes) -> str:
+    """The natural key of one AMI event: a digest of its headers as Asterisk sent them (every
+    AMI session gets the same), 32 hex characters."""
+    return hashlib.blake2b(encoded_headers, digest_size=16).hexdigest()
+
+
 def _timestamp(value: datetime) -> str:
     """UTC, ISO 8601 with a space and microseconds; naive datetimes are refused."""
     if value.tzinfo is None:
@@ -303,6 +327,19 @@ def _bulk_insert_sql(table: Table, columns: tuple[str, ...], dialect: str) -> Te
             "FROM json_each(:rows) WHERE true ORDER BY key"
         )
     if table is _CALLS:
-        updates = ", ".join(f"{name} = excluded.{name}" for name in columns if name != "linkedid")
+        updates = ", ".join(_merged(table, name) for name in columns if name != "linkedid")
         sql += f" ON CONFLICT (linkedid) DO UPDATE SET {updates}"
+    elif table is _EVENTS:
+        # The same event written by another server process (issue 18): kept once.
+        sql += " ON CONFLICT (event_key) DO NOTHING"
     return text(sql)
+
+
+def _merged(table: Table, name: str) -> str:
+    """The upsert of one call column. A column this writer does not know (NULL) keeps what
+    another process wrote (it may have served the call's IVR dialog, or started before the
+    call did); the tracker never sets a known column back to NULL, so one writer is unchanged.
+    """
+    if table.c[name].nullable:
+        return f"{name} = COALESCE(excluded.{name}, {table.name}.{name})"
+    return f"{name} = excluded.{name}"

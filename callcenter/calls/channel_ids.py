@@ -15,14 +15,25 @@ import re
 # [a-z][a-z0-9]{0,15}-): never the shape of Asterisk's own "<epoch>.<n>" or an attempt's.
 _CALLBACK_LINKEDID = re.compile(r"[a-z][a-z0-9]{0,15}-[0-9]{1,18}-[0-9]{1,18}")
 
+# Widths of the padded numbers: ids (database keys) up to 10^12, placements up to 10^4 (a
+# callback is placed a handful of times). A wider number is written in full: it parses, only the
+# prefix-freedom is lost, and only against ids 10^12 apart.
+ID_WIDTH = 12
+PLACEMENT_WIDTH = 4
+
+
+def _padded(number: int, width: int) -> str:
+    return f"{int(number):0{width}d}"
+
 
 def channel_id(prefix: str, attempt_id: int) -> str:
-    return f"{prefix}{int(attempt_id)}"
+    """The ``;1`` half's Uniqueid (and the call's Linkedid) for a campaign attempt."""
+    return f"{prefix}{_padded(attempt_id, ID_WIDTH)}"
 
 
 def other_channel_id(prefix: str, attempt_id: int) -> str:
     """The ``;2`` half's Uniqueid (the far end of the Local pair)."""
-    return f"{prefix}{int(attempt_id)}-b"
+    return f"{channel_id(prefix, attempt_id)}-b"
 
 
 def attempt_of(prefix: str, uniqueid: str) -> int | None:
@@ -36,7 +47,7 @@ def attempt_of(prefix: str, uniqueid: str) -> int | None:
 def callback_channel_id(prefix: str, callback_id: int, placement: int) -> str:
     """A queue callback's placeholder call: the ``;1`` half (it dials the patient); the
     ``;2`` half, ``<this>-b``, is what waits in the queue in the caller's place."""
-    return f"{prefix}{int(callback_id)}-{int(placement)}"
+    return f"{prefix}{_padded(callback_id, ID_WIDTH)}-{_padded(placement, PLACEMENT_WIDTH)}"
 
 
 def callback_of(prefix: str, uniqueid: str) -> tuple[int, int] | None:

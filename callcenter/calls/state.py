@@ -10,7 +10,7 @@ tracker persists and publishes them. Feeding the stored events of a call through
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -370,6 +370,28 @@ class IvrProgress:
     context: dict[str, Any] = field(default_factory=dict)
     left: bool = False
     patient_id: int | None = None
+
+    # Plain data and back: the FastAGI dialog ran in one process, the agent's pop may be
+    # built in another (callcenter/cluster/relay.py carries it).
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "linkedid": self.linkedid,
+            "step": self.step,
+            "context": self.context,
+            "left": self.left,
+            "patient_id": self.patient_id,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> IvrProgress:
+        patient_id = data.get("patient_id")
+        return cls(
+            linkedid=str(data["linkedid"]),
+            step=str(data["step"]),
+            context=dict(data.get("context") or {}),
+            left=bool(data.get("left", False)),
+            patient_id=int(patient_id) if patient_id is not None else None,
+        )
 
 
 def apply_ivr(call: LiveCall, progress: IvrProgress, at: datetime) -> None:

@@ -119,14 +119,14 @@ class _Caller:
 
 
 def keys_for(persona: Persona, prompt: str, dob_keys: str) -> str:
-    """What a caller of ``persona`` presses when the IVR plays ``prompt`` and waits.
+    """What a caller of ``persona`` presses when the IVR plays ``prompt`` and waits for keys.
 
-    '' means silence. Any other menu (department, doctor, slot, confirm) gets '1': the first
-    choice, which always exists.
+    Any other menu (department, doctor, slot, confirm) gets '1': the first choice, which
+    always exists. A speaker presses too: a menu that listens is played by STREAM FILE and
+    recorded (:meth:`DemoCallers._on_event`), so a ``GET DATA`` means the IVR takes keys only
+    for this caller (a language without a speech model), and silence would fail the menu.
     """
     wants_agent = persona not in (Persona.BOOK, Persona.SPEAKER)
-    if persona is Persona.SPEAKER and prompt in _SAID_AT:
-        return ""  # silence: the IVR then listens, and the caller speaks
     if prompt == prompts.ASK_DOB:
         return dob_keys
     if prompt == prompts.ASK_MRN:

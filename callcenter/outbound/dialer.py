@@ -48,6 +48,7 @@ from hcrm_core.services.campaigns_attempts import ABANDONED, AttemptService, day
 from hcrm_core.services.campaigns_config import CampaignConfig
 from hcrm_core.services.campaigns_errors import NotDialable, PatientOnCall
 from hcrm_core.services.campaigns_window import next_call_time, patient_zones
+from hcrm_core.services.leadership import UNFENCED, Fence, Fenced
 
 _LOG = logging.getLogger(__name__)
 
@@ -110,13 +111,33 @@ class Dialer:
         self._task: asyncio.Task[None] | None = None
         self.reconciled = asyncio.Event()
         self.originated = 0
+        # The leader's fence (issue 18): every claim checks it in its transaction, every
+        # Originate its lease. Unfenced until a leadership hands one over.
+        self.fence: Fence = UNFENCED
+        # Whether a resync settles the attempts in flight: always for the only process; with
+        # several, while this one leads (see follow()).
+        self.reconciles = True
 
     # -- lifecycle ---------------------------------------------------------------------------
 
-    async def start(self) -> None:
+    async def start(self, fence: Fence | None = None) -> None:
+        """Dial from now on, as the leader holding ``fence`` (None: the only process).
+
+        Nothing is dialled before the next reconciliation (an ``AmiResynced`` handled while
+        dialing): a new leader first settles what the previous one left in flight."""
         if not self.options.caller_id_number:
             raise NoCallerId("set hospital.caller_id_number: campaigns need a valid caller ID")
+        self.fence = fence or UNFENCED
+        self.reconciles = True
         self._task = asyncio.get_running_loop().create_task(self._run(), name="dialer")
+
+    def follow(self) -> None:
+        """Another process leads (several on one database): settle nothing on a resync, and
+        forget the calls followed as leader (the new leader adopts them). The next
+        :meth:`start` dials only after a reconciliation."""
+        self.reconciles = False
+        self.reconciled.clear()
+        self.live = LiveAttempts()
 
     async def stop(self) -> None:
         """Stop placing calls; calls in progress go on in Asterisk and are reconciled later."""
@@ -131,6 +152,10 @@ class Dialer:
             try:
                 if self.reconciled.is_set() and self.ami.asterisk_ready:
                     await self.tick()
+            except Fenced as exc:
+                # Deposed: the election stops this dialer too; nothing more is claimed here.
+                _LOG.warning("dialer stopped, not the leader: %s", exc.message)
+                return
             except StorageUnavailable as exc:
                 _LOG.warning("dialer paused: %s", exc.message)
             except Exception:
@@ -204,6 +229,7 @@ class Dialer:
                 now=now,
                 day_start=day_start(now, self.options.timezone),
                 max_per_day=config.max_calls_per_patient_per_day,
+                fence=self.fence,
             )
         except PatientOnCall:
             when = now + timedelta(seconds=PATIENT_BUSY_RETRY_SECONDS)
@@ -232,6 +258,10 @@ class Dialer:
         }
         if self.options.agi_url:
             variables["CALLCENTER_AGI"] = self.options.agi_url
+        # Claimed while leading, but the process may have been frozen since: past its lease
+        # a newer leader may be reconciling this attempt. It is left to that leader (settled,
+        # never dialled twice) rather than dialled late.
+        self.fence.check_lease()
         try:
             await self.ami.originate(
                 plan.channel,

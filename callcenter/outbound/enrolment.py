@@ -13,6 +13,7 @@ import logging
 
 from hcrm_core.errors import StorageUnavailable
 from hcrm_core.services.campaigns_enrolment import EnrolmentService
+from hcrm_core.services.leadership import Fence, Fenced
 
 _LOG = logging.getLogger(__name__)
 
@@ -22,8 +23,12 @@ class EnrolmentLoop:
         self._service = service
         self._interval = interval_seconds
         self._task: asyncio.Task[None] | None = None
+        self._fence: Fence | None = None
 
-    async def start(self) -> None:
+    async def start(self, fence: Fence | None = None) -> None:
+        """Sweep from now on; with several processes only the leader does, each sweep
+        fenced by its epoch (``fence``)."""
+        self._fence = fence
         self._task = asyncio.get_running_loop().create_task(self._run(), name="enrolment")
 
     async def stop(self) -> None:
@@ -36,7 +41,10 @@ class EnrolmentLoop:
     async def _run(self) -> None:
         while True:
             try:
-                await self._service.sweep()
+                await self._service.sweep(fence=self._fence)
+            except Fenced as exc:
+                _LOG.warning("enrolment stopped, not the leader: %s", exc.message)
+                return
             except StorageUnavailable as exc:
                 _LOG.warning("enrolment paused: %s", exc.message)
             except Exception:

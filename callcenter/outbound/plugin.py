@@ -32,7 +32,9 @@ from hcrm_core.services.campaigns import CampaignService
 from hcrm_core.services.campaigns_answers import AnswerService
 from hcrm_core.services.campaigns_attempts import AttemptService
 from hcrm_core.services.campaigns_enrolment import EnrolmentService
+from hcrm_core.services.leadership import Fence
 from hcrm_core.services.opening_hours import OpeningHoursService
+from hcrm_core.services.prompt_renders import PromptRenders
 
 _LOG = logging.getLogger(__name__)
 
@@ -50,13 +52,19 @@ class Outbound:
     # Continuous enrolment, running while dialing does (enrolment.py).
     enrolment: EnrolmentLoop | None = None
 
-    async def start_dialing(self) -> None:
+    async def start_dialing(self, fence: Fence | None = None) -> None:
         """Let the dialer place calls: only once the FastAGI server listens, or an answered
-        patient would reach no dialog (and be hung up)."""
+        patient would reach no dialog (and be hung up). Several processes: only the leader
+        dials and enrols, fenced by its ``fence`` (callcenter/cluster/leader.py)."""
         if self.dialer is not None:
-            await self.dialer.start()
+            await self.dialer.start(fence)
         if self.enrolment is not None:
-            await self.enrolment.start()
+            await self.enrolment.start(fence)
+
+    def follow(self) -> None:
+        """Another process leads: this one neither dials nor settles attempts."""
+        if self.dialer is not None:
+            self.dialer.follow()
 
     async def stop_dialing(self) -> None:
         """Originate nothing more; the dialer's events keep flowing until :meth:`stop`, so the
@@ -129,8 +137,14 @@ async def start(
                 appointments=appointments,
             )
         },
-        prompts=QuestionPrompts(sounds_dir) if sounds_dir is not None else None,
+        prompts=(
+            QuestionPrompts(sounds_dir, renders=PromptRenders(database))
+            if sounds_dir is not None
+            else None
+        ),
     )
+    if outbound.prompts is not None:
+        await outbound.prompts.resume()
     if not settings.enabled:
         _LOG.info("outbound dialer disabled (outbound.enabled = false)")
         return outbound

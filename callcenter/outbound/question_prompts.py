@@ -4,9 +4,9 @@ The console hands a saved campaign to :meth:`QuestionPrompts.render`; its questi
 into ``callcenter/campaign-<id>-<key>`` in every prompt language (:mod:`.prompts`) off the
 event loop, one campaign after another (the sounds directory keeps one manifest, which two
 builds at once would overwrite). What happened is kept per campaign for the campaign's page:
-rendering, ready (how many prompts, when) or failed (why, in words). The state lives in this
-process only: after a restart a campaign shows "not rendered since the server started" until
-it is saved again or ``callcenter campaign prompts`` is run.
+rendering, ready (how many prompts, when) or failed (why, in words), in the database
+(``campaign_prompt_renders``) so that a restart shows the right state; a render the restart
+interrupted is started again by :meth:`QuestionPrompts.resume`.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from enum import StrEnum
 from pathlib import Path
 
 from callcenter.agi.prompt_audio import (
@@ -29,19 +28,16 @@ from callcenter.agi.prompts import LANGUAGES, Spoken
 from callcenter.outbound.prompts import campaign_prompts
 from callcenter.settings import Settings
 from callcenter.tasks import BackgroundTasks
-from hcrm_core.models import Campaign
+from hcrm_core.errors import StorageUnavailable
+from hcrm_core.models import Campaign, PromptRenderState
+from hcrm_core.services.prompt_renders import PromptRenders
 
 _LOG = logging.getLogger(__name__)
 
 # language -> the host directory of Asterisk's sounds in that language.
 SoundsDir = Callable[[str], Path]
 Builder = Callable[[Mapping[str, Spoken], Path], BuildResult]
-
-
-class PromptState(StrEnum):
-    RENDERING = "rendering"
-    READY = "ready"
-    FAILED = "failed"
+PromptState = PromptRenderState
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,22 +49,53 @@ class PromptStatus:
 
 
 class QuestionPrompts:
-    """Renders one campaign's question prompts in the background and remembers the outcome."""
+    """Renders one campaign's question prompts in the background and keeps the outcome.
 
-    def __init__(self, sounds_dir: SoundsDir, *, builder: Builder = build_prompts) -> None:
+    ``renders`` keeps it in the database; without one (tools, tests) it is kept in memory.
+    """
+
+    def __init__(
+        self,
+        sounds_dir: SoundsDir,
+        *,
+        renders: PromptRenders | None = None,
+        builder: Builder = build_prompts,
+    ) -> None:
         self._sounds_dir = sounds_dir
         self._builder = builder
-        self._status: dict[int, PromptStatus] = {}
+        self._renders = renders
+        self._status: dict[int, PromptStatus] = {}  # without a database only
+        self._running: dict[int, datetime] = {}  # renders started here and not finished
         self._lock = asyncio.Lock()
         self._tasks = BackgroundTasks("campaign prompts")
 
-    def status(self, campaign_id: int) -> PromptStatus | None:
-        return self._status.get(campaign_id)
+    async def status(self, campaign_id: int) -> PromptStatus | None:
+        started = self._running.get(campaign_id)
+        if started is not None:
+            # Saved a moment ago: the page after the save must not show the previous render.
+            return PromptStatus(PromptState.RENDERING, started)
+        if self._renders is None:
+            return self._status.get(campaign_id)
+        row = await self._renders.latest(campaign_id)
+        return PromptStatus(row.state, row.at, row.prompts, row.problem) if row else None
 
     def render(self, campaign: Campaign) -> None:
         """Start rendering ``campaign``'s questions (the latest save wins); returns at once."""
-        self._status[campaign.id] = PromptStatus(PromptState.RENDERING, datetime.now(UTC))
+        self._running[campaign.id] = datetime.now(UTC)
         self._tasks.spawn(self._render(campaign), name=f"campaign {campaign.id} prompts")
+
+    async def resume(self) -> None:
+        """Start again the renders a stop interrupted (still "rendering" in the database)."""
+        if self._renders is None:
+            return
+        try:
+            campaigns = await self._renders.interrupted()
+        except StorageUnavailable as exc:
+            _LOG.warning("interrupted campaign prompt renders not resumed: %s", exc)
+            return
+        for campaign in campaigns:
+            _LOG.info("campaign %s: question prompts interrupted by a stop: again", campaign.id)
+            self.render(campaign)
 
     async def wait(self, within: float | None = None) -> bool:
         """Until every render started so far has finished; True when they all have."""
@@ -76,21 +103,38 @@ class QuestionPrompts:
 
     async def stop(self) -> None:
         """Let a render in progress finish for a while (a half-written manifest only costs a
-        re-render), then cancel it."""
+        re-render), then cancel it: it stays "rendering" in the database, resumed at start."""
         await self._tasks.drain(within=30)
 
     async def _render(self, campaign: Campaign) -> None:
+        started = self._running.get(campaign.id, datetime.now(UTC))
+        await self._keep(campaign.id, PromptStatus(PromptState.RENDERING, started))
         async with self._lock:
             try:
                 count = await asyncio.to_thread(self._build, campaign)
             except (PromptBuildError, OSError) as exc:
                 _LOG.warning("campaign %s: question prompts failed: %s", campaign.id, exc)
-                self._status[campaign.id] = PromptStatus(
-                    PromptState.FAILED, datetime.now(UTC), problem=_plain(exc)
-                )
-                return
-        _LOG.info("campaign %s: %d question prompts current", campaign.id, count)
-        self._status[campaign.id] = PromptStatus(PromptState.READY, datetime.now(UTC), count)
+                outcome = PromptStatus(PromptState.FAILED, datetime.now(UTC), problem=_plain(exc))
+            else:
+                _LOG.info("campaign %s: %d question prompts current", campaign.id, count)
+                outcome = PromptStatus(PromptState.READY, datetime.now(UTC), count)
+        await self._keep(campaign.id, outcome)
+        if self._running.get(campaign.id) == started:  # not saved again meanwhile
+            del self._running[campaign.id]
+
+    async def _keep(self, campaign_id: int, status: PromptStatus) -> None:
+        if self._renders is None:
+            self._status[campaign_id] = status
+            return
+        try:
+            await self._renders.save(
+                campaign_id, status.state, status.at, prompts=status.prompts, problem=status.problem
+            )
+        except StorageUnavailable as exc:
+            # The sounds are written whatever the page says; the next save records it again.
+            _LOG.warning(
+                "campaign %s: prompt render %s not kept: %s", campaign_id, status.state, exc
+            )
 
     def _build(self, campaign: Campaign) -> int:
         count = 0

@@ -1,11 +1,11 @@
 """The processing queue, persisted in the database (``recording_jobs``).
 
-A job is claimed by a conditional UPDATE (queued, or running with an expired lease), so two
-workers never hold it at once on SQLite or PostgreSQL, and a job whose worker crashed is taken
-again once its lease runs out. Results are committed in the same transaction that checks the
-lease is still ours and marks the job done: a worker that lost its lease commits nothing, so
-no job is done twice and nothing it wrote is half-applied.
-"""
+A job is claimed by one conditional UPDATE of the oldest claimable row (queued, or running
+with an expired lease; ``FOR UPDATE SKIP LOCKED`` on PostgreSQL), so two workers, in one
+process or several, never hold it at once on SQLite or PostgreSQL, and a job whose worker
+crashed is taken again once its lease runs out. Results are committed in the same transaction
+that checks the lease is still ours and marks the job done: a worker that lost its lease
+commits nothing, so no job is done twice and nothing it wrote is half-applied."""
 
 from __future__ import annotations
 
@@ -25,7 +25,6 @@ from hcrm_core.models import Recording, RecordingJob, RecordingStatus
 _LOG = logging.getLogger(__name__)
 
 QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
-_CANDIDATES = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,34 +55,40 @@ class JobQueue:
         )
 
     async def claim(self, owner: str) -> ClaimedJob | None:
-        """Take the oldest claimable job, or None when there is none."""
+        """Take the oldest claimable job, or None when there is none.
+
+        One statement: the oldest claimable row, locked with ``FOR UPDATE SKIP LOCKED`` on
+        PostgreSQL (so concurrent claimers on any processes each take a different job at
+        once instead of queueing on one row), is updated to ours. SQLite renders no FOR
+        UPDATE and needs none: its write transactions run one at a time.
+        """
         now = datetime.now(UTC)
+        oldest = (
+            select(RecordingJob.id)
+            .where(self._claimable(now))
+            .order_by(RecordingJob.id)
+            .limit(1)
+            .with_for_update(skip_locked=True)
+            .scalar_subquery()
+        )
         async with self._db.transaction() as session:
-            ids = list(
-                await session.scalars(
-                    select(RecordingJob.id)
-                    .where(self._claimable(now))
-                    .order_by(RecordingJob.id)
-                    .limit(_CANDIDATES)
+            result = await session.execute(
+                update(RecordingJob)
+                # The claimable check again: the row may have changed since the subquery
+                # read it (PostgreSQL re-reads a locked row's latest version).
+                .where(RecordingJob.id == oldest, self._claimable(now))
+                .values(
+                    state=RUNNING,
+                    lease_owner=owner,
+                    lease_until=now + self._lease,
+                    attempts=RecordingJob.attempts + 1,
                 )
+                .returning(RecordingJob.id, RecordingJob.recording_id, RecordingJob.attempts)
             )
-        for job_id in ids:
-            async with self._db.transaction() as session:
-                result = await session.execute(
-                    update(RecordingJob)
-                    .where(RecordingJob.id == job_id, self._claimable(now))
-                    .values(
-                        state=RUNNING,
-                        lease_owner=owner,
-                        lease_until=now + self._lease,
-                        attempts=RecordingJob.attempts + 1,
-                    )
-                    .returning(RecordingJob.recording_id, RecordingJob.attempts)
-                )
-                row = result.first()
-            if row is not None:
-                return ClaimedJob(job_id, row[0], row[1], owner)
-        return None
+            row = result.first()
+        if row is None:
+            return None
+        return ClaimedJob(row[0], row[1], row[2], owner)
 
     async def complete(
         self, job: ClaimedJob, apply: Callable[[AsyncSession], Awaitable[None]]

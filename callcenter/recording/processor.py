@@ -96,6 +96,9 @@ class RecordingProcessor:
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        # Retention is a once-per-site job: with several server processes the composition
+        # root makes it the leader's (issue 18). Jobs are claimed by any process.
+        self.runs_retention: Callable[[], bool] = lambda: True
 
     # -- lifecycle (the server runs it in the background) ------------------------------------
 
@@ -123,7 +126,7 @@ class RecordingProcessor:
             _LOG.warning("recording processor: leftover sweep failed (%s)", type(exc).__name__)
         while True:
             try:
-                if loop.time() >= next_retention:
+                if loop.time() >= next_retention and self.runs_retention():
                     next_retention = loop.time() + RETENTION_INTERVAL
                     await apply_retention(self._settings, self._db, asterisk=self._asterisk)
                 if loop.time() >= next_seal:

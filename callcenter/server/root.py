@@ -7,7 +7,9 @@ gets its own settings section and the parts it uses, the console a typed
 :class:`~callcenter.server.lifecycle.Lifecycle`):
 
 database, bus, call log, tracker, slot horizon, agent desk, board, recordings, monitoring,
-outbound events, AMI bridge, IVR speech, FastAGI, dialing, web console.
+outbound events, event relay (PostgreSQL), AMI bridge, IVR speech, FastAGI, leadership
+(dialing, callback placing and the nightly jobs, on the leader only:
+callcenter/cluster/leader.py), web console.
 
 Why this order: everything writes to the database; the tracker, the desk, the board, the
 recordings and the dialer's events subscribe to the bus before the AMI bridge connects, so
@@ -23,12 +25,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 
 from aiohttp import web
 
 from callcenter.agents import plugin as agents_plugin
+from callcenter.agents.notifier import QueuesChanged
 from callcenter.agents.plugin import AgentDesk
 from callcenter.agi.server import FastAgiServer
 from callcenter.ami.bridge import AmiBridge
@@ -39,7 +42,10 @@ from callcenter.bus import EventBus
 from callcenter.callbacks import plugin as callbacks_plugin
 from callcenter.callbacks.plugin import Callbacks
 from callcenter.calls.call_log import CallLogWriter
+from callcenter.calls.state import IvrProgress
 from callcenter.calls.tracker import CallTracker
+from callcenter.cluster.leader import LeaderElection, node_name
+from callcenter.cluster.relay import EventRelay, IdleRelay, start_relay
 from callcenter.ivr import plugin as ivr_plugin
 from callcenter.ivr.flows.queue_callback import CallbackDialogServices
 from callcenter.ivr.lockout import IdentityLockout
@@ -93,6 +99,10 @@ class Server:
     ivr: Ivr
     agi: FastAgiServer
     lifecycle: Lifecycle
+    # Events to and from the other processes on the same PostgreSQL (idle on SQLite).
+    relay: EventRelay | IdleRelay = field(default_factory=IdleRelay)
+    # Whether this process leads (dials, places callbacks, runs the nightly jobs), and its epoch.
+    leadership: LeaderElection | None = None
 
     def console_deps(self) -> ConsoleDeps:
         """What the web console uses, typed (see :mod:`web_console.deps`)."""
@@ -113,6 +123,8 @@ class Server:
             ami_health=self.ami,
             agi_health=self.agi,
             recordings_health=self.recordings,
+            leadership_health=self.leadership,
+            relay_health=self.relay,
         )
 
     async def stop(self) -> None:
@@ -150,9 +162,10 @@ async def _start_parts(settings: Settings, life: Lifecycle, *, seed_demo: bool) 
     life.started("bus", bus.close)
     calls, call_log = await _start_call_tracking(settings, life, bus, database, patients)
     # The slot horizon: extended now, before the IVR and the console, and nightly at
-    # booking.nightly_at.
-    await life.start(
-        "slot horizon", slots_plugin.start(settings.booking, keeper=SlotKeeper(database, policy))
+    # booking.nightly_at by the leader (below).
+    horizon = await life.start(
+        "slot horizon",
+        slots_plugin.start(settings.booking, keeper=SlotKeeper(database, policy), nightly=False),
     )
     # Built now, connected below: every subscriber is in place before its first event.
     ami = AmiBridge(settings.ami, bus)
@@ -227,6 +240,16 @@ async def _start_parts(settings: Settings, life: Lifecycle, *, seed_demo: bool) 
             agi_url=settings.outbound.agi_url or None,
         ),
     )
+    # Before the AMI bridge and FastAGI: every subscriber is in place when the first event
+    # from another process arrives, and IVR steps of dialogs still draining at a stop go out.
+    relay = await life.start(
+        "event relay", start_relay(settings.database_url, bus, (IvrProgress, QueuesChanged))
+    )
+    # Several processes on PostgreSQL: until it wins, this one follows, so the bridge's first
+    # resync settles nothing the leader owns (the election starts below, with dialing).
+    election = LeaderElection(database, node=node_name(settings.web.port))
+    election.when_following(outbound.follow)
+    election.when_following(callbacks.follow)
     await ami.start()
     life.started("AMI bridge", ami.stop)
     # Speech input loads its Vosk model here, once, in a worker thread (seconds).
@@ -256,10 +279,21 @@ async def _start_parts(settings: Settings, life: Lifecycle, *, seed_demo: bool) 
     await agi.start()
     life.started("FastAGI", agi.stop)
     # Campaign calls only once their dialogs can be served; stopped before the FastAGI drain.
-    await outbound.start_dialing()
-    life.started("dialing", outbound.stop_dialing)
-    await callbacks.start_placing()
-    life.started("callback placing", callbacks.stop_placing)
+    # What must happen once (dialing, callback placing, their reconcile, the nightly jobs)
+    # runs on the leader only: this process on SQLite, the advisory lock's holder on
+    # PostgreSQL (callcenter/cluster/leader.py). Started once FastAGI serves the dialogs.
+    election.add("dialing", partial(outbound.start_dialing, election.fence), outbound.stop_dialing)
+    election.add(
+        "callback placing", partial(callbacks.start_placing, election.fence), callbacks.stop_placing
+    )
+    # A new leader settles what its predecessor left in Asterisk (the first login does too).
+    election.add("leader resync", ami.publish_resync, _nothing)
+    election.add(
+        "nightly slot horizon", partial(horizon.start_nightly, election.fence), horizon.stop_nightly
+    )
+    recordings.processor.runs_retention = lambda: election.is_leader
+    await election.start()
+    life.started("leadership", election.stop)
     return Server(
         settings=settings,
         database=database,
@@ -279,7 +313,13 @@ async def _start_parts(settings: Settings, life: Lifecycle, *, seed_demo: bool) 
         ivr=ivr,
         agi=agi,
         lifecycle=life,
+        relay=relay,
+        leadership=election,
     )
+
+
+async def _nothing() -> None:
+    return None
 
 
 async def _start_database(settings: Settings, life: Lifecycle, *, seed_demo: bool) -> Database:

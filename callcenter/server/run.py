@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 
 from callcenter.server.files import restrict_umask
 from callcenter.server.root import Server, start_server
+from callcenter.server.single_process import single_sqlite_process
 from callcenter.settings import Settings
 
 _LOG = logging.getLogger(__name__)
@@ -36,6 +37,12 @@ async def run_server(
     """
     # Before anything is created: the database, its WAL and recordings are patient data.
     restrict_umask()
+    # A second process on one SQLite file is refused before it touches anything.
+    with single_sqlite_process(settings.database_url):
+        await _run(settings, seed_demo, background)
+
+
+async def _run(settings: Settings, seed_demo: bool, background: BackgroundJob | None) -> None:
     server = await start_server(settings, seed_demo=seed_demo)
     # Everything loaded so far (modules, settings, caches) lives as long as the process: keep
     # it out of the collector's full passes, which otherwise pause the loop for 100+ ms.

@@ -6,6 +6,9 @@ from hcrm_core.models.audit import AuditEvent
 from hcrm_core.models.base import Base, utcnow
 from hcrm_core.models.callbacks import CallbackStatus, QueueCallback
 from hcrm_core.models.calls import Call, CallEvent, Recording, Transcript
+from hcrm_core.models.cluster import ClusterLeadership
+from hcrm_core.models.cluster_events import ClusterEvent
+from hcrm_core.models.console import ConsoleSession, LoginBackoff, LoginFailure
 from hcrm_core.models.enums import (
     AppointmentStatus,
     AttemptStatus,
@@ -42,6 +45,7 @@ from hcrm_core.models.outreach import (
     SurveyAnswer,
 )
 from hcrm_core.models.patients import Allergy, ChronicCondition, Patient, PatientPhone
+from hcrm_core.models.prompt_renders import CampaignPromptRender, PromptRenderState
 from hcrm_core.models.queues import CallQueue, QueueAgent, QueueSkill, Skill, UserSkill
 from hcrm_core.models.recordings import RecordingJob, RecordingReview, TranscriptTerm
 from hcrm_core.models.scheduling import (
@@ -51,6 +55,7 @@ from hcrm_core.models.scheduling import (
     ScheduleTemplate,
     Slot,
 )
+from hcrm_core.models.segments import PatientTag, PatientTagLink, Segment
 from hcrm_core.models.users import AgentSignIn, User
 
 __all__ = [
@@ -75,24 +80,33 @@ __all__ = [
     "Campaign",
     "CampaignAttempt",
     "CampaignKind",
+    "CampaignPromptRender",
     "CampaignStatus",
     "Channel",
     "ChronicCondition",
+    "ClusterEvent",
+    "ClusterLeadership",
     "Complaint",
     "ComplaintCall",
     "ComplaintContact",
     "ComplaintSeverity",
     "ComplaintStatus",
+    "ConsoleSession",
     "Department",
     "Doctor",
     "ExceptionKind",
     "FollowUpStatus",
     "FollowUpTask",
     "Holiday",
+    "LoginBackoff",
+    "LoginFailure",
     "OpeningInterval",
     "Patient",
     "PatientPhone",
+    "PatientTag",
+    "PatientTagLink",
     "PhoneKind",
+    "PromptRenderState",
     "QueueAgent",
     "QueueCallback",
     "QueueSkill",
@@ -103,6 +117,7 @@ __all__ = [
     "Role",
     "ScheduleException",
     "ScheduleTemplate",
+    "Segment",
     "Sex",
     "Skill",
     "Slot",

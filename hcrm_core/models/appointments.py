@@ -43,6 +43,9 @@ class Appointment(Base):
         ),
         Index("ix_appointments_patient_starts", "patient_id", "starts_at"),
         Index("ix_appointments_doctor_starts", "doctor_id", "starts_at"),
+        # The reports: bookings and cancellations by when they were made.
+        Index("ix_appointments_booked_at", "booked_at"),
+        Index("ix_appointments_cancelled_at", "cancelled_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

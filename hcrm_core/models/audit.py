@@ -18,6 +18,8 @@ class AuditEvent(Base):
     __table_args__ = (
         Index("ix_audit_log_patient_at", "patient_id", "at"),
         Index("ix_audit_log_actor_at", "actor_user_id", "at"),
+        # The IVR report finds the call that cancelled an appointment by its audit row.
+        Index("ix_audit_log_entity", "entity", "entity_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -21,6 +21,10 @@ class Call(Base):
         # The reports: queue figures by when calls queued, agent figures by when answered.
         Index("ix_calls_queued_at", "queued_at"),
         Index("ix_calls_answered_at", "answered_at"),
+        # The queues of the call log, one index seek each (a skip scan, reports_queues.py).
+        Index("ix_calls_queue_queued_at", "queue", "queued_at"),
+        # The IVR report: calls by when they entered the phone menus.
+        Index("ix_calls_ivr_entered_at", "ivr_entered_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -57,7 +61,12 @@ class CallEvent(Base):
     """One AMI event as received, so a call's record can be recomputed from its events."""
 
     __tablename__ = "call_events"
-    __table_args__ = (Index("ix_call_events_linkedid_seq", "linkedid", "seq"),)
+    __table_args__ = (
+        Index("ix_call_events_linkedid_seq", "linkedid", "seq"),
+        # Every server process writes the events its own AMI session saw (issue 18): the key,
+        # a digest of the event as Asterisk sent it, makes the second copy a no-op.
+        Index("uq_call_events_event_key", "event_key", unique=True),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     linkedid: Mapped[str] = mapped_column(String(64))
@@ -65,6 +74,8 @@ class CallEvent(Base):
     received_at: Mapped[datetime] = mapped_column(UtcDateTime)
     name: Mapped[str] = mapped_column(String(64))
     headers: Mapped[dict[str, str]] = mapped_column(JSON)
+    # None for rows written before issue 18 (never deduplicated).
+    event_key: Mapped[str | None] = mapped_column(String(32))
 
 
 class Recording(Base):

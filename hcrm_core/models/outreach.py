@@ -33,6 +33,7 @@ class FollowUpTask(Base):
         Index("ix_followup_tasks_status_due", "status", "due_date"),
         Index("ix_followup_tasks_status_due_at", "status", "due_at"),
         Index("ix_followup_tasks_owner_status", "owner_user_id", "status"),
+        Index("ix_followup_tasks_created_at", "created_at"),  # the task report
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -91,6 +92,7 @@ class CampaignAttempt(Base):
     __tablename__ = "campaign_attempts"
     __table_args__ = (
         Index("ix_campaign_attempts_campaign_status", "campaign_id", "status"),
+        Index("ix_campaign_attempts_dialled_at", "dialled_at"),  # the campaign report
         # Never two calls to one patient at once, across campaigns and server processes: the
         # database refuses a second attempt in flight for the same patient.
         Index(
@@ -132,7 +134,10 @@ class Complaint(Base):
     """A complaint, handled to closure (hcrm_core/services/complaints.py)."""
 
     __tablename__ = "complaints"
-    __table_args__ = (Index("ix_complaints_status_respond_due", "status", "respond_due_at"),)
+    __table_args__ = (
+        Index("ix_complaints_status_respond_due", "status", "respond_due_at"),
+        Index("ix_complaints_created_at", "created_at"),  # the complaint report
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)

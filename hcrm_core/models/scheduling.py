@@ -35,6 +35,9 @@ class Department(Base):
     # Order in the IVR menu.
     menu_order: Mapped[int] = mapped_column(Integer, default=0)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # The list price of a visit, in cents: the "monetary" of the patients' RFM scores
+    # (hcrm_core.services.rfm). An estimate of value, not billing; 0 leaves it out.
+    visit_fee_cents: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     doctors: Mapped[list[Doctor]] = relationship(back_populates="department")
 

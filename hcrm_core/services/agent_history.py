@@ -6,7 +6,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, and_, func, insert, select, true
+from sqlalchemy import ColumnElement, insert, select, true, union_all
+from sqlalchemy.orm import aliased
 
 from hcrm_core.db import Database
 from hcrm_core.models import AgentStateChange, User
@@ -59,14 +60,20 @@ async def changes_in(
     agents: ColumnElement[bool] = (
         AgentStateChange.user_id.in_(user_ids) if user_ids is not None else true()
     )
-    # Two index-friendly reads: the changes inside the period, and each agent's last change
-    # before it (the state the period opens in).
+    # Each agent's last change before the period (the state it opens in): one index seek per
+    # agent on (user_id, at), where a GROUP BY over every earlier change grows with history.
+    earlier = aliased(AgentStateChange)
     last_before = (
-        select(AgentStateChange.user_id, func.max(AgentStateChange.at).label("at"))
-        .where(AgentStateChange.at < start, agents)
-        .group_by(AgentStateChange.user_id)
-        .subquery()
+        select(earlier.id)
+        .where(earlier.user_id == User.id, earlier.at < start)
+        .order_by(earlier.at.desc(), earlier.id.desc())
+        .limit(1)
+        .correlate(User)
+        .scalar_subquery()
     )
+    opening_ids = select(last_before).select_from(User)
+    if user_ids is not None:
+        opening_ids = opening_ids.where(User.id.in_(user_ids))
     columns = (
         AgentStateChange.id,
         AgentStateChange.user_id,
@@ -76,16 +83,12 @@ async def changes_in(
         AgentStateChange.pause_reason,
         AgentStateChange.at,
     )
-    opening = select(*columns).join(
-        last_before,
-        and_(
-            AgentStateChange.user_id == last_before.c.user_id,
-            AgentStateChange.at == last_before.c.at,
-        ),
-    )
+    opening = select(*columns).where(AgentStateChange.id.in_(opening_ids))
     inside = select(*columns).where(agents, AgentStateChange.at >= start, AgentStateChange.at < end)
+    both = union_all(opening, inside).subquery()
+    ordered = select(*both.c).order_by(both.c.user_id, both.c.at, both.c.id)
     async with database.session() as session:
-        rows = [*(await session.execute(opening)).all(), *(await session.execute(inside)).all()]
-    # Plain rows, not ORM objects: a month of a large centre is tens of thousands of them.
-    rows.sort(key=lambda r: (r.user_id, r.at, r.id))
+        connection = await session.connection()
+        # Plain rows, not ORM objects: a month of a large centre is tens of thousands of them.
+        rows = (await connection.execute(ordered)).all()
     return [StateChange(*r[1:]) for r in rows]

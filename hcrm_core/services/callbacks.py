@@ -40,6 +40,7 @@ from hcrm_core.models import (
 )
 from hcrm_core.phones import is_e164
 from hcrm_core.services.audit import add_audit
+from hcrm_core.services.leadership import Fence
 from hcrm_core.services.tasks import create_task
 
 _LOG = logging.getLogger(__name__)
@@ -182,9 +183,17 @@ class CallbackService:
             )
             return {status.value: int(count) for status, count in rows}
 
-    async def claim_placement(self, callback_id: int) -> Placement | None:
-        """waiting -> placed with the next placement number, committed; None if not waiting."""
+    async def claim_placement(
+        self, callback_id: int, *, fence: Fence | None = None
+    ) -> Placement | None:
+        """waiting -> placed with the next placement number, committed; None if not waiting.
+
+        Claimed once (the row locked, claimed only while ``waiting``); with a ``fence``,
+        raises :class:`~hcrm_core.services.leadership.Fenced` when this process no longer
+        leads, in the same transaction."""
         async with self.database.transaction() as session:
+            if fence is not None:
+                await fence.check(session)
             row = await self._locked(session, callback_id)
             if row is None or row.status is not CallbackStatus.WAITING:
                 return None

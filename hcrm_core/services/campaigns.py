@@ -36,7 +36,7 @@ from hcrm_core.policy import BookingPolicy
 from hcrm_core.services.audit import add_audit
 from hcrm_core.services.campaigns_config import CampaignConfig, parse_config, stored
 from hcrm_core.services.campaigns_errors import CampaignNotFound, CampaignStateError
-from hcrm_core.services.campaigns_targets import select_targets
+from hcrm_core.services.campaigns_targets import check_segment, select_targets
 
 _ATTEMPTS: Table = CampaignAttempt.__table__  # type: ignore[assignment]
 _INSERT_BATCH = 5_000
@@ -110,6 +110,7 @@ class CampaignService:
             raise ValidationFailed("kind", f"use one of {choices}") from exc
         config = parse_config(kind, settings)
         async with self._db.transaction() as session:
+            await check_segment(session, config)
             campaign = Campaign(
                 name=name,
                 kind=kind,
@@ -130,7 +131,9 @@ class CampaignService:
             campaign = await self._locked(session, campaign_id)
             if campaign.status in (CampaignStatus.STOPPED, CampaignStatus.COMPLETED):
                 raise CampaignStateError(f"a {campaign.status.value} campaign cannot be edited")
-            campaign.settings = stored(parse_config(campaign.kind, settings))
+            config = parse_config(campaign.kind, settings)
+            await check_segment(session, config)
+            campaign.settings = stored(config)
             add_audit(session, actor, AuditAction.UPDATE, "campaign", campaign_id)
         return campaign
 

@@ -35,6 +35,7 @@ from hcrm_core.models import (
 from hcrm_core.models.outreach import ATTEMPT_IN_FLIGHT_INDEX
 from hcrm_core.services.campaigns_config import RETRYABLE, parse_config
 from hcrm_core.services.campaigns_errors import AttemptNotFound, NotDialable, PatientOnCall
+from hcrm_core.services.leadership import Fence
 from hcrm_core.services.tasks import create_task
 
 IN_FLIGHT = (AttemptStatus.DIALLING, AttemptStatus.ANSWERED)
@@ -87,16 +88,29 @@ class AttemptService:
             return [(attempt_id, phone) for attempt_id, phone in rows]
 
     async def claim(
-        self, attempt_id: int, *, now: datetime, day_start: datetime, max_per_day: int
+        self,
+        attempt_id: int,
+        *,
+        now: datetime,
+        day_start: datetime,
+        max_per_day: int,
+        fence: Fence | None = None,
     ) -> DialTarget:
         """Commit the attempt as ``dialling`` before it is dialled, or say why not.
 
         Raises :class:`NotDialable` (the attempt was cancelled for do-not-call or no consent,
         or it is not scheduled any more, or the patient reached today's limit: then it is
-        moved to ``day_start`` + 1 day) and :class:`PatientOnCall`.
+        moved to ``day_start`` + 1 day) and :class:`PatientOnCall`; with a ``fence``,
+        :class:`~hcrm_core.services.leadership.Fenced` when this process no longer leads
+        (checked in the claim's own transaction: a deposed leader claims nothing).
+
+        Claimed once: the attempt's row is locked (``FOR UPDATE``) and claimed only while
+        ``scheduled``, so of two claims of one attempt the second finds it ``dialling``.
         """
         try:
             async with self._db.transaction() as session:
+                if fence is not None:
+                    await fence.check(session)
                 # A refusal that changed the attempt (cancelled, moved) commits, then raises.
                 outcome = await self._claim_in(session, attempt_id, now, day_start, max_per_day)
         except IntegrityError as exc:

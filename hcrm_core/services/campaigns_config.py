@@ -146,6 +146,9 @@ class Targets(_Model):
     # Skip patients any campaign has dialled in the last N days.
     not_contacted_days: int | None = Field(default=None, ge=1, le=3650)
     patient_ids: list[int] | None = Field(default=None, max_length=100_000)
+    # Only the members of this saved segment (hcrm_core.services.segments), as it is when
+    # the campaign starts and at each enrolment sweep.
+    segment_id: int | None = Field(default=None, ge=1)
 
 
 def _default_retries() -> dict[AttemptStatus, RetryRule]:

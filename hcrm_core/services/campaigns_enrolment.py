@@ -37,6 +37,7 @@ from hcrm_core.models import (
 from hcrm_core.policy import BookingPolicy
 from hcrm_core.services.campaigns_config import parse_config
 from hcrm_core.services.campaigns_targets import select_targets
+from hcrm_core.services.leadership import Fence
 
 _LOG = logging.getLogger(__name__)
 _ATTEMPTS: Table = CampaignAttempt.__table__  # type: ignore[assignment]
@@ -63,7 +64,9 @@ class EnrolmentService:
         self._db = database
         self._policy = policy
 
-    async def sweep(self, *, now: datetime | None = None) -> list[Enrolled]:
+    async def sweep(
+        self, *, now: datetime | None = None, fence: Fence | None = None
+    ) -> list[Enrolled]:
         """Enrol and withdraw for every running continuous campaign; returns the changes."""
         now = now or utcnow()
         async with self._db.session() as session:
@@ -79,7 +82,7 @@ class EnrolmentService:
             )
         changes = []
         for campaign_id in ids:
-            change = await self.sweep_campaign(campaign_id, now=now)
+            change = await self.sweep_campaign(campaign_id, now=now, fence=fence)
             if change.enrolled or change.withdrawn:
                 _LOG.info(
                     "campaign=%s enrolled %d, withdrew %d",
@@ -90,8 +93,12 @@ class EnrolmentService:
                 changes.append(change)
         return changes
 
-    async def sweep_campaign(self, campaign_id: int, *, now: datetime) -> Enrolled:
+    async def sweep_campaign(
+        self, campaign_id: int, *, now: datetime, fence: Fence | None = None
+    ) -> Enrolled:
         async with self._db.transaction() as session:
+            if fence is not None:  # the leader's job (issue 18)
+                await fence.check(session)
             campaign = await session.get(Campaign, campaign_id, with_for_update=True)
             if campaign is None or campaign.status is not CampaignStatus.RUNNING:
                 return Enrolled(campaign_id, 0, 0)

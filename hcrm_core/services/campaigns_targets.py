@@ -1,9 +1,10 @@
 """Selecting whom a campaign calls, and when each is first due.
 
 One query per campaign, in SQL on both engines: filters by department, chronic condition,
-appointment or discharge dates and last contact, and always by consent to be called and
-do-not-call. Reminders target appointments (one call per booked appointment, the day before);
-post-discharge follow-ups are due on day N after discharge; the rest are due at once.
+appointment or discharge dates, last contact and a saved segment's members, and always by
+consent to be called and do-not-call. Reminders target appointments (one call per booked
+appointment, the day before); post-discharge follow-ups are due on day N after discharge; the
+rest are due at once.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Select, and_, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from hcrm_core.errors import ValidationFailed
 from hcrm_core.models import (
     Appointment,
     AppointmentStatus,
@@ -23,9 +25,11 @@ from hcrm_core.models import (
     ChronicCondition,
     Patient,
     PatientPhone,
+    Segment,
 )
 from hcrm_core.services.campaigns_config import CampaignConfig
 from hcrm_core.services.campaigns_window import window_start_on
+from hcrm_core.services.segments import segment_members
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +63,16 @@ def _phone_subquery() -> Select[tuple[int, str]]:
     return select(ranked.c.patient_id, ranked.c.e164).where(ranked.c.rank == 1)
 
 
-def _base_query(config: CampaignConfig, now: datetime, tz: ZoneInfo) -> Select[tuple[int, str]]:
+async def check_segment(session: AsyncSession, config: CampaignConfig) -> None:
+    """Refuse settings naming a segment that does not exist (422 at ``targets.segment_id``)."""
+    segment_id = config.targets.segment_id
+    if segment_id is not None and await session.get(Segment, segment_id) is None:
+        raise ValidationFailed("targets.segment_id", "no such segment")
+
+
+async def _base_query(
+    session: AsyncSession, config: CampaignConfig, now: datetime, tz: ZoneInfo
+) -> Select[tuple[int, str]]:
     targets = config.targets
     phones = _phone_subquery().subquery()
     query = (
@@ -67,6 +80,9 @@ def _base_query(config: CampaignConfig, now: datetime, tz: ZoneInfo) -> Select[t
         .join(phones, phones.c.patient_id == Patient.id)
         .where(Patient.active, Patient.consent_call, ~Patient.do_not_call)
     )
+    if targets.segment_id is not None:
+        members = await segment_members(session, targets.segment_id, now=now, tz=tz)
+        query = query.where(Patient.id.in_(members.scalar_subquery()))
     if targets.patient_ids is not None:
         query = query.where(Patient.id.in_(targets.patient_ids))
     if targets.condition_code:
@@ -125,7 +141,7 @@ async def select_targets(
     attempt for: the newcomers of continuous enrolment (:mod:`campaigns_enrolment`)."""
     if kind is CampaignKind.APPOINTMENT_CHANGED:
         return []
-    query = _base_query(config, now, tz)
+    query = await _base_query(session, config, now, tz)
     if kind is CampaignKind.REMINDER:
         if not_in_campaign is not None:
             query = query.where(

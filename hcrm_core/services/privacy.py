@@ -46,6 +46,8 @@ from hcrm_core.models import (
     FollowUpStatus,
     FollowUpTask,
     Patient,
+    PatientTag,
+    PatientTagLink,
     Recording,
     RecordingJob,
     RecordingReview,
@@ -132,6 +134,14 @@ async def export_patient(
                 "phones": [_row(p) for p in patient.phones],
                 "allergies": [_row(a) for a in patient.allergies],
                 "conditions": [_row(c) for c in patient.conditions],
+                "tags": list(
+                    await session.scalars(
+                        select(PatientTag.name)
+                        .join(PatientTagLink, PatientTagLink.tag_id == PatientTag.id)
+                        .where(PatientTagLink.patient_id == patient_id)
+                        .order_by(PatientTag.name)
+                    )
+                ),
             },
             "appointments": await _rows(session, Appointment, Appointment.booked_at, patient_id),
             "calls": [_row(call) for call in calls],
@@ -303,6 +313,11 @@ async def _erase(
     await session.execute(
         update(Appointment).where(Appointment.patient_id == patient_id).values(reason=None)
     )
+    # Tags may say as much as a diagnosis ("hiv-clinic"): they go with the record.
+    tags = await session.execute(
+        delete(PatientTagLink).where(PatientTagLink.patient_id == patient_id)
+    )
+    counts["tags"] = int(tags.rowcount)  # type: ignore[attr-defined]
     _anonymise(patient)
     add_audit(
         session,

@@ -9,27 +9,37 @@ that, when it was answered on the agent's extension.
 
 from __future__ import annotations
 
+import asyncio
+from bisect import bisect_right
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import case, func, select
+from sqlalchemy import Select, func, select
 
 from hcrm_core.db import Database
 from hcrm_core.errors import ValidationFailed
 from hcrm_core.models import Call, Role, User
 from hcrm_core.models.agent_history import AGENT_STATES
 from hcrm_core.services.agent_history import StateChange, changes_in
-from hcrm_core.services.reports_period import Bucket, Period, bucket_index
-from hcrm_core.services.reports_queues import epoch, group_unit, quarters_since
+from hcrm_core.services.reports_period import Bucket, Period
+from hcrm_core.services.reports_queues import (
+    bucket_key,
+    bucket_of_step,
+    handle_seconds,
+    report_reads,
+    steps_are_buckets,
+)
 
 TIMED_STATES = tuple(s for s in AGENT_STATES if s != "signed_out")
+_NO_TIME = dict.fromkeys(TIMED_STATES, 0.0)
 
 
 @dataclass(slots=True)
 class AgentFigures:
-    seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(TIMED_STATES, 0.0))
+    seconds: dict[str, float] = field(default_factory=_NO_TIME.copy)
     paused_by_reason: dict[str, float] = field(default_factory=dict)
     calls_handled: int = 0
     handle_total: float = 0.0
@@ -65,13 +75,25 @@ class AgentFigures:
         }
 
 
+# What a bucket without time or calls holds, shared: a month by quarter hour is 2,976
+# buckets per agent, most of them outside the agent's shifts. Read-only by contract.
+NOTHING = AgentFigures()
+
+
 @dataclass(slots=True)
 class AgentLine:
     user_id: int
     username: str
     display_name: str
+    # Empty buckets are :data:`NOTHING`; :meth:`figures` gives a bucket its own to add to.
     buckets: list[AgentFigures]
     total: AgentFigures = field(default_factory=AgentFigures)
+
+    def figures(self, index: int) -> AgentFigures:
+        figures = self.buckets[index]
+        if figures is NOTHING:
+            figures = self.buckets[index] = AgentFigures()
+        return figures
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,38 +138,45 @@ async def agent_report(
     chosen = [known[n] for n in sorted(agents or known)]
     buckets = period.buckets()
     lines = {
-        a.id: AgentLine(a.id, a.username, a.display_name, [AgentFigures() for _ in buckets])
-        for a in chosen
+        a.id: AgentLine(a.id, a.username, a.display_name, [NOTHING] * len(buckets)) for a in chosen
     }
-    until = min(period.end, now or datetime.now(UTC))
-    changes = await changes_in(database, period.start, period.end, list(lines))
+    until = min(period.end, now or datetime.now(UTC)).timestamp()
+    # Two connections: the database sums the calls while the state changes are read and cut.
+    changes, (call_rows, index_of) = await asyncio.gather(
+        changes_in(database, period.start, period.end, list(lines)),
+        _call_sums(database, period, buckets),
+    )
     by_agent: dict[int, list[StateChange]] = defaultdict(list)
     for change in changes:
         by_agent[change.user_id].append(change)
+    edges = [b.start.timestamp() for b in buckets] + [period.end.timestamp()]
     for user_id, rows in by_agent.items():
-        _add_times(lines[user_id], rows, buckets, period.start, until)
-    await _add_calls(database, period, chosen, lines, buckets)
+        _add_times(lines[user_id], rows, edges, period.start.timestamp(), until)
+    _add_calls(call_rows, index_of, chosen, lines)
     return AgentReport(period, buckets, list(lines.values()))
 
 
 def _add_times(
     line: AgentLine,
     rows: list[StateChange],
-    buckets: list[Bucket],
-    start: datetime,
-    until: datetime,
+    edges: list[float],
+    start: float,
+    until: float,
 ) -> None:
+    """Each stretch between consecutive changes, cut at the buckets' edges (``edges``: every
+    bucket's start, then the last one's end, as epoch seconds)."""
+    last = len(edges) - 1
     for change, following in zip(rows, [*rows[1:], None], strict=True):
-        begin = max(change.at, start)
-        end = min(following.at if following is not None else until, until)
-        if end <= begin:
-            continue
-        index = bucket_index(buckets, begin)
-        while index is not None and index < len(buckets) and buckets[index].start < end:
-            bucket = buckets[index]
-            seconds = (min(end, bucket.end) - max(begin, bucket.start)).total_seconds()
-            line.buckets[index].add_time(change.state, change.pause_reason, seconds)
-            line.total.add_time(change.state, change.pause_reason, seconds)
+        begin = max(change.at.timestamp(), start)
+        end = min(following.at.timestamp() if following is not None else until, until)
+        state, reason = change.state, change.pause_reason
+        if end <= begin or state not in _NO_TIME:
+            continue  # an empty stretch, or signed out: nothing to add
+        line.total.add_time(state, reason, end - begin)
+        index = bisect_right(edges, begin) - 1
+        while index < last and edges[index] < end:
+            seconds = min(end, edges[index + 1]) - max(begin, edges[index])
+            line.figures(index).add_time(state, reason, seconds)
             index += 1
 
 
@@ -157,27 +186,21 @@ def extension_of(interface: str) -> str:
     return tail.split("@", 1)[0].split(";", 1)[0]
 
 
-async def _add_calls(
-    database: Database,
-    period: Period,
-    chosen: list[_Agent],
-    lines: dict[int, AgentLine],
-    buckets: list[Bucket],
-) -> None:
-    """Calls handled and their handle time, summed by the database per agent and quarter
-    hour (see :func:`~hcrm_core.services.reports_queues.quarters_since`)."""
-    by_extension = {a.extension: a.id for a in chosen if a.extension}
+async def _call_sums(
+    database: Database, period: Period, buckets: list[Bucket]
+) -> tuple[list[Any], Callable[[Any], int | None]]:
+    """Calls handled and their handle time, summed by the database per agent (user and
+    interface) and bucket (see :func:`~hcrm_core.services.reports_queues.bucket_key`), and the
+    function that gives a row's bucket index."""
     dialect = database.dialect
-    unit = group_unit(period, buckets)
-    quarter = quarters_since(Call.answered_at, period, dialect, unit)
-    handle = epoch(Call.ended_at, dialect) - epoch(Call.answered_at, dialect)
-    query = (
+    key, index_of = bucket_key(Call.answered_at, period, buckets, dialect)
+    query: Select[Any] = (
         select(
             Call.agent_user_id,
             Call.agent_interface,
-            quarter.label("quarter"),
-            func.count(),
-            func.coalesce(func.sum(case((handle > 0, handle), else_=0)), 0),
+            key.label("step"),
+            func.count().label("calls"),
+            handle_seconds(dialect).label("handle"),
         )
         .where(
             Call.answered_at >= period.start,
@@ -186,16 +209,43 @@ async def _add_calls(
             # A call still going is handled once it ends.
             Call.ended_at.is_not(None),
         )
-        .group_by(Call.agent_user_id, Call.agent_interface, quarter)
+        .group_by(Call.agent_user_id, Call.agent_interface, key)
     )
-    async with database.session() as session:
-        rows = (await session.execute(query)).all()
-    for user_id, interface, at_quarter, count, handle_total in rows:
-        owner = user_id or by_extension.get(extension_of(interface))
+    if dialect == "postgresql" and not steps_are_buckets(period):
+        # Fifty agents' hours of a month are tens of thousands of rows: the database folds
+        # them into buckets too, so a bucket's row per agent comes back.
+        steps = query.subquery()
+        bucket, index_of = bucket_of_step(steps.c.step, buckets)
+        agent = (steps.c.agent_user_id, steps.c.agent_interface)
+        query = select(*agent, bucket, func.sum(steps.c.calls), func.sum(steps.c.handle)).group_by(
+            *agent, bucket
+        )
+    async with report_reads(database) as connection:
+        rows = list((await connection.execute(query)).all())
+    return rows, index_of
+
+
+def _add_calls(
+    rows: list[Any],
+    index_of: Callable[[Any], int | None],
+    chosen: list[_Agent],
+    lines: dict[int, AgentLine],
+) -> None:
+    by_extension = {a.extension: a.id for a in chosen if a.extension}
+    owners: dict[str, int | None] = {}  # interface -> user: a few dozen for many rows
+    for user_id, interface, bucket, count, handle_total in rows:
+        owner = user_id
+        if owner is None:
+            if interface not in owners:
+                owners[interface] = by_extension.get(extension_of(interface))
+            owner = owners[interface]
         line = lines.get(owner) if owner is not None else None
-        index = bucket_index(buckets, period.start + int(at_quarter) * unit)
+        index = index_of(bucket)
         if line is None or index is None:
             continue
-        for figures in (line.buckets[index], line.total):
-            figures.calls_handled += int(count)
-            figures.handle_total += float(handle_total)
+        count, handle = int(count), float(handle_total or 0.0)
+        figures = line.figures(index)
+        figures.calls_handled += count
+        figures.handle_total += handle
+        line.total.calls_handled += count
+        line.total.handle_total += handle

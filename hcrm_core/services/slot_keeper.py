@@ -48,6 +48,7 @@ from hcrm_core.policy import BookingPolicy
 from hcrm_core.services import slot_expansion
 from hcrm_core.services.appointments import AppointmentService, translate_integrity
 from hcrm_core.services.audit import add_audit
+from hcrm_core.services.leadership import Fence
 from hcrm_core.services.scheduling import SchedulingService
 from hcrm_core.services.slot_followups import follow_up
 
@@ -143,7 +144,7 @@ class SlotKeeper:
 
     # -- the horizon -------------------------------------------------------------------------
 
-    async def extend(self, until: date | None = None) -> int:
+    async def extend(self, until: date | None = None, *, fence: Fence | None = None) -> int:
         """Create the missing slots of every active doctor from today to ``until``.
 
         Today is the hospital-local date of the clock; ``until`` defaults to today plus
@@ -155,6 +156,8 @@ class SlotKeeper:
         if last < today:
             raise ValidationFailed("until", f"must not be before today ({today.isoformat()})")
         async with self._db.transaction() as session:
+            if fence is not None:  # the nightly run is the leader's (issue 18)
+                await fence.check(session)
             created = await slot_expansion.expand(
                 session, self._policy, today, last, not_before=self._clock()
             )

@@ -10,7 +10,6 @@ run of the board figures is in tests/integration/callcenter/demo/test_demo_strea
 
 from __future__ import annotations
 
-import random
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -36,7 +35,7 @@ from tests.support.console import (
     start_console_world,
 )
 from tests.support.desk import quietest_queue
-from tests.support.rig import Recorder, runtime_settings
+from tests.support.rig import Recorder, agent_extension, runtime_settings
 from web_console.app import create_app
 from web_console.keys import WS_HUB
 
@@ -149,7 +148,7 @@ async def monitor_site(
     )
     recorder = Recorder(server.bus)
     runner = web.AppRunner(create_app(server.console_deps()), access_log=None)
-    sam_phone = f"1{random.randint(100, 999)}"
+    sam_phone = agent_extension(1)
     try:
         async with server.database.transaction() as session:
             await create_user(
@@ -201,9 +200,7 @@ async def test_supervisor_listens_to_an_agents_call_from_the_board(
     base, server, recorder, sam_phone = monitor_site
     expect.set_options(timeout=TIMEOUT_MS)
     queue = await quietest_queue(server)
-    agent_phone = f"1{random.randint(100, 999)}"
-    while agent_phone == sam_phone:
-        agent_phone = f"1{random.randint(100, 999)}"
+    agent_phone = agent_extension(1)
     interface = f"Local/{agent_phone}@{const.CONTEXT_SIM_AGENTS}"
     await server.ami.send_action(
         {"Action": "QueueAdd", "Queue": queue, "Interface": interface, "MemberName": "Robin"}

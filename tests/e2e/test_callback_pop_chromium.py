@@ -9,7 +9,6 @@ as a callback while the patient's phone rings on the agent's call. Screenshots a
 from __future__ import annotations
 
 import asyncio
-import random
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -28,7 +27,7 @@ from tests.support.asterisk_sandbox import AsteriskSandboxHandle
 from tests.support.console import PASSWORD
 from tests.support.desk import desk_settings, quietest_queue
 from tests.support.factories import make_patient
-from tests.support.rig import Recorder
+from tests.support.rig import Recorder, agent_extension
 from web_console.app import create_app
 
 pytestmark = pytest.mark.asterisk
@@ -86,7 +85,7 @@ async def test_the_agent_gets_the_callback_with_the_patients_pop(
 
     base, server, user_id = callback_site
     expect.set_options(timeout=TIMEOUT_MS)
-    await set_extension(server.database, user_id, f"1{random.randint(100, 999)}", Actor.system())
+    await set_extension(server.database, user_id, agent_extension(1), Actor.system())
     await asyncio.to_thread(SHOTS.mkdir, parents=True, exist_ok=True)
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)

@@ -8,7 +8,6 @@ the caller to the queue, where bob's desk gets the pop under the same Linkedid.
 from __future__ import annotations
 
 import asyncio
-import random
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -28,7 +27,7 @@ from tests.e2e.test_console_chromium import CHROMIUM_ARGS, chromium  # noqa: F40
 from tests.support.asterisk_sandbox import AsteriskSandboxHandle
 from tests.support.console import PASSWORD
 from tests.support.desk import desk_settings, quietest_queue
-from tests.support.rig import Recorder
+from tests.support.rig import Recorder, agent_extension
 from web_console.app import create_app
 
 pytestmark = pytest.mark.asterisk
@@ -69,10 +68,10 @@ async def test_hold_resume_and_blind_transfer_from_the_desk(chromium, call_site)
 
     base, server, recorder, users = call_site
     expect.set_options(timeout=TIMEOUT_MS)
-    extension = f"1{random.randint(100, 999)}"
+    extension = agent_extension(1)
     await set_extension(server.database, users["alice"], extension, Actor.system())
     agents = server.desk.agents
-    await agents.sign_in(users["bob"], "bob", f"1{random.randint(100, 999)}")
+    await agents.sign_in(users["bob"], "bob", agent_extension(1))
     await agents.pause("bob", "break")  # the first ring is alice's
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)

@@ -33,7 +33,7 @@ from tests.support.caller import PatientsPhone
 from tests.support.console import PASSWORD
 from tests.support.desk import quietest_queue, render_ivr_prompts
 from tests.support.factories import make_hospital, make_patient
-from tests.support.rig import Recorder, runtime_settings
+from tests.support.rig import Recorder, agent_extension, runtime_settings
 from web_console.app import create_app
 from web_console.keys import WS_HUB
 from web_console.ws import WsHub
@@ -136,7 +136,7 @@ async def test_agent_gets_the_pop_and_books_from_it(chromium, desk_site) -> None
     expect.set_options(timeout=TIMEOUT_MS)
     grace, script = patients["grace"], patients["script"]
     dialogs: list[str] = []
-    extension = f"1{random.randint(100, 999)}"
+    extension = agent_extension(1)
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
         try:
@@ -273,7 +273,7 @@ async def test_pick_list_and_new_patient_form_identify_the_caller(
         try:
             page = await browser.new_page()
             page.set_default_timeout(TIMEOUT_MS)
-            await _sign_in_at_the_desk(page, base, server, f"1{random.randint(100, 999)}")
+            await _sign_in_at_the_desk(page, base, server, agent_extension(1))
             queue = await quietest_queue(server)
 
             twins_call = await _call(server, queue, TWINS_PHONE)
@@ -358,7 +358,7 @@ async def test_a_caller_identified_in_the_ivr_pops_with_what_they_did_there(
         try:
             page = await browser.new_page()
             page.set_default_timeout(TIMEOUT_MS)
-            await _sign_in_at_the_desk(page, base, server, f"1{random.randint(100, 999)}")
+            await _sign_in_at_the_desk(page, base, server, agent_extension(1))
             linkedid = await callers.place(Persona.AGENT)
             pop = _pop(page, linkedid)
             await expect(pop.locator(".pop-record")).to_have_text(patient.mrn)

@@ -9,11 +9,13 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp.test_utils import TestClient
+from sqlalchemy import delete
 
 from callcenter.server.root import Server, start_server
 from callcenter.settings import Settings
 from hcrm_core.actors import Actor
-from hcrm_core.models import Channel, Patient, Role
+from hcrm_core.db import Database
+from hcrm_core.models import Channel, LoginBackoff, LoginFailure, Patient, Role
 from hcrm_core.services.appointments import BookingRequest
 from hcrm_core.services.users import create_user
 from tests.support.factories import make_hospital, make_patient
@@ -117,3 +119,11 @@ def use_only_session_cookie(client: TestClient[Any, Any], value: str) -> None:
     """Make the client present exactly this session id (as a stolen or stale cookie would)."""
     client.session.cookie_jar.clear()
     client.session.cookie_jar.update_cookies({"cc_session": value})
+
+
+async def forget_login_failures(database: Database) -> None:
+    """A fresh login throttle: the counts are stored, shared by the tests of a module's world
+    (and a test's fake clock would see other tests' failures as recent)."""
+    async with database.transaction() as session:
+        await session.execute(delete(LoginFailure))
+        await session.execute(delete(LoginBackoff))

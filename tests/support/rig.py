@@ -180,6 +180,17 @@ async def queue_member(bridge: AmiBridge, extension: str) -> AsyncIterator[str]:
         await bridge.send_action({"Action": "QueueRemove", "Queue": QUEUE, "Interface": interface})
 
 
+# Each series' 900 extensions, dealt in a random order once per test process: no two agents of
+# the run share one (a repeat would be refused as "signed in by another agent", or ring the
+# member an earlier test left in wrap-up), and the random order keeps test runs of other people
+# on the shared sandbox off this run's extensions too.
+_DECKS: dict[int, list[int]] = {}
+
+
 def agent_extension(series: int) -> str:
-    """A member of its own per test: another test's agent may still be in wrap-up time."""
-    return f"{series}{random.randint(100, 999)}"
+    """An extension of the series (1XXX answer by themselves, 2XXX ring unanswered) that no
+    other agent of this test run has: unique across the run, not just within a test."""
+    deck = _DECKS.get(series)
+    if not deck:
+        deck = _DECKS[series] = random.sample(range(100, 1000), 900)
+    return f"{series}{deck.pop()}"

@@ -81,8 +81,9 @@ async def password_change(request: web.Request) -> web.StreamResponse:
     except ValidationFailed as exc:
         return _page(request, next_path=next_path, error=exc)
     store = request.app[SESSIONS]
-    store.end_user(session.user_id, keep=session.id)  # a stolen session dies with the old one
-    session.must_change_password = False
+    # A stolen session dies with the old password.
+    await store.end_user(session.user_id, keep=session.id)
+    await store.password_changed(session)
     if next_path:
         raise web.HTTPSeeOther(next_path)
     return _page(request, next_path="", done=True)

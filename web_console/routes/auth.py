@@ -116,7 +116,7 @@ async def login(request: web.Request) -> web.StreamResponse:
     next_path = str(form.get("next", "/"))
     address = request.remote or "unknown"
     # Booked before the password is checked: concurrent attempts cannot all slip through.
-    attempt = request.app[THROTTLE].reserve(username, address)
+    attempt = await request.app[THROTTLE].reserve(username, address)
     if attempt is None:
         await _audit_login(request, username, None, "throttled")
         return _login_page(
@@ -129,11 +129,11 @@ async def login(request: web.Request) -> web.StreamResponse:
         return _login_page(
             request, error=GENERIC_FAILURE, status=401, username=username, next_path=next_path
         )
-    attempt.succeeded()
+    await attempt.succeeded()
     await _audit_login(request, user.username, user.id, "success")
     store = request.app[SESSIONS]
-    store.delete(request.cookies.get(SESSION_COOKIE))  # never carry an id across a login
-    new_session = store.create(
+    await store.delete(request.cookies.get(SESSION_COOKIE))  # never carry an id across a login
+    new_session = await store.create(
         user.id, user.username, user.role, must_change_password=user.must_change_password
     )
     response = web.HTTPFound(safe_next(next_path))
@@ -147,7 +147,7 @@ async def login(request: web.Request) -> web.StreamResponse:
 @during_password_change
 async def logout(request: web.Request) -> web.StreamResponse:
     session = require_session(request)
-    request.app[SESSIONS].delete(session.id)
+    await request.app[SESSIONS].delete(session.id)
     response = web.HTTPFound("/login")
     response.del_cookie(SESSION_COOKIE, path="/")
     raise response

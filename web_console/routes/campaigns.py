@@ -20,7 +20,15 @@ from sqlalchemy import func, select
 
 from callcenter.outbound.export import results_csv
 from hcrm_core.errors import FieldErrors, ValidationFailed
-from hcrm_core.models import AuditAction, Campaign, CampaignKind, Department, Patient, Role
+from hcrm_core.models import (
+    AuditAction,
+    Campaign,
+    CampaignKind,
+    Department,
+    Patient,
+    Role,
+    Segment,
+)
 from hcrm_core.services.audit import record_audit
 from hcrm_core.services.campaigns import CampaignService
 from hcrm_core.services.campaigns_config import (
@@ -92,9 +100,12 @@ async def _choices(request: web.Request) -> dict[str, Any]:
                 select(Department).where(Department.active.is_(True)).order_by(Department.name)
             )
         )
+        rows = await session.execute(select(Segment.id, Segment.name).order_by(Segment.name))
+        segments = [(segment_id, name) for segment_id, name in rows]
     queues = await list_queues(database, active_only=True)
     return {
         "departments": [(d.id, d.name) for d in departments],
+        "segments": segments,
         "queues": [(q.name, q.display_name or q.name) for q in queues],
         "kinds": list(CampaignKind),
         "questionless_kinds": [kind.value for kind in QUESTIONLESS_KINDS],
@@ -127,6 +138,11 @@ async def _ids_of(request: web.Request, mrns: list[str]) -> tuple[list[int], lis
     return [by_mrn[m] for m in wanted if m in by_mrn], [m for m in wanted if m not in by_mrn]
 
 
+async def _segment_exists(request: web.Request, segment_id: int) -> bool:
+    async with request.app[DATABASE].session() as session:
+        return await session.get(Segment, segment_id) is not None
+
+
 def _default_form() -> FormState:
     """The settings' defaults, with no question typed (empty means the kind's standard ones)."""
     defaults = stored(parse_config(CampaignKind.REMINDER, {}))  # a kind that asks nothing
@@ -147,6 +163,9 @@ async def _checked_settings(
         errors[campaign_form.MRNS] = f"no patient has the record number {', '.join(unknown)}"
     if ids:
         parsed.settings["targets"]["patient_ids"] = ids
+    segment_id = parsed.settings["targets"].get("segment_id")
+    if segment_id is not None and not await _segment_exists(request, segment_id):
+        errors["targets.segment_id"] = "no such segment"
     if creating and not parsed.settings["questions"]:
         del parsed.settings["questions"]  # the kind's standard questions
     if kind is not None:
@@ -275,7 +294,7 @@ async def _detail_page(
         "form": form,
         "error_list": campaign_form.error_list(form),
         "asks_questions": campaign.kind not in QUESTIONLESS_KINDS,
-        "prompt_status": prompts.status(campaign.id) if prompts is not None else None,
+        "prompt_status": await prompts.status(campaign.id) if prompts is not None else None,
         "prompts_configured": prompts is not None,
         **await _choices(request),
     }

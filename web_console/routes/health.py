@@ -4,13 +4,24 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from aiohttp import web
 from sqlalchemy import text
 
 from web_console.access import SUPERVISORS, current_session, public
-from web_console.keys import AGI_HEALTH, AMI_HEALTH, BUS, CALL_LOG, DATABASE, RECORDINGS_HEALTH
+from web_console.deps import HealthSource
+from web_console.keys import (
+    AGI_HEALTH,
+    AMI_HEALTH,
+    BUS,
+    CALL_LOG,
+    DATABASE,
+    LEADERSHIP_HEALTH,
+    RECORDINGS_HEALTH,
+    RELAY_HEALTH,
+)
 
 routes = web.RouteTableDef()
 _LOG = logging.getLogger(__name__)
@@ -54,6 +65,10 @@ async def healthz(request: web.Request) -> web.Response:
     }
     status = "down" if not db_ok else ("ok" if "down" not in parts.values() else "degraded")
     body: dict[str, Any] = {"status": status, "parts": parts}
+    leadership = _leadership(request)
+    if leadership is not None:
+        # Public: a load balancer or an operator may want to know which process leads.
+        body["cluster"] = {"leader": leadership["leader"], "epoch": leadership["epoch"]}
     session = current_session(request)
     if session is not None and session.role in SUPERVISORS:
         body["details"] = {
@@ -69,6 +84,35 @@ async def healthz(request: web.Request) -> web.Response:
             "uptime_seconds": round(time.time() - _STARTED, 1),
         }
     return web.json_response(body, status=200 if db_ok else 503)
+
+
+def _leadership(request: web.Request) -> Mapping[str, Any] | None:
+    source = request.app.get(LEADERSHIP_HEALTH)
+    return None if source is None else source.health()
+
+
+_RELAY_COUNTERS = (
+    ("sent", "events this process relayed to the others"),
+    ("send_failed", "events that could not be written for the others (database away)"),
+    ("received", "events from other processes published here"),
+    ("caught_up", "of those, read back after the listening connection was lost"),
+    ("reconnects", "times the listening connection was lost and opened again"),
+)
+
+
+def _relay_metrics(lines: list[str], source: HealthSource | None) -> None:
+    """The event relay between processes (docs/scale.md); nothing on SQLite."""
+    relay = None if source is None else source.health()
+    if relay is None or not relay.get("enabled"):
+        return
+    _metric(
+        lines,
+        "callcenter_relay_listening",
+        1 if relay["listening"] else 0,
+        "1 while this process listens for the other processes' events",
+    )
+    for key, help_text in _RELAY_COUNTERS:
+        _metric(lines, f"callcenter_relay_{key}_total", relay[key], help_text, "counter")
 
 
 def _metric(lines: list[str], name: str, value: float, help_text: str, kind: str = "gauge") -> None:
@@ -138,6 +182,21 @@ async def metrics(request: web.Request) -> web.Response:
         "call log rows the database refused for good (logged with their call)",
         "counter",
     )
+    leadership = _leadership(request)
+    if leadership is not None:
+        _metric(
+            lines,
+            "callcenter_cluster_leader",
+            1 if leadership["leader"] else 0,
+            "1 while this process leads (dials, places callbacks, runs the nightly jobs)",
+        )
+        _metric(
+            lines,
+            "callcenter_cluster_epoch",
+            leadership["epoch"] or 0,
+            "the leadership epoch this process last won (0: never, or SQLite)",
+        )
+    _relay_metrics(lines, request.app.get(RELAY_HEALTH))
     db_ok, _ = await _database_ok(request)
     _metric(lines, "callcenter_database_up", 1 if db_ok else 0, "1 when the database answers")
     return web.Response(text="\n".join(lines) + "\n", content_type="text/plain")

@@ -6,7 +6,9 @@ from typing import Any
 
 from aiohttp import web
 
-from web_console.access import STAFF, allow
+from hcrm_core.services import patient_tags
+from web_console.access import STAFF, SUPERVISORS, allow, require_session
+from web_console.keys import DATABASE
 from web_console.pages import page
 from web_console.patient_access import search_patients, view_patient
 from web_console.routes.work_pages import patient_work
@@ -35,4 +37,18 @@ async def card_page(request: web.Request) -> dict[str, Any]:
     return {
         "patient": await view_patient(request, patient_id),
         **await patient_work(request, patient_id),
+        **await _tags(request, patient_id),
+    }
+
+
+async def _tags(request: web.Request, patient_id: int) -> dict[str, Any]:
+    """The patient's tags; supervisors and admins also get the tags they may add."""
+    database = request.app[DATABASE]
+    carried = await patient_tags.tags_of(database, patient_id)
+    can_tag = require_session(request).role in SUPERVISORS
+    offered = await patient_tags.list_tags(database) if can_tag else []
+    return {
+        "patient_tags": carried,
+        "can_tag": can_tag,
+        "tags_to_add": [t.name for t in offered if t.name not in carried],
     }

@@ -110,7 +110,7 @@ async def edit(app: web.Application, user_id: int, actor: Actor, changes: dict[s
     """Save an edit and apply it to the running console (the pages use it too)."""
     user, changed = await user_admin.update_user(app[DATABASE], user_id, actor, **changes)
     if "role" in changed:
-        apply_role(app, user.id, user.role)
+        await apply_role(app, user.id)
     if "extension" in changed:
         await apply_extension(app, user.username, user.extension)
     return user

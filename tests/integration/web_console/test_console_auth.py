@@ -12,6 +12,7 @@ from tests.support.console import (
     PASSWORD,
     ConsoleWorld,
     csrf_from,
+    forget_login_failures,
     login,
     session_cookie,
     use_only_session_cookie,
@@ -260,7 +261,8 @@ async def test_login_returns_to_a_local_path(world, aiohttp_client, target):
 
 async def test_an_address_is_locked_after_failures_across_accounts(world, aiohttp_client):
     clock = FakeClock()
-    throttle = LoginThrottle(max_per_address=4, clock=clock)
+    await forget_login_failures(world.server.database)
+    throttle = LoginThrottle(world.server.database, max_per_address=4, clock=clock)
     client = await aiohttp_client(
         create_app(world.server.console_deps(), clock=clock, throttle=throttle)
     )

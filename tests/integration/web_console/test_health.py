@@ -43,7 +43,8 @@ async def test_public_healthz_names_the_failing_part_without_details(server, aio
     response = await client.get("/healthz")
     assert response.status == 200
     body = await response.json()
-    assert set(body) == {"status", "parts"}
+    assert set(body) == {"status", "parts", "cluster"}
+    assert body["cluster"] == {"leader": True, "epoch": None}  # SQLite: the only process leads
     assert body["status"] == "degraded"
     assert body["parts"] | {"database": "ok", "ami": "down", "agi": "ok"} == body["parts"]
     assert set(body["parts"].values()) <= {"ok", "down"}
@@ -87,7 +88,7 @@ async def test_healthz_is_down_when_the_database_is_gone(server, aiohttp_client)
     response = await client.get("/healthz")
     assert response.status == 503
     body = await response.json()
-    assert set(body) == {"status", "parts"}
+    assert set(body) == {"status", "parts", "cluster"}
     assert body["status"] == "down"
     assert body["parts"]["database"] == "down"
 
@@ -97,6 +98,7 @@ async def test_metrics_are_public_and_the_home_page_asks_for_a_login(server, aio
     metrics = await (await client.get("/metrics")).text()
     assert "callcenter_ami_connected 0" in metrics
     assert "callcenter_database_up 1" in metrics
+    assert "callcenter_cluster_leader 1" in metrics
     assert "callcenter_call_log_pending_rows 0" in metrics
     assert "callcenter_call_log_refused_rows_total 0" in metrics
     assert "callcenter_agi_refused_peer_total 0" in metrics

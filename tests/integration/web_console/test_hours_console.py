@@ -45,7 +45,9 @@ async def _call(client: Any, token: str, method: str, path: str, body: Any = Non
 
 async def _audits(world: ConsoleWorld, entity: str) -> list[AuditEvent]:
     async with world.server.database.session() as session:
-        rows = await session.scalars(select(AuditEvent).where(AuditEvent.entity == entity))
+        rows = await session.scalars(
+            select(AuditEvent).where(AuditEvent.entity == entity).order_by(AuditEvent.id)
+        )
         return list(rows)
 
 

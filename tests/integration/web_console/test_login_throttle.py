@@ -7,14 +7,20 @@ from collections import Counter
 from typing import Any
 
 import aiohttp
+import pytest
 from aiohttp.test_utils import TestClient
 
-from tests.support.console import PASSWORD, csrf_from, login
+from tests.support.console import PASSWORD, csrf_from, forget_login_failures, login
 from web_console.app import create_app
 from web_console.throttle import LoginThrottle
 
 BURST = 120
 WAIT = 60  # seconds for a whole burst; argon2 runs for the few that pass
+
+
+@pytest.fixture(autouse=True)
+async def fresh_throttle(world) -> None:
+    await forget_login_failures(world.server.database)
 
 
 class FakeClock:
@@ -45,7 +51,9 @@ async def test_a_concurrent_burst_on_one_account_checks_only_the_free_attempts(
     world, aiohttp_client
 ):
     clock = FakeClock()  # the 1 s delay after the third failure does not pass by itself
-    throttle = LoginThrottle(free_failures=3, max_per_address=20, clock=clock)
+    throttle = LoginThrottle(
+        world.server.database, free_failures=3, max_per_address=20, clock=clock
+    )
     client = await aiohttp_client(
         create_app(world.server.console_deps(), clock=clock, throttle=throttle)
     )
@@ -57,7 +65,7 @@ async def test_a_concurrent_burst_on_one_account_checks_only_the_free_attempts(
 
 
 async def test_a_concurrent_burst_across_accounts_stops_at_the_address_limit(world, aiohttp_client):
-    throttle = LoginThrottle(free_failures=3, max_per_address=20)
+    throttle = LoginThrottle(world.server.database, free_failures=3, max_per_address=20)
     client = await aiohttp_client(create_app(world.server.console_deps(), throttle=throttle))
     statuses = await _burst(client, [f"guess{n}" for n in range(BURST)])
     assert statuses == {401: 20, 429: BURST - 20}

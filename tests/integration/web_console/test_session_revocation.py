@@ -1,4 +1,5 @@
-"""A session follows its user's row: disabled users are out, a new role applies at once."""
+"""A session follows its user's row: disabled users are out, a new role applies at once
+(every look-up reads the user's row)."""
 
 from __future__ import annotations
 
@@ -6,24 +7,14 @@ import asyncio
 
 import pytest
 from aiohttp import WSMsgType
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from hcrm_core.models import Role, User
+from hcrm_core.models import ConsoleSession, Role, User
 from tests.support.console import ConsoleWorld, login
-from web_console.account_check import USER_CHECK_SECONDS
 from web_console.app import create_app
-from web_console.keys import SESSIONS
 from web_console.ws import CLOSE_ROLE_CHANGED, CLOSE_SESSION_ENDED
 
 WAIT = 10
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 async def _update(world: ConsoleWorld, username: str, **values: object) -> None:
@@ -34,36 +25,42 @@ async def _update(world: ConsoleWorld, username: str, **values: object) -> None:
             setattr(user, name, value)
 
 
+async def _stored_sessions(world: ConsoleWorld, username: str) -> int:
+    async with world.server.database.session() as session:
+        count = await session.scalar(
+            select(func.count())
+            .select_from(ConsoleSession)
+            .join(User, User.id == ConsoleSession.user_id)
+            .where(User.username == username)
+        )
+    return int(count or 0)
+
+
 async def test_a_disabled_user_is_logged_out_on_the_next_request(world, aiohttp_client):
-    clock = FakeClock()
-    app = create_app(world.server.console_deps(), clock=clock)
+    app = create_app(world.server.console_deps())
     client = await aiohttp_client(app)
     assert (await login(client, "agent1")).status == 302
     assert (await client.get("/api/v1/patients?q=grace")).status == 200
     await _update(world, "agent1", active=False)
-    clock.now += USER_CHECK_SECONDS
     refused = await client.get("/api/v1/patients?q=grace")
     assert refused.status == 401
     assert (await refused.json())["error"] == "unauthenticated"
     page = await client.get("/patients", allow_redirects=False)
     assert page.status == 302
     assert page.headers["Location"].startswith("/login?next=")
-    assert len(app[SESSIONS]) == 0  # ended on the server, not just refused once
+    assert await _stored_sessions(world, "agent1") == 0  # ended, not just refused once
     await _update(world, "agent1", active=True)
     assert (await client.get("/api/v1/patients?q=grace")).status == 401  # stays ended
 
 
 async def test_a_changed_role_applies_on_the_next_request(world, aiohttp_client):
-    clock = FakeClock()
-    client = await aiohttp_client(create_app(world.server.console_deps(), clock=clock))
+    client = await aiohttp_client(create_app(world.server.console_deps()))
     assert (await login(client, "agent2")).status == 302
     assert (await client.get("/supervisor")).status == 403
     await _update(world, "agent2", role=Role.SUPERVISOR)
-    clock.now += USER_CHECK_SECONDS
     assert (await client.get("/supervisor")).status == 200
     assert "agent2 (supervisor)" in await (await client.get("/")).text()
     await _update(world, "agent2", role=Role.AGENT)
-    clock.now += USER_CHECK_SECONDS
     assert (await client.get("/supervisor")).status == 403
 
 
@@ -80,7 +77,7 @@ async def _closed_with(socket) -> int | None:
 
 @pytest.fixture
 def quick_sweep(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("web_console.account_check.SWEEP_SECONDS", 0.05)
+    monkeypatch.setattr("web_console.ws.SESSION_CHECK_SECONDS", 0.05)
 
 
 @pytest.mark.usefixtures("quick_sweep")

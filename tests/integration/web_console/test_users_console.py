@@ -25,7 +25,6 @@ from hcrm_core.services import user_admin
 from hcrm_core.services.users import user_by_name
 from tests.support.console import ConsoleWorld, csrf_from, login, start_console_world
 from tests.support.fake_ami import FakeAmi
-from web_console.account_check import USER_CHECK_SECONDS
 from web_console.app import create_app
 from web_console.keys import SESSIONS
 from web_console.ws import CLOSE_ROLE_CHANGED, CLOSE_SESSION_ENDED
@@ -47,7 +46,7 @@ class UsersWorld:
 
 
 class FrozenClock:
-    """The store's clock, standing still: sessions are never re-read from the database, so
+    """The store's clock, standing still: no session expires and no sweep ends one, so
     whatever changes them here is the admin's action itself."""
 
     def __call__(self) -> float:
@@ -180,7 +179,7 @@ async def test_disabling_and_a_new_role_act_at_once(users_world, aiohttp_client)
         body = await answer.json()
         assert (body["active"], body["sessions_ended"]) == (False, 1)
         # Before the answer: no session, out of the queues.
-        assert admin.app[SESSIONS].user_sessions(user_id) == []
+        assert await admin.app[SESSIONS].user_sessions(user_id) == []
         assert server.desk.agents.status("agent5") is None
         assert any(a["Interface"] == "PJSIP/1005" for a in users_world.fake.actions("queueremove"))
         assert await _closed_with(socket) == CLOSE_SESSION_ENDED
@@ -222,7 +221,7 @@ async def _a_new_role_applies_at_once(users_world: UsersWorld, aiohttp_client: A
         assert await _closed_with(socket) == CLOSE_ROLE_CHANGED
     finally:
         await socket.close()
-    assert (await agent.get("/supervisor")).status == 200  # the clock stood still: no re-read
+    assert (await agent.get("/supervisor")).status == 200
 
 
 async def test_a_temporary_password_allows_nothing_but_changing_it(users_world, aiohttp_client):
@@ -368,5 +367,4 @@ async def test_a_password_reset_elsewhere_ends_the_session_at_the_next_check(wor
     assert (await client.get("/api/v1/patients?q=grace")).status == 200
     user = await user_by_name(world.server.database, "agent7")
     await user_admin.reset_password(world.server.database, user.id, Actor("cli"))
-    clock.now += USER_CHECK_SECONDS
     assert (await client.get("/api/v1/patients?q=grace")).status == 401

@@ -91,7 +91,7 @@ async def test_a_socket_whose_session_ended_is_closed(world: ConsoleWorld, aioht
     assert token
     assert (await client.post("/logout", data={"csrf_token": token.group(1)})).status in (200, 302)
     hub = app[WS_HUB]
-    checker = asyncio.create_task(hub.close_ended_sessions(app[SESSIONS].alive, every=0.05))
+    checker = asyncio.create_task(hub.close_ended_sessions(app[SESSIONS].current, every=0.05))
     try:
         while True:
             message = await socket.receive(timeout=5)

@@ -13,7 +13,9 @@ def test_small_run_prints_every_figure(capsys: Any) -> None:
     code = reports.main([*args, "--rebuild-days", "2"])
     out = capsys.readouterr().out
     assert "sqlite: 620 calls, 2,480 events" in out
-    assert "queue report, month p95" in out and "agent report, month p95" in out
+    for by in ("day", "15min"):
+        assert f"queue report, month by {by}, p95" in out
+        assert f"agent report, month by {by}, p95" in out
     assert "rebuild (" in out
     # The two month reports are far under a second at this size; the rebuild's rate is noise.
     assert out.count("PASS") >= 2 and code in (0, 1)

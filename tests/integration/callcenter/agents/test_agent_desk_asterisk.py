@@ -7,7 +7,6 @@ Asterisk's own ``QueueStatus``, and every wait is on a bus message, never a fixe
 
 from __future__ import annotations
 
-import random
 import uuid
 
 import pytest
@@ -22,17 +21,13 @@ from hcrm_core.models import AuditEvent, Role
 from hcrm_core.services.users import create_user
 from tests.support.desk import quietest_queue
 from tests.support.factories import make_patient
+from tests.support.rig import agent_extension
 
 pytestmark = pytest.mark.asterisk
 WAIT = 30.0
 SIM_INTERFACE = f"Local/{{extension}}@{const.CONTEXT_SIM_AGENTS}"
 PHONE = "+12125550199"
 HOSPITAL_CID = "+12125550100"
-
-
-def _extension(series: int = 1) -> str:
-    # Per test: another session's agent may still be in the queue or in wrap-up.
-    return f"{series}{random.randint(100, 999)}"
 
 
 async def _members(server: Server, interface: str) -> dict[str, AmiEvent]:
@@ -49,7 +44,7 @@ async def _members(server: Server, interface: str) -> dict[str, AmiEvent]:
 async def test_sign_in_pause_resume_sign_out_show_in_asterisk(desk_server) -> None:
     server, recorder, user_id = desk_server
     agents = server.desk.agents
-    extension = _extension(2)  # 2XXX never answer: nothing can ring them away from "ready"
+    extension = agent_extension(2)  # 2XXX never answer: nothing can ring them away from "ready"
     interface = f"Local/{extension}@{const.CONTEXT_SIM_AGENTS}"
 
     await agents.sign_in(user_id, "alice", extension)
@@ -90,7 +85,7 @@ async def test_sign_in_pause_resume_sign_out_show_in_asterisk(desk_server) -> No
 
 async def test_members_are_restored_after_the_ami_link_comes_back(desk_server) -> None:
     server, recorder, user_id = desk_server
-    extension = _extension(2)
+    extension = agent_extension(2)
     interface = f"Local/{extension}@{const.CONTEXT_SIM_AGENTS}"
     await server.desk.agents.sign_in(user_id, "alice", extension)
     await server.desk.agents.pause("alice", "break")
@@ -123,7 +118,7 @@ async def test_queue_call_pops_the_callers_card_on_the_right_agent(desk_server) 
     patient = await make_patient(
         server.database, policy, given_name="Popped", phones=("(212) 555-0199",)
     )
-    extension = _extension(1)
+    extension = agent_extension(1)
     await server.desk.agents.sign_in(user_id, "alice", extension)
     queue = const.QUEUES[0].name
     linkedid = f"cc-{uuid.uuid4().hex[:16]}"
@@ -187,7 +182,7 @@ async def test_queue_call_pops_the_callers_card_on_the_right_agent(desk_server) 
 
 async def test_click_to_dial_rings_the_agent_first_with_the_hospital_caller_id(desk_server):
     server, recorder, user_id = desk_server
-    extension = _extension(1)
+    extension = agent_extension(1)
     await server.desk.agents.sign_in(user_id, "alice", extension)
     placed = await server.desk.dialer.dial("alice", "(212) 555-0142")
     assert placed.number == "+12125550142"
@@ -228,7 +223,7 @@ async def test_pops_prefer_the_ivr_identity_and_list_or_offer_registration(desk_
             )
     # Phones that ring until the caller gives up: each agent rings with one caller.
     for username, uid in (("alice", user_id), ("bob", user_id + 1), ("carol", user_id + 2)):
-        await server.desk.agents.sign_in(uid, username, _extension(2))
+        await server.desk.agents.sign_in(uid, username, agent_extension(2))
     queue = await quietest_queue(server)
     calls = {}
     for case, number in (

@@ -9,7 +9,6 @@ each test uses extensions of its own.
 from __future__ import annotations
 
 import asyncio
-import random
 import uuid
 from collections.abc import AsyncIterator
 
@@ -26,7 +25,7 @@ from hcrm_core.actors import Actor
 from hcrm_core.models import Call, Recording
 from tests.support.asterisk_sandbox import AsteriskSandboxHandle
 from tests.support.desk import agent_user, desk_settings, quietest_queue, running_desk
-from tests.support.rig import Recorder
+from tests.support.rig import Recorder, agent_extension
 
 pytestmark = pytest.mark.asterisk
 WAIT = 30.0
@@ -43,10 +42,6 @@ async def desk(
         yield server, recorder, users
         for status in server.desk.agents.agents():
             await server.desk.agents.sign_out(status.username)
-
-
-def _extension(series: int = 1) -> str:
-    return f"{series}{random.randint(100, 999)}"
 
 
 async def _call_to(
@@ -90,7 +85,7 @@ async def _sign_out_all(server: Server) -> None:
 async def test_hold_resume_then_hang_up_keep_one_call_record(desk) -> None:
     server, recorder, users = desk
     control = server.desk.call_control
-    await server.desk.agents.sign_in(users["alice"], "alice", _extension())
+    await server.desk.agents.sign_in(users["alice"], "alice", agent_extension(1))
     try:
         linkedid = await _call_to(server, recorder, "alice")
 
@@ -145,7 +140,7 @@ async def test_hold_resume_then_hang_up_keep_one_call_record(desk) -> None:
 async def test_hold_when_the_caller_just_hung_up_says_so(desk) -> None:
     server, recorder, users = desk
     control = server.desk.call_control
-    await server.desk.agents.sign_in(users["alice"], "alice", _extension())
+    await server.desk.agents.sign_in(users["alice"], "alice", agent_extension(1))
     try:
         linkedid = await _call_to(server, recorder, "alice")
         # The caller hangs up: Asterisk tears the call down while the desk still shows it.
@@ -166,10 +161,10 @@ async def test_hold_when_the_caller_just_hung_up_says_so(desk) -> None:
 async def test_blind_transfer_to_a_queue_moves_the_pop_and_counts_the_transfer(desk) -> None:
     server, recorder, users = desk
     agents, control = server.desk.agents, server.desk.call_control
-    await agents.sign_in(users["bob"], "bob", _extension())
+    await agents.sign_in(users["bob"], "bob", agent_extension(1))
     await agents.pause("bob", "break")  # the first ring is alice's
-    await agents.sign_in(users["alice"], "alice", _extension())
-    await agents.sign_in(users["carol"], "carol", _extension(2))
+    await agents.sign_in(users["alice"], "alice", agent_extension(1))
+    await agents.sign_in(users["carol"], "carol", agent_extension(2))
     await agents.pause("carol", "lunch")
     try:
         linkedid = await _call_to(server, recorder, "alice")
@@ -240,9 +235,9 @@ async def _consult_state(recorder: Recorder, linkedid: str, state: str, *, count
 async def test_attended_transfer_cancel_then_complete_to_an_agent(desk) -> None:
     server, recorder, users = desk
     agents, control = server.desk.agents, server.desk.call_control
-    await agents.sign_in(users["bob"], "bob", _extension())
+    await agents.sign_in(users["bob"], "bob", agent_extension(1))
     await agents.pause("bob", "break")
-    await agents.sign_in(users["alice"], "alice", _extension())
+    await agents.sign_in(users["alice"], "alice", agent_extension(1))
     try:
         linkedid = await _call_to(server, recorder, "alice")
         await agents.resume("bob")
@@ -297,9 +292,9 @@ async def test_attended_transfer_cancel_then_complete_to_an_agent(desk) -> None:
 async def test_consulted_party_hanging_up_brings_the_agent_back(desk) -> None:
     server, recorder, users = desk
     agents, control = server.desk.agents, server.desk.call_control
-    await agents.sign_in(users["bob"], "bob", _extension())
+    await agents.sign_in(users["bob"], "bob", agent_extension(1))
     await agents.pause("bob", "break")
-    await agents.sign_in(users["alice"], "alice", _extension())
+    await agents.sign_in(users["alice"], "alice", agent_extension(1))
     try:
         linkedid = await _call_to(server, recorder, "alice")
         await agents.resume("bob")
@@ -330,9 +325,9 @@ async def test_consulted_party_hanging_up_brings_the_agent_back(desk) -> None:
 async def test_blind_transfer_to_an_agent_pops_on_their_desk(desk) -> None:
     server, recorder, users = desk
     agents, control = server.desk.agents, server.desk.call_control
-    await agents.sign_in(users["bob"], "bob", _extension())
+    await agents.sign_in(users["bob"], "bob", agent_extension(1))
     await agents.pause("bob", "break")
-    await agents.sign_in(users["alice"], "alice", _extension())
+    await agents.sign_in(users["alice"], "alice", agent_extension(1))
     try:
         linkedid = await _call_to(server, recorder, "alice")
         await agents.resume("bob")
@@ -357,7 +352,7 @@ async def test_blind_transfer_to_an_agent_pops_on_their_desk(desk) -> None:
 async def test_on_demand_recording_started_paused_resumed_one_file(desk) -> None:
     server, recorder, users = desk
     control = server.desk.call_control
-    await server.desk.agents.sign_in(users["alice"], "alice", _extension())
+    await server.desk.agents.sign_in(users["alice"], "alice", agent_extension(1))
     try:
         linkedid = await _call_to(server, recorder, "alice", record="on_demand")
         # Armed but silent until the agent starts it (registered once the call row exists).
@@ -389,12 +384,12 @@ async def test_on_demand_recording_started_paused_resumed_one_file(desk) -> None
         await _sign_out_all(server)
 
 
-async def test_three_way_conference_and_leaving_it(desk) -> None:
+async def test_three_way_conference_is_one_call_and_pops_the_agent_brought_in(desk) -> None:
     server, recorder, users = desk
     agents, control = server.desk.agents, server.desk.call_control
-    await agents.sign_in(users["bob"], "bob", _extension())
+    await agents.sign_in(users["bob"], "bob", agent_extension(1))
     await agents.pause("bob", "break")
-    await agents.sign_in(users["alice"], "alice", _extension())
+    await agents.sign_in(users["alice"], "alice", agent_extension(1))
     try:
         linkedid = await _call_to(server, recorder, "alice")
         await agents.resume("bob")
@@ -405,9 +400,26 @@ async def test_three_way_conference_and_leaving_it(desk) -> None:
             count=3,
             timeout=WAIT,
         )
-        assert any(e.channel.startswith(agents.require("bob").interface) for e in joined)
+        bob_interface = agents.require("bob").interface
+        assert any(e.channel.startswith(bob_interface) for e in joined)
+        # The third party was dialled by the call's own leg: the same Linkedid, one record.
+        assert {e.linkedid for e in joined} == {linkedid}
         pop = server.desk.pops.get("alice", linkedid)
         assert pop.consult == {"target": "bob", "state": "conference"}
+        # Bob's desk pops the caller, as for a call the queue gave him.
+        (answered,) = await recorder.wait_for(
+            ScreenPopChanged, _pop_phase("bob", linkedid, "answered"), timeout=WAIT
+        )
+        assert answered.pop["caller_number"] == "+12125550177"
+        await recorder.wait_for(
+            AgentStateChanged,
+            lambda c: (
+                c.username == "bob"
+                and c.agent["state"] == "on_call"
+                and c.agent["linkedid"] == linkedid
+            ),
+            timeout=WAIT,
+        )
         # Alice leaves; the caller and bob stay in the room.
         await control.hang_up("alice")
         await recorder.wait_for(
@@ -424,6 +436,13 @@ async def test_three_way_conference_and_leaving_it(desk) -> None:
             c.channel for c in await server.ami.core_show_channels() if c.uniqueid == linkedid
         )
         await server.ami.send_action({"Action": "Hangup", "Channel": caller})
+        # Bob is still on this call: the call ends with his leg.
+        assert not recorder.of(CallEnded, lambda n: n.linkedid == linkedid)
+        await control.hang_up("bob")
         await recorder.wait_for(CallEnded, lambda n: n.linkedid == linkedid, timeout=WAIT)
+        await server.call_log.flush()
+        async with server.database.session() as session:
+            row = (await session.scalars(select(Call).where(Call.linkedid == linkedid))).one()
+        assert row.end_reason == "completed"
     finally:
         await _sign_out_all(server)

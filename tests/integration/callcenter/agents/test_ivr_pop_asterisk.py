@@ -27,6 +27,7 @@ from tests.support.desk import (
     running_desk,
 )
 from tests.support.factories import make_patient
+from tests.support.rig import agent_extension
 
 pytestmark = pytest.mark.asterisk
 WAIT = 120.0  # the IVR speaks its prompts: language, welcome, date of birth, main menu
@@ -49,7 +50,7 @@ async def test_the_pop_shows_the_ivr_confirmed_caller_and_what_they_did(
             date_of_birth=DOB,
         )
         user_id = await agent_user(server)
-        await server.desk.agents.sign_in(user_id, "alice", f"1{random.randint(100, 999)}")
+        await server.desk.agents.sign_in(user_id, "alice", agent_extension(1))
         callers = DemoCallers(
             patients_phone.ami,
             patients_phone.bus,  # the driver's own events: the IVR's AGIExecStart cues

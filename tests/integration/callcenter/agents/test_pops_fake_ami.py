@@ -96,9 +96,9 @@ class Desk:
         """The audited views of the patient's record made for the call."""
         async with self.database.session() as session:
             rows = await session.scalars(
-                select(AuditEvent).where(
-                    AuditEvent.patient_id == patient_id, AuditEvent.source == linkedid
-                )
+                select(AuditEvent)
+                .where(AuditEvent.patient_id == patient_id, AuditEvent.source == linkedid)
+                .order_by(AuditEvent.id)
             )
             return list(rows)
 
@@ -208,6 +208,25 @@ async def test_the_identity_confirmed_in_the_ivr_wins_over_the_caller_id(desk: D
     assert pop["ivr"]["last_step"] == "to-agent"
     assert pop["ivr"]["context"]["identified_by"] == "mrn"
     assert [v.detail["match"] for v in await desk.views(caller.id, "pop-ivr")] == ["ivr"]
+
+
+async def test_the_ivr_identity_arriving_after_the_card_replaces_the_guess(desk: Desk) -> None:
+    # Several processes: the IVR ran on another one and its last step came through the
+    # database after the phone rang here (callcenter/cluster/relay.py).
+    await _patient(desk, "+86 138 0013 8000", given_name="Relative")
+    caller = await _patient(desk, "+86 137 0013 7000", given_name="Caller")
+    desk.call("pop-late-ivr", RECORDED_NUMBER)
+    guessed = await desk.carded_pop("pop-late-ivr")
+    assert guessed["match"] == "caller_id"
+    desk.bus.publish(IvrProgress("pop-late-ivr", "to-agent", {"patient_id": caller.id}, left=True))
+
+    def confirmed(c: ScreenPopChanged) -> bool:
+        return c.pop["linkedid"] == "pop-late-ivr" and c.pop["match"] == "ivr"
+
+    (change,) = await desk.recorder.wait_for(ScreenPopChanged, confirmed, timeout=WAIT)
+    assert change.pop["patient"]["id"] == caller.id
+    assert change.pop["ivr"]["last_step"] == "to-agent"
+    assert [v.detail["match"] for v in await desk.views(caller.id, "pop-late-ivr")] == ["ivr"]
 
 
 async def test_the_pop_follows_the_call_to_its_end(desk: Desk) -> None:

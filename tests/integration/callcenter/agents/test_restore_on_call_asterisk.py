@@ -10,7 +10,6 @@ hangs up, Asterisk's AgentComplete takes her to wrap-up as for any call.
 
 from __future__ import annotations
 
-import random
 import uuid
 
 import pytest
@@ -28,7 +27,7 @@ from tests.support.desk import (
     quietest_queue,
     running_desk,
 )
-from tests.support.rig import Recorder
+from tests.support.rig import Recorder, agent_extension
 from web_console.app import create_app
 
 pytestmark = pytest.mark.asterisk
@@ -57,7 +56,7 @@ async def test_an_agent_on_a_call_is_restored_on_it_and_wraps_up_when_it_ends(
     asterisk_sandbox: AsteriskSandboxHandle, tmp_path, aiohttp_client
 ) -> None:
     settings = desk_settings(asterisk_sandbox, tmp_path)
-    extension = f"1{random.randint(100, 999)}"  # 1XXX answer by themselves
+    extension = agent_extension(1)  # 1XXX answer by themselves
     linkedid = f"cc-{uuid.uuid4().hex[:16]}"
     first = await start_server(settings, serve_console=False)
     try:

@@ -9,7 +9,6 @@ session expires and so does his sign-in.
 
 from __future__ import annotations
 
-import random
 import re
 
 import pytest
@@ -22,7 +21,7 @@ from hcrm_core.models import AgentSignIn
 from tests.support.asterisk_sandbox import AsteriskSandboxHandle
 from tests.support.console import login
 from tests.support.desk import WAIT, agent_user, desk_settings, running_desk
-from tests.support.rig import Recorder
+from tests.support.rig import Recorder, agent_extension
 from web_console.app import create_app
 from web_console.desk_sessions import DESK_GUARD
 
@@ -57,8 +56,8 @@ async def test_agents_come_back_after_a_restart_and_leave_with_their_session(
     asterisk_sandbox: AsteriskSandboxHandle, tmp_path, aiohttp_client
 ) -> None:
     settings = desk_settings(asterisk_sandbox, tmp_path)
-    extension = f"1{random.randint(100, 999)}"
-    bob_ext = str(int(extension) + 1 if extension != "1999" else 1100)
+    extension = agent_extension(1)
+    bob_ext = agent_extension(1)
     first = await start_server(settings, serve_console=False)
     try:
         await Recorder(first.bus).wait_for(AmiResynced, timeout=WAIT)

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from click.testing import CliRunner
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
 from callcenter.ami.events import AmiEvent
 from callcenter.ami.protocol import parse_stream
@@ -16,7 +16,7 @@ from callcenter.bus import EventBus
 from callcenter.calls.call_log import CallLogWriter
 from callcenter.calls.rebuild import FACTS, rebuild_calls
 from callcenter.calls.tracker import CallTracker
-from hcrm_core.models import Call
+from hcrm_core.models import Call, CallEvent
 from hcrm_core.services.patients import PatientService
 from hcrm_core.services.reports_period import parse_period
 from hcrm_core.services.reports_queues import queue_report
@@ -113,3 +113,22 @@ async def _in_thread(runner, cli, args):
     import asyncio
 
     return await asyncio.to_thread(runner.invoke, cli, args)
+
+
+async def test_an_end_not_in_the_events_is_kept(database, policy):
+    # A call closed by a reconciliation (the link was lost): its Hangup was never stored.
+    await _log_live(database, policy)
+    live = await _facts(database)
+    linkedid = next(iter(live))
+    async with database.transaction() as session:
+        await session.execute(
+            delete(CallEvent).where(CallEvent.linkedid == linkedid, CallEvent.name == "Hangup")
+        )
+        await session.execute(
+            update(Call)
+            .where(Call.linkedid == linkedid)
+            .values(end_reason="asterisk_unreachable", hangup_cause=None)
+        )
+    result = await rebuild_calls(database, START, END, inbound_contexts=INBOUND, write=True)
+    assert result.ended_without_hangup == 1
+    assert result.differences == [] and result.written == 0

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import random
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
 
 from callcenter.asterisk import const
+from callcenter.calls.channel_ids import channel_id
 from hcrm_core.actors import Actor
 from hcrm_core.models import (
     Appointment,
@@ -27,6 +27,7 @@ from hcrm_core.models import (
 from hcrm_core.services.appointments import BookingRequest
 from tests.integration.callcenter.outbound.conftest import CALLER_ID, OutboundRig
 from tests.support.factories import make_hospital, make_patient
+from tests.support.rig import agent_extension
 
 pytestmark = pytest.mark.asterisk
 SQLITE_ONLY = pytest.mark.parametrize("database", ["sqlite"], indirect=True)
@@ -72,7 +73,7 @@ async def test_reminder_confirmed_and_cancelled(outbound: OutboundRig) -> None:
     assert kept.status is AppointmentStatus.BOOKED
     assert (gone.status, gone.cancel_channel) == (AppointmentStatus.CANCELLED, Channel.OUTBOUND)
     # The attempt id is the call's Linkedid, and the hospital's caller ID was presented.
-    linkedid = f"{out.prefix}{by_patient[keeps].id}"
+    linkedid = channel_id(out.prefix, by_patient[keeps].id)
     await out.rig.ended(linkedid)
     call = await out.rig.row(linkedid)
     assert call.caller_number == CALLER_ID
@@ -148,7 +149,7 @@ async def test_busy_then_answered_and_no_answer_until_max(outbound: OutboundRig)
     assert await out.answers.answers(answered.id) == {"nps": "9"}
     # Four calls were placed in Asterisk, one per attempt.
     placed = {e.uniqueid for e in out.seen if e.name == "Newchannel"}
-    assert placed == {f"{out.prefix}{r.id}" for r in rows}
+    assert placed == {channel_id(out.prefix, r.id) for r in rows}
     # Nothing left to dial: the dialer marks the campaign completed.
     await out.wait_status(campaign.id, CampaignStatus.COMPLETED)
 
@@ -263,7 +264,7 @@ async def test_restart_mid_campaign_dials_nobody_twice(outbound: OutboundRig) ->
     rows = await out.wait_attempts(campaign.id, lambda rs: len(rs) == 3 and ended(rs))
     assert second.originated == 0
     placed = [e.uniqueid for e in out.seen if e.name == "Newchannel"]
-    assert sorted(placed) == sorted(f"{out.prefix}{r.id}" for r in rows)
+    assert sorted(placed) == sorted(channel_id(out.prefix, r.id) for r in rows)
     assert {r.status for r in rows} == {AttemptStatus.COMPLETED}
 
 
@@ -285,7 +286,7 @@ async def test_calls_that_ended_while_down_are_settled_from_the_call_log(
     await out.stop_dialer(first)
     await out.server.stop()
     for row in rows:  # both calls end while no dialer listens
-        await out.rig.ended(f"{out.prefix}{row.id}")
+        await out.rig.ended(channel_id(out.prefix, row.id))
     await out.rig.writer.flush()
     second = await out.start_dialer()
     rows = await out.wait_attempts(
@@ -333,7 +334,7 @@ async def test_progressive_calls_wait_for_a_free_agent(outbound: OutboundRig) ->
     ids = await patient_ids(out, 2)
     out.callees.hold = "30"
     out.callees.variables = {"__SIM_AGENT_RING": "0", "__SIM_AGENT_TALK": "1"}
-    interface = f"Local/1{random.randint(100, 999)}@{const.CONTEXT_SIM_AGENTS}"
+    interface = f"Local/{agent_extension(1)}@{const.CONTEXT_SIM_AGENTS}"
     bridge = out.rig.bridge
     # Agents of other test sessions may sit in the shared sandbox's queue: they count too.
     others = [
@@ -364,5 +365,5 @@ async def test_progressive_calls_wait_for_a_free_agent(outbound: OutboundRig) ->
     # recorded, named by the call's Linkedid (the attempt's channel id).
     recordings = out.box.sandbox.recordings_dir
     for row in rows:
-        name = f"{out.prefix}{row.id}-"
+        name = f"{channel_id(out.prefix, row.id)}-"
         assert any(p.name.startswith(name) for p in recordings.iterdir()), name

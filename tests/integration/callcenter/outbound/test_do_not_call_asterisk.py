@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import update
 
+from callcenter.calls.channel_ids import channel_id
 from hcrm_core.actors import Actor
 from hcrm_core.models import AttemptStatus, CampaignAttempt, CampaignStatus, Patient
 from hcrm_core.services.campaigns_attempts import IN_FLIGHT
@@ -31,7 +32,9 @@ async def _dialled_patients(out: OutboundRig, campaign_ids: list[int]) -> list[i
     """The patients whose calls Asterisk created (one entry per channel)."""
     attempts = {}
     for campaign_id in campaign_ids:
-        attempts.update({f"{out.prefix}{a.id}": a for a in await out.attempts_of(campaign_id)})
+        attempts.update(
+            {channel_id(out.prefix, a.id): a for a in await out.attempts_of(campaign_id)}
+        )
     placed = [e.uniqueid for e in out.seen if e.name == "Newchannel"]
     assert set(placed) <= set(attempts), "a channel of no attempt of these campaigns"
     return sorted(attempts[uniqueid].patient_id for uniqueid in placed)

@@ -8,6 +8,7 @@ import asyncio
 
 import pytest
 
+from callcenter.calls.channel_ids import channel_id
 from callcenter.outbound.enrolment import EnrolmentLoop
 from hcrm_core.actors import Actor
 from hcrm_core.models import AttemptStatus, CampaignAttempt, Channel
@@ -67,5 +68,5 @@ async def test_a_booking_after_the_start_is_reminded_and_a_cancelled_one_never(
     gone = by_patient[cancels]
     assert (gone.status, gone.dialled_at) == (AttemptStatus.CANCELLED, None)
     await asyncio.sleep(0.5)  # any late channel of the withdrawn reminder would show by now
-    assert not [e for e in out.seen if e.uniqueid == f"{out.prefix}{gone.id}"]
-    assert [e for e in out.seen if e.uniqueid == f"{out.prefix}{by_patient[keeps].id}"]
+    assert not [e for e in out.seen if e.uniqueid == channel_id(out.prefix, gone.id)]
+    assert [e for e in out.seen if e.uniqueid == channel_id(out.prefix, by_patient[keeps].id)]

@@ -275,9 +275,9 @@ async def test_on_demand_recording_is_silent_until_the_agent_turns_it_on(
     async with database.session() as session:
         audits = list(
             await session.scalars(
-                select(AuditEvent).where(
-                    AuditEvent.entity == "recording", AuditEvent.entity_id == str(recording.id)
-                )
+                select(AuditEvent)
+                .where(AuditEvent.entity == "recording", AuditEvent.entity_id == str(recording.id))
+                .order_by(AuditEvent.id)
             )
         )
     assert [a.detail["paused"] for a in audits] == [False, True]

@@ -84,16 +84,26 @@ async def test_parts_start_in_order_and_the_console_is_served_last(tmp_path: Pat
             "monitoring",
             "outbound events",
             "callback events",
+            "event relay",
             "AMI bridge",
             "IVR speech",
             "FastAGI",
-            "dialing",
-            "callback placing",
+            "leadership",
             "web console",
         )
         url = f"http://127.0.0.1:{web_port}/healthz"
         async with aiohttp.ClientSession() as client, client.get(url) as response:
-            assert (await response.json())["parts"]["agi"] == "ok"
+            body = await response.json()
+        assert body["parts"]["agi"] == "ok"
+        # SQLite: the only process leads (dials, places callbacks, runs the nightly jobs).
+        assert body["cluster"] == {"leader": True, "epoch": None}
+        assert server.leadership is not None
+        assert server.leadership.health()["parts"] == [
+            "dialing",
+            "callback placing",
+            "leader resync",
+            "nightly slot horizon",
+        ]
     finally:
         await server.stop()
     assert server.lifecycle.parts == ()

@@ -20,8 +20,13 @@ def test_a_callback_waits_behind_earlier_and_higher_priority_callers_only() -> N
 
 def test_callback_calls_are_named_and_recognised() -> None:
     cid = callback_channel_id("callback-", 42, 3)
-    assert cid == "callback-42-3"
+    assert cid == "callback-000000000042-0003"
     assert callback_of("callback-", cid) == (42, 3)
+    assert callback_of("callback-", "callback-42-3") == (42, 3)  # named before the padding
+    assert is_callback_call("callback-42-3")
+    # Placement 1 must not prefix placement 10 (Asterisk would refuse the requested id).
+    first, tenth = (callback_channel_id("callback-", 42, n) for n in (1, 10))
+    assert not tenth.startswith(first) and not first.startswith(tenth)
     assert callback_of("callback-", f"{cid}-b") == (42, 3)
     for other in ("attempt-42", "1733500000.12", "callback-42", "callback-4x-1", "cc-12-3"):
         assert callback_of("callback-", other) is None

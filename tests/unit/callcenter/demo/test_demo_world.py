@@ -96,8 +96,9 @@ def test_every_outcome_shows_within_eight_attempts() -> None:
     assert {persona_of(n) for n in range(100, 108)} == set(CalleePersona)
 
 
-def test_a_speaker_stays_silent_at_the_confirmation_and_says_yes() -> None:
-    assert keys_for(Persona.SPEAKER, prompts.CONFIRM_SLOT, "01011970") == ""
+def test_a_speaker_says_yes_and_presses_where_the_ivr_takes_keys_only() -> None:
+    # GET DATA at the confirmation: no speech for this caller's language (a Mandarin caller).
+    assert keys_for(Persona.SPEAKER, prompts.CONFIRM_SLOT, "01011970") == "1"
     assert keys_for(Persona.SPEAKER, prompts.MAIN_MENU, "01011970") == "1"
     assert voices.catalogue()[voices.YES] == "네"
     assert all(voices.agent_line(n) in voices.catalogue() for n in range(5))

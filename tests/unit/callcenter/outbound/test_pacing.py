@@ -129,10 +129,19 @@ def test_window_cannot_be_wider_than_8_to_21() -> None:
         CallingWindow(end=time(21, 30))
 
 
+def test_no_attempt_id_is_a_prefix_of_another() -> None:
+    # Asterisk refuses a ChannelId that prefixes a live channel's Uniqueid: 5 while 58 is up.
+    ids = [channel_id("attempt-", n) for n in (1, 5, 10, 58, 580, 10**11, 10**12 - 1)]
+    for one in ids:
+        assert len(one) == len(ids[0])
+        assert not [other for other in ids if other != one and other.startswith(one)]
+
+
 def test_channel_ids_and_dial_strings() -> None:
-    assert channel_id("attempt-", 42) == "attempt-42"
-    assert attempt_of("attempt-", "attempt-42") == 42
-    assert attempt_of("attempt-", "attempt-42-b") is None
+    assert channel_id("attempt-", 42) == "attempt-000000000042"
+    assert attempt_of("attempt-", "attempt-000000000042") == 42
+    assert attempt_of("attempt-", "attempt-42") == 42  # named before the padding: in the log
+    assert attempt_of("attempt-", "attempt-000000000042-b") is None
     assert attempt_of("attempt-", "1732350000.12") is None
     route = TemplateRoute("Local/{number}@callcenter-outbound-dial")
     target = DialTarget(1, 1, 1, "+12015550123", 1)

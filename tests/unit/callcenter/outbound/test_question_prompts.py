@@ -25,11 +25,11 @@ async def test_every_question_in_every_language_then_ready(tmp_path: Path) -> No
 
     prompts = QuestionPrompts(lambda language: tmp_path / language, builder=builder)
     prompts.render(_campaign())
-    assert prompts.status(7).state is PromptState.RENDERING  # type: ignore[union-attr]
+    assert (await prompts.status(7)).state is PromptState.RENDERING  # type: ignore[union-attr]
     assert await prompts.wait(10), "the render did not finish in 10 s"
     names = ["callcenter/campaign-7-feeling", "callcenter/campaign-7-new-symptom"]
     assert built == [(names, tmp_path / "en"), (names, tmp_path / "zh")]
-    status = prompts.status(7)
+    status = await prompts.status(7)
     assert status is not None and status.state is PromptState.READY and status.prompts == 4
 
 
@@ -38,7 +38,7 @@ async def test_no_sounds_directory_is_a_failure_said_in_words(tmp_path: Path) ->
     prompts = QuestionPrompts(lambda language: campaign_sounds_dir(settings, language))
     prompts.render(_campaign())
     assert await prompts.wait(10), "the render did not finish in 10 s"
-    status = prompts.status(7)
+    status = await prompts.status(7)
     assert status is not None and status.state is PromptState.FAILED
     assert status.problem == f"the sounds directory is missing ({tmp_path / 'missing'})"
     assert not (tmp_path / "missing").exists()  # never created on a machine without Asterisk

@@ -1,12 +1,14 @@
-"""Which desk sign-ins end with console sessions (pure logic: sessions and a stand-in desk)."""
+"""Which desk sign-ins end with console sessions (the stored sessions and a stand-in desk)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 from callcenter.agents.state import AgentStatus
+from hcrm_core.db import Database
 from hcrm_core.errors import StorageUnavailable
 from hcrm_core.models import Role
+from hcrm_core.services.users import create_user
 from web_console.desk_sessions import DeskSessionGuard
 from web_console.sessions import SessionStore
 
@@ -15,7 +17,7 @@ IDLE = 600.0
 
 class Clock:
     def __init__(self) -> None:
-        self.now = 0.0
+        self.now = 1_800_000_000.0
 
     def __call__(self) -> float:
         return self.now
@@ -45,29 +47,35 @@ class Desk:
         del self.by_user[username]
 
 
-def _guard() -> tuple[SessionStore, Desk, Clock, DeskSessionGuard]:
+async def _guard(database: Database) -> tuple[SessionStore, Desk, Clock, DeskSessionGuard]:
+    async with database.transaction() as session:
+        for name in ("alice", "bob"):  # ids 1 and 2
+            await create_user(session, username=name, password="p" * 12, role=Role.AGENT)
     clock, desk = Clock(), Desk()
-    store = SessionStore(IDLE, clock)
+    store = SessionStore(database, IDLE, clock)
     return store, desk, clock, DeskSessionGuard(store, desk, grace=IDLE, clock=clock)  # type: ignore[arg-type]
 
 
-async def test_logout_of_the_last_session_signs_out_other_browsers_keep_the_desk():
-    store, desk, _clock, guard = _guard()
-    first, second = store.create(1, "alice", Role.AGENT), store.create(1, "alice", Role.AGENT)
+async def test_logout_of_the_last_session_signs_out_other_browsers_keep_the_desk(
+    database: Database,
+):
+    store, desk, _clock, guard = await _guard(database)
+    first = await store.create(1, "alice", Role.AGENT)
+    second = await store.create(1, "alice", Role.AGENT)
     desk.add(1, "alice")
-    store.delete(first.id)
+    await store.delete(first.id)
     await guard.check()
     assert desk.status("alice") is not None  # still logged in in another browser
-    store.delete(second.id)
+    await store.delete(second.id)
     await guard.check()
     assert desk.status("alice") is None
 
 
-async def test_expiry_signs_out_and_robots_without_sessions_are_left_alone():
-    store, desk, clock, guard = _guard()
-    store.create(1, "alice", Role.AGENT)
+async def test_expiry_signs_out_and_robots_without_sessions_are_left_alone(database: Database):
+    store, desk, clock, guard = await _guard(database)
+    await store.create(1, "alice", Role.AGENT)
     desk.add(1, "alice")
-    desk.add(2, "robot", session_bound=False)
+    desk.add(2, "bob", session_bound=False)  # a robot: no session
     clock.now += IDLE - 1
     await guard.check()
     assert desk.status("alice") is not None
@@ -76,16 +84,16 @@ async def test_expiry_signs_out_and_robots_without_sessions_are_left_alone():
     assert desk.status("alice") is None
     clock.now += 10 * IDLE
     await guard.check()
-    assert desk.status("robot") is not None
+    assert desk.status("bob") is not None
 
 
-async def test_after_a_restart_agents_have_the_idle_time_to_come_back():
-    store, desk, clock, guard = _guard()
+async def test_after_a_restart_agents_have_the_idle_time_to_come_back(database: Database):
+    store, desk, clock, guard = await _guard(database)
     desk.add(1, "alice")  # restored from the database: no session survived the restart
     desk.add(2, "bob")
     await guard.check()
     clock.now += IDLE / 2
-    store.create(1, "alice", Role.AGENT)  # alice logs in again; bob does not
+    await store.create(1, "alice", Role.AGENT)  # alice logs in again; bob does not
     await guard.check()
     clock.now += IDLE / 2 + 1
     await guard.check()
@@ -93,12 +101,12 @@ async def test_after_a_restart_agents_have_the_idle_time_to_come_back():
     assert desk.status("bob") is None
 
 
-async def test_a_failed_sign_out_is_tried_again_at_the_next_check():
-    store, desk, _clock, guard = _guard()
-    session = store.create(1, "alice", Role.AGENT)
+async def test_a_failed_sign_out_is_tried_again_at_the_next_check(database: Database):
+    store, desk, _clock, guard = await _guard(database)
+    session = await store.create(1, "alice", Role.AGENT)
     desk.add(1, "alice")
     desk.fail = True
-    store.delete(session.id)
+    await store.delete(session.id)
     await guard.check()
     assert desk.status("alice") is not None
     desk.fail = False

@@ -1,0 +1,239 @@
+"""IVR figures over a period: what became of the calls that entered the phone menus, where
+callers hung up in them, and bookings and cancellations by channel.
+
+Computed from the call log only (docs/reports.md). The IVR publishes every step it reaches
+and the call log keeps, per call, when it entered and left the menus, the last step and the
+context the steps carried. An inbound call that entered the IVR counts in the bucket in which
+it entered, with one outcome:
+
+- to an agent: it joined a queue or an agent answered it;
+- contained: the IVR let it go (booked, cancelled, heard the closed message, left a
+  voicemail...) without a queue or an agent. The IVR's own "leaving" step sets
+  ``ivr_left_at`` at the moment the tracker folds it; a hang-up in the menus closes the
+  stretch at exactly the hang-up's time (``ivr_left_at == ended_at``). Which of the leave and
+  the hang-up the tracker saw first does not matter: only equality tells a hang-up;
+- hung up in the menus: it ended while still in the menus, at its last step (a caller sent
+  to an agent who hung up before joining the queue hung up at ``to-agent``);
+- still in the menus: not ended yet.
+
+Channels: an IVR booking or cancellation was made by speech when its call answered a menu by
+voice (the dialog stores ``answered_by: speech``), else by keypad; an agent's booking made
+during a call (the desk sends the call's Linkedid) is ``agent_on_call``, any other agent
+booking or cancellation (the store keeps no call for them) is ``agent``.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, case, func, or_, select
+
+from hcrm_core.db import Database
+from hcrm_core.models import Appointment, AuditEvent, Call, CallDirection, Channel
+from hcrm_core.services.reports_period import Bucket, Period, bucket_index
+from hcrm_core.services.reports_queues import group_unit, quarters_since
+
+OUTCOMES = ("contained", "to_agent", "hung_up", "ongoing")
+CHANNELS = ("ivr_keypad", "ivr_speech", "agent_on_call", "agent", "web", "outbound")
+TO_AGENT_STEP = "to-agent"  # callcenter/ivr/flows/main_menu.py: the IVR hands the call over
+_CHUNK = 500
+
+
+@dataclass(slots=True)
+class IvrFigures:
+    outcomes: Counter[str] = field(default_factory=Counter)
+    booked: Counter[str] = field(default_factory=Counter)
+    cancelled: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def entered(self) -> int:
+        return sum(self.outcomes.values())
+
+    def as_dict(self) -> dict[str, Any]:
+        entered = self.entered
+        contained = self.outcomes["contained"]
+        return {
+            "entered": entered,
+            **{o: self.outcomes[o] for o in OUTCOMES},
+            "contained_percent": round(100.0 * contained / entered, 1) if entered else None,
+            "booked": sum(self.booked.values()),
+            **{f"booked_{c}": self.booked[c] for c in CHANNELS},
+            "cancelled": sum(self.cancelled.values()),
+            **{f"cancelled_{c}": self.cancelled[c] for c in CHANNELS},
+        }
+
+
+@dataclass(slots=True)
+class StepLine:
+    """One menu step: callers who hung up there, and calls the IVR finished there."""
+
+    step: str
+    hung_up: list[int]
+    contained: list[int]
+
+    @property
+    def total_hung_up(self) -> int:
+        return sum(self.hung_up)
+
+    @property
+    def total_contained(self) -> int:
+        return sum(self.contained)
+
+
+@dataclass(frozen=True, slots=True)
+class IvrReport:
+    period: Period
+    buckets: list[Bucket]
+    per_bucket: list[IvrFigures]
+    total: IvrFigures
+    steps: list[StepLine]  # most hang-ups first
+
+
+async def ivr_report(database: Database, period: Period) -> IvrReport:
+    """The IVR figures per bucket; a period without calls is a report of zeros."""
+    buckets = period.buckets()
+    per_bucket = [IvrFigures() for _ in buckets]
+    total = IvrFigures()
+    steps: dict[str, StepLine] = {}
+    for index, outcome, step, count in await _outcomes(database, period, buckets):
+        for figures in (per_bucket[index], total):
+            figures.outcomes[outcome] += count
+        if outcome in ("hung_up", "contained"):
+            line = steps.get(step) or steps.setdefault(
+                step, StepLine(step, [0] * len(buckets), [0] * len(buckets))
+            )
+            (line.hung_up if outcome == "hung_up" else line.contained)[index] += count
+    for what, at, channel in await _channels(database, period):
+        found = bucket_index(buckets, at)
+        if found is not None:
+            for figures in (per_bucket[found], total):
+                getattr(figures, what)[channel] += 1
+    ordered = sorted(steps.values(), key=lambda s: (-s.total_hung_up, -s.total_contained, s.step))
+    return IvrReport(period, buckets, per_bucket, total, ordered)
+
+
+async def _outcomes(
+    database: Database, period: Period, buckets: list[Bucket]
+) -> list[tuple[int, str, str, int]]:
+    """(bucket, outcome, step, calls), summed by the database per quarter hour (or hour)."""
+    unit = group_unit(period, buckets)
+    quarter = quarters_since(Call.ivr_entered_at, period, database.dialect, unit)
+    to_agent = or_(Call.queued_at.is_not(None), Call.agent_interface.is_not(None))
+    contained = and_(
+        Call.ivr_left_at.is_not(None),
+        Call.ivr_left_at != Call.ended_at,
+        func.coalesce(Call.ivr_last_step, "") != TO_AGENT_STEP,
+    )
+    outcome = case(
+        (to_agent, "to_agent"),
+        (Call.ended_at.is_(None), "ongoing"),
+        (contained, "contained"),
+        else_="hung_up",
+    )
+    step = case(
+        (or_(to_agent, Call.ended_at.is_(None)), ""),
+        else_=func.coalesce(Call.ivr_last_step, "unknown"),
+    )
+    query = (
+        select(quarter.label("q"), outcome.label("o"), step.label("s"), func.count())
+        .where(
+            Call.direction == CallDirection.INBOUND,
+            Call.ivr_entered_at >= period.start,
+            Call.ivr_entered_at < period.end,
+        )
+        .group_by(quarter, outcome, step)
+    )
+    async with database.session() as session:
+        rows = (await session.execute(query)).all()
+    result = []
+    start = period.start
+    for q, o, s, count in rows:
+        index = bucket_index(buckets, start + int(q) * unit)
+        if index is not None:
+            result.append((index, str(o), str(s), int(count)))
+    return result
+
+
+async def _channels(database: Database, period: Period) -> list[tuple[str, datetime, str]]:
+    """("booked" or "cancelled", when, detailed channel) of the period's appointments."""
+    start, end = period.start, period.end
+    async with database.session() as session:
+        booked = (
+            await session.execute(
+                select(
+                    Appointment.booked_at, Appointment.channel, Appointment.booked_call_id
+                ).where(Appointment.booked_at >= start, Appointment.booked_at < end)
+            )
+        ).all()
+        cancelled = (
+            await session.execute(
+                select(
+                    Appointment.id,
+                    Appointment.cancelled_at,
+                    func.coalesce(Appointment.cancel_channel, Appointment.channel),
+                ).where(Appointment.cancelled_at >= start, Appointment.cancelled_at < end)
+            )
+        ).all()
+        ivr_cancels = [str(a) for a, _, c in cancelled if c is Channel.IVR]
+        cancel_calls = await _cancelling_calls(session, ivr_cancels)
+        linkedids = {c for _, ch, c in booked if ch is Channel.IVR and c} | set(
+            cancel_calls.values()
+        )
+        speech = await _speech_calls(session, linkedids)
+    result: list[tuple[str, datetime, str]] = []
+    for at, channel, linkedid in booked:
+        result.append(("booked", at, _detailed(channel, linkedid, speech)))
+    for appointment_id, when, channel in cancelled:
+        # Only IVR cancellations have a call here: an agent's is always ``agent``.
+        caller = cancel_calls.get(str(appointment_id))
+        assert when is not None  # the query's filter
+        result.append(("cancelled", when, _detailed(channel, caller, speech)))
+    return result
+
+
+def _detailed(channel: Channel, linkedid: str | None, speech: set[str]) -> str:
+    if channel is Channel.IVR:
+        return "ivr_speech" if linkedid in speech else "ivr_keypad"
+    if channel is Channel.AGENT:
+        return "agent_on_call" if linkedid else "agent"
+    return channel.value
+
+
+async def _cancelling_calls(session: Any, appointment_ids: list[str]) -> dict[str, str]:
+    """Appointment id -> the Linkedid of the IVR call that cancelled it (the audit row of an
+    IVR cancellation names its call as its source)."""
+    found: dict[str, str] = {}
+    for chunk in _chunks(appointment_ids):
+        rows = await session.execute(
+            select(AuditEvent.entity_id, AuditEvent.source).where(
+                AuditEvent.entity == "appointment",
+                AuditEvent.actor == "ivr",
+                AuditEvent.entity_id.in_(chunk),
+                AuditEvent.source.is_not(None),
+            )
+        )
+        for entity_id, source in rows:
+            found[str(entity_id)] = str(source)
+    return found
+
+
+async def _speech_calls(session: Any, linkedids: Iterable[str]) -> set[str]:
+    """The calls among ``linkedids`` in which the caller answered a menu by voice."""
+    spoken: set[str] = set()
+    for chunk in _chunks(sorted(linkedids)):
+        rows = await session.execute(
+            select(Call.linkedid, Call.ivr_context).where(Call.linkedid.in_(chunk))
+        )
+        for linkedid, context in rows:
+            if (context or {}).get("answered_by") == "speech":
+                spoken.add(linkedid)
+    return spoken
+
+
+def _chunks(items: list[str]) -> Iterable[list[str]]:
+    for i in range(0, len(items), _CHUNK):
+        yield items[i : i + _CHUNK]

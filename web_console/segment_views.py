@@ -58,6 +58,35 @@ def segment_json(segment: Segment, members: int | None = None) -> dict[str, Any]
     return body
 
 
+def definition_summary(definition: dict[str, Any]) -> str:
+    """What a stored definition selects, in a line (the list shows it when a segment has no
+    description of its own)."""
+    parts: list[str] = []
+    labelled = (
+        ("tags", "tags"),
+        ("conditions", "conditions"),
+        ("age_bands", "aged"),
+        ("languages", "language"),
+    )
+    for key, label in labelled:
+        if definition.get(key):
+            parts.append(f"{label} {', '.join(definition[key])}")
+    for key, label in (("vip", "VIP"), ("chronic_care", "chronic care")):
+        if definition.get(key) is not None:
+            parts.append(label if definition[key] else f"not {label}")
+    if definition.get("last_visit_within_days"):
+        parts.append(f"visited in the last {definition['last_visit_within_days']} days")
+    if definition.get("no_visit_for_days"):
+        parts.append(f"no visit for {definition['no_visit_for_days']} days")
+    if definition.get("rfm_groups"):
+        groups = ", ".join(GROUP_LABELS.get(g, g).lower() for g in definition["rfm_groups"])
+        parts.append(f"RFM {groups}")
+    bounds = {k: v for k, v in (definition.get("rfm") or {}).items() if v is not None}
+    if bounds:
+        parts.append("scores " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in bounds.items()))
+    return " · ".join(parts)
+
+
 def member_json(member: Member, today: date) -> dict[str, Any]:
     return {
         "patient_id": member.patient_id,

@@ -23,6 +23,7 @@ from web_console.keys import DATABASE
 from web_console.pages import render
 from web_console.segment_form import SegmentForm
 from web_console.segment_views import (
+    definition_summary,
     members_table,
     segment_id_from,
     segment_service,
@@ -67,8 +68,10 @@ async def _list_page(
 ) -> web.Response:
     service = segment_service(request)
     counts = await service.rfm_counts()
+    segments = await service.all()
     context = {
-        "segments": await service.all(),
+        "segments": segments,
+        "summaries": {s.id: definition_summary(s.definition) for s, _ in segments},
         "groups": [(g, GROUP_LABELS[g], counts[g]) for g in RFM_GROUPS],
         "tags": await patient_tags.list_tags(request.app[DATABASE]),
         "notice": notice if notice in _NOTICES else None,

@@ -56,3 +56,23 @@ def test_service_refusals_land_on_the_form_fields() -> None:
         "definition": "n",
         "name": "o",
     }
+
+
+def test_a_definition_reads_as_one_line_on_the_list() -> None:
+    from web_console.segment_views import definition_summary
+
+    line = definition_summary(
+        {
+            "tags": ["diabetes"],
+            "chronic_care": True,
+            "vip": False,
+            "no_visit_for_days": 365,
+            "rfm_groups": ["lapsed", "at_risk"],
+            "rfm": {"r_max": 2, "f_min": None},
+        }
+    )
+    assert line == (
+        "tags diabetes · not VIP · chronic care · no visit for 365 days · "
+        "RFM lapsed, at risk · scores r max 2"
+    )
+    assert definition_summary({}) == ""

@@ -163,7 +163,7 @@ def test_click_to_dial_needs_the_hospital_caller_id() -> None:
 
 
 async def test_a_full_websocket_outbox_cuts_the_socket_off_instead_of_blocking() -> None:
-    session = Session("s", 1, "alice", Role.AGENT, "token", created_at=0.0)
+    session = Session("s", "k", 1, "alice", Role.AGENT, "token", created_at=0.0)
     cut: list[WsClient] = []
     client = WsClient(socket=None, session=session, outbox=asyncio.Queue(maxsize=3))  # type: ignore[arg-type]
     client.on_overflow = cut.append

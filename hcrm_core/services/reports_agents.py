@@ -10,30 +10,27 @@ that, when it was answered on the agent's extension.
 from __future__ import annotations
 
 import asyncio
-from bisect import bisect_right
-from collections import defaultdict
-from collections.abc import Callable, Sequence
+import gc
+import itertools
+from bisect import bisect_left, bisect_right
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import select
 
 from hcrm_core.db import Database
 from hcrm_core.errors import ValidationFailed
-from hcrm_core.models import Call, Role, User
+from hcrm_core.models import Role, User
 from hcrm_core.models.agent_history import AGENT_STATES
-from hcrm_core.services.agent_history import StateChange, changes_in
+from hcrm_core.services.reports_agent_calls import HandledCalls, handled_calls
+from hcrm_core.services.reports_agent_states import stretches
 from hcrm_core.services.reports_period import Bucket, Period
-from hcrm_core.services.reports_queues import (
-    bucket_key,
-    bucket_of_step,
-    handle_seconds,
-    report_reads,
-    steps_are_buckets,
-)
 
 TIMED_STATES = tuple(s for s in AGENT_STATES if s != "signed_out")
+# AgentColumns.figures spells these out.
+assert TIMED_STATES == ("ready", "paused", "ringing", "on_call", "wrap_up"), TIMED_STATES
 _NO_TIME = dict.fromkeys(TIMED_STATES, 0.0)
 
 
@@ -80,20 +77,98 @@ class AgentFigures:
 NOTHING = AgentFigures()
 
 
+class AgentColumns:
+    """One agent's figures per bucket while they are summed: a column (a list over the
+    buckets) per state, for the calls and for their handle time, and which buckets hold
+    anything. A month by quarter hour is 2,976 buckets per agent, most of them outside the
+    agent's shifts: a stretch over many buckets is a slice, and only buckets that hold
+    something become :class:`AgentFigures`, once, at the end."""
+
+    __slots__ = ("_calls", "_edges", "_handle", "_paused", "_seconds", "_used", "_widths", "total")
+
+    def __init__(self, edges: list[float]) -> None:
+        """``edges``: every bucket's start, then the last one's end, as epoch seconds."""
+        count = len(edges) - 1
+        self._edges = edges
+        self._widths = [b - a for a, b in itertools.pairwise(edges)]
+        self._seconds = {state: [0.0] * count for state in TIMED_STATES}
+        self._paused: dict[int, dict[str, float]] = {}
+        self._calls = [0] * count
+        self._handle = [0.0] * count
+        self._used = bytearray(count)
+        self.total = AgentFigures()
+
+    def add_stretch(self, state: str, reason: str, begin: float, end: float) -> None:
+        """A stretch of ``state`` from ``begin`` to ``end`` (epoch seconds, inside the
+        buckets), cut at the buckets' edges; signed out (or an unknown state) adds nothing."""
+        column = self._seconds.get(state)
+        if column is None:
+            return
+        self.total.add_time(state, reason, end - begin)
+        edges = self._edges
+        first = bisect_right(edges, begin) - 1
+        last = bisect_left(edges, end, first) - 1  # the last bucket starting before the end
+        self._used[first : last + 1] = b"\x01" * (last + 1 - first)
+        if first == last:
+            column[first] += end - begin
+        else:
+            column[first] += edges[first + 1] - begin
+            # The buckets in between are the stretch's alone (an agent's stretches do not
+            # overlap): nothing was in them to add to.
+            column[first + 1 : last] = self._widths[first + 1 : last]
+            column[last] += end - edges[last]
+        if state == "paused":
+            key = reason or "no reason"
+            for index in range(first, last + 1):
+                seconds = min(end, edges[index + 1]) - max(begin, edges[index])
+                reasons = self._paused.setdefault(index, {})
+                reasons[key] = reasons.get(key, 0.0) + seconds
+
+    def add_calls(
+        self, indexes: Sequence[int], counts: Sequence[int] | None, handles: Sequence[float]
+    ) -> None:
+        """Calls in bucket ``indexes[k]``: ``counts[k]`` of them (one when ``counts`` is
+        None), of ``handles[k]`` seconds of handle time."""
+        calls, handle, used = self._calls, self._handle, self._used
+        for index, count, seconds in zip(
+            indexes, counts or itertools.repeat(1), handles, strict=False
+        ):
+            calls[index] += count
+            handle[index] += seconds
+            used[index] = 1
+        self.total.calls_handled += len(indexes) if counts is None else sum(counts)
+        self.total.handle_total += sum(handles)
+
+    def figures(self) -> tuple[list[AgentFigures], AgentFigures]:
+        """Every bucket's figures (:data:`NOTHING` where there are none), and the total."""
+        buckets = [NOTHING] * len(self._used)
+        paused = self._paused
+        states = zip(*self._seconds.values(), strict=True)
+        cells = zip(range(len(buckets)), states, self._calls, self._handle, strict=True)
+        # Tens of thousands of buckets: their time by state is a dict literal (the same
+        # keys as TIMED_STATES), three times quicker to make than one zipped from names.
+        for index, (ready, pause, ringing, on_call, wrap_up), calls, handle in itertools.compress(
+            cells, self._used
+        ):
+            seconds = {
+                "ready": ready,
+                "paused": pause,
+                "ringing": ringing,
+                "on_call": on_call,
+                "wrap_up": wrap_up,
+            }
+            buckets[index] = AgentFigures(seconds, paused.get(index, {}), calls, handle)
+        return buckets, self.total
+
+
 @dataclass(slots=True)
 class AgentLine:
     user_id: int
     username: str
     display_name: str
-    # Empty buckets are :data:`NOTHING`; :meth:`figures` gives a bucket its own to add to.
+    # Buckets without time or calls are :data:`NOTHING`.
     buckets: list[AgentFigures]
     total: AgentFigures = field(default_factory=AgentFigures)
-
-    def figures(self, index: int) -> AgentFigures:
-        figures = self.buckets[index]
-        if figures is NOTHING:
-            figures = self.buckets[index] = AgentFigures()
-        return figures
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,47 +212,37 @@ async def agent_report(
             raise ValidationFailed("agent", f"no agent named {name!r}")
     chosen = [known[n] for n in sorted(agents or known)]
     buckets = period.buckets()
-    lines = {
-        a.id: AgentLine(a.id, a.username, a.display_name, [NOTHING] * len(buckets)) for a in chosen
-    }
-    until = min(period.end, now or datetime.now(UTC)).timestamp()
-    # Two connections: the database sums the calls while the state changes are read and cut.
-    changes, (call_rows, index_of) = await asyncio.gather(
-        changes_in(database, period.start, period.end, list(lines)),
-        _call_sums(database, period, buckets),
-    )
-    by_agent: dict[int, list[StateChange]] = defaultdict(list)
-    for change in changes:
-        by_agent[change.user_id].append(change)
     edges = [b.start.timestamp() for b in buckets] + [period.end.timestamp()]
-    for user_id, rows in by_agent.items():
-        _add_times(lines[user_id], rows, edges, period.start.timestamp(), until)
-    _add_calls(call_rows, index_of, chosen, lines)
-    return AgentReport(period, buckets, list(lines.values()))
+    columns = {a.id: AgentColumns(edges) for a in chosen}
+    until = min(period.end, now or datetime.now(UTC)).timestamp()
+    # Two connections: the database reads the calls while the stretches are read.
+    states, calls = await asyncio.gather(
+        stretches(database, period, list(columns), until),
+        handled_calls(database, period, buckets, edges),
+    )
+    with _collector_paused():
+        for user_id, state, reason, begin, end in states:
+            columns[user_id].add_stretch(state, reason, begin, end)
+        _add_calls(calls, chosen, columns)
+        lines = [
+            AgentLine(a.id, a.username, a.display_name, *columns[a.id].figures()) for a in chosen
+        ]
+    return AgentReport(period, buckets, lines)
 
 
-def _add_times(
-    line: AgentLine,
-    rows: list[StateChange],
-    edges: list[float],
-    start: float,
-    until: float,
-) -> None:
-    """Each stretch between consecutive changes, cut at the buckets' edges (``edges``: every
-    bucket's start, then the last one's end, as epoch seconds)."""
-    last = len(edges) - 1
-    for change, following in zip(rows, [*rows[1:], None], strict=True):
-        begin = max(change.at.timestamp(), start)
-        end = min(following.at.timestamp() if following is not None else until, until)
-        state, reason = change.state, change.pause_reason
-        if end <= begin or state not in _NO_TIME:
-            continue  # an empty stretch, or signed out: nothing to add
-        line.total.add_time(state, reason, end - begin)
-        index = bisect_right(edges, begin) - 1
-        while index < last and edges[index] < end:
-            seconds = min(end, edges[index + 1]) - max(begin, edges[index])
-            line.figures(index).add_time(state, reason, seconds)
-            index += 1
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """No cyclic garbage collection while the figures are summed, with nothing awaited (no
+    other task runs meanwhile). A month by quarter hour makes some 200,000 objects (a
+    bucket's figures and its two dicts), freed by reference counting, no cycles; the
+    collections they triggered took two thirds of the time of making them (measured)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def extension_of(interface: str) -> str:
@@ -186,66 +251,16 @@ def extension_of(interface: str) -> str:
     return tail.split("@", 1)[0].split(";", 1)[0]
 
 
-async def _call_sums(
-    database: Database, period: Period, buckets: list[Bucket]
-) -> tuple[list[Any], Callable[[Any], int | None]]:
-    """Calls handled and their handle time, summed by the database per agent (user and
-    interface) and bucket (see :func:`~hcrm_core.services.reports_queues.bucket_key`), and the
-    function that gives a row's bucket index."""
-    dialect = database.dialect
-    key, index_of = bucket_key(Call.answered_at, period, buckets, dialect)
-    query: Select[Any] = (
-        select(
-            Call.agent_user_id,
-            Call.agent_interface,
-            key.label("step"),
-            func.count().label("calls"),
-            handle_seconds(dialect).label("handle"),
-        )
-        .where(
-            Call.answered_at >= period.start,
-            Call.answered_at < period.end,
-            Call.agent_interface.is_not(None),
-            # A call still going is handled once it ends.
-            Call.ended_at.is_not(None),
-        )
-        .group_by(Call.agent_user_id, Call.agent_interface, key)
-    )
-    if dialect == "postgresql" and not steps_are_buckets(period):
-        # Fifty agents' hours of a month are tens of thousands of rows: the database folds
-        # them into buckets too, so a bucket's row per agent comes back.
-        steps = query.subquery()
-        bucket, index_of = bucket_of_step(steps.c.step, buckets)
-        agent = (steps.c.agent_user_id, steps.c.agent_interface)
-        query = select(*agent, bucket, func.sum(steps.c.calls), func.sum(steps.c.handle)).group_by(
-            *agent, bucket
-        )
-    async with report_reads(database) as connection:
-        rows = list((await connection.execute(query)).all())
-    return rows, index_of
-
-
 def _add_calls(
-    rows: list[Any],
-    index_of: Callable[[Any], int | None],
-    chosen: list[_Agent],
-    lines: dict[int, AgentLine],
+    calls: list[HandledCalls], chosen: list[_Agent], columns: dict[int, AgentColumns]
 ) -> None:
+    """Each group of calls to its agent: the user who saved them, else the agent whose
+    extension answered them (a call saved by someone not in the report is not counted)."""
     by_extension = {a.extension: a.id for a in chosen if a.extension}
-    owners: dict[str, int | None] = {}  # interface -> user: a few dozen for many rows
-    for user_id, interface, bucket, count, handle_total in rows:
-        owner = user_id
+    for group in calls:
+        owner = group.user_id
         if owner is None:
-            if interface not in owners:
-                owners[interface] = by_extension.get(extension_of(interface))
-            owner = owners[interface]
-        line = lines.get(owner) if owner is not None else None
-        index = index_of(bucket)
-        if line is None or index is None:
-            continue
-        count, handle = int(count), float(handle_total or 0.0)
-        figures = line.figures(index)
-        figures.calls_handled += count
-        figures.handle_total += handle
-        line.total.calls_handled += count
-        line.total.handle_total += handle
+            owner = by_extension.get(extension_of(group.interface))
+        agent = columns.get(owner) if owner is not None else None
+        if agent is not None:
+            agent.add_calls(group.indexes, group.counts, group.handles)

@@ -160,7 +160,8 @@ def _agent_view(report: AgentReport) -> dict[str, Any]:
         "lines": report.agents,
         "states": [(s, label(s)) for s in TIMED_STATES],
         "reasons": pause_reasons(report),
-        "table": agent_table(report),
+        # No per-bucket table on the page (its CSV has it): by quarter hour over a month it
+        # would be 150,000 rows made for nothing.
     }
 
 

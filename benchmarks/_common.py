@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
 import os
 import secrets
+import socket
 import tempfile
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -46,6 +48,24 @@ async def scratch_database(engine: str, pg_url: str) -> AsyncIterator[str]:
             await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
         await admin.close()
+
+
+def free_port() -> int:
+    """A TCP port free on the loopback just now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+async def paced(count: int, rate: float) -> AsyncIterator[int]:
+    """0 to ``count - 1``, the n-th at n / ``rate`` s after the first: a steady rate that a
+    slow step does not shift (the next comes sooner)."""
+    loop = asyncio.get_running_loop()
+    gap = 1.0 / rate
+    started = loop.time()
+    for n in range(count):
+        yield n
+        await asyncio.sleep(max(0.0, started + (n + 1) * gap - loop.time()))
 
 
 def percentile(samples: Sequence[float], q: float) -> float:

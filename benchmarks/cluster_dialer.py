@@ -31,25 +31,21 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from benchmarks._common import Figure, default_pg_url, print_figures, scratch_database
-from benchmarks.dialer import Concurrency, add_patients, daytime_number
-from callcenter.agi.server import FastAgiServer
+from benchmarks.dialer import (
+    Concurrency,
+    SurveyDialer,
+    add_patients,
+    daytime_number,
+    start_survey_campaign,
+    start_survey_dialer,
+)
 from callcenter.ami.bridge import AmiBridge, AmiEvent
-from callcenter.asterisk import const
 from callcenter.bus import EventBus
 from callcenter.cluster.leader import LeaderElection
-from callcenter.outbound.bus_consume import DialerEvents
-from callcenter.outbound.channels import DialPlan
-from callcenter.outbound.dialer import Dialer, DialerOptions
-from callcenter.outbound.dialogs import DialogServices, outbound_call
-from callcenter.settings import AgiSettings
-from hcrm_core.actors import Actor
 from hcrm_core.db import Database
 from hcrm_core.migrate import upgrade_async
 from hcrm_core.policy import BookingPolicy
-from hcrm_core.services.appointments import AppointmentService
 from hcrm_core.services.campaigns import CampaignService
-from hcrm_core.services.campaigns_answers import AnswerService
-from hcrm_core.services.campaigns_attempts import AttemptService, DialTarget
 
 
 @dataclass
@@ -58,15 +54,12 @@ class Node:
     database: Database
     bus: EventBus
     ami: AmiBridge
-    agi: FastAgiServer
-    dialer: Dialer
-    events: DialerEvents
+    survey: SurveyDialer
     election: LeaderElection
 
     async def stop(self) -> None:
         await self.election.stop()
-        await self.events.stop()
-        await self.agi.stop()
+        await self.survey.close()
         await self.ami.stop()
         await self.bus.close()
         await self.database.dispose()
@@ -76,42 +69,10 @@ async def start_node(
     name: str, url: str, settings: Any, zone: ZoneInfo, prefix: str, hold: float
 ) -> Node:
     database = Database(url, pool_size=5)
-    policy = BookingPolicy(timezone=zone)
-    attempts = AttemptService(database)
     bus = EventBus()
     ami = AmiBridge(settings.ami, bus)
-    services = DialogServices(
-        attempts=attempts,
-        answers=AnswerService(database),
-        appointments=AppointmentService(database, policy),
-        bus=bus,
-        timezone=str(zone),
-        channel_prefix=prefix,
-    )
-
-    async def survey(agi: Any) -> None:
-        await outbound_call(agi, services=services)
-
-    agi = FastAgiServer(AgiSettings(port=0), {const.AGI_ROUTE_SURVEY: survey})
-    await agi.start()
-
-    def route(target: DialTarget) -> DialPlan:
-        return DialPlan(
-            f"Local/answer@{const.CONTEXT_SIM_CALLEE}", {"SIM_HOLD": str(hold), "SIM_DELAY": "0"}
-        )
-
-    options = DialerOptions(
-        timezone=zone,
-        hospital_name="Benchmark Hospital",
-        caller_id_number="+12125550100",
-        channel_prefix=prefix,
-        tick_seconds=0.05,
-        agi_url=f"agi://127.0.0.1:{agi.port}",
-    )
-    campaigns = CampaignService(database, policy)
-    dialer = Dialer(ami=ami, campaigns=campaigns, attempts=attempts, options=options, route=route)
-    events = DialerEvents(bus, dialer, database)
-    await events.start()
+    survey = await start_survey_dialer(database, bus, ami, zone, prefix, hold)
+    dialer = survey.dialer
     # As the composition root wires it: follow until elected, dial and resync when elected.
     election = LeaderElection(database, node=name)
     election.when_following(dialer.follow)
@@ -120,7 +81,7 @@ async def start_node(
     election.add("dialing", partial(dialer.start, election.fence), dialer.stop)
     election.add("leader resync", ami.publish_resync, _nothing)
     await election.start()
-    return Node(name, database, bus, ami, agi, dialer, events, election)
+    return Node(name, database, bus, ami, survey, election)
 
 
 async def _nothing() -> None:
@@ -166,32 +127,16 @@ async def _measure(
             placed[event.uniqueid] += 1
 
     nodes[0].bus.subscribe(AmiEvent, count, name="bench", predicate=counter.wanted)
-    campaign = await campaigns.create(
-        "bench",
-        "survey",
-        {
-            "window": {"weekdays": list(range(7))},
-            "targets": {"patient_ids": ids},
-            "max_concurrent": args.cap,
-            "calls_per_second": args.rate,
-            "ring_timeout_seconds": 10,
-        },
-        Actor.system(),
-    )
-    await campaigns.start(campaign.id, Actor.system())
+    await start_survey_campaign(campaigns, ids, args.cap, args.rate)
     try:
-        async with asyncio.timeout(args.calls / args.rate * 3 + 60):
-            while counter.ended < args.calls:
-                await asyncio.sleep(1)
-                print(f"  calls ended {counter.ended}/{args.calls}, up {counter.live}", flush=True)
+        await counter.until_ended(args.calls, args.rate, every=1.0)
     finally:
         for node in nodes:
             await node.stop()
-    starts = sorted(counter.starts)
-    achieved = (len(starts) - 1) / (starts[-1] - starts[0])
+    achieved = counter.achieved_rate()
     ratio = achieved / args.rate
     twice = sum(1 for n in placed.values() if n > 1)
-    by_node = {node.name: node.dialer.originated for node in nodes}
+    by_node = {node.name: node.survey.dialer.originated for node in nodes}
     print(f"  leader at start: {leaders}; originated by node: {by_node}; dialled twice: {twice}")
     print(f"  calls per second with two processes / configured rate = {ratio:.2f}")
     return [
@@ -202,7 +147,7 @@ async def _measure(
             f"{args.rate:g}",
             f"{ratio:.2f}x",
             "within 10% (not 2x)",
-            abs(ratio - 1) <= 0.10 and len(starts) == args.calls and twice == 0,
+            abs(ratio - 1) <= 0.10 and len(counter.starts) == args.calls and twice == 0,
         ),
         Figure(
             "postgresql",

@@ -26,10 +26,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import tempfile
@@ -42,63 +40,61 @@ from typing import Any
 import aiohttp
 from sqlalchemy import insert, select
 
-from benchmarks._common import Figure, default_pg_url, percentile, print_figures, scratch_database
-from benchmarks.screen_pop import INTERFACE, PASSWORD, fake_asterisk
+from benchmarks._common import (
+    Figure,
+    default_pg_url,
+    free_port,
+    paced,
+    percentile,
+    print_figures,
+    scratch_database,
+)
+from benchmarks.screen_pop import (
+    FIRST_EXTENSION,
+    INTERFACE,
+    PASSWORD,
+    PopTimings,
+    agent_interface,
+    agent_rows,
+    fake_asterisk,
+    listen,
+    log_in_form,
+)
 from callcenter.bus import EventBus
 from callcenter.calls.state import IvrProgress
 from callcenter.cluster.relay import EventRelay, asyncpg_dsn
 from hcrm_core.db import Database
 from hcrm_core.migrate import upgrade_async
-from hcrm_core.models import PatientPhone, Role, User
+from hcrm_core.models import PatientPhone, User
 from hcrm_core.seed import seed_demo
 from hcrm_core.services.users import hash_password
 
 TARGET_RATIO = 1.5
-FIRST_EXTENSION = 3000
-_LOGIN_CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 _PAGE_CSRF = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
 # The IVR's hand-off comes this long before the queue rings the agent.
 IVR_LEAD_SECONDS = 0.02
 
 
 @dataclass
-class Timings:
-    sent: dict[str, float] = field(default_factory=dict)
-    first_pop: dict[str, float] = field(default_factory=dict)
-    card: dict[str, float] = field(default_factory=dict)
+class Timings(PopTimings):
     ivr_matched: set[str] = field(default_factory=set)
     # The relay alone: IVR step published here -> received by an observing relay.
     relay_sent: dict[str, float] = field(default_factory=dict)
     relay_got: dict[str, float] = field(default_factory=dict)
-    done: dict[str, asyncio.Event] = field(default_factory=dict)
 
-    def ms(self, arrived: dict[str, float]) -> list[float]:
-        return [(arrived[k] - self.sent[k]) * 1000 for k in arrived if k in self.sent]
+    def on_pop(self, pop: dict[str, Any], now: float) -> None:
+        super().on_pop(pop, now)
+        if pop["match"] == "ivr":
+            self.ivr_matched.add(pop["linkedid"])
 
 
 # -- the measured side -------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 async def _agents(url: str, count: int) -> list[tuple[int, str]]:
     database = Database(url)
     try:
-        password_hash = hash_password(PASSWORD)
-        rows = [
-            {
-                "username": f"agent{n:03d}",
-                "display_name": f"Agent {n}",
-                "role": Role.AGENT,
-                "password_hash": password_hash,
-                "extension": str(FIRST_EXTENSION + n),
-            }
-            for n in range(count)
-        ]
+        rows = agent_rows(count, hash_password(PASSWORD))
         async with database.transaction() as session:
             await session.execute(insert(User), rows)
         async with database.session() as session:
@@ -109,7 +105,7 @@ async def _agents(url: str, count: int) -> list[tuple[int, str]]:
 
 
 def _start(url: str, ami_port: int, data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
-    web_port = _free_port()
+    web_port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("CALLCENTER_")}
     env.update(
         {
@@ -118,7 +114,7 @@ def _start(url: str, ami_port: int, data_dir: Path) -> tuple[subprocess.Popen[by
             "CALLCENTER_AMI__PORT": str(ami_port),
             "CALLCENTER_AMI__SECRET": "bench",
             "CALLCENTER_AMI__PING_INTERVAL": "60",
-            "CALLCENTER_AGI__PORT": str(_free_port()),
+            "CALLCENTER_AGI__PORT": str(free_port()),
             "CALLCENTER_WEB__PORT": str(web_port),
             "CALLCENTER_AGENTS__INTERFACE": INTERFACE,
             "CALLCENTER_LOG_LEVEL": os.environ.get("BENCH_LOG_LEVEL", "WARNING"),
@@ -153,12 +149,7 @@ async def _open_desk(
     """Log in through the form, sign in at the desk, open /ws: one agent's browser."""
     jar = aiohttp.CookieJar(unsafe=True)
     async with aiohttp.ClientSession(cookie_jar=jar) as browser:
-        async with browser.get(f"{base}/login") as page:
-            found = _LOGIN_CSRF.search(await page.text())
-        assert found, "no CSRF field on the login page"
-        form = {"username": username, "password": PASSWORD, "csrf_token": found.group(1)}
-        async with browser.post(f"{base}/login", data=form, allow_redirects=False) as answer:
-            assert answer.status == 302, f"login of {username} refused ({answer.status})"
+        await log_in_form(browser, base, username)
         async with browser.get(f"{base}/") as home:
             token = _PAGE_CSRF.search(await home.text())
         assert token, "no CSRF token on the home page"
@@ -170,24 +161,6 @@ async def _open_desk(
             assert answer.status == 200, f"desk sign-in of {username}: {answer.status}"
         cookies = "; ".join(f"{c.key}={c.value}" for c in jar)
     return await client.ws_connect(f"{base}/ws", headers={"Cookie": cookies})
-
-
-async def _listen(ws: aiohttp.ClientWebSocketResponse, timings: Timings) -> None:
-    async for message in ws:
-        now = time.monotonic()
-        if message.type is not aiohttp.WSMsgType.TEXT:
-            break
-        data = json.loads(message.data)
-        if data["type"] != "pop":
-            continue
-        pop = data["pop"]
-        linkedid = pop["linkedid"]
-        timings.first_pop.setdefault(linkedid, now)
-        if pop["match"] == "ivr":
-            timings.ivr_matched.add(linkedid)
-        if pop["match"] != "pending" and linkedid not in timings.card:
-            timings.card[linkedid] = now
-            timings.done.setdefault(linkedid, asyncio.Event()).set()
 
 
 async def run(args: argparse.Namespace, processes: int) -> Timings:
@@ -268,7 +241,7 @@ async def _measure(
                 ws = await _open_desk(client, base, name, str(FIRST_EXTENSION + n))
             # Read at once: a socket nobody reads answers no ping, and the server closes it
             # after 20 s (opening 400 desks takes minutes).
-            listeners.append(asyncio.create_task(_listen(ws, timings)))
+            listeners.append(asyncio.create_task(listen(ws, timings)))
             return ws
 
         print(f"  {len(agents)} agents over {len(servers)} process(es) ...", flush=True)
@@ -298,11 +271,9 @@ async def _place_calls(
     timings: Timings,
 ) -> None:
     loop = asyncio.get_running_loop()
-    gap = 1.0 / args.rate
-    started = loop.time()
-    for n in range(args.calls):
+    async for n in paced(args.calls, args.rate):
         member = agents[n % len(agents)][1]
-        interface = INTERFACE.replace("{extension}", str(FIRST_EXTENSION + n % len(agents)))
+        interface = agent_interface(n % len(agents))
         linkedid = f"bench-{n:06d}"
         phone, patient_id = callers[n % len(callers)]
         timings.done[linkedid] = asyncio.Event()
@@ -319,7 +290,6 @@ async def _place_calls(
             )
         loop.call_later(IVR_LEAD_SECONDS, _ring, commands, timings, (n, interface, member, phone))
         loop.call_later(args.talk, commands.send, ("end", n, "", "", ""))
-        await asyncio.sleep(max(0.0, started + (n + 1) * gap - loop.time()))
     try:
         async with asyncio.timeout(30):
             await asyncio.gather(*(e.wait() for e in timings.done.values()))

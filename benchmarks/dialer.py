@@ -24,6 +24,7 @@ import sys
 import tempfile
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -135,6 +136,96 @@ class Concurrency:
             self.ended += 1
         self.highest = max(self.highest, self.live)
 
+    async def until_ended(self, calls: int, rate: float, every: float) -> None:
+        """Print progress every ``every`` s until ``calls`` calls have ended (at most three
+        times the time ``rate`` needs, plus a minute)."""
+        async with asyncio.timeout(calls / rate * 3 + 60):
+            while self.ended < calls:
+                await asyncio.sleep(every)
+                print(f"  calls ended {self.ended}/{calls}, up {self.live}", flush=True)
+
+    def achieved_rate(self) -> float:
+        """Calls per second from the first call placed to the last."""
+        starts = sorted(self.starts)
+        return (len(starts) - 1) / (starts[-1] - starts[0])
+
+
+@dataclass
+class SurveyDialer:
+    """A dialer wired as the server wires it: the survey dialog on its own FastAGI server,
+    the dialer's event consumer, calls routed to the sandbox's simulated patients (they
+    answer at once and hang up after ``hold`` s)."""
+
+    agi: FastAgiServer
+    dialer: Dialer
+    events: DialerEvents
+
+    async def close(self) -> None:
+        """Stop the event consumer and the FastAGI server (the dialer is stopped by its
+        owner: this script, or the leader election)."""
+        await self.events.stop()
+        await self.agi.stop()
+
+
+async def start_survey_dialer(
+    database: Database, bus: EventBus, ami: AmiBridge, zone: ZoneInfo, prefix: str, hold: float
+) -> SurveyDialer:
+    """A :class:`SurveyDialer` with its FastAGI server and consumer started, not dialling."""
+    policy = BookingPolicy(timezone=zone)
+    attempts = AttemptService(database)
+    services = DialogServices(
+        attempts=attempts,
+        answers=AnswerService(database),
+        appointments=AppointmentService(database, policy),
+        bus=bus,
+        timezone=str(zone),
+        channel_prefix=prefix,
+    )
+
+    async def survey(agi: Any) -> None:
+        await outbound_call(agi, services=services)
+
+    agi = FastAgiServer(AgiSettings(port=0), {const.AGI_ROUTE_SURVEY: survey})
+    await agi.start()
+
+    def route(target: DialTarget) -> DialPlan:
+        return DialPlan(
+            f"Local/answer@{const.CONTEXT_SIM_CALLEE}", {"SIM_HOLD": str(hold), "SIM_DELAY": "0"}
+        )
+
+    options = DialerOptions(
+        timezone=zone,
+        hospital_name="Benchmark Hospital",
+        caller_id_number="+12125550100",
+        channel_prefix=prefix,
+        tick_seconds=0.05,
+        agi_url=f"agi://127.0.0.1:{agi.port}",
+    )
+    campaigns = CampaignService(database, policy)
+    dialer = Dialer(ami=ami, campaigns=campaigns, attempts=attempts, options=options, route=route)
+    events = DialerEvents(bus, dialer, database)
+    await events.start()
+    return SurveyDialer(agi, dialer, events)
+
+
+async def start_survey_campaign(
+    campaigns: CampaignService, ids: list[int], cap: int, rate: float
+) -> None:
+    """A survey campaign to the patients ``ids``, any day and hour, started."""
+    campaign = await campaigns.create(
+        "bench",
+        "survey",
+        {
+            "window": {"weekdays": list(range(7))},
+            "targets": {"patient_ids": ids},
+            "max_concurrent": cap,
+            "calls_per_second": rate,
+            "ring_timeout_seconds": 10,
+        },
+        Actor.system(),
+    )
+    await campaigns.start(campaign.id, Actor.system())
+
 
 async def pacing(args: argparse.Namespace) -> list[Figure]:
     from callcenter.asterisk.sandbox import AsteriskSandbox
@@ -156,10 +247,7 @@ async def pacing(args: argparse.Namespace) -> list[Figure]:
 async def _pace(
     args: argparse.Namespace, settings: Any, database: Database, phone: str, zone: ZoneInfo
 ) -> list[Figure]:
-    policy = BookingPolicy(timezone=zone)
     ids = await add_patients(database, args.calls, phone)
-    campaigns = CampaignService(database, policy)
-    attempts = AttemptService(database)
     prefix = f"b{uuid.uuid4().hex[:8]}-"
     bus = EventBus()
     counter = Concurrency(prefix)
@@ -167,62 +255,16 @@ async def _pace(
     ami = AmiBridge(settings.ami, bus)
     await ami.start()
     await ami.wait_ready(30)
-    services = DialogServices(
-        attempts=attempts,
-        answers=AnswerService(database),
-        appointments=AppointmentService(database, policy),
-        bus=bus,
-        timezone=str(zone),
-        channel_prefix=prefix,
-    )
-
-    async def survey(agi: Any) -> None:
-        await outbound_call(agi, services=services)
-
-    agi = FastAgiServer(AgiSettings(port=0), {const.AGI_ROUTE_SURVEY: survey})
-    await agi.start()
-
-    def route(target: DialTarget) -> DialPlan:
-        return DialPlan(
-            f"Local/answer@{const.CONTEXT_SIM_CALLEE}",
-            {"SIM_HOLD": str(args.hold), "SIM_DELAY": "0"},
-        )
-
-    options = DialerOptions(
-        timezone=zone,
-        hospital_name="Benchmark Hospital",
-        caller_id_number="+12125550100",
-        channel_prefix=prefix,
-        tick_seconds=0.05,
-        agi_url=f"agi://127.0.0.1:{agi.port}",
-    )
-    dialer = Dialer(ami=ami, campaigns=campaigns, attempts=attempts, options=options, route=route)
-    events = DialerEvents(bus, dialer, database)
-    await events.start()
-    campaign = await campaigns.create(
-        "bench",
-        "survey",
-        {
-            "window": {"weekdays": list(range(7))},
-            "targets": {"patient_ids": ids},
-            "max_concurrent": args.cap,
-            "calls_per_second": args.rate,
-            "ring_timeout_seconds": 10,
-        },
-        Actor.system(),
-    )
-    await campaigns.start(campaign.id, Actor.system())
-    await dialer.start()
+    survey = await start_survey_dialer(database, bus, ami, zone, prefix, args.hold)
+    campaigns = CampaignService(database, BookingPolicy(timezone=zone))
+    await start_survey_campaign(campaigns, ids, args.cap, args.rate)
+    await survey.dialer.start()
     bus.publish(AmiResynced(await ami.resync()))
     try:
-        async with asyncio.timeout(args.calls / args.rate * 3 + 60):
-            while counter.ended < args.calls:
-                await asyncio.sleep(0.5)
-                print(f"  calls ended {counter.ended}/{args.calls}, up {counter.live}", flush=True)
+        await counter.until_ended(args.calls, args.rate, every=0.5)
     finally:
-        await dialer.stop()
-        await events.stop()
-        await agi.stop()
+        await survey.dialer.stop()
+        await survey.close()
         await ami.stop()
         await bus.close()
     async with database.session() as session:
@@ -231,9 +273,9 @@ async def _pace(
             .select_from(CampaignAttempt)
             .where(CampaignAttempt.status == AttemptStatus.SCHEDULED)
         )
-    starts = sorted(counter.starts)
-    achieved = (len(starts) - 1) / (starts[-1] - starts[0])
-    print(f"  {len(starts)} calls placed, {never} left scheduled")
+    placed = len(counter.starts)
+    achieved = counter.achieved_rate()
+    print(f"  {placed} calls placed, {never} left scheduled")
     return [
         Figure(
             "sqlite",
@@ -242,7 +284,7 @@ async def _pace(
             str(args.cap),
             f"{counter.highest / args.cap:.2f}x",
             f"<= {args.cap}",
-            counter.highest <= args.cap and len(starts) == args.calls,
+            counter.highest <= args.cap and placed == args.calls,
         ),
         Figure(
             "sqlite",

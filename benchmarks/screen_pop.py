@@ -34,7 +34,6 @@ import gc
 import json
 import multiprocessing
 import re
-import socket
 import sys
 import tempfile
 import time
@@ -48,7 +47,15 @@ import aiohttp
 import uvloop
 from sqlalchemy import insert, select
 
-from benchmarks._common import Figure, default_pg_url, percentile, print_figures, scratch_database
+from benchmarks._common import (
+    Figure,
+    default_pg_url,
+    free_port,
+    paced,
+    percentile,
+    print_figures,
+    scratch_database,
+)
 from callcenter.ami.bridge import AmiEvent
 from callcenter.asterisk import const
 from callcenter.demo.callers import known_callers
@@ -195,38 +202,53 @@ def fake_asterisk() -> Iterator[tuple[int, Connection]]:
 
 
 @dataclass
-class Timings:
-    sent: dict[str, float] = field(default_factory=dict)  # linkedid -> AgentCalled stamp
-    bus: dict[str, float] = field(default_factory=dict)
+class PopTimings:
+    """When each call's pops arrived (``time.monotonic()``), by Linkedid."""
+
+    sent: dict[str, float] = field(default_factory=dict)  # the queue rang the agent
     first_pop: dict[str, float] = field(default_factory=dict)
-    card: dict[str, float] = field(default_factory=dict)
-    board_pushes: int = 0
-    done: dict[str, asyncio.Event] = field(default_factory=dict)
+    card: dict[str, float] = field(default_factory=dict)  # the pop with the patient card
+    done: dict[str, asyncio.Event] = field(default_factory=dict)  # set when the card came
 
     def ms(self, arrived: dict[str, float]) -> list[float]:
         return [(arrived[k] - self.sent[k]) * 1000 for k in arrived if k in self.sent]
 
+    def on_message(self, data: dict[str, Any], now: float) -> None:
+        if data["type"] == "pop":
+            self.on_pop(data["pop"], now)
 
-async def _listen(socket: aiohttp.ClientWebSocketResponse, timings: Timings) -> None:
-    async for message in socket:
+    def on_pop(self, pop: dict[str, Any], now: float) -> None:
+        linkedid = pop["linkedid"]
+        self.first_pop.setdefault(linkedid, now)
+        if pop["match"] != "pending" and linkedid not in self.card:
+            self.card[linkedid] = now
+            self.done.setdefault(linkedid, asyncio.Event()).set()
+
+
+@dataclass
+class Timings(PopTimings):
+    bus: dict[str, float] = field(default_factory=dict)  # AgentCalled reached the bus
+    board_pushes: int = 0
+
+    def on_message(self, data: dict[str, Any], now: float) -> None:
+        if data["type"] == "board":
+            self.board_pushes += 1
+        super().on_message(data, now)
+
+
+async def listen(ws: aiohttp.ClientWebSocketResponse, timings: PopTimings) -> None:
+    """Stamp every message of one websocket as it arrives, until it closes."""
+    async for message in ws:
         now = time.monotonic()
         if message.type is not aiohttp.WSMsgType.TEXT:
             break
-        data = json.loads(message.data)
-        if data["type"] == "board":
-            timings.board_pushes += 1
-        elif data["type"] == "pop":
-            linkedid = data["pop"]["linkedid"]
-            timings.first_pop.setdefault(linkedid, now)
-            if data["pop"]["match"] != "pending" and linkedid not in timings.card:
-                timings.card[linkedid] = now
-                timings.done.setdefault(linkedid, asyncio.Event()).set()
+        timings.on_message(json.loads(message.data), now)
 
 
-async def _users(server: Server, agents: int, supervisors: int) -> list[tuple[int, str, Role]]:
-    # Rows inserted directly, all with one password hashed once (argon2 is slow by design).
-    password_hash = hash_password(PASSWORD)
-    rows = [
+def agent_rows(count: int, password_hash: str) -> list[dict[str, Any]]:
+    """``User`` rows of ``count`` agents ``agent000``... with the extensions from
+    FIRST_EXTENSION on, all with one password hashed once (argon2 is slow by design)."""
+    return [
         {
             "username": f"agent{n:03d}",
             "display_name": f"Agent {n}",
@@ -234,8 +256,19 @@ async def _users(server: Server, agents: int, supervisors: int) -> list[tuple[in
             "password_hash": password_hash,
             "extension": str(FIRST_EXTENSION + n),
         }
-        for n in range(agents)
-    ] + [
+        for n in range(count)
+    ]
+
+
+def agent_interface(n: int) -> str:
+    """The queue member interface of the n-th agent of :func:`agent_rows`."""
+    return INTERFACE.replace("{extension}", str(FIRST_EXTENSION + n))
+
+
+async def _users(server: Server, agents: int, supervisors: int) -> list[tuple[int, str, Role]]:
+    # Rows inserted directly (logins through the console come after).
+    password_hash = hash_password(PASSWORD)
+    rows = agent_rows(agents, password_hash) + [
         {
             "username": f"sup{n}",
             "display_name": f"Supervisor {n}",
@@ -252,22 +285,21 @@ async def _users(server: Server, agents: int, supervisors: int) -> list[tuple[in
         return [(uid, name, role) for uid, name, role in found]
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+async def log_in_form(client: aiohttp.ClientSession, base: str, username: str) -> None:
+    """A real console login (the form, its CSRF token, the password): the session cookie
+    lands in ``client``'s jar (which must be ``unsafe`` to keep a bare IP address's)."""
+    async with client.get(f"{base}/login") as page:
+        found = _CSRF.search(await page.text())
+    assert found, "no CSRF field on the login page"
+    form = {"username": username, "password": PASSWORD, "csrf_token": found.group(1)}
+    async with client.post(f"{base}/login", data=form, allow_redirects=False) as answer:
+        assert answer.status == 302, f"login of {username} refused ({answer.status})"
 
 
 async def _log_in(base: str, username: str) -> str:
-    """A real console login (the form, its CSRF token, the password); the session cookie."""
-    # unsafe: keep cookies of a bare IP address (the console on 127.0.0.1).
+    """A real console login; the session cookie."""
     async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as client:
-        async with client.get(f"{base}/login") as page:
-            found = _CSRF.search(await page.text())
-        assert found, "no CSRF field on the login page"
-        form = {"username": username, "password": PASSWORD, "csrf_token": found.group(1)}
-        async with client.post(f"{base}/login", data=form, allow_redirects=False) as answer:
-            assert answer.status == 302, f"login of {username} refused ({answer.status})"
+        await log_in_form(client, base, username)
         return next(c.value for c in client.cookie_jar if c.key == SESSION_COOKIE)
 
 
@@ -290,7 +322,7 @@ async def bench(args: argparse.Namespace, url: str, port: int, commands: Connect
             ami={"port": port, "secret": "bench", "ping_interval": 60.0},
             agi={"port": 0},
             agents={"interface": INTERFACE},
-            web={"host": "127.0.0.1", "port": _free_port()},
+            web={"host": "127.0.0.1", "port": free_port()},
         )
         # Seeded before the server starts, as `callcenter demo` does (one SQLite writer).
         print(f"  seeding {args.patients} patients ...", flush=True)
@@ -338,7 +370,7 @@ async def _measure(args: argparse.Namespace, server: Server, commands: Connectio
                     f"{base}/ws", headers={"Cookie": f"{SESSION_COOKIE}={cookie}"}
                 )
             )
-        listeners = [asyncio.create_task(_listen(s, timings)) for s in sockets]
+        listeners = [asyncio.create_task(listen(s, timings)) for s in sockets]
         print(f"  {len(sockets)} websockets open ({len(agents)} agents); placing calls", flush=True)
         gc.freeze()
         try:
@@ -358,16 +390,13 @@ async def _place_calls(
     timings: Timings,
 ) -> None:
     loop = asyncio.get_running_loop()
-    gap = 1.0 / args.rate
-    started = loop.time()
-    for n in range(args.calls):
+    async for n in paced(args.calls, args.rate):
         _uid, member = agents[n % len(agents)]
-        interface = INTERFACE.replace("{extension}", str(FIRST_EXTENSION + int(member[5:])))
+        interface = agent_interface(int(member[5:]))
         linkedid = f"bench-{n:06d}"
         timings.done[linkedid] = asyncio.Event()
         commands.send(("call", n, interface, member, callers[n % len(callers)].phone))
         loop.call_later(args.talk, commands.send, ("end", n, "", "", ""))
-        await asyncio.sleep(max(0.0, started + (n + 1) * gap - loop.time()))
     async with asyncio.timeout(30):
         await asyncio.gather(*(e.wait() for e in timings.done.values()))
     await asyncio.sleep(args.talk + 0.5)  # the last calls end; their events are read

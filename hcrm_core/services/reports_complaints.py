@@ -25,7 +25,7 @@ from hcrm_core.db import Database
 from hcrm_core.models import Complaint, ComplaintSeverity, ComplaintStatus
 from hcrm_core.models.base import utcnow
 from hcrm_core.services.complaints import is_past_due
-from hcrm_core.services.reports_period import Bucket, Period, bucket_index
+from hcrm_core.services.reports_period import Bucket, Period, average_hours, bucket_index
 
 SEVERITIES = tuple(s.value for s in ComplaintSeverity)
 # What the figures read of a complaint (and is_past_due of the complaints inbox).
@@ -69,7 +69,6 @@ class ComplaintFigures:
         self.answered_late += int(answered is not None and due is not None and answered > due)
 
     def as_dict(self) -> dict[str, Any]:
-        average = self.close_seconds_total / self.closed if self.closed else None
         return {
             "received": self.received,
             **{f"severity_{s}": self.by_severity[s] for s in SEVERITIES},
@@ -77,7 +76,7 @@ class ComplaintFigures:
             "overdue": self.overdue,
             "answered_late": self.answered_late,
             "closed": self.closed,
-            "time_to_close_average_hours": None if average is None else round(average / 3600, 1),
+            "time_to_close_average_hours": average_hours(self.close_seconds_total, self.closed),
         }
 
 

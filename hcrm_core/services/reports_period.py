@@ -158,3 +158,9 @@ def bucket_index(buckets: list[Bucket], at: datetime) -> int | None:
     if lo < len(buckets) and buckets[lo].start <= at:
         return lo
     return None
+
+
+def average_hours(total_seconds: float, count: int) -> float | None:
+    """The average of ``count`` durations summing to ``total_seconds``, in hours to one
+    decimal (as the reports show it); None when there is none to average."""
+    return round(total_seconds / count / 3600, 1) if count else None

@@ -24,7 +24,7 @@ from hcrm_core.db import Database
 from hcrm_core.errors import ValidationFailed
 from hcrm_core.models import FollowUpStatus, FollowUpTask, TaskSource, User
 from hcrm_core.models.base import utcnow
-from hcrm_core.services.reports_period import Bucket, Period, bucket_index
+from hcrm_core.services.reports_period import Bucket, Period, average_hours, bucket_index
 from hcrm_core.services.reports_queues import epoch, group_unit, quarters_since
 from hcrm_core.services.reports_tasks import OPEN_STATUSES
 
@@ -62,7 +62,6 @@ class TaskFigures:
             self.cancelled += count
 
     def as_dict(self) -> dict[str, Any]:
-        average = self.done_seconds_total / self.done if self.done else None
         return {
             "created": self.created,
             **{f"source_{s}": self.by_source[s] for s in SOURCES},
@@ -71,7 +70,7 @@ class TaskFigures:
             "cancelled": self.cancelled,
             "open": self.open,
             "overdue": self.overdue,
-            "time_to_done_average_hours": None if average is None else round(average / 3600, 1),
+            "time_to_done_average_hours": average_hours(self.done_seconds_total, self.done),
         }
 
 

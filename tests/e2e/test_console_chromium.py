@@ -11,9 +11,9 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from aiohttp import web
 
 from tests.conftest import require_or_skip
+from tests.support.browser import serve_console
 from tests.support.console import (
     PASSWORD,
     ConsoleWorld,
@@ -43,15 +43,10 @@ def chromium() -> str:
 @pytest.fixture
 async def served(tmp_path: Path) -> AsyncIterator[tuple[str, ConsoleWorld]]:
     world = await start_console_world(tmp_path / "data")
-    runner = web.AppRunner(create_app(world.server.console_deps()), access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    host, port = runner.addresses[0][:2]
     try:
-        yield f"http://{host}:{port}", world
+        async with serve_console(create_app(world.server.console_deps())) as base:
+            yield base, world
     finally:
-        await runner.cleanup()
         await world.server.stop()
 
 

@@ -16,7 +16,6 @@ from pathlib import Path
 from time import time as time_now
 
 import pytest
-from aiohttp import web
 from pydantic import SecretStr
 from sqlalchemy import select
 
@@ -32,7 +31,8 @@ from hcrm_core.models import (
     Slot,
 )
 from tests.e2e.test_console_chromium import CHROMIUM_ARGS, TIMEOUT_MS, chromium  # noqa: F401
-from tests.support.console import PASSWORD, ConsoleWorld, start_console_world
+from tests.support.browser import log_in, screenshots, serve_console
+from tests.support.console import ConsoleWorld, start_console_world
 from web_console.app import create_app
 
 TOKEN = "wallboard-tv-token-abcdefghijklmnop"
@@ -146,15 +146,10 @@ async def site(tmp_path: Path) -> AsyncIterator[tuple[str, ConsoleWorld]]:
     web_settings = deps.settings.web.model_copy(update={"wallboard_token": SecretStr(TOKEN)})
     settings = deps.settings.model_copy(update={"web": web_settings})
     app = create_app(dataclasses.replace(deps, settings=settings))
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    host, port = runner.addresses[0][:2]
     try:
-        yield f"http://{host}:{port}", world
+        async with serve_console(app) as base:
+            yield base, world
     finally:
-        await runner.cleanup()
         await world.server.stop()
 
 
@@ -171,11 +166,7 @@ async def test_reports_page_and_live_wallboard(chromium, site) -> None:  # noqa:
         try:
             page = await browser.new_page(viewport={"width": 1400, "height": 1000})
             page.set_default_timeout(TIMEOUT_MS)
-            await page.goto(f"{base}/login?next=/reports")
-            await page.fill("input[name=username]", "sam")
-            await page.fill("input[name=password]", PASSWORD)
-            await page.click("button[type=submit]")
-            await page.wait_for_url(f"{base}/reports")
+            await log_in(page, base, "sam", "/reports")
             await page.fill("input[name=from]", (last - timedelta(days=6)).isoformat())
             await page.fill("input[name=to]", last.isoformat())
             await page.select_option("select[name=by]", "day")
@@ -189,7 +180,7 @@ async def test_reports_page_and_live_wallboard(chromium, site) -> None:  # noqa:
             signed_in = await page.text_content('#agent-totals tr[data-agent="alice"] .signed-in')
             assert signed_in is not None and signed_in.startswith("5")  # ~8 h a day x 7 days
             assert await page.get_attribute(".csv", "href") is not None
-            await _shots(page, shots, "reports")
+            await screenshots(page, shots, "reports-reports")
 
             await page.goto(f"{base}/reports?from={last}&to={last}&by=hour&queue={QUEUE}")
             await page.wait_for_selector("#queue-report svg.chart")
@@ -210,15 +201,6 @@ async def test_reports_page_and_live_wallboard(chromium, site) -> None:  # noqa:
             await tv.wait_for_selector(
                 f'#wb-queues tr[data-queue="{QUEUE}"] td.waiting:text-is("1")'
             )
-            await _shots(tv, shots, "wallboard")
+            await screenshots(tv, shots, "reports-wallboard")
         finally:
             await browser.close()
-
-
-async def _shots(page, shots: str | None, name: str) -> None:
-    if not shots:
-        return
-    for width in (1400, 1024):
-        await page.set_viewport_size({"width": width, "height": 1000})
-        await page.screenshot(path=f"{shots}/reports-{name}-{width}.png", full_page=True)
-    await page.set_viewport_size({"width": 1400, "height": 1000})

@@ -12,12 +12,12 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from aiohttp import web
 from sqlalchemy import select
 
 from hcrm_core.models import User
 from tests.e2e.test_console_chromium import CHROMIUM_ARGS, TIMEOUT_MS, chromium  # noqa: F401
-from tests.support.console import PASSWORD, ConsoleWorld, start_console_world
+from tests.support.browser import log_in, screenshots, serve_console
+from tests.support.console import ConsoleWorld, start_console_world
 from tests.support.report_more_data import DAY, seed_more_reports
 from web_console.app import create_app
 
@@ -35,15 +35,10 @@ async def site(tmp_path: Path) -> AsyncIterator[tuple[str, ConsoleWorld]]:
         bob=bob,
         with_appointments=False,
     )
-    runner = web.AppRunner(create_app(world.server.console_deps()), access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    host, port = runner.addresses[0][:2]
     try:
-        yield f"http://{host}:{port}", world
+        async with serve_console(create_app(world.server.console_deps())) as base:
+            yield base, world
     finally:
-        await runner.cleanup()
         await world.server.stop()
 
 
@@ -57,11 +52,7 @@ async def test_ivr_campaign_and_followup_pages(chromium, site) -> None:  # noqa:
         try:
             page = await browser.new_page(viewport={"width": 1400, "height": 1000})
             page.set_default_timeout(TIMEOUT_MS)
-            await page.goto(f"{base}/login?next=/reports/ivr")
-            await page.fill("input[name=username]", "sam")
-            await page.fill("input[name=password]", PASSWORD)
-            await page.click("button[type=submit]")
-            await page.wait_for_url(f"{base}/reports/ivr")
+            await log_in(page, base, "sam", "/reports/ivr")
             await page.fill("input[name=from]", DAY)
             await page.fill("input[name=to]", DAY)
             await page.select_option("select[name=by]", "hour")
@@ -72,27 +63,18 @@ async def test_ivr_campaign_and_followup_pages(chromium, site) -> None:  # noqa:
                 await page.text_content('#ivr-step-totals tr[data-step="main-menu"] .hung-up')
                 == "2"
             )
-            await _shots(page, shots, "ivr")
+            await screenshots(page, shots, "h5-reports-ivr")
 
             await page.click(".report-nav >> text=Campaigns")
             await page.wait_for_selector("#campaign-report svg.chart")
             dialled = '#campaign-totals tr[data-attempt="all"] .dialled'
             assert await page.text_content(dialled) == "6"  # Discharge calls, first by name
-            await _shots(page, shots, "campaigns")
+            await screenshots(page, shots, "h5-reports-campaigns")
 
             await page.click(".report-nav >> text=Complaints and tasks")
             await page.wait_for_selector("#complaint-report svg.chart")
             assert await page.text_content("#complaint-totals .overdue") == "1"
             assert await page.text_content("#task-totals .created") == "9"
-            await _shots(page, shots, "followups")
+            await screenshots(page, shots, "h5-reports-followups")
         finally:
             await browser.close()
-
-
-async def _shots(page, shots: str | None, name: str) -> None:
-    if not shots:
-        return
-    for width in (1400, 1024):
-        await page.set_viewport_size({"width": width, "height": 1000})
-        await page.screenshot(path=f"{shots}/h5-reports-{name}-{width}.png", full_page=True)
-    await page.set_viewport_size({"width": 1400, "height": 1000})

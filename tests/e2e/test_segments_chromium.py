@@ -16,7 +16,7 @@ from tests.e2e.test_console_chromium import (  # noqa: F401
     chromium,
     served,
 )
-from tests.support.console import PASSWORD
+from tests.support.browser import log_in, screenshots
 from tests.support.segment_data import seed_segments_world
 
 
@@ -32,11 +32,7 @@ async def test_segment_pages(chromium, served) -> None:  # noqa: F811
         try:
             page = await browser.new_page(viewport={"width": 1400, "height": 1000})
             page.set_default_timeout(TIMEOUT_MS)
-            await page.goto(f"{base}/login?next=/segments")
-            await page.fill("input[name=username]", "sam")
-            await page.fill("input[name=password]", PASSWORD)
-            await page.click("button[type=submit]")
-            await page.wait_for_url(f"{base}/segments")
+            await log_in(page, base, "sam", "/segments")
             champions = await page.text_content('#rfm-groups tr[data-group="champions"] td.num')
             assert champions == "1"
             await page.fill("#t-name", "falls-risk")
@@ -54,7 +50,7 @@ async def test_segment_pages(chromium, served) -> None:  # noqa: F811
             error = await page.text_content("#s-rfm-f_max-error")
             assert error is not None and "at least the lowest score" in error
             assert await page.input_value("#s-name") == "Chronic, recent but not frequent"
-            await _shots(page, shots, "form-refused")
+            await screenshots(page, shots, "h4-segments-form-refused")
             await page.select_option("#s-rfm-f_min", "")
             await page.select_option("#s-rfm-f_max", "")
             await page.check('input[name=rfm_groups][value="at_risk"]')
@@ -64,38 +60,25 @@ async def test_segment_pages(chromium, served) -> None:  # noqa: F811
             await page.wait_for_selector("#members")
             assert await page.text_content("#segment-total") == "2"
             assert await page.locator("#members tbody tr").count() == 2
-            await _shots(page, shots, "members")
+            await screenshots(page, shots, "h4-segments-members")
 
             await page.goto(f"{base}/segments")
             await page.wait_for_selector('#segments tr td.members:text-is("2")')
-            await _shots(page, shots, "list")
+            await screenshots(page, shots, "h4-segments-list")
 
             await page.goto(f"{base}/patients/{segments.ids['C']}")
             await page.select_option("#add-tag-name", "falls-risk")
             await page.click("#add-tag button[type=submit]")
             await page.wait_for_selector('#patient-tags li[data-tag="falls-risk"]')
-            await _shots(page, shots, "patient-tags")
+            await screenshots(page, shots, "h4-segments-patient-tags")
 
             # Only admins give a campaign its targets.
             admin = await (await browser.new_context()).new_page()
             admin.set_default_timeout(TIMEOUT_MS)
-            await admin.goto(f"{base}/login?next=/campaigns")
-            await admin.fill("input[name=username]", "ada")
-            await admin.fill("input[name=password]", PASSWORD)
-            await admin.click("button[type=submit]")
-            await admin.wait_for_url(f"{base}/campaigns")
+            await log_in(admin, base, "ada", "/campaigns")
             options = await admin.locator("#c-targets-segment_id option").all_text_contents()
             assert "Lapsed chronic-care patients" in options
             await admin.select_option("#c-targets-segment_id", label="Lapsed chronic-care patients")
-            await _shots(admin, shots, "campaign-target")
+            await screenshots(admin, shots, "h4-segments-campaign-target")
         finally:
             await browser.close()
-
-
-async def _shots(page, shots: str | None, name: str) -> None:
-    if not shots:
-        return
-    for width in (1400, 1024):
-        await page.set_viewport_size({"width": width, "height": 1000})
-        await page.screenshot(path=f"{shots}/h4-segments-{name}-{width}.png", full_page=True)
-    await page.set_viewport_size({"width": 1400, "height": 1000})

@@ -156,12 +156,29 @@ class CallWatch:
         elif event.name == "Hangup":
             self.gone.add(attempt)
 
-    async def wait_for(self, done: Callable[[], object], timeout: float) -> None:  # noqa: ASYNC109
-        """Wait, event by event, until ``done()`` holds."""
-        async with asyncio.timeout(timeout):
-            while not done():
-                self._changed.clear()
-                await self._changed.wait()
+    async def wait_for(
+        self,
+        done: Callable[[], object],
+        timeout: float,  # noqa: ASYNC109
+        *,
+        what: str,
+    ) -> None:
+        """Wait, event by event, until ``done()`` holds; after ``timeout`` s a failure that
+        names ``what`` was awaited and the attempts' calls as Asterisk reported them."""
+        try:
+            async with asyncio.timeout(timeout):
+                while not done():
+                    self._changed.clear()
+                    await self._changed.wait()
+        except TimeoutError:
+            raise AssertionError(f"not within {timeout} s: {what}; {self.state()}") from None
+
+    def state(self) -> str:
+        """The attempts seen so far, by what their calls did (for failure messages)."""
+        return (
+            f"placed {dict(self.placed)}, up {sorted(self.up)}, "
+            f"ringing {sorted(self.ringing)}, gone {sorted(self.gone)}"
+        )
 
 
 def _survey_answer(prompt: str) -> str:

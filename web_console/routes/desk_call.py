@@ -8,10 +8,12 @@ transfer to is paused, the number cannot be dialled), translated once by the err
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
 
+from callcenter.agents.call_control import CallControl, TransferDone
 from hcrm_core.errors import DomainError
 from hcrm_core.models import AuditAction
 from hcrm_core.services.audit import record_audit
@@ -21,6 +23,7 @@ from web_console.keys import DATABASE, DESK
 
 routes = web.RouteTableDef()
 PREFIX = "/api/v1/desk/call"
+Handler = Callable[[web.Request], Awaitable[web.Response]]
 
 
 async def _audit(request: web.Request, event: str, outcome: str, **detail: Any) -> None:
@@ -53,14 +56,70 @@ async def recording_state(request: web.Request) -> web.Response:
     return web.json_response({"recording": state})
 
 
-@routes.post(f"{PREFIX}/hangup")
-@allow(STAFF)
-async def hang_up(request: web.Request) -> web.Response:
-    (await read_body(request)).done()
-    control = request.app[DESK].call_control
-    linkedid = await _audited(request, "hangup", control.hang_up(require_session(request).username))
-    await _audit(request, "hangup", "done", linkedid=linkedid)
-    return web.json_response({"linkedid": linkedid, "state": "ended"})
+# The actions with no arguments, by path: the audited event, the CallControl method (it
+# returns the call's Linkedid), the call's state the reply reports and the reply's status
+# (202: Asterisk was asked; what it did reaches the desk as events).
+_PLAIN_ACTIONS: dict[str, tuple[str, Callable[[CallControl, str], Awaitable[str]], str, int]] = {
+    "hangup": ("hangup", CallControl.hang_up, "ended", 200),
+    "resume": ("resume", CallControl.resume, "talking", 200),
+    "consult/complete": ("consult_complete", CallControl.complete_consult, "transferred", 202),
+    "consult/cancel": ("consult_cancel", CallControl.cancel_consult, "talking", 200),
+}
+# The actions towards ``target`` (its name or number; ``kind`` queue, agent or number), by
+# path, which is also the audited event: a blind transfer; an attended transfer's first step
+# (the caller hears music; ``kind`` agent or number); a three-way call (agent or number).
+_TARGETED_ACTIONS: dict[str, Callable[[CallControl, str, str, str], Awaitable[TransferDone]]] = {
+    "transfer": CallControl.transfer,
+    "consult": CallControl.consult,
+    "conference": CallControl.conference,
+}
+
+
+def _plain_action(
+    event: str, act: Callable[[CallControl, str], Awaitable[str]], state: str, status: int
+) -> Handler:
+    @allow(STAFF)
+    async def handler(request: web.Request) -> web.Response:
+        (await read_body(request)).done()
+        control = request.app[DESK].call_control
+        linkedid = await _audited(request, event, act(control, require_session(request).username))
+        await _audit(request, event, "done", linkedid=linkedid)
+        return web.json_response({"linkedid": linkedid, "state": state}, status=status)
+
+    return handler
+
+
+def _targeted_action(
+    event: str, act: Callable[[CallControl, str, str, str], Awaitable[TransferDone]]
+) -> Handler:
+    @allow(STAFF)
+    async def handler(request: web.Request) -> web.Response:
+        body = await read_body(request)
+        kind = body.required_text("kind", max_length=10)
+        target = body.required_text("target", max_length=64)
+        body.done()
+        control = request.app[DESK].call_control
+        done = await _audited(
+            request,
+            event,
+            act(control, require_session(request).username, kind, target),
+            kind=kind,
+            target=target,
+        )
+        await _audit(
+            request, event, "done", linkedid=done.linkedid, kind=done.kind, target=done.target
+        )
+        return web.json_response(
+            {"linkedid": done.linkedid, "kind": done.kind, "target": done.target}, status=202
+        )
+
+    return handler
+
+
+for _path, (_event, _act, _state, _status) in _PLAIN_ACTIONS.items():
+    routes.post(f"{PREFIX}/{_path}")(_plain_action(_event, _act, _state, _status))
+for _path, _targeted in _TARGETED_ACTIONS.items():
+    routes.post(f"{PREFIX}/{_path}")(_targeted_action(_path, _targeted))
 
 
 @routes.post(f"{PREFIX}/hold")
@@ -73,110 +132,6 @@ async def hold(request: web.Request) -> web.Response:
     return web.json_response(
         {"linkedid": held.legs.linkedid, "state": "held", "held_at": held.since}
     )
-
-
-@routes.post(f"{PREFIX}/resume")
-@allow(STAFF)
-async def resume(request: web.Request) -> web.Response:
-    (await read_body(request)).done()
-    control = request.app[DESK].call_control
-    linkedid = await _audited(request, "resume", control.resume(require_session(request).username))
-    await _audit(request, "resume", "done", linkedid=linkedid)
-    return web.json_response({"linkedid": linkedid, "state": "talking"})
-
-
-@routes.post(f"{PREFIX}/transfer")
-@allow(STAFF)
-async def transfer(request: web.Request) -> web.Response:
-    """Blind transfer: ``kind`` queue, agent or number; ``target`` its name or number."""
-    body = await read_body(request)
-    kind = body.required_text("kind", max_length=10)
-    target = body.required_text("target", max_length=64)
-    body.done()
-    control = request.app[DESK].call_control
-    done = await _audited(
-        request,
-        "transfer",
-        control.transfer(require_session(request).username, kind, target),
-        kind=kind,
-        target=target,
-    )
-    await _audit(
-        request, "transfer", "done", linkedid=done.linkedid, kind=done.kind, target=done.target
-    )
-    return web.json_response(
-        {"linkedid": done.linkedid, "kind": done.kind, "target": done.target}, status=202
-    )
-
-
-@routes.post(f"{PREFIX}/consult")
-@allow(STAFF)
-async def consult(request: web.Request) -> web.Response:
-    """Attended transfer, first step: ``kind`` agent or number; the caller hears music."""
-    body = await read_body(request)
-    kind = body.required_text("kind", max_length=10)
-    target = body.required_text("target", max_length=64)
-    body.done()
-    control = request.app[DESK].call_control
-    done = await _audited(
-        request,
-        "consult",
-        control.consult(require_session(request).username, kind, target),
-        kind=kind,
-        target=target,
-    )
-    await _audit(
-        request, "consult", "done", linkedid=done.linkedid, kind=done.kind, target=done.target
-    )
-    return web.json_response(
-        {"linkedid": done.linkedid, "kind": done.kind, "target": done.target}, status=202
-    )
-
-
-@routes.post(f"{PREFIX}/conference")
-@allow(STAFF)
-async def conference(request: web.Request) -> web.Response:
-    """Three-way call with ``target`` (``kind`` agent or number)."""
-    body = await read_body(request)
-    kind = body.required_text("kind", max_length=10)
-    target = body.required_text("target", max_length=64)
-    body.done()
-    control = request.app[DESK].call_control
-    done = await _audited(
-        request,
-        "conference",
-        control.conference(require_session(request).username, kind, target),
-        kind=kind,
-        target=target,
-    )
-    await _audit(
-        request, "conference", "done", linkedid=done.linkedid, kind=done.kind, target=done.target
-    )
-    return web.json_response(
-        {"linkedid": done.linkedid, "kind": done.kind, "target": done.target}, status=202
-    )
-
-
-@routes.post(f"{PREFIX}/consult/complete")
-@allow(STAFF)
-async def complete_consult(request: web.Request) -> web.Response:
-    (await read_body(request)).done()
-    control = request.app[DESK].call_control
-    username = require_session(request).username
-    linkedid = await _audited(request, "consult_complete", control.complete_consult(username))
-    await _audit(request, "consult_complete", "done", linkedid=linkedid)
-    return web.json_response({"linkedid": linkedid, "state": "transferred"}, status=202)
-
-
-@routes.post(f"{PREFIX}/consult/cancel")
-@allow(STAFF)
-async def cancel_consult(request: web.Request) -> web.Response:
-    (await read_body(request)).done()
-    control = request.app[DESK].call_control
-    username = require_session(request).username
-    linkedid = await _audited(request, "consult_cancel", control.cancel_consult(username))
-    await _audit(request, "consult_cancel", "done", linkedid=linkedid)
-    return web.json_response({"linkedid": linkedid, "state": "talking"})
 
 
 async def _recording(request: web.Request, event: str, *, paused: bool) -> web.Response:

@@ -14,7 +14,16 @@ from tests.support.console import ConsoleWorld, login
 from web_console.app import create_app
 
 _META = re.compile(r'<meta name="csrf-token" content="([^"]+)">')
-ACTIONS = ("hangup", "hold", "resume", "recording/pause", "recording/resume")
+ACTIONS = (
+    "hangup",
+    "hold",
+    "resume",
+    "consult/complete",
+    "consult/cancel",
+    "recording/pause",
+    "recording/resume",
+)
+TARGETED = ("transfer", "consult", "conference")
 
 
 async def _logged_in(aiohttp_client: Any, world: ConsoleWorld) -> tuple[Any, str]:
@@ -40,6 +49,10 @@ async def test_call_buttons_refuse_clearly_and_are_audited(world, aiohttp_client
         answer = await client.post(f"/api/v1/desk/call/{action}", json={}, headers=headers)
         assert answer.status == 409, action  # not signed in: nothing to act on
         assert (await answer.json())["message"]
+    for action in TARGETED:
+        body = {"kind": "number", "target": "+12125550199"}
+        answer = await client.post(f"/api/v1/desk/call/{action}", json=body, headers=headers)
+        assert answer.status == 409, action
     missing = await client.post(
         "/api/v1/desk/call/transfer", json={"kind": "queue"}, headers=headers
     )
@@ -55,3 +68,15 @@ async def test_call_buttons_refuse_clearly_and_are_audited(world, aiohttp_client
     outcomes = [(r.detail["event"], r.detail["outcome"]) for r in rows]
     assert ("hold", "attempt") in outcomes and ("hold", "refused: not_signed_in") in outcomes
     assert ("transfer", "refused: transfer_target_invalid") in outcomes
+    # Each button is audited under its own event before Asterisk would be asked.
+    attempted = {event for event, outcome in outcomes if outcome == "attempt"}
+    assert attempted == {
+        "hangup",
+        "hold",
+        "resume",
+        "consult_complete",
+        "consult_cancel",
+        "recording_pause",
+        "recording_resume",
+        *TARGETED,
+    }

@@ -15,7 +15,7 @@ import re
 import time
 import urllib.request
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
@@ -61,44 +61,58 @@ def node(site: Site, box: AsteriskSandboxHandle, name: str) -> tuple[ServerProce
     return ServerProcess(env, site.tmp / f"{name}.log"), int(env["CALLCENTER_WEB__PORT"])
 
 
-def _leadership(port: int) -> dict[str, object] | None:
+def _healthz(port: int) -> dict[str, object] | str:
+    """The /healthz body of the process on ``port``, or why there is none."""
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as reply:
             body = json.loads(reply.read())
-    except OSError:
-        return None
-    cluster = body.get("cluster")
-    return cluster if isinstance(cluster, dict) else None
+    except OSError as error:
+        return f"/healthz unreachable: {error}"
+    return body if isinstance(body, dict) else f"/healthz said {body!r}"
 
 
-async def leading(
-    server: ServerProcess, port: int, within: float, what: str, *, leader: bool = True
+async def _cluster_state(
+    server: ServerProcess,
+    port: int,
+    within: float,
+    what: str,
+    wanted: str,
+    accept: Callable[[dict[str, object]], bool],
 ) -> dict[str, object]:
-    """Wait until the process on ``port`` says on /healthz that it leads (or follows)."""
+    """The cluster state the process on ``port`` shows on /healthz, once ``accept`` takes it;
+    after ``within`` s a failure naming ``what`` was not ``wanted``, with the last answer."""
+    seen: dict[str, object] | str = "nothing yet"
     try:
         async with asyncio.timeout(within):
             while True:
                 assert server.process is not None
                 if server.process.poll() is not None:
                     raise AssertionError(f"{what} exited: {server.log()[-2000:]}")
-                cluster = await asyncio.to_thread(_leadership, port)
-                if cluster is not None and cluster.get("leader") is leader:
+                seen = await asyncio.to_thread(_healthz, port)
+                cluster = seen.get("cluster") if isinstance(seen, dict) else None
+                if isinstance(cluster, dict) and accept(cluster):
                     return cluster
                 await asyncio.sleep(0.1)
     except TimeoutError:
-        state = "leading" if leader else "following"
-        raise AssertionError(f"{what}: not {state} within {within} s") from None
+        raise AssertionError(f"{what}: not {wanted} within {within} s; last seen: {seen}") from None
 
 
-async def settled(server: ServerProcess, port: int) -> dict[str, object]:
+async def leading(
+    server: ServerProcess, port: int, within: float, what: str, *, leader: bool = True
+) -> dict[str, object]:
+    """Wait until the process on ``port`` says on /healthz that it leads (or follows)."""
+    wanted = "leading" if leader else "following"
+    return await _cluster_state(
+        server, port, within, what, wanted, lambda cluster: cluster.get("leader") is leader
+    )
+
+
+async def settled(server: ServerProcess, port: int, within: float = 30) -> dict[str, object]:
     """The process's leadership once it serves /healthz and the election has had a round."""
-    async with asyncio.timeout(30):
-        while True:
-            assert server.process is not None and server.process.poll() is None, server.log()
-            cluster = await asyncio.to_thread(_leadership, port)
-            if cluster is not None:
-                return cluster
-            await asyncio.sleep(0.1)
+    what = f"the process on port {port}"
+    return await _cluster_state(
+        server, port, within, what, "showing a cluster state on /healthz", lambda _: True
+    )
 
 
 async def test_leader_killed_mid_campaign_another_leads_and_dials_nobody_twice(
@@ -116,7 +130,9 @@ async def test_leader_killed_mid_campaign_another_leads_and_dials_nobody_twice(
         assert sorted(bool(state["leader"]) for state in states) == [False, True], states
         (leader, _), (survivor, survivor_port) = nodes if states[0]["leader"] else nodes[::-1]
         first = states[0] if states[0]["leader"] else states[1]
-        await watch.wait_for(lambda: watch.up and watch.ringing, timeout=40)
+        await watch.wait_for(
+            lambda: watch.up and watch.ringing, timeout=40, what="one call up, another ringing"
+        )
     except BaseException:
         for server, _port in nodes:
             server.kill()

@@ -132,7 +132,9 @@ async def test_server_killed_mid_campaign_dials_nobody_twice(
     first.start()
     try:
         # Killed with calls in every state: one answered (in its dialog), one still ringing.
-        await watch.wait_for(lambda: watch.up and watch.ringing, timeout=60)
+        await watch.wait_for(
+            lambda: watch.up and watch.ringing, timeout=60, what="one call up, another ringing"
+        )
     finally:
         first.kill()
     in_flight = {a.attempt_id for a in await AttemptService(site.database).in_flight()}
@@ -184,11 +186,17 @@ async def test_ami_link_lost_mid_campaign(
     server = site.server("server")
     server.start()
     try:
-        await watch.wait_for(lambda: watch.up and watch.ringing, timeout=60)
+        await watch.wait_for(
+            lambda: watch.up and watch.ringing, timeout=60, what="one call up, another ringing"
+        )
         await link.cut()
         ringing = set(watch.ringing)
         # Cut off, the server misses what happens next: a ringing call answers or ends.
-        await watch.wait_for(lambda: not ringing <= watch.ringing, timeout=30)
+        await watch.wait_for(
+            lambda: not ringing <= watch.ringing,
+            timeout=30,
+            what=f"one of the ringing calls {sorted(ringing)} to answer or end",
+        )
         await link.open()
         await site.wait_status(campaign.id, CampaignStatus.COMPLETED, timeout=120)
     finally:

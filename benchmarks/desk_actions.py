@@ -8,7 +8,7 @@ in at the desk (``Local/<ext>@sim-agents`` phones, which answer by themselves). 
 simulated caller, in the quietest queue, recorded on demand:
 
 1. the first agent of a pair answers; **hold** (``POST /api/v1/desk/call/hold``) until the
-   caller's ``MusicOnHoldStart``; **resume** until their ``MusicOnHoldStop``; **record
+   caller's ``MusicOnHoldStart``; **resume** until their ``BridgeEnter``; **record
    start** (``recording/resume``: an on-demand recording starts) and **record pause**
    (``recording/pause``) until the API answers: Asterisk sends no event for
    ``MixMonitorMute``, its ``Success`` response is the confirmation;
@@ -282,7 +282,11 @@ async def _recording_armed(bench: Bench, username: str) -> None:
 async def _first_agent(bench: Bench, first: str, linkedid: str) -> None:
     session, url = bench.sessions[first], bench.call_url
     await _timed(bench, "hold", _ami("MusicOnHoldStart", linkedid), session, f"{url}/hold")
-    await _timed(bench, "resume", _ami("MusicOnHoldStop", linkedid), session, f"{url}/resume")
+    # The caller is added to the resume's bridge last: its BridgeEnter is the bridge complete.
+    # (Not MusicOnHoldStop: Asterisk may send it for the masquerade's leftover channel, under
+    # another Linkedid, and the resume was then never seen confirmed.)
+    bridged = _ami("BridgeEnter", linkedid, Context=const.CONTEXT_HOLD, Exten="caller")
+    await _timed(bench, "resume", bridged, session, f"{url}/resume")
     await _recording_armed(bench, first)
     await _timed(bench, "record_start", None, session, f"{url}/recording/resume")
     await _timed(bench, "record_pause", None, session, f"{url}/recording/pause")

@@ -25,7 +25,7 @@ from callcenter.bus import Subscription
 from hcrm_core.models import Role
 from hcrm_core.services.call_records import DISPOSITIONS
 from hcrm_core.services.complaints import CATEGORIES
-from web_console.keys import AMI_HEALTH, BUS, DESK, WS_HUB
+from web_console.keys import AMI_HEALTH, BUS, DATABASE, DESK, WS_HUB
 from web_console.sessions import Session
 from web_console.ws import WsHub
 
@@ -54,6 +54,9 @@ def desk_state(app: web.Application, username: str) -> dict[str, Any]:
 
 def _provider(app: web.Application) -> Any:
     async def on_connect(session: Session) -> list[dict[str, Any]]:
+        # With several processes a pop's card is built where the agent's browser is: one
+        # that connects here gets the cards of the pops already open.
+        await app[DESK].pops.show_cards(session.username)
         return [desk_state(app, session.username)]
 
     return on_connect
@@ -77,6 +80,8 @@ async def _relay(hub: WsHub, item: object) -> None:
 async def desk_relay_context(app: web.Application) -> AsyncIterator[None]:
     """``cleanup_ctx``: relay the desk's bus messages to the hub while the app runs."""
     hub = app[WS_HUB]
+    if app[DATABASE].dialect == "postgresql":  # several processes may share the desk
+        app[DESK].pops.shows = hub.has_user
     provider = _provider(app)
     for role in DESK_ROLES:
         hub.on_connect(role, provider)

@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import json
 import logging
+from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -88,11 +89,17 @@ class WsHub:
         self._closing = BackgroundTasks("ws-close")
         self._providers: dict[Role, list[Provider]] = {}
         self._outbox_size = outbox_size
+        # username -> sockets open or opening here (from before their first messages).
+        self._users: Counter[str] = Counter()
         self.sent = 0
         self.closed_slow = 0
 
     def __len__(self) -> int:
         return len(self._clients)
+
+    def has_user(self, username: str) -> bool:
+        """Whether a socket of ``username`` is open (or opening) on this process."""
+        return self._users[username] > 0
 
     def on_connect(self, role: Role, provider: Provider) -> None:
         """Messages ``provider`` returns are sent first to each new socket of that role."""
@@ -119,6 +126,17 @@ class WsHub:
         client = WsClient(socket, session, asyncio.Queue(maxsize=self._outbox_size))
         client.on_overflow = self._cut_off
         client.transport = request.transport
+        self._users[session.username] += 1
+        try:
+            await self._run(client)
+        finally:
+            self._users[session.username] -= 1
+            if self._users[session.username] <= 0:
+                del self._users[session.username]
+        return socket
+
+    async def _run(self, client: WsClient) -> None:
+        socket, session = client.socket, client.session
         for provider in self._providers.get(session.role, []):
             try:
                 for message in await provider(session):
@@ -138,7 +156,6 @@ class WsHub:
                 await writer
             with contextlib.suppress(asyncio.TimeoutError, ConnectionError, RuntimeError):
                 await asyncio.wait_for(socket.close(), CLOSE_WAIT_SECONDS)
-        return socket
 
     async def _read(self, client: WsClient) -> None:
         # Browsers only listen; anything they send other than a ping is ignored.

@@ -1,4 +1,5 @@
-"""What the agent desk takes from the bus: member events, call notices, IVR steps, AMI resyncs.
+"""What the agent desk takes from the bus: member events, call notices, IVR steps, AMI resyncs,
+and the desk changes other server processes made (relayed through the database).
 
 One subscription (one queue), so a call's notices reach the pops in the order they were
 published. Nothing here waits on Asterisk or the database: restoring memberships after a
@@ -11,11 +12,13 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
+from callcenter.agents.call_control import CallControl
 from callcenter.agents.member_events import (
     MEMBER_EVENT_NAMES,
     MemberEventKind,
     parse_member_event,
 )
+from callcenter.agents.notifier import DeskChanged
 from callcenter.agents.pops import ScreenPops
 from callcenter.agents.services import AgentService
 from callcenter.ami.events import AmiEvent, AmiResynced
@@ -23,7 +26,7 @@ from callcenter.bus import EventBus, Subscription
 from callcenter.calls.state import AgentRinging, CallAnswered, CallEnded, IvrProgress
 
 _LOG = logging.getLogger(__name__)
-_NOTICES = (AgentRinging, CallAnswered, CallEnded, AmiResynced, IvrProgress)
+_NOTICES = (AgentRinging, CallAnswered, CallEnded, AmiResynced, IvrProgress, DeskChanged)
 
 
 def _wanted(item: object) -> bool:
@@ -40,12 +43,14 @@ class AgentBusConsumer:
         pops: ScreenPops,
         *,
         after_resync: Callable[[], Awaitable[None]] | None = None,
+        call_control: CallControl | None = None,
     ) -> None:
         self._bus = bus
         # Run after the memberships are restored (the queues kept in the database, applied).
         self._after_resync = after_resync
         self._agents = agents
         self._pops = pops
+        self._call_control = call_control
         self._subscription: Subscription[object] | None = None
         self._restore: asyncio.Task[None] | None = None
 
@@ -74,10 +79,18 @@ class AgentBusConsumer:
             self._pops.on_ivr(item)
         elif isinstance(item, AmiResynced):
             self._restore_memberships(item)
+        elif isinstance(item, DeskChanged):
+            self._agents.apply_change(item)
+            self._pops.apply_change(item)
+            if self._call_control is not None:
+                self._call_control.apply_change(item)
 
     def _on_member_event(self, raw: AmiEvent) -> None:
         event = parse_member_event(raw)
         if event is None:
+            return
+        if self._call_control is not None and self._call_control.keeps_call(event):
+            _LOG.info("AgentComplete of a held call ignored linkedid=%s", event.linkedid)
             return
         self._agents.on_member_event(event)
         if event.kind is MemberEventKind.RING_NO_ANSWER:

@@ -9,8 +9,9 @@ or a masquerade is found as it is now):
   channel bridged with it;
 - hold moves both out of their bridge with one ``Redirect`` (``ExtraChannel``): the caller to
   music on hold, the agent's leg to a silent wait that ends when the caller hangs up;
-  resume puts them in a new bridge (``Bridge``). Asterisk sends no ``AgentComplete`` for
-  this, so the queue still counts one call;
+  resume puts them in a new bridge (``Bridge``, the agent's leg first). The queue lets go
+  of the call then, and the ``AgentComplete`` it may send is not the call's end
+  (:meth:`CallControl.keeps_call`);
 - a blind transfer is ``BlindTransfer`` on the agent's leg: the caller (the same channel,
   so the same Linkedid, the same recording and the same call record) goes to a queue, to an
   agent's phone or to an outside number; Asterisk's ``BlindTransfer`` event counts it in the
@@ -39,8 +40,11 @@ from callcenter.agents.errors import (
     TelephonyUnavailable,
     TransferTargetInvalid,
 )
+from callcenter.agents.member_events import MemberEvent, MemberEventKind
+from callcenter.agents.notifier import AgentNotifier, DeskChange, DeskChanged
 from callcenter.agents.pops import ScreenPops
 from callcenter.agents.services import AgentService
+from callcenter.agents.shared_marks import SharedMarks
 from callcenter.agents.state import AgentState, AgentStatus
 from callcenter.agents.transfer_follow import Followed, TransferFollower
 from callcenter.ami.bridge import AmiBridge
@@ -56,6 +60,7 @@ TRANSFER_KINDS = ("queue", "agent", "number")
 CONSULT_KINDS = ("agent", "number")
 CANCEL_SETTLE = 2.0  # seconds
 BRIDGE_ATTEMPTS = 5
+WERE_HELD_KEPT = 1000  # calls
 # Asterisk's answer to an action on a channel that hung up a moment ago.
 _GONE = ("no such channel", "not found", "does not exist", "not up")
 
@@ -109,25 +114,60 @@ class CallControl:
         follower: TransferFollower,
         *,
         phone_region: str,
+        notifier: AgentNotifier,
     ) -> None:
         self._ami = ami
         self._agents = agents
         self._pops = pops
         self._follower = follower
         self._region = phone_region
-        self._held: dict[str, Held] = {}  # username -> the call on hold
+        # username -> the call on hold; username -> the call they made a conference. Known on
+        # every process: the agent's next click may reach another one.
+        self._held = SharedMarks(DeskChange.CALL_HELD, notifier, _held_data, _held_of)
+        self._conferences = SharedMarks(
+            DeskChange.CONFERENCE, notifier, lambda linkedid: {"linkedid": linkedid}, _linkedid
+        )
         self._settled_at: dict[str, float] = {}  # linkedid -> a cancelled consult is gone
-        self._conferences: dict[str, str] = {}  # username -> the call they made a conference
+        # linkedid -> the agent legs ever put on hold in that call (the latest calls only):
+        # Asterisk's queue lets go of such a call (see keeps_call).
+        self._were_held: dict[str, set[str]] = {}
         # Set by the composition root once the recording slice runs (None: no recordings).
         self.recording: RecordingControl | None = None
 
     async def stop(self) -> None:
         await self._follower.stop()
 
+    def apply_change(self, change: DeskChanged) -> None:
+        """Another process put a call on hold (or took it off), or made a conference."""
+        self._held.apply(change)
+        self._conferences.apply(change)
+        mark = change.data.get("mark") if change.kind is DeskChange.CALL_HELD else None
+        if isinstance(mark, dict):
+            self._remember_held(str(mark.get("linkedid")), str(mark.get("agent")))
+
     # -- queries -----------------------------------------------------------------------------
 
     def held(self, username: str) -> Held | None:
         return self._held.get(username)
+
+    def keeps_call(self, event: MemberEvent) -> bool:
+        """True for an ``AgentComplete`` that does not end the agent's call: one for a call
+        whose agent leg was put on hold. Resume's ``Bridge`` takes the legs out of the hold
+        context by masquerading them, and the queue takes the leg's leftover (hung up) for
+        the agent leaving the call: it logs COMPLETEAGENT and lets go of the call. Its
+        ``AgentComplete`` is usually dropped by Asterisk ("No agent event string"), but now
+        and then sent, and the desk then ended a call still going on (2 resumes in 103 in
+        the benchmark). The call's real end comes from the phone (not in use), as for any
+        call the queue no longer follows."""
+        if event.kind is not MemberEventKind.COMPLETE:
+            return False
+        prefix = event.interface + "-"
+        return any(leg.startswith(prefix) for leg in self._were_held.get(event.linkedid, ()))
+
+    def _remember_held(self, linkedid: str, agent: str) -> None:
+        self._were_held.setdefault(linkedid, set()).add(agent)
+        while len(self._were_held) > WERE_HELD_KEPT:
+            del self._were_held[next(iter(self._were_held))]
 
     # -- use cases ---------------------------------------------------------------------------
 
@@ -153,6 +193,7 @@ class CallControl:
         if username in self._held:
             raise AgentError("the call is already on hold")
         legs = await self._legs(username, need_caller=True)
+        self._remember_held(legs.linkedid, legs.agent)  # before Asterisk can say anything
         await self._action(
             {
                 "Action": "Setvar",
@@ -212,15 +253,20 @@ class CallControl:
         return legs.linkedid
 
     async def _bridge(self, legs: CallLegs) -> None:
-        # Right after the hold's Redirect a leg may still be on its way into the hold context
-        # (Asterisk: "Unable to add Channel2 to bridge"): try again a moment later.
+        # Right after the hold's Redirect a leg may still be leaving the queue's bridge, even
+        # after the caller's music started (Asterisk: "Unable to add Channel2 to bridge"): try
+        # again a moment later. The agent's leg goes first: when Channel2 cannot be added,
+        # Asterisk dissolves the new bridge and Channel1, already in it, goes on in the
+        # dialplan after the application it was taken from. For the agent's leg that is the
+        # hold context's wait again (the marker is still set); the caller would go on from
+        # MusicOnHold() to Hangup(), ending the call (2 resumes in 103 in the benchmark).
         for attempt in range(BRIDGE_ATTEMPTS):
             try:
                 await self._action(
                     {
                         "Action": "Bridge",
-                        "Channel1": legs.caller,
-                        "Channel2": legs.agent,
+                        "Channel1": legs.agent,
+                        "Channel2": legs.caller,
                         "Tone": "no",
                     },
                     legs.linkedid,
@@ -507,3 +553,23 @@ def _agent_leg(channels: Iterable[AmiEvent], interface: str) -> AmiEvent | None:
         if name.startswith(prefix) and not name.endswith(";2"):
             return row
     return None
+
+
+def _held_data(held: Held) -> dict[str, object]:
+    legs = held.legs
+    return {
+        "linkedid": legs.linkedid,
+        "agent": legs.agent,
+        "caller": legs.caller,
+        "since": held.since,
+    }
+
+
+def _held_of(data: dict[str, object]) -> Held:
+    legs = CallLegs(str(data["linkedid"]), str(data["agent"]), str(data["caller"]))
+    since = data["since"]
+    return Held(legs, float(since) if isinstance(since, (int, float)) else 0.0)
+
+
+def _linkedid(data: dict[str, object]) -> str:
+    return str(data["linkedid"])

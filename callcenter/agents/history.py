@@ -5,6 +5,11 @@ nothing on the AMI path waits for it) and writes the changes in batches, like th
 transaction per batch, a failed batch kept and retried, what is pending written at stop.
 A change is stored only when the state or the pause reason differs from the agent's last
 stored one (the desk also publishes queue and device changes, which are not states).
+
+With several server processes every one sees every agent's changes; only the leader stores
+them (:attr:`AgentHistoryWriter.writes`), or each change would be stored once per process and
+the reports' times would double. The others keep following, so a new leader goes on from
+the last state without storing it again.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from callcenter.agents.notifier import AgentStateChanged
@@ -40,6 +46,8 @@ class AgentHistoryWriter:
         self._writing = asyncio.Lock()
         self._closing = False
         self.failures = 0
+        # Whether this process stores the changes: the leader's, with several processes.
+        self.writes: Callable[[], bool] = lambda: True
 
     async def start(self) -> None:
         self._subscription = self._bus.subscribe(
@@ -73,6 +81,8 @@ class AgentHistoryWriter:
         if last == key:
             return
         self._last[event.user_id] = key
+        if not self.writes():
+            return
         since = float(agent.get("since") or 0.0)
         # ``since`` is when the shown state began; a new pause reason in the same state
         # began now.

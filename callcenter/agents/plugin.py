@@ -118,8 +118,12 @@ async def start(
     await state_history.start()
     follower = TransferFollower(bus, agents, pops)
     await follower.start()
-    call_control = CallControl(ami, agents, pops, follower, phone_region=phone_region)
-    consumer = AgentBusConsumer(bus, agents, pops, after_resync=queue_config.apply_once)
+    call_control = CallControl(
+        ami, agents, pops, follower, phone_region=phone_region, notifier=notifier
+    )
+    consumer = AgentBusConsumer(
+        bus, agents, pops, after_resync=queue_config.apply_once, call_control=call_control
+    )
     await consumer.start()
     return AgentDesk(
         agents,

@@ -6,6 +6,14 @@ new-patient form prefilled with the number. The pop is sent at once (ringing, ca
 wait) and again when the card is assembled; it then follows the call (answered, ended) and
 stays with the agent until they save the call's disposition. Building a card is a view of a
 patient record and is audited under the agent's name.
+
+With several server processes each one keeps the pops of every signed-in agent from its own
+AMI events (any process serves the desk's requests), and the process where the agent's browser
+is connected builds and audits their cards (:attr:`ScreenPops.shows`: one card built per view,
+not one per process); a browser that connects later gets the cards of the pops already open
+(:meth:`ScreenPops.show_cards`). What the agent does to a pop (saves it, picks the patient) and
+call control's marks (hold, consultation, transfer) are announced as :class:`DeskChanged` and
+applied by the others (:meth:`ScreenPops.apply_change`).
 """
 
 from __future__ import annotations
@@ -13,13 +21,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 from zoneinfo import ZoneInfo
 
 from callcenter.agents.errors import PopNotFound
-from callcenter.agents.notifier import AgentNotifier
+from callcenter.agents.notifier import AgentNotifier, DeskChange, DeskChanged
 from callcenter.agents.pop_card import candidate_view, patient_card
 from callcenter.agents.services import AgentService
 from callcenter.calls.channel_ids import is_callback_call
@@ -44,10 +53,11 @@ LIVE_PHASES = frozenset({RINGING, ANSWERED})
 # The pop goes away without a disposition: nobody here talked to the caller.
 MISSED, TAKEN_ELSEWHERE, GONE = "missed", "answered_elsewhere", "caller_left"
 _FINAL_WITHOUT_CALL = frozenset({MISSED, TAKEN_ELSEWHERE, GONE})
+_T = TypeVar("_T")
 
 
-async def _ready(patient: Patient) -> Patient:
-    return patient
+async def _ready(value: _T) -> _T:
+    return value
 
 
 @dataclass
@@ -120,6 +130,9 @@ class ScreenPops:
         self._tz = timezone
         self._pops: dict[str, dict[str, Pop]] = {}
         self._tasks = BackgroundTasks("screen-pops", on_error=_assembly_failed)
+        # Whether this process builds (and audits) the agent's cards: where their browser is
+        # connected, when several processes share the desk; always with one.
+        self.shows: Callable[[str], bool] = lambda username: True
 
     # -- queries -----------------------------------------------------------------------------
 
@@ -157,7 +170,14 @@ class ScreenPops:
         )
         pops[notice.linkedid] = pop
         self._notifier.pop_changed(pop.username, pop.view())
-        self._tasks.spawn(self._assemble(pop), "assemble")
+        if self.shows(pop.username):
+            self._tasks.spawn(self._assemble(pop), "assemble")
+
+    async def show_cards(self, username: str) -> None:
+        """The agent's browser connected here: build the cards of their pops not built here."""
+        pending = [p for p in self.open_pops(username) if p.match == "pending"]
+        if pending:
+            await asyncio.gather(*(self._assemble(p) for p in pending), return_exceptions=True)
 
     def on_answered(self, notice: CallAnswered) -> None:
         for pop in self._pops_of_call(notice.linkedid):
@@ -196,6 +216,10 @@ class ScreenPops:
 
     def set_hold(self, username: str, linkedid: str, since: float | None) -> None:
         """Call control put the call on hold (``since``) or took it off (None)."""
+        self._set_hold(username, linkedid, since)
+        self._announce(DeskChange.POP_HOLD, username, linkedid, {"since": since})
+
+    def _set_hold(self, username: str, linkedid: str, since: float | None) -> None:
         pop = self._pops.get(username, {}).get(linkedid)
         if pop is not None and pop.held_at != since:
             pop.held_at = since
@@ -208,6 +232,14 @@ class ScreenPops:
         self, username: str, linkedid: str, state: str | None, target: str | None = None
     ) -> None:
         """Call control's consultation on this call: started, answered, over (None)."""
+        self._set_consult(username, linkedid, state, target)
+        self._announce(
+            DeskChange.POP_CONSULT, username, linkedid, {"state": state, "target": target}
+        )
+
+    def _set_consult(
+        self, username: str, linkedid: str, state: str | None, target: str | None
+    ) -> None:
         pop = self.find(username, linkedid)
         if pop is None:
             return
@@ -222,6 +254,10 @@ class ScreenPops:
 
     def transferred(self, username: str, linkedid: str) -> None:
         """Call control sent the call on: it leaves this agent (the disposition is due)."""
+        self._transferred(username, linkedid)
+        self._announce(DeskChange.POP_TRANSFERRED, username, linkedid)
+
+    def _transferred(self, username: str, linkedid: str) -> None:
         pop = self._pops.get(username, {}).get(linkedid)
         if pop is not None:
             pop.held_at, pop.consult = None, None
@@ -229,6 +265,10 @@ class ScreenPops:
 
     def dismiss(self, username: str, linkedid: str) -> None:
         """The agent saved the disposition: the pop leaves their desk."""
+        self._dismiss(username, linkedid)
+        self._announce(DeskChange.POP_DISMISSED, username, linkedid)
+
+    def _dismiss(self, username: str, linkedid: str) -> None:
         pop = self._pops.get(username, {}).pop(linkedid, None)
         if pop is not None:
             pop.phase = "closed"
@@ -239,7 +279,47 @@ class ScreenPops:
         pop = self.get(username, linkedid)
         await self._show_card(pop, patient_id, "agent")
         self._notifier.pop_changed(pop.username, pop.view())
+        self._announce(DeskChange.PATIENT_CHOSEN, username, linkedid, {"patient_id": patient_id})
         return pop
+
+    def apply_change(self, change: DeskChanged) -> None:
+        """Apply what another process did to a pop (that process audited and acted on it);
+        idempotent; this process's own changes are skipped."""
+        if self._notifier.is_own(change):
+            return
+        kind, username, linkedid, data = change.kind, change.username, change.linkedid, change.data
+        if kind is DeskChange.POP_DISMISSED:
+            self._dismiss(username, linkedid)
+        elif kind is DeskChange.POP_TRANSFERRED:
+            self._transferred(username, linkedid)
+        elif kind is DeskChange.POP_HOLD:
+            since = data.get("since")
+            self._set_hold(username, linkedid, float(since) if since is not None else None)
+        elif kind is DeskChange.POP_CONSULT:
+            state, target = data.get("state"), data.get("target")
+            self._set_consult(
+                username,
+                linkedid,
+                None if state is None else str(state),
+                None if target is None else str(target),
+            )
+        elif kind is DeskChange.PATIENT_CHOSEN:
+            pop = self.find(username, linkedid)
+            patient_id = data.get("patient_id")
+            if pop is not None and isinstance(patient_id, int) and self.shows(username):
+                self._tasks.spawn(self._chosen_elsewhere(pop, patient_id), "chosen")
+
+    async def _chosen_elsewhere(self, pop: Pop, patient_id: int) -> None:
+        patient = pop.patient or {}
+        if pop.match == "agent" and patient.get("id") == patient_id:
+            return  # shown already
+        await self._show_card(pop, patient_id, "agent", audit=False)
+        self._notifier.pop_changed(pop.username, pop.view())
+
+    def _announce(
+        self, kind: DeskChange, username: str, linkedid: str, data: dict[str, Any] | None = None
+    ) -> None:
+        self._notifier.desk_changed(kind, username, linkedid=linkedid, data=data)
 
     async def stop(self) -> None:
         # A pop still being assembled is of no use once the desk stops.
@@ -320,12 +400,19 @@ class ScreenPops:
         )
 
     async def _show_card(
-        self, pop: Pop, patient_id: int, match: str, patient: Patient | None = None
+        self,
+        pop: Pop,
+        patient_id: int,
+        match: str,
+        patient: Patient | None = None,
+        *,
+        audit: bool = True,
     ) -> None:
         """Fill the pop with the patient's card; the card is shown only once its view is audited.
 
         The record, its history and the audit row are independent: they run at once (three
         connections, not six sequential round trips), so the card costs the slowest of them.
+        ``audit``: False for a card another process audited.
         """
         results = await asyncio.gather(
             self._patients.get(patient_id) if patient is None else _ready(patient),
@@ -338,7 +425,9 @@ class ScreenPops:
                 patient_id,
                 patient_id=patient_id,
                 detail={"via": "screen_pop", "linkedid": pop.linkedid, "match": match},
-            ),
+            )
+            if audit
+            else _ready(None),
             return_exceptions=True,  # wait for all: no write left running behind a failure
         )
         for result in results:

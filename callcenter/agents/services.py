@@ -13,6 +13,12 @@ Asterisk, so an agent who signed out is never put back by a restart.
 A resync also brings the agents' calls back: an agent talking to a caller when the server
 restarted (or while the link was down) shows on that call, with its Linkedid, as soon as the
 snapshot is read, not at the next member event; one whose call ended unseen goes to wrap-up.
+
+Several server processes share the desk: each knows every signed-in agent and follows their
+state from its own AMI events. What an agent does (sign in or out, pause, end wrap-up) is done
+by the process that served the request and announced as a :class:`DeskChanged`; the others
+apply it with :meth:`AgentService.apply_change`, sending nothing to Asterisk. The wrap-up hold
+and its release are sent by the leader only (:attr:`AgentService.leads`).
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ from collections.abc import Awaitable, Callable, Iterable
 
 from callcenter.agents.errors import ExtensionInUse, NotSignedIn, TelephonyUnavailable
 from callcenter.agents.member_events import MemberEvent, member_calls
-from callcenter.agents.notifier import AgentNotifier
+from callcenter.agents.notifier import AgentNotifier, DeskChange, DeskChanged
 from callcenter.agents.state import (
     WRAPUP_HOLD_REASON,
     AgentState,
@@ -94,6 +100,9 @@ class AgentService:
         # username -> the call whose disposition was saved before its AgentComplete arrived
         # (the tracker's end of the call may come first): its wrap-up ends as it begins.
         self._done_early: dict[str, str] = {}
+        # Whether this process sends the wrap-up holds and releases: the leader, when several
+        # processes share the desk (each would send them otherwise); always with one.
+        self.leads: Callable[[], bool] = lambda: True
 
     # -- queries -----------------------------------------------------------------------------
 
@@ -168,7 +177,23 @@ class AgentService:
         status.queues.update(self._queues_of(username))
         _LOG.info("agent %s signed in on %s", username, interface)
         self._notifier.state_changed(status)
+        self._announce_sign_in(status)
         return status
+
+    def _announce_sign_in(self, status: AgentStatus) -> None:
+        self._notifier.desk_changed(
+            DeskChange.SIGNED_IN,
+            status.username,
+            user_id=status.user_id,
+            data={
+                "extension": status.extension,
+                "interface": status.interface,
+                "queues": list(self._queues_of(status.username)),
+                "paused": status.paused,
+                "pause_reason": status.pause_reason,
+                "session_bound": status.session_bound,
+            },
+        )
 
     async def sign_out(self, username: str) -> None:
         status = self.require(username)
@@ -179,6 +204,12 @@ class AgentService:
                 {"Action": "QueueRemove", "Queue": queue, "Interface": status.interface},
                 tolerate=_NOT_THERE,
             )
+        self._forget(status)
+        self._notifier.desk_changed(DeskChange.SIGNED_OUT, username, user_id=status.user_id)
+
+    def _forget(self, status: AgentStatus) -> None:
+        """The agent is signed out here (Asterisk and the database are done with)."""
+        username = status.username
         del self._by_user[username]
         self._member_of.pop(username, None)
         self._cancel_wrapup(username)
@@ -201,6 +232,7 @@ class AgentService:
         # already right, and the event (applied later) changes nothing.
         self._apply_pause(status, True, reason)
         await self._save_pause(status)
+        self._announce_pause(status)
         return status
 
     async def resume(self, username: str) -> AgentStatus:
@@ -211,7 +243,16 @@ class AgentService:
         )
         self._apply_pause(status, False, "")
         await self._save_pause(status)
+        self._announce_pause(status)
         return status
+
+    def _announce_pause(self, status: AgentStatus) -> None:
+        self._notifier.desk_changed(
+            DeskChange.PAUSE,
+            status.username,
+            user_id=status.user_id,
+            data={"paused": status.paused, "reason": status.pause_reason},
+        )
 
     def wrap_up_done(self, username: str, linkedid: str) -> None:
         """The agent saved the call's disposition: wrap-up ends now.
@@ -219,6 +260,16 @@ class AgentService:
         A phone held for wrap-up is released in the background (:meth:`settled` waits for it):
         back in the queues, or paused with the agent's own reason if they paused meanwhile.
         """
+        self._end_wrap_up(username, linkedid)
+        status = self._by_user.get(username)
+        self._notifier.desk_changed(
+            DeskChange.WRAP_UP_DONE,
+            username,
+            user_id=status.user_id if status is not None else None,
+            linkedid=linkedid,
+        )
+
+    def _end_wrap_up(self, username: str, linkedid: str) -> None:
         status = self._by_user.get(username)
         if status is not None and status.state is not AgentState.WRAP_UP:
             self._done_early[username] = linkedid
@@ -226,7 +277,8 @@ class AgentService:
             self._cancel_wrapup(username)
             if status.held:
                 status.held = False
-                self._member_task(status, self._release(status))
+                if self.leads():
+                    self._member_task(status, self._release(status))
             self._notifier.state_changed(status)
 
     async def settled(self, username: str, within: float = 5.0) -> None:
@@ -237,6 +289,57 @@ class AgentService:
 
     async def stop(self) -> None:
         await self._member_tasks.wait(within=2.0)
+
+    # -- changes made in another process (from bus_consume) ----------------------------------
+
+    def apply_change(self, change: DeskChanged) -> None:
+        """Apply what another process did at an agent's desk; Asterisk is not touched (that
+        process did it) and the database neither. Idempotent; this process's own are skipped."""
+        if self._notifier.is_own(change):
+            return
+        kind, username = change.kind, change.username
+        status = self._by_user.get(username)
+        if kind is DeskChange.SIGNED_IN and change.user_id is not None:
+            self._apply_sign_in(change.user_id, username, change.data)
+        elif kind is DeskChange.SIGNED_OUT and status is not None:
+            self._forget(status)
+        elif kind is DeskChange.PAUSE and status is not None:
+            paused = bool(change.data.get("paused"))
+            reason = str(change.data.get("reason") or "") if paused else ""
+            if (status.paused, status.pause_reason) != (paused, reason):
+                self._apply_pause(status, paused, reason)
+        elif kind is DeskChange.WRAP_UP_DONE:
+            self._end_wrap_up(username, change.linkedid)
+
+    def _apply_sign_in(self, user_id: int, username: str, data: dict[str, object]) -> None:
+        interface = str(data.get("interface") or "")
+        holder = self.by_interface(interface)
+        if holder is not None and holder.username != username:
+            self._forget(holder)  # the phone is this agent's now (the store keeps one per phone)
+        current = self._by_user.get(username)
+        if current is not None and current.interface != interface:
+            self._forget(current)
+            current = None
+        queues = data.get("queues")
+        self._member_of[username] = (
+            tuple(str(q) for q in queues) if isinstance(queues, list) else self._queues
+        )
+        status = current or AgentStatus(
+            user_id=user_id,
+            username=username,
+            extension=str(data.get("extension") or ""),
+            interface=interface,
+            paused=bool(data.get("paused")),
+            pause_reason=str(data.get("pause_reason") or ""),
+            since=self._clock(),
+        )
+        if current is not None and status.session_bound == bool(data.get("session_bound")):
+            return  # known already (its queues noted above; Asterisk's events move it)
+        self._by_user[username] = status
+        status.signed_in, status.session_bound = True, bool(data.get("session_bound"))
+        status.queues.update(self._queues_of(username))
+        _LOG.info("agent %s signed in on %s (at another server process)", username, interface)
+        self._notifier.state_changed(status)
 
     # -- events (from bus_consume) -----------------------------------------------------------
 
@@ -304,6 +407,7 @@ class AgentService:
             if set(before) != set(after):
                 _LOG.info("agent %s now answers %s", status.username, ", ".join(after))
                 self._notifier.state_changed(status)
+                self._announce_sign_in(status)  # the other processes restore these queues
 
     def _queues_of(self, username: str) -> tuple[str, ...]:
         return self._member_of.get(username, self._queues)
@@ -473,7 +577,8 @@ class AgentService:
         if status.held:
             return
         status.held = True
-        self._member_task(status, self._hold(status))
+        if self.leads():
+            self._member_task(status, self._hold(status))
 
     def _member_task(self, status: AgentStatus, work: Awaitable[None]) -> None:
         username = status.username
@@ -516,8 +621,9 @@ class AgentService:
         self._wrapups[username] = (linkedid, handle)
 
     def _wrapup_expired(self, username: str, linkedid: str) -> None:
+        # Every process runs this timer for its own state: nothing to announce.
         self._wrapups.pop(username, None)
-        self.wrap_up_done(username, linkedid)
+        self._end_wrap_up(username, linkedid)
 
     def _cancel_wrapup(self, username: str) -> None:
         pending = self._wrapups.pop(username, None)

@@ -8,7 +8,9 @@ names, each with ``to_dict``/``from_dict``):
 
 - out: each such event published on the local bus is written to ``cluster_events`` and
   announced with ``NOTIFY`` in the same statement (the notification carries the event itself
-  when it is small, else its id only);
+  when it is small, else its id only). One writer sends them in the order they were published;
+  while the database does not answer they wait in memory (``pending_limit``, the oldest
+  dropped beyond it) and the write is tried again with back-off;
 - in: a dedicated connection ``LISTEN``s; every other process's event is published on the
   local bus, marked so that it is never relayed again. Our own notifications are skipped
   (the local subscribers had the event already).
@@ -40,30 +42,17 @@ import asyncpg
 from sqlalchemy.engine import make_url
 
 from callcenter.bus import EventBus, Subscription
+from callcenter.cluster.relay_writer import CHANNEL, WRITER_NAME, RelayWriter
 
 _LOG = logging.getLogger(__name__)
 
-CHANNEL = "callcenter_events"
 # The listening connection, as pg_stat_activity names it (for operators and tests).
 LISTENER_NAME = "callcenter-event-relay"
-# NOTIFY payloads are limited to 8000 bytes: a bigger event travels by its id only.
-_INLINE_LIMIT = 7000
 # A row committed later than a newer one is still read by a catch-up within this window.
 _CATCH_UP_OVERLAP_SECONDS = 5
 _SEEN_KEPT = 20_000
 _CONNECT_TIMEOUT = 5.0
 
-_INSERT = """
-WITH row AS (
-    INSERT INTO cluster_events (origin, kind, payload, at)
-    VALUES ($1, $2, $3::json, now())
-    RETURNING id, at
-)
-SELECT id, pg_notify($4, json_build_object(
-    'id', id, 'o', $1::text, 'k', $2::text, 'at', at,
-    'p', CASE WHEN length($3::text) <= $5::int THEN $3::json END
-)::text) FROM row
-"""
 _MISSED = """
 SELECT id, kind, payload::text AS payload, at FROM cluster_events
 WHERE origin <> $1
@@ -86,14 +75,19 @@ class Relayable(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class RelaySettings:
-    """How long rows are kept and how a lost listening connection is noticed and reopened."""
+    """How long rows are kept, how a lost listening connection is noticed and reopened, and
+    how many events wait for a database that does not answer."""
 
     retention_seconds: float = 3600.0
     prune_every_seconds: float = 60.0
     # An idle listening connection is probed this often (a dead peer sends no FIN).
     keepalive_seconds: float = 5.0
+    # Reopening the listening connection, and trying a failed write again: doubling between.
     reconnect_min_seconds: float = 0.2
     reconnect_max_seconds: float = 10.0
+    # Events kept while they cannot be written (an hour of IVR steps of a busy call center is
+    # a few thousand); beyond it the oldest are dropped, counted.
+    pending_limit: int = 10_000
 
 
 @dataclass
@@ -101,7 +95,10 @@ class RelayStats:
     """Counters for ``/metrics`` and the logs."""
 
     sent: int = 0
+    # Writes that failed (the event is kept and written again), and events given up: the
+    # oldest beyond ``pending_limit``, or one the database refused outright.
     send_failed: int = 0
+    dropped: int = 0
     received: int = 0
     caught_up: int = 0
     reconnects: int = 0
@@ -150,14 +147,18 @@ class EventRelay:
         # True while an event from another process is being published here: the relay's own
         # subscription must not send it back out.
         self._republishing = False
-        self._send_failing = False
+        self._writer = RelayWriter(self.origin, self._settings, self.stats)
         # The listening connection's backend (pg_stat_activity's pid), while connected.
         self.listener_pid: int | None = None
 
     async def start(self) -> None:
         """Open the write pool, note where the events stand, then relay both ways."""
         self._pool = await asyncpg.create_pool(
-            self._dsn, min_size=1, max_size=2, timeout=_CONNECT_TIMEOUT
+            self._dsn,
+            min_size=1,
+            max_size=2,
+            timeout=_CONNECT_TIMEOUT,
+            server_settings={"application_name": WRITER_NAME},
         )
         horizon = await self._pool.fetchrow(_HORIZON)
         assert horizon is not None
@@ -172,6 +173,7 @@ class EventRelay:
         loop = asyncio.get_running_loop()
         self._tasks = [
             loop.create_task(self._listen_forever(), name="cluster-relay-listen"),
+            loop.create_task(self._writer.write_forever(self._pool), name="cluster-relay-write"),
             loop.create_task(self._prune_forever(), name="cluster-relay-prune"),
         ]
         _LOG.info("event relay started as %s (%s)", self.origin, ", ".join(self._kinds))
@@ -180,8 +182,12 @@ class EventRelay:
         """Stop listening; events published so far are sent first (up to a few seconds)."""
         if self._subscription is not None:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._subscription.join(), 5.0)
+                async with asyncio.timeout(5.0):
+                    await self._subscription.join()
+                    await self._writer.written()
             await self._subscription.close()
+        if self._writer.pending:
+            _LOG.warning("event relay stops with %d event(s) not written", self._writer.pending)
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -189,8 +195,13 @@ class EventRelay:
             await self._pool.close()
 
     def health(self) -> dict[str, Any]:
-        """For ``/metrics``: whether it listens, and its counters."""
-        return {"enabled": True, **asdict(self.stats)}
+        """For ``/metrics``: whether it listens, its counters, the events not written yet."""
+        return {"enabled": True, **asdict(self.stats), "pending": self.pending}
+
+    @property
+    def pending(self) -> int:
+        """Events published here and not written yet (the database did not answer)."""
+        return self._writer.pending
 
     # -- out ---------------------------------------------------------------------------------
 
@@ -198,23 +209,10 @@ class EventRelay:
         return not self._republishing and isinstance(event, self._types)
 
     async def _send(self, event: Relayable) -> None:
-        assert self._pool is not None
+        # Queued only: the writer sends the events in order, and keeps them while the database
+        # does not answer (callcenter/cluster/relay_writer.py).
         payload = json.dumps(event.to_dict(), default=str, separators=(",", ":"))
-        kind = type(event).__name__
-        try:
-            await self._pool.fetchrow(
-                _INSERT, self.origin, kind, payload, CHANNEL, _INLINE_LIMIT, timeout=5.0
-            )
-        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-            # The other processes miss this event (their pops lack one IVR step); the call
-            # itself goes on. Logged once per outage.
-            self.stats.send_failed += 1
-            if not self._send_failing:
-                _LOG.warning("event relay cannot write %s: %s", kind, type(exc).__name__)
-                self._send_failing = True
-            return
-        self._send_failing = False
-        self.stats.sent += 1
+        self._writer.put(type(event).__name__, payload)
 
     # -- in ----------------------------------------------------------------------------------
 
@@ -349,7 +347,7 @@ class IdleRelay:
         self.stats = RelayStats()
 
     def health(self) -> dict[str, Any]:
-        return {"enabled": False, **asdict(self.stats)}
+        return {"enabled": False, **asdict(self.stats), "pending": 0}
 
     async def stop(self) -> None:
         return None

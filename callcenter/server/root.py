@@ -31,7 +31,7 @@ from functools import partial
 from aiohttp import web
 
 from callcenter.agents import plugin as agents_plugin
-from callcenter.agents.notifier import QueuesChanged
+from callcenter.agents.notifier import DeskChanged, QueuesChanged
 from callcenter.agents.plugin import AgentDesk
 from callcenter.agi.server import FastAgiServer
 from callcenter.ami.bridge import AmiBridge
@@ -243,13 +243,19 @@ async def _start_parts(settings: Settings, life: Lifecycle, *, seed_demo: bool) 
     # Before the AMI bridge and FastAGI: every subscriber is in place when the first event
     # from another process arrives, and IVR steps of dialogs still draining at a stop go out.
     relay = await life.start(
-        "event relay", start_relay(settings.database_url, bus, (IvrProgress, QueuesChanged))
+        "event relay",
+        start_relay(settings.database_url, bus, (IvrProgress, QueuesChanged, DeskChanged)),
     )
     # Several processes on PostgreSQL: until it wins, this one follows, so the bridge's first
     # resync settles nothing the leader owns (the election starts below, with dialing).
     election = LeaderElection(database, node=node_name(settings.web.port))
     election.when_following(outbound.follow)
     election.when_following(callbacks.follow)
+    if election.clustered:
+        # Every process follows every agent's desk; what must happen once is the leader's:
+        # the wrap-up hold and release, the state history (the console's websocket hub says
+        # where an agent's cards are built: web_console/desk_relay.py).
+        desk.agents.leads = desk.state_history.writes = lambda: election.is_leader
     await ami.start()
     life.started("AMI bridge", ami.stop)
     # Speech input loads its Vosk model here, once, in a worker thread (seconds).

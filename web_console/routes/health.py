@@ -93,7 +93,8 @@ def _leadership(request: web.Request) -> Mapping[str, Any] | None:
 
 _RELAY_COUNTERS = (
     ("sent", "events this process relayed to the others"),
-    ("send_failed", "events that could not be written for the others (database away)"),
+    ("send_failed", "writes of events for the others that failed (database away; retried)"),
+    ("dropped", "events for the others given up (over the pending limit, or refused)"),
     ("received", "events from other processes published here"),
     ("caught_up", "of those, read back after the listening connection was lost"),
     ("reconnects", "times the listening connection was lost and opened again"),
@@ -110,6 +111,12 @@ def _relay_metrics(lines: list[str], source: HealthSource | None) -> None:
         "callcenter_relay_listening",
         1 if relay["listening"] else 0,
         "1 while this process listens for the other processes' events",
+    )
+    _metric(
+        lines,
+        "callcenter_relay_pending",
+        relay["pending"],
+        "events for the others kept until the database answers again",
     )
     for key, help_text in _RELAY_COUNTERS:
         _metric(lines, f"callcenter_relay_{key}_total", relay[key], help_text, "counter")

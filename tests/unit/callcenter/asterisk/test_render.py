@@ -72,6 +72,8 @@ def test_sandbox_render_adds_simulation(tmp_path: Path) -> None:
     assert sorted(p.name for p in written) == sorted(SITE_FILES + SANDBOX_FILES)
     extensions = (tmp_path / "extensions.conf").read_text()
     assert "#include extensions_simulation.conf" in extensions
+    # Contexts a sandbox test installs for itself (tests/.../test_agi_fallback_asterisk.py).
+    assert "#tryinclude extensions_test_*.conf" in extensions
     simulation = (tmp_path / "extensions_simulation.conf").read_text()
     for context in (
         const.CONTEXT_SIM_PATIENT,
@@ -89,6 +91,7 @@ def test_site_dialplan_has_no_simulation(tmp_path: Path) -> None:
     assert "sim-" not in text
     assert "SIM_" not in text
     assert const.SIM_DRIVER_USERNAME not in text
+    assert "extensions_test_" not in text
 
 
 def test_site_dialplan_contexts(tmp_path: Path) -> None:

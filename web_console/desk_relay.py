@@ -81,7 +81,12 @@ async def desk_relay_context(app: web.Application) -> AsyncIterator[None]:
     """``cleanup_ctx``: relay the desk's bus messages to the hub while the app runs."""
     hub = app[WS_HUB]
     if app[DATABASE].dialect == "postgresql":  # several processes may share the desk
-        app[DESK].pops.shows = hub.has_user
+        pops, agents = app[DESK].pops, app[DESK].agents
+        hub.presence = pops.browser_here
+        # Where the agent's browser is; with no browser anywhere (an API client), the leader.
+        pops.shows = lambda username: (
+            hub.has_user(username) or (not pops.browsers_elsewhere(username) and agents.leads())
+        )
     provider = _provider(app)
     for role in DESK_ROLES:
         hub.on_connect(role, provider)

@@ -91,6 +91,8 @@ class WsHub:
         self._outbox_size = outbox_size
         # username -> sockets open or opening here (from before their first messages).
         self._users: Counter[str] = Counter()
+        # Told when a user's first socket here opens (True) and their last one closes (False).
+        self.presence: Callable[[str, bool], None] | None = None
         self.sent = 0
         self.closed_slow = 0
 
@@ -127,12 +129,16 @@ class WsHub:
         client.on_overflow = self._cut_off
         client.transport = request.transport
         self._users[session.username] += 1
+        if self._users[session.username] == 1 and self.presence is not None:
+            self.presence(session.username, True)
         try:
             await self._run(client)
         finally:
             self._users[session.username] -= 1
             if self._users[session.username] <= 0:
                 del self._users[session.username]
+                if self.presence is not None:
+                    self.presence(session.username, False)
         return socket
 
     async def _run(self, client: WsClient) -> None:

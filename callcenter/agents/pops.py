@@ -10,10 +10,11 @@ patient record and is audited under the agent's name.
 With several server processes each one keeps the pops of every signed-in agent from its own
 AMI events (any process serves the desk's requests), and the process where the agent's browser
 is connected builds and audits their cards (:attr:`ScreenPops.shows`: one card built per view,
-not one per process); a browser that connects later gets the cards of the pops already open
-(:meth:`ScreenPops.show_cards`). What the agent does to a pop (saves it, picks the patient) and
-call control's marks (hold, consultation, transfer) are announced as :class:`DeskChanged` and
-applied by the others (:meth:`ScreenPops.apply_change`).
+not one per process; an agent with no browser open anywhere, by the leader); a browser that
+connects later gets the cards of the pops already open (:meth:`ScreenPops.show_cards`). What
+the agent does to a pop (saves it, picks the patient) and call control's marks (hold,
+consultation, transfer) are announced as :class:`DeskChanged` and applied by the others
+(:meth:`ScreenPops.apply_change`).
 """
 
 from __future__ import annotations
@@ -133,6 +134,8 @@ class ScreenPops:
         # Whether this process builds (and audits) the agent's cards: where their browser is
         # connected, when several processes share the desk; always with one.
         self.shows: Callable[[str], bool] = lambda username: True
+        # username -> the other processes where the agent has a browser open (announced).
+        self._browsers: dict[str, set[str]] = {}
 
     # -- queries -----------------------------------------------------------------------------
 
@@ -282,13 +285,27 @@ class ScreenPops:
         self._announce(DeskChange.PATIENT_CHOSEN, username, linkedid, {"patient_id": patient_id})
         return pop
 
+    def browser_here(self, username: str, is_open: bool) -> None:
+        """The agent's first browser opened on this process (or their last one closed)."""
+        self._announce(DeskChange.BROWSER, username, "", {"open": is_open})
+
+    def browsers_elsewhere(self, username: str) -> bool:
+        """Whether another process said it has a browser of the agent open."""
+        return bool(self._browsers.get(username))
+
     def apply_change(self, change: DeskChanged) -> None:
         """Apply what another process did to a pop (that process audited and acted on it);
         idempotent; this process's own changes are skipped."""
         if self._notifier.is_own(change):
             return
         kind, username, linkedid, data = change.kind, change.username, change.linkedid, change.data
-        if kind is DeskChange.POP_DISMISSED:
+        if kind is DeskChange.BROWSER:
+            at = self._browsers.setdefault(username, set())
+            if data.get("open"):
+                at.add(change.origin)
+            else:
+                at.discard(change.origin)
+        elif kind is DeskChange.POP_DISMISSED:
             self._dismiss(username, linkedid)
         elif kind is DeskChange.POP_TRANSFERRED:
             self._transferred(username, linkedid)

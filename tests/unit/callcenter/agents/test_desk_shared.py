@@ -226,6 +226,34 @@ async def test_pops_follow_what_the_agent_did_on_another_process() -> None:
     ]
 
 
+def test_browsers_announced_by_other_processes_are_tracked_per_process() -> None:
+    _, _, desk_b = _process("b")
+    pops = ScreenPops(
+        agents=None,  # type: ignore[arg-type]
+        calls=_NoCalls(),  # type: ignore[arg-type]
+        patients=None,  # type: ignore[arg-type]
+        history=None,  # type: ignore[arg-type]
+        database=None,  # type: ignore[arg-type]
+        notifier=desk_b,
+        timezone=UTC,  # type: ignore[arg-type]
+    )
+
+    def browser(origin: str, is_open: bool) -> DeskChanged:
+        return DeskChanged(DeskChange.BROWSER, "alice", origin, None, "", {"open": is_open})
+
+    assert not pops.browsers_elsewhere("alice")
+    pops.apply_change(browser("a", True))
+    pops.apply_change(browser("c", True))
+    pops.apply_change(browser("a", False))
+    assert pops.browsers_elsewhere("alice")  # still open on c
+    pops.apply_change(browser("c", False))
+    pops.apply_change(browser("b", True))  # b's own announcement: skipped
+    assert not pops.browsers_elsewhere("alice")
+    # This process announces its own browsers the same way.
+    pops.browser_here("alice", True)
+    assert [(c.kind, c.data) for c in desk_b.changes] == [(DeskChange.BROWSER, {"open": True})]
+
+
 class _NoCalls:
     def get(self, _linkedid: str) -> None:
         return None

@@ -42,6 +42,8 @@ EXTEN_DIAL = "dial"
 RETRY_UNSENT_SECONDS = 5.0
 # A placement this close before a snapshot may not be in it yet.
 SNAPSHOT_SLACK_SECONDS = 2.0
+# An Originate sent this recently may not have joined its queue yet (QueueStatus misses it).
+IN_FLIGHT_SECONDS = 5.0
 _QUEUE_ENTRY = "QueueEntry"
 
 
@@ -64,6 +66,10 @@ class LivePlacement:
     placement: int
     placed_at: float
     dialled: bool = False
+    # Where it waits (None: adopted by a reconcile, already in its queue).
+    queue: str | None = None
+    priority: int = 0
+    joined: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,7 +190,14 @@ class CallbackPlacer:
         if self.options.agi_url:
             variables["CALLCENTER_AGI"] = self.options.agi_url
         variables.update(self.options.variables)
-        self.live[cid] = LivePlacement(placement.callback_id, placement.placement, self._clock())
+        self.live[cid] = LivePlacement(
+            placement.callback_id,
+            placement.placement,
+            self._clock(),
+            queue=placement.queue,
+            priority=placement.priority,
+            joined=joined,
+        )
         # Frozen past its lease since the claim: the new leader's reconcile places it again.
         self.fence.check_lease()
         try:
@@ -221,14 +234,27 @@ class CallbackPlacer:
         )
 
     async def _waiting(self, queue: str) -> list[WaitingCaller]:
+        """The callers in ``queue``, and this placer's placements sent too recently to show
+        (two placed in one tick: the second must count the first, which may not have joined)."""
         now = time.time()
         waiting = []
+        seen = set()
         for entry in await self.ami.queue_status():
             if entry.name != _QUEUE_ENTRY or entry.queue != queue:
                 continue
+            seen.add(entry.uniqueid)
             joined = await self._joined(entry, now)
             priority = entry.get("Priority")
             waiting.append(WaitingCaller(int(priority) if priority.isdigit() else 0, joined))
+        recent = self._clock() - IN_FLIGHT_SECONDS
+        waiting.extend(
+            WaitingCaller(live.priority, live.joined)
+            for cid, live in self.live.items()
+            if live.queue == queue
+            and not live.dialled
+            and live.placed_at >= recent
+            and f"{cid}-b" not in seen  # the ;2 half waits in the queue
+        )
         return waiting
 
     async def _joined(self, entry: AmiEvent, now: float) -> float:

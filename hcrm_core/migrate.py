@@ -15,6 +15,9 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from hcrm_core.db_roles import seal_audit_log
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+# Processes started together migrate one at a time (PostgreSQL): the second finds the schema
+# at head and the audit log sealed, instead of failing on "tuple concurrently updated".
+_MIGRATE_LOCK = 0x4D494752  # "MIGR"
 
 
 def alembic_config(url: str) -> Config:
@@ -30,6 +33,8 @@ async def upgrade_async(url: str, revision: str = "head") -> None:
     config = alembic_config(url)
 
     def _run(connection: Connection) -> None:
+        if connection.dialect.name == "postgresql":
+            connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_MIGRATE_LOCK})")
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
         # Tables the migration created gave the serving role DML by default privileges:

@@ -146,3 +146,19 @@ def test_roles_are_printed_by_default_and_names_checked() -> None:
     same = runner.invoke(cli, ["db", "roles", "--owner", "hcrm", "--app", "hcrm"])
     assert same.exit_code == 1
     assert "app:" in same.output
+
+
+async def test_processes_started_together_migrate_one_at_a_time(
+    roles_database: RolesDatabase, policy: BookingPolicy
+) -> None:
+    # Several `callcenter serve` started at once each migrate and seal the audit log at start;
+    # concurrent REVOKEs on one table failed with "tuple concurrently updated" (issue 18).
+    db = roles_database
+    await apply_roles(db.admin_url, db.owner, db.app)
+    await upgrade_async(db.owner_url)  # an existing schema: only the seals race
+    results = await asyncio.wait_for(
+        asyncio.gather(*(upgrade_async(db.owner_url) for _ in range(6)), return_exceptions=True),
+        60,
+    )
+    assert [r for r in results if r is not None] == []
+    await _assert_app_cannot_rewrite_audit(db.app_url, policy)

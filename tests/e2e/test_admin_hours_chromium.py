@@ -6,7 +6,8 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from tests.e2e.test_console_chromium import CHROMIUM_ARGS, TIMEOUT_MS, chromium, served
-from tests.support.console import PASSWORD, ConsoleWorld
+from tests.support.browser import page_as
+from tests.support.console import ConsoleWorld
 
 __all__ = ["chromium", "served"]  # fixtures shared with the console test
 
@@ -20,13 +21,7 @@ async def test_a_supervisor_sets_weekday_hours_and_a_holiday(
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
         try:
-            page = await browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.set_default_timeout(TIMEOUT_MS)
-            await page.goto(f"{base}/login")
-            await page.fill("input[name=username]", "sam")
-            await page.fill("input[name=password]", PASSWORD)
-            await page.click("button[type=submit]")
-            await page.wait_for_url(f"{base}/")
+            page = await page_as(browser, base, "sam", "/", timeout_ms=TIMEOUT_MS, height=1000)
             menu = page.locator("#manage-menu")
             # The Hospital menu closes on a click elsewhere and on Escape.
             await page.click("#manage-menu summary")

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from hcrm_core.models import Patient
 from tests.e2e.test_console_chromium import CHROMIUM_ARGS, TIMEOUT_MS, chromium, served
-from tests.support.console import PASSWORD, ConsoleWorld
+from tests.support.browser import page_as
+from tests.support.console import ConsoleWorld
 
 __all__ = ["chromium", "served"]  # fixtures shared with the console test
 
@@ -19,13 +20,7 @@ async def test_admin_creates_a_queue_and_an_agent_flags_a_vip(
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
         try:
-            page = await browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.set_default_timeout(TIMEOUT_MS)
-            await page.goto(f"{base}/login")
-            await page.fill("input[name=username]", "ada")
-            await page.fill("input[name=password]", PASSWORD)
-            await page.click("button[type=submit]")
-            await page.wait_for_url(f"{base}/")
+            page = await page_as(browser, base, "ada", "/", timeout_ms=TIMEOUT_MS, height=1000)
             await page.click("#manage-menu summary")
             await page.click("nav >> text=Queues")
             await page.wait_for_url(f"{base}/admin/queues")

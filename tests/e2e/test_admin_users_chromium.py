@@ -7,7 +7,8 @@ from __future__ import annotations
 import re
 
 from tests.e2e.test_console_chromium import CHROMIUM_ARGS, TIMEOUT_MS, chromium, served
-from tests.support.console import PASSWORD, ConsoleWorld
+from tests.support.browser import log_in
+from tests.support.console import ConsoleWorld
 
 __all__ = ["chromium", "served"]  # fixtures shared with the console test
 MUST_CHANGE = re.compile(r".*/account/password\?next=")
@@ -24,11 +25,7 @@ async def test_admin_creates_and_resets_an_agent_who_must_change_the_password(
         try:
             admin = await browser.new_page()
             admin.set_default_timeout(TIMEOUT_MS)
-            await admin.goto(f"{base}/login")
-            await admin.fill("input[name=username]", "ada")
-            await admin.fill("input[name=password]", PASSWORD)
-            await admin.click("button[type=submit]")
-            await admin.wait_for_url(f"{base}/")
+            await log_in(admin, base, "ada", "/")
             await admin.click("#manage-menu summary")
             await admin.click("nav >> text=Users")
             await admin.wait_for_url(f"{base}/admin/users")

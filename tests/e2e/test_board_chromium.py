@@ -29,6 +29,7 @@ from hcrm_core.models import AuditAction, AuditEvent, Role
 from hcrm_core.services.users import create_user
 from tests.e2e.test_console_chromium import CHROMIUM_ARGS, TIMEOUT_MS, chromium  # noqa: F401
 from tests.support.asterisk_sandbox import AsteriskSandboxHandle
+from tests.support.browser import log_in
 from tests.support.console import (
     PASSWORD,
     ConsoleWorld,
@@ -75,11 +76,7 @@ async def test_board_updates_live_reconnects_and_escapes(chromium, board_site) -
             page = await browser.new_page()
             page.set_default_timeout(TIMEOUT_MS)
             page.on("dialog", lambda dialog: dialogs.append(dialog.message))
-            await page.goto(f"{base}/login?next=/supervisor")
-            await page.fill("input[name=username]", "sam")
-            await page.fill("input[name=password]", PASSWORD)
-            await page.click("button[type=submit]")
-            await page.wait_for_url(f"{base}/supervisor")
+            await log_in(page, base, "sam", "/supervisor")
             await page.wait_for_selector('#board-link[data-state="open"]')
 
             # A caller waits; an agent (whose name is a script) signs in and answers a call.
@@ -174,11 +171,7 @@ async def monitor_site(
 async def _board_as(browser: Any, base: str, username: str) -> Any:
     page = await browser.new_page()
     page.set_default_timeout(TIMEOUT_MS)
-    await page.goto(f"{base}/login?next=/supervisor")
-    await page.fill("input[name=username]", username)
-    await page.fill("input[name=password]", PASSWORD)
-    await page.click("button[type=submit]")
-    await page.wait_for_url(f"{base}/supervisor")
+    await log_in(page, base, username, "/supervisor")
     await page.wait_for_selector('#board-link[data-state="open"]')
     return page
 

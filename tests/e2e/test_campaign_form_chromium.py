@@ -28,7 +28,8 @@ from hcrm_core.actors import Actor
 from hcrm_core.models import Campaign, Patient
 from hcrm_core.services.users import set_extension, user_by_name
 from tests.e2e.test_console_chromium import CHROMIUM_ARGS, TIMEOUT_MS, chromium  # noqa: F401
-from tests.support.console import PASSWORD, ConsoleWorld, start_console_world
+from tests.support.browser import page_as
+from tests.support.console import ConsoleWorld, start_console_world
 from tests.support.fake_ami import FakeAmi
 from tests.support.rig import Recorder
 from web_console.app import create_app
@@ -73,15 +74,8 @@ async def site(tmp_path: Path) -> AsyncIterator[Site]:
         await fake.stop()
 
 
-async def _log_in(browser: Any, base: str, username: str, target: str, width: int = 1400) -> Any:
-    page = await browser.new_page(viewport={"width": width, "height": 900})
-    page.set_default_timeout(TIMEOUT_MS)
-    await page.goto(f"{base}/login?next={target}")
-    await page.fill("input[name=username]", username)
-    await page.fill("input[name=password]", PASSWORD)
-    await page.click("button[type=submit]")
-    await page.wait_for_url(f"{base}{target}")
-    return page
+async def _log_in(browser: Any, base: str, username: str, target: str) -> Any:
+    return await page_as(browser, base, username, target, timeout_ms=TIMEOUT_MS)
 
 
 @pytest.fixture(autouse=True)

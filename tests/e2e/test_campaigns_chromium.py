@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.e2e.test_console_chromium import CHROMIUM_ARGS, TIMEOUT_MS, chromium, served
-from tests.support.console import PASSWORD, ConsoleWorld
+from tests.support.browser import log_in
+from tests.support.console import ConsoleWorld
 
 __all__ = ["chromium", "served"]  # fixtures shared with the console test
 
@@ -21,12 +22,8 @@ async def test_supervisor_creates_starts_stops_and_exports(
         try:
             page = await browser.new_page(accept_downloads=True)
             page.set_default_timeout(TIMEOUT_MS)
-            await page.goto(f"{base}/login")
             # An admin: settings (the targets below) are given by admins only, even at creation.
-            await page.fill("input[name=username]", "ada")
-            await page.fill("input[name=password]", PASSWORD)
-            await page.click("button[type=submit]")
-            await page.wait_for_url(f"{base}/")
+            await log_in(page, base, "ada", "/")
             await page.click("nav >> text=Campaigns")
             await page.wait_for_url(f"{base}/campaigns")
 

@@ -25,6 +25,7 @@ from hcrm_core.models import Role
 from hcrm_core.services.users import create_user, set_extension
 from tests.e2e.test_console_chromium import CHROMIUM_ARGS, chromium  # noqa: F401 - fixture
 from tests.support.asterisk_sandbox import AsteriskSandboxHandle
+from tests.support.browser import page_as
 from tests.support.console import PASSWORD
 from tests.support.desk import desk_settings, quietest_queue
 from tests.support.rig import Recorder, agent_extension
@@ -76,13 +77,7 @@ async def test_hold_resume_and_blind_transfer_from_the_desk(chromium, call_site)
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
         try:
-            page = await browser.new_page(viewport={"width": 1400, "height": 900})
-            page.set_default_timeout(TIMEOUT_MS)
-            await page.goto(f"{base}/desk")
-            await page.fill("input[name=username]", "alice")
-            await page.fill("input[name=password]", PASSWORD)
-            await page.click("button[type=submit]")
-            await page.wait_for_url(f"{base}/desk")
+            page = await page_as(browser, base, "alice", "/desk", timeout_ms=TIMEOUT_MS)
             await expect(page.locator("#desk-link")).to_have_attribute("data-state", "open")
             await page.click("#sign-in")
             await expect(page.locator("#agent-state")).to_have_attribute("data-state", "ready")

@@ -29,6 +29,7 @@ from hcrm_core.models import Appointment, Call, Patient, Role
 from hcrm_core.services.users import create_user, set_extension, user_by_name
 from tests.e2e.test_console_chromium import CHROMIUM_ARGS, chromium  # noqa: F401 - fixture
 from tests.support.asterisk_sandbox import AsteriskSandboxHandle
+from tests.support.browser import log_in
 from tests.support.caller import PatientsPhone
 from tests.support.console import PASSWORD
 from tests.support.desk import quietest_queue, render_ivr_prompts
@@ -143,11 +144,7 @@ async def test_agent_gets_the_pop_and_books_from_it(chromium, desk_site) -> None
             page = await browser.new_page()
             page.set_default_timeout(TIMEOUT_MS)
             page.on("dialog", lambda dialog: dialogs.append(dialog.message))
-            await page.goto(f"{base}/desk")
-            await page.fill("input[name=username]", "alice")
-            await page.fill("input[name=password]", PASSWORD)
-            await page.click("button[type=submit]")
-            await page.wait_for_url(f"{base}/desk")
+            await log_in(page, base, "alice", "/desk")
             await expect(page.locator("#desk-link")).to_have_attribute("data-state", "open")
 
             await _assign_extension(server, extension)
@@ -234,11 +231,7 @@ async def _sign_in_at_the_desk(page: Any, base: str, server: Server, extension: 
     from playwright.async_api import expect
 
     await _assign_extension(server, extension)
-    await page.goto(f"{base}/desk")
-    await page.fill("input[name=username]", "alice")
-    await page.fill("input[name=password]", PASSWORD)
-    await page.click("button[type=submit]")
-    await page.wait_for_url(f"{base}/desk")
+    await log_in(page, base, "alice", "/desk")
     await page.fill("#extension", extension)
     await page.click("#sign-in")
     await expect(page.locator("#agent-state")).to_have_attribute("data-state", "ready")

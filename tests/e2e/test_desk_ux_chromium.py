@@ -36,7 +36,8 @@ from hcrm_core.models import Allergy, Call, CallDirection, ChronicCondition, Pat
 from hcrm_core.services.users import set_extension, user_by_name
 from tests.conftest import require_or_skip
 from tests.e2e.test_console_chromium import CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS
-from tests.support.console import PASSWORD, ConsoleWorld, start_console_world
+from tests.support.browser import page_as
+from tests.support.console import ConsoleWorld, start_console_world
 from tests.support.factories import make_patient
 from tests.support.fake_ami import FakeAmi
 from tests.support.rig import Recorder
@@ -98,15 +99,9 @@ async def _alerts_for_grace(world: ConsoleWorld) -> None:
 
 
 async def _page(rig: dict[str, Any], username: str, target: str, width: int = 1400) -> Any:
-    page = await rig["browser"].new_page(viewport={"width": width, "height": 900})
-    page.set_default_timeout(TIMEOUT_MS)
-    base = rig["base"]
-    await page.goto(f"{base}/login?next={target}")
-    await page.fill("input[name=username]", username)
-    await page.fill("input[name=password]", PASSWORD)
-    await page.click("button[type=submit]")
-    await page.wait_for_url(f"{base}{target}")
-    return page
+    return await page_as(
+        rig["browser"], rig["base"], username, target, timeout_ms=TIMEOUT_MS, width=width
+    )
 
 
 async def _ring(world: ConsoleWorld, patient_id: int | None, number: str) -> tuple[str, str]:

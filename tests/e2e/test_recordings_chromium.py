@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from hcrm_core.models import AuditAction, AuditEvent
 from tests.e2e.test_console_chromium import CHROMIUM_ARGS, TIMEOUT_MS, chromium  # noqa: F401
-from tests.support.console import PASSWORD
+from tests.support.browser import log_in
 from tests.support.recording_world import RecordingWorld, start_recording_world
 from web_console.app import create_app
 
@@ -44,11 +44,7 @@ async def test_supervisor_plays_a_recording_and_seeks_from_the_transcript(
         try:
             page = await browser.new_page()
             page.set_default_timeout(TIMEOUT_MS)
-            await page.goto(f"{base}/login")
-            await page.fill("input[name=username]", "sam")
-            await page.fill("input[name=password]", PASSWORD)
-            await page.click("button[type=submit]")
-            await page.wait_for_url(f"{base}/")
+            await log_in(page, base, "sam", "/")
             await page.goto(f"{base}/recordings")
             await page.click(f"tr[data-recording='{world.bobs}'] a")
             await page.wait_for_url(f"{base}/recordings/{world.bobs}")

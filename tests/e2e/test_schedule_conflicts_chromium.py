@@ -7,7 +7,8 @@ import os
 from pathlib import Path
 
 from tests.e2e.test_console_chromium import CHROMIUM_ARGS, TIMEOUT_MS, chromium, served
-from tests.support.console import PASSWORD, ConsoleWorld
+from tests.support.browser import page_as
+from tests.support.console import ConsoleWorld
 from tests.support.slot_clock import grace_on_leave
 
 __all__ = ["chromium", "served"]  # fixtures shared with the console test
@@ -26,13 +27,7 @@ async def test_supervisor_moves_a_conflict_with_one_click(
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
         try:
-            page = await browser.new_page(viewport={"width": 1400, "height": 700})
-            page.set_default_timeout(TIMEOUT_MS)
-            await page.goto(f"{base}/login")
-            await page.fill("input[name=username]", "sam")
-            await page.fill("input[name=password]", PASSWORD)
-            await page.click("button[type=submit]")
-            await page.wait_for_url(f"{base}/")
+            page = await page_as(browser, base, "sam", "/", timeout_ms=TIMEOUT_MS, height=700)
             await page.goto(f"{base}/admin/schedule-conflicts")
             row = page.locator(f"tr[data-appointment='{appointment.id}']")
             assert "Grace Hopperton" in await row.inner_text()

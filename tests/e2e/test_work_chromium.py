@@ -15,7 +15,8 @@ from hcrm_core.services.complaints import file_complaint
 from hcrm_core.services.opening_hours import OpeningHoursService
 from hcrm_core.services.tasks import TaskService, create_task
 from tests.e2e.test_console_chromium import CHROMIUM_ARGS, TIMEOUT_MS, chromium, served
-from tests.support.console import PASSWORD, ConsoleWorld
+from tests.support.browser import page_as
+from tests.support.console import ConsoleWorld
 
 __all__ = ["chromium", "served"]  # fixtures shared with the console test
 # Set to a folder to keep screenshots of the pages (1400 and 1024 px wide).
@@ -51,14 +52,6 @@ async def _seed_tasks(world: ConsoleWorld) -> int:
     return survey.id
 
 
-async def _login(page: Any, base: str, username: str) -> None:
-    await page.goto(f"{base}/login")
-    await page.fill("input[name=username]", username)
-    await page.fill("input[name=password]", PASSWORD)
-    await page.click("button[type=submit]")
-    await page.wait_for_url(f"{base}/")
-
-
 async def test_agent_claims_works_and_closes_a_task(
     chromium: str, served: tuple[str, ConsoleWorld]
 ) -> None:
@@ -70,9 +63,7 @@ async def test_agent_claims_works_and_closes_a_task(
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
         try:
-            page = await browser.new_page(viewport={"width": 1400, "height": 800})
-            page.set_default_timeout(TIMEOUT_MS)
-            await _login(page, base, "alice")
+            page = await page_as(browser, base, "alice", "/", timeout_ms=TIMEOUT_MS, height=800)
             await page.goto(f"{base}/tasks?view=queue&queue=general")
             row = page.locator(f"tr[data-task='{task_id}']")
             assert "pain score 8" in await row.inner_text()
@@ -136,9 +127,7 @@ async def test_complaint_is_moved_on_logged_and_closed(
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
         try:
-            page = await browser.new_page(viewport={"width": 1400, "height": 800})
-            page.set_default_timeout(TIMEOUT_MS)
-            await _login(page, base, "sam")
+            page = await page_as(browser, base, "sam", "/", timeout_ms=TIMEOUT_MS, height=800)
             # The board's follow-up tiles read the counts live.
             await page.goto(f"{base}/supervisor")
             await page.locator("#board-tasks-open", has_text="0").wait_for()

@@ -27,7 +27,8 @@ from hcrm_core.models import Appointment, AppointmentStatus, Call, CallDirection
 from hcrm_core.services.appointments import BookingRequest
 from hcrm_core.services.users import set_extension, user_by_name
 from tests.e2e.test_console_chromium import CHROMIUM_ARGS, TIMEOUT_MS, chromium  # noqa: F401
-from tests.support.console import PASSWORD, ConsoleWorld, start_console_world
+from tests.support.browser import page_as
+from tests.support.console import ConsoleWorld, start_console_world
 from tests.support.fake_ami import FakeAmi
 from tests.support.rig import Recorder
 from web_console.timefmt import format_datetime
@@ -61,14 +62,7 @@ async def workspace(tmp_path: Path) -> AsyncIterator[tuple[str, ConsoleWorld]]:
 
 
 async def _log_in(browser: Any, base: str, username: str, target: str) -> Any:
-    page = await browser.new_page(viewport={"width": 1400, "height": 900})
-    page.set_default_timeout(TIMEOUT_MS)
-    await page.goto(f"{base}/login?next={target}")
-    await page.fill("input[name=username]", username)
-    await page.fill("input[name=password]", PASSWORD)
-    await page.click("button[type=submit]")
-    await page.wait_for_url(f"{base}{target}")
-    return page
+    return await page_as(browser, base, username, target, timeout_ms=TIMEOUT_MS)
 
 
 async def _ring(world: ConsoleWorld) -> tuple[str, str]:

@@ -11,7 +11,7 @@ from aiohttp import web
 from tests.support.console import PASSWORD
 
 if TYPE_CHECKING:  # imported by the tests only when a browser runs
-    from playwright.async_api import Page
+    from playwright.async_api import Browser, Page
 
 SHOT_WIDTHS = (1400, 1024)
 _HEIGHT = 1000
@@ -38,6 +38,24 @@ async def log_in(page: Page, base: str, username: str, next_path: str) -> None:
     await page.fill("input[name=password]", PASSWORD)
     await page.click("button[type=submit]")
     await page.wait_for_url(f"{base}{next_path}")
+
+
+async def page_as(
+    browser: Browser,
+    base: str,
+    username: str,
+    next_path: str,
+    *,
+    timeout_ms: float,
+    width: int = 1400,
+    height: int = 900,
+) -> Page:
+    """A new ``width`` x ``height`` page of ``browser`` with ``username`` logged in, at
+    ``next_path``; its actions time out after ``timeout_ms``."""
+    page = await browser.new_page(viewport={"width": width, "height": height})
+    page.set_default_timeout(timeout_ms)
+    await log_in(page, base, username, next_path)
+    return page
 
 
 async def screenshots(page: Page, shots: str | None, name: str) -> None:

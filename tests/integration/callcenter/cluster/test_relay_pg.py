@@ -120,6 +120,8 @@ async def test_a_big_event_travels_by_its_id(two: Two) -> None:
     big = IvrProgress("1700000000.2", "notes", {"note": "x" * 9000})
     a.bus.publish(big)
     await b.heard.wait_for(lambda e: e == [big], "the 9000-byte event")
+    assert b.heard.events == [big]  # whole, the 9000 bytes read back by its id
+    assert (a.relay.stats.sent, b.relay.stats.received) == (1, 1)
 
 
 async def test_a_listener_that_lost_its_connection_catches_up(two: Two) -> None:
@@ -149,9 +151,14 @@ async def test_old_events_are_pruned(database: Database) -> None:
     try:
         a.bus.publish(_step("1700000000.4", "main-menu"))
         await _until(lambda: a.relay.stats.sent == 1, "the event written")
-        async with asyncio.timeout(WAIT):
-            while await _rows(dsn):  # noqa: ASYNC110 - rows in another process's table
-                await asyncio.sleep(0.05)
+        try:
+            async with asyncio.timeout(WAIT):
+                while await _rows(dsn):  # noqa: ASYNC110 - rows in another process's table
+                    await asyncio.sleep(0.05)
+        except TimeoutError:
+            raise AssertionError(f"the written event not pruned within {WAIT} s") from None
+        assert await _rows(dsn) == 0  # the row is gone
+        assert (a.relay.stats.sent, a.relay.stats.dropped) == (1, 0)
     finally:
         await a.relay.stop()
         await a.bus.close()

@@ -17,6 +17,10 @@ or a masquerade is found as it is now):
   agent's phone or to an outside number; Asterisk's ``BlindTransfer`` event counts it in the
   call record, and the queue's ``AgentCalled`` pops the call on the next agent's desk.
 
+A transfer to an agent (blind, attended, a conference) is followed by every server process
+(:mod:`callcenter.agents.transfer_follow`): the process that starts it announces it
+(``DeskChange.TRANSFER``), so the agent may complete or cancel it through any process.
+
 A call that ended a moment ago, an agent who is paused, a number that cannot be dialled:
 each is a typed error with a message for the desk, and nothing is sent to Asterisk.
 """
@@ -127,7 +131,9 @@ class CallControl:
         self._conferences = SharedMarks(
             DeskChange.CONFERENCE, notifier, lambda linkedid: {"linkedid": linkedid}, _linkedid
         )
-        self._settled_at: dict[str, float] = {}  # linkedid -> a cancelled consult is gone
+        # linkedid -> when a cancelled consultation is gone (wall clock: known on every process).
+        self._settled_at: dict[str, float] = {}
+        self._notifier = notifier
         # linkedid -> the agent legs ever put on hold in that call (the latest calls only):
         # Asterisk's queue lets go of such a call (see keeps_call).
         self._were_held: dict[str, set[str]] = {}
@@ -138,12 +144,22 @@ class CallControl:
         await self._follower.stop()
 
     def apply_change(self, change: DeskChanged) -> None:
-        """Another process put a call on hold (or took it off), or made a conference."""
+        """Another process put a call on hold (or took it off), made a conference, or started
+        (or cancelled) a transfer."""
         self._held.apply(change)
         self._conferences.apply(change)
         mark = change.data.get("mark") if change.kind is DeskChange.CALL_HELD else None
         if isinstance(mark, dict):
             self._remember_held(str(mark.get("linkedid")), str(mark.get("agent")))
+        if change.kind is DeskChange.TRANSFER and not self._notifier.is_own(change):
+            followed = change.data.get("followed")
+            if isinstance(followed, dict):
+                self._follower.adopt(Followed.from_dict(followed))
+            else:
+                self._follower.forget(change.linkedid)
+            settled = change.data.get("settled_at")
+            if isinstance(settled, (int, float)):
+                self._settle_after(change.linkedid, float(settled))
 
     # -- queries -----------------------------------------------------------------------------
 
@@ -292,13 +308,21 @@ class CallControl:
         self._held.pop(username, None)
         if kind == "agent":
             other = self._agents.require(target.strip())
-            self._follower.follow(
-                Followed(legs.linkedid, username, False, other.username, other.interface)
+            self._follow(Followed(legs.linkedid, username, False, other.username, other.interface))
+        try:
+            await self._action(
+                {
+                    "Action": "BlindTransfer",
+                    "Channel": legs.agent,
+                    "Context": context,
+                    "Exten": exten,
+                },
+                legs.linkedid,
             )
-        await self._action(
-            {"Action": "BlindTransfer", "Channel": legs.agent, "Context": context, "Exten": exten},
-            legs.linkedid,
-        )
+        except AgentError:
+            if kind == "agent":
+                self._unfollow(username, legs.linkedid)
+            raise
         self._pops.transferred(username, legs.linkedid)
         _LOG.info("blind transfer by %s to %s %s linkedid=%s", username, kind, shown, legs.linkedid)
         return TransferDone(legs.linkedid, kind, shown)
@@ -333,9 +357,7 @@ class CallControl:
                 legs.linkedid,
             )
         if other is not None:
-            self._follower.follow(
-                Followed(legs.linkedid, username, False, other.username, other.interface)
-            )
+            self._follow(Followed(legs.linkedid, username, False, other.username, other.interface))
         try:
             await self._action(
                 {
@@ -352,7 +374,8 @@ class CallControl:
                 legs.linkedid,
             )
         except AgentError:
-            self._follower.forget(legs.linkedid)
+            if other is not None:
+                self._unfollow(username, legs.linkedid)
             raise
         self._held.pop(username, None)
         self._conferences[username] = legs.linkedid
@@ -371,34 +394,36 @@ class CallControl:
         legs = await self._legs(username, need_caller=True)
         if self._follower.get(legs.linkedid) is not None:
             raise AgentError("a transfer of this call is already under way")
-        settle = self._settled_at.pop(legs.linkedid, 0.0) - time.monotonic()
+        settle = self._settled_at.pop(legs.linkedid, 0.0) - time.time()
         if settle > 0:
-            await asyncio.sleep(settle)
+            await asyncio.sleep(min(settle, CANCEL_SETTLE))
         if kind == "agent":
             other = self._agents.require(shown)
             # Atxfer dials digits: the agent's extension; the consultation channel inherits
             # the interface to ring (the double underscore).
             context, exten = const.CONTEXT_CONSULT, other.extension
-            followed = Followed(legs.linkedid, username, True, other.username, other.interface)
+            followed = Followed(
+                legs.linkedid, username, True, other.username, other.interface, shown=shown
+            )
             variables = {"__CALLCENTER_TRANSFER_TO": other.interface}
         else:
             context, exten = const.CONTEXT_CONSULT_NUMBER, exten.lstrip("+")
-            followed = Followed(legs.linkedid, username, True)
+            followed = Followed(legs.linkedid, username, True, shown=shown)
         for name, value in variables.items():
             await self._action(
                 {"Action": "Setvar", "Channel": legs.agent, "Variable": name, "Value": value},
                 legs.linkedid,
             )
-        self._follower.follow(followed)
+        self._follow(followed)
         try:
             await self._action(
                 {"Action": "Atxfer", "Channel": legs.agent, "Context": context, "Exten": exten},
                 legs.linkedid,
             )
         except AgentError:
-            self._follower.forget(legs.linkedid)
+            self._unfollow(username, legs.linkedid)
+            self._pops.set_consult(username, legs.linkedid, None)
             raise
-        self._pops.set_consult(username, legs.linkedid, "calling", shown)
         _LOG.info("consultation by %s with %s %s linkedid=%s", username, kind, shown, legs.linkedid)
         return TransferDone(legs.linkedid, kind, shown)
 
@@ -420,12 +445,11 @@ class CallControl:
         if followed is None or followed.from_user != username:
             raise self._no_consult(username, status.linkedid)
         legs = await self._legs(username, need_caller=False)
-        self._follower.forget(status.linkedid)
+        # Asterisk drops an Atxfer that arrives while the cancelled one is being taken down:
+        # the next consultation of this call (through any process) waits that moment out.
+        self._unfollow(username, status.linkedid, settle=CANCEL_SETTLE)
         await self._action({"Action": "CancelAtxfer", "Channel": legs.agent}, legs.linkedid)
         self._pops.set_consult(username, legs.linkedid, None)
-        # Asterisk drops an Atxfer that arrives while the cancelled one is being taken down:
-        # the next consultation of this call waits that moment out.
-        self._settled_at[legs.linkedid] = time.monotonic() + CANCEL_SETTLE
         return legs.linkedid
 
     def _no_consult(self, username: str, linkedid: str) -> AgentError:
@@ -459,6 +483,36 @@ class CallControl:
         )
 
     # -- helpers -----------------------------------------------------------------------------
+
+    def _follow(self, followed: Followed) -> None:
+        """Follow a transfer this process starts, and tell the others (before Asterisk acts:
+        what it reports reaches every process, which must know what it is)."""
+        followed.started_at = time.time()
+        self._follower.follow(followed)
+        self._notifier.desk_changed(
+            DeskChange.TRANSFER,
+            followed.from_user,
+            linkedid=followed.linkedid,
+            data={"followed": followed.to_dict()},
+        )
+
+    def _unfollow(self, username: str, linkedid: str, *, settle: float = 0.0) -> None:
+        """The desk ended the transfer (cancelled, or Asterisk refused it): on every process.
+        ``settle``: seconds the next consultation of this call must wait."""
+        self._follower.forget(linkedid)
+        data: dict[str, object] = {"followed": None}
+        if settle > 0:
+            settled_at = time.time() + settle
+            self._settle_after(linkedid, settled_at)
+            data["settled_at"] = settled_at
+        self._notifier.desk_changed(DeskChange.TRANSFER, username, linkedid=linkedid, data=data)
+
+    def _settle_after(self, linkedid: str, at: float) -> None:
+        self._settled_at[linkedid] = at
+        if len(self._settled_at) > WERE_HELD_KEPT:  # calls never consulted again
+            now = time.time()
+            for key in [k for k, until in self._settled_at.items() if until < now]:
+                del self._settled_at[key]
 
     def _destination(
         self, username: str, kind: str, target: str

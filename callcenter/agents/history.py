@@ -9,7 +9,12 @@ stored one (the desk also publishes queue and device changes, which are not stat
 With several server processes every one sees every agent's changes; only the leader stores
 them (:attr:`AgentHistoryWriter.writes`), or each change would be stored once per process and
 the reports' times would double. The others keep following, so a new leader goes on from
-the last state without storing it again.
+the last state without storing it again, and keep the changes of the last
+:data:`UNSTORED_SECONDS` they did not store: the leader may die with its last batch unwritten,
+and changes made in the second between two leaders are stored by nobody. A new leader's first
+batch hands those over; the store keeps only the changes after each agent's last stored one
+(``hcrm_core.services.agent_history.store_changes``), so what the old leader stored is not
+stored twice, nor is the last batch of an old leader that wakes up after a freeze.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -30,6 +36,10 @@ _LOG = logging.getLogger(__name__)
 
 FLUSH_INTERVAL = 0.5
 MAX_BACKOFF = 5.0
+# A follower keeps the changes it saw this long: a takeover takes at most 5 s, and a leader
+# whose database is away retries its batch for a while before it may die with it.
+UNSTORED_SECONDS = 60.0
+UNSTORED_KEPT = 20_000
 
 
 class AgentHistoryWriter:
@@ -40,6 +50,8 @@ class AgentHistoryWriter:
         self._db = database
         self._interval = flush_interval
         self._pending: list[StateChange] = []
+        # A follower's changes not stored by it: (monotonic time seen, change), oldest first.
+        self._unstored: deque[tuple[float, StateChange]] = deque(maxlen=UNSTORED_KEPT)
         self._last: dict[int, tuple[str, str]] = {}
         self._subscription: Subscription[AgentStateChanged] | None = None
         self._task: asyncio.Task[None] | None = None
@@ -81,27 +93,48 @@ class AgentHistoryWriter:
         if last == key:
             return
         self._last[event.user_id] = key
-        if not self.writes():
-            return
         since = float(agent.get("since") or 0.0)
         # ``since`` is when the shown state began; a new pause reason in the same state
         # began now.
         same_state = last is not None and last[0] == key[0]
         at = since if since > 0 and not same_state else time.time()
-        self._pending.append(
-            StateChange(
-                user_id=event.user_id,
-                username=event.username,
-                extension=str(agent.get("extension") or ""),
-                state=key[0],
-                pause_reason=key[1],
-                at=datetime.fromtimestamp(at, UTC),
-            )
+        change = StateChange(
+            user_id=event.user_id,
+            username=event.username,
+            extension=str(agent.get("extension") or ""),
+            state=key[0],
+            pause_reason=key[1],
+            at=datetime.fromtimestamp(at, UTC),
         )
+        if self.writes():
+            self._take_over()
+            self._pending.append(change)
+        else:
+            self._keep(change)
+
+    def _keep(self, change: StateChange) -> None:
+        now = time.monotonic()
+        while self._unstored and self._unstored[0][0] < now - UNSTORED_SECONDS:
+            self._unstored.popleft()
+        self._unstored.append((now, change))
+
+    def _take_over(self) -> None:
+        """Leading now: the changes seen while following go with the next batch (the store
+        skips those the old leader stored)."""
+        if not self._unstored:
+            return
+        _LOG.info(
+            "agent history: leading; %d changes seen while following handed to the store",
+            len(self._unstored),
+        )
+        self._pending[:0] = [change for _, change in self._unstored]
+        self._unstored.clear()
 
     async def flush(self) -> None:
         """Write what is pending now; raises if the database fails (kept for a retry)."""
         async with self._writing:
+            if self.writes():
+                self._take_over()
             batch, self._pending = self._pending, []
             try:
                 await store_changes(self._db, batch)

@@ -68,6 +68,8 @@ class DeskChange(enum.StrEnum):
     # Call control's marks (callcenter/agents/shared_marks.py).
     CALL_HELD = "call_held"
     CONFERENCE = "conference"
+    # A transfer to follow (callcenter/agents/transfer_follow.py), or no longer.
+    TRANSFER = "transfer"
     # The agent's first browser opened on the origin process, or its last one closed.
     BROWSER = "browser"
 

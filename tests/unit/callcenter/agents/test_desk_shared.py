@@ -270,10 +270,12 @@ def test_a_follower_tracks_the_history_but_stores_nothing() -> None:
 
     writer.record(change("ready"))
     assert writer._pending == []
-    leading = True  # elected: goes on from the state it followed, not storing it again
+    # Elected: goes on from the state it followed, and hands the changes it saw while
+    # following to the store (which skips those the old leader stored).
+    leading = True
     writer.record(change("ready"))
     writer.record(change("ringing"))
-    assert [c.state for c in writer._pending] == ["ringing"]
+    assert [c.state for c in writer._pending] == ["ready", "ringing"]
 
 
 def test_call_controls_marks_reach_the_other_process_and_a_repeat_changes_nothing() -> None:

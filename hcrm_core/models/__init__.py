@@ -6,6 +6,7 @@ from hcrm_core.models.audit import AuditEvent
 from hcrm_core.models.base import Base, utcnow
 from hcrm_core.models.callbacks import CallbackStatus, QueueCallback
 from hcrm_core.models.calls import Call, CallEvent, Recording, Transcript
+from hcrm_core.models.case_history import ComplaintStatusChange, TaskStatusChange
 from hcrm_core.models.cluster import ClusterLeadership
 from hcrm_core.models.cluster_events import ClusterEvent
 from hcrm_core.models.console import ConsoleSession, LoginBackoff, LoginFailure
@@ -91,6 +92,7 @@ __all__ = [
     "ComplaintContact",
     "ComplaintSeverity",
     "ComplaintStatus",
+    "ComplaintStatusChange",
     "ConsoleSession",
     "Department",
     "Doctor",
@@ -123,6 +125,7 @@ __all__ = [
     "Slot",
     "SurveyAnswer",
     "TaskSource",
+    "TaskStatusChange",
     "Transcript",
     "TranscriptTerm",
     "User",

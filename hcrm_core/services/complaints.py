@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, and_, func, or_, select
@@ -42,6 +42,7 @@ from hcrm_core.models import (
     utcnow,
 )
 from hcrm_core.services.audit import add_audit
+from hcrm_core.services.case_history import record_complaint_status
 from hcrm_core.services.complaints_policy import DEFAULT_POLICY, ComplaintPolicy
 
 CATEGORIES = ("waiting_time", "staff", "billing", "appointment", "facilities", "care", "other")
@@ -173,6 +174,7 @@ async def file_complaint(
         await _set_due(session, complaint, now, zone, policy)
         session.add(complaint)
         await session.flush()
+        record_complaint_status(session, complaint, now, actor.label)
         if call_id is not None:
             session.add(
                 ComplaintCall(
@@ -235,7 +237,18 @@ def past_due_clause(now: datetime) -> Any:
     )
 
 
-def is_past_due(complaint: Complaint, now: datetime) -> bool:
+class DueState(Protocol):
+    """What :func:`is_past_due` reads: a complaint, or what one was (the reports)."""
+
+    @property
+    def status(self) -> ComplaintStatus: ...
+    @property
+    def acknowledge_due_at(self) -> datetime | None: ...
+    @property
+    def respond_due_at(self) -> datetime | None: ...
+
+
+def is_past_due(complaint: DueState, now: datetime) -> bool:
     ack = complaint.acknowledge_due_at
     respond = complaint.respond_due_at
     if complaint.status is ComplaintStatus.RECEIVED and ack is not None and ack < now:
@@ -388,6 +401,8 @@ class ComplaintService:
             if not detail:
                 return complaint
             complaint.updated_at = now
+            if detail.keys() & {"status", "severity", "category"}:  # what the reports read
+                record_complaint_status(session, complaint, now, actor.label)
             add_audit(
                 session,
                 actor,

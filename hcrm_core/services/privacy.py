@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -58,6 +58,7 @@ from hcrm_core.models import (
     TranscriptTerm,
 )
 from hcrm_core.services.audit import add_audit, record_audit
+from hcrm_core.services.case_history import record_task_statuses
 
 Decrypt = Callable[[str], str]
 RemoveAudio = Callable[[Sequence[Recording]], Awaitable[None]]
@@ -445,13 +446,26 @@ async def _erase_outreach(session: AsyncSession, patient_id: int) -> dict[str, i
         .where(FollowUpTask.patient_id == patient_id)
         .values(reason=ERASED, notes=None, outcome=None)
     )
+    still_open = (
+        FollowUpTask.patient_id == patient_id,
+        FollowUpTask.status.in_((FollowUpStatus.OPEN, FollowUpStatus.IN_PROGRESS)),
+    )
+    cancelled = (
+        await session.execute(
+            select(
+                FollowUpTask.id,
+                func.coalesce(FollowUpTask.owner_user_id, FollowUpTask.claimed_by_user_id),
+            ).where(*still_open)
+        )
+    ).all()
+    now = datetime.now(UTC)
     await session.execute(
         update(FollowUpTask)
-        .where(
-            FollowUpTask.patient_id == patient_id,
-            FollowUpTask.status.in_((FollowUpStatus.OPEN, FollowUpStatus.IN_PROGRESS)),
-        )
-        .values(status=FollowUpStatus.CANCELLED, closed_at=datetime.now(UTC))
+        .where(*still_open)
+        .values(status=FollowUpStatus.CANCELLED, closed_at=now)
+    )
+    record_task_statuses(
+        session, [(t, owner) for t, owner in cancelled], FollowUpStatus.CANCELLED, now, "erasure"
     )
     return {
         "survey_answers": _count(answers),

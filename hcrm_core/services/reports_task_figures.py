@@ -1,13 +1,15 @@
 """Task figures over a period: tasks created (by where they came from), what became of them
-(done, could not reach, cancelled, still open, overdue) and how long they took, per bucket
-and per owner.
+by the end of the period (done, could not reach, cancelled, still open, overdue) and how long
+they took, per bucket and per owner.
 
-Computed from the task inbox (``followup_tasks``; docs/reports.md). A task counts in the
-bucket in which it was created; what became of it is its state when the report is made.
-Overdue: still open (open or being worked) with a due moment (``due_at``) past, or without
-one a due day (``due_date``) before today in the hospital's zone, as the wallboard counts
-them. Time to done: created to done, of the done ones. Its owner is the user it is assigned
-to, else the one who claimed it; tasks with neither are "unassigned".
+A task counts in the bucket in which it was created (``followup_tasks.created_at``); what
+became of it, and whose it was, is read from its status history (``task_status_changes``;
+docs/reports.md) as it was at the end of the period (now, for a period not over yet), so the
+report of a past period never changes. Overdue: still open (open or being worked) at that
+moment with a due moment (``due_at``) before it, or without one a due day (``due_date``)
+before that moment's day in the hospital's zone, as the wallboard counts them. Time to done:
+created to done, of the done ones. Its owner is the user it was assigned to, else the one who
+had claimed it; tasks with neither are "unassigned".
 """
 
 from __future__ import annotations
@@ -15,15 +17,17 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from hcrm_core.db import Database
 from hcrm_core.errors import ValidationFailed
-from hcrm_core.models import FollowUpStatus, FollowUpTask, TaskSource, User
+from hcrm_core.models import FollowUpStatus, FollowUpTask, TaskSource, TaskStatusChange, User
 from hcrm_core.models.base import utcnow
+from hcrm_core.services.case_history import as_of, task_state, task_story
 from hcrm_core.services.reports_period import Bucket, Period, average_hours, bucket_index
 from hcrm_core.services.reports_queues import epoch, group_unit, quarters_since
 from hcrm_core.services.reports_tasks import OPEN_STATUSES
@@ -83,6 +87,35 @@ class TaskReport:
     by_owner: dict[str, TaskFigures]
 
 
+# What the figures read of a task without history (its own timestamps).
+_COLUMNS = (
+    FollowUpTask.id,
+    FollowUpTask.created_at,
+    FollowUpTask.source_kind,
+    FollowUpTask.due_at,
+    FollowUpTask.due_date,
+    FollowUpTask.status,
+    FollowUpTask.owner_user_id,
+    FollowUpTask.claimed_by_user_id,
+    FollowUpTask.claimed_at,
+    FollowUpTask.closed_at,
+    FollowUpTask.updated_at,
+)
+# One group of tasks: bucket index, source, status, owner's username, overdue, how many,
+# their created-to-done seconds summed.
+Group = tuple[int, TaskSource, FollowUpStatus, str | None, bool, int, float]
+
+
+@dataclass(frozen=True, slots=True)
+class _Moment:
+    """What the figures describe: the tasks just before ``cutoff`` (None: as they are),
+    overdue as of ``at`` (and its day in the hospital's zone)."""
+
+    at: datetime
+    cutoff: datetime | None
+    today: date
+
+
 async def task_report(
     database: Database,
     period: Period,
@@ -91,8 +124,10 @@ async def task_report(
     now: datetime | None = None,
 ) -> TaskReport:
     """Tasks created in the period, per bucket and per owner (``owners``: usernames, the
-    report limited to their tasks; an unknown one is refused, field ``owner``)."""
-    now = now or utcnow()
+    report limited to their tasks; an unknown one is refused, field ``owner``); what they
+    were at the end of the period (``now`` for a period not over)."""
+    at, cutoff = as_of(period.end, now or utcnow())
+    moment = _Moment(at, cutoff, at.astimezone(period.tz).date())
     buckets = period.buckets()
     async with database.session() as session:
         if owners:
@@ -102,7 +137,8 @@ async def task_report(
             for name in owners:
                 if name not in known:
                     raise ValidationFailed("owner", f"no user named {name!r}")
-        groups = await _groups(session, database.dialect, period, buckets, owners, now)
+        groups = await _groups(session, database.dialect, period, buckets, owners, moment)
+        groups += await _groups_without_history(session, period, buckets, owners, moment)
     per_bucket = [TaskFigures() for _ in buckets]
     total = TaskFigures()
     by_owner: dict[str, TaskFigures] = {name: TaskFigures() for name in owners or ()}
@@ -113,38 +149,70 @@ async def task_report(
     return TaskReport(period, buckets, per_bucket, total, dict(sorted(by_owner.items())))
 
 
+def _created_in(period: Period) -> tuple[Any, ...]:
+    return (FollowUpTask.created_at >= period.start, FollowUpTask.created_at < period.end)
+
+
 async def _groups(
-    session: Any,
+    session: AsyncSession,
     dialect: str,
     period: Period,
     buckets: list[Bucket],
     owners: Sequence[str] | None,
-    now: datetime,
-) -> list[tuple[int, TaskSource, FollowUpStatus, str | None, bool, int, float]]:
-    """The tasks counted by the database per quarter hour (or hour), source, status, owner
-    and overdue or not, with their created-to-done seconds summed."""
-    today = now.astimezone(period.tz).date()
-    unit = group_unit(period, buckets)
-    task = FollowUpTask
+    moment: _Moment,
+) -> list[Group]:
+    """The tasks with a history, counted by the database per quarter hour (or hour), source,
+    status, owner and overdue or not, each as its last history row before the cutoff says.
+
+    The tasks are read by a range over their ``created_at`` index and their history by a
+    range over its ``at`` index, joined once; the last row per task is picked by a window
+    function (SQLite and PostgreSQL alike). A finished task's last row is when it was
+    finished."""
+    task, change = FollowUpTask, TaskStatusChange
+    ranked = (
+        select(
+            change.status,
+            change.owner_user_id,
+            change.at,
+            task.created_at,
+            task.source_kind,
+            task.due_at,
+            task.due_date,
+            func.row_number()
+            .over(partition_by=change.task_id, order_by=(change.at.desc(), change.id.desc()))
+            .label("rank"),
+        )
+        .join(task, task.id == change.task_id)
+        # A task's rows start when it was created: the range lets the database read them
+        # by their time index instead of scanning every task's history.
+        .where(*_created_in(period), change.at >= period.start)
+    )
+    if moment.cutoff is not None:
+        ranked = ranked.where(change.at < moment.cutoff)
+    rows = ranked.subquery()
+    last = rows.c
     overdue = and_(
-        task.status.in_(OPEN_STATUSES),
-        or_(task.due_at < now, and_(task.due_at.is_(None), task.due_date < today)),
+        last.status.in_(OPEN_STATUSES),
+        or_(
+            last.due_at < moment.at,
+            and_(last.due_at.is_(None), last.due_date < moment.today),
+        ),
     )
-    took = epoch(task.closed_at, dialect) - epoch(task.created_at, dialect)
-    done = case((and_(task.status == FollowUpStatus.DONE, task.closed_at.is_not(None)), took))
-    late = case((overdue, 1), else_=0)
+    took = epoch(last.at, dialect) - epoch(last.created_at, dialect)
+    done = case((last.status == FollowUpStatus.DONE, took))
+    unit = group_unit(period, buckets)
     keys = (
-        quarters_since(task.created_at, period, dialect, unit),
-        task.source_kind,
-        task.status,
+        quarters_since(last.created_at, period, dialect, unit),
+        last.source_kind,
+        last.status,
         User.username,
-        late,
+        case((overdue, 1), else_=0),
     )
-    owner_id = func.coalesce(task.owner_user_id, task.claimed_by_user_id)
     query = (
         select(*keys, func.count(), func.coalesce(func.sum(done), 0.0))
-        .outerjoin(User, User.id == owner_id)
-        .where(task.created_at >= period.start, task.created_at < period.end)
+        .select_from(rows)
+        .outerjoin(User, User.id == last.owner_user_id)
+        .where(last.rank == 1)
         .group_by(*keys)
     )
     if owners:
@@ -158,3 +226,45 @@ async def _groups(
                 (index, source, status, username, bool(is_late), int(count), float(seconds))
             )
     return result
+
+
+async def _groups_without_history(
+    session: AsyncSession,
+    period: Period,
+    buckets: list[Bucket],
+    owners: Sequence[str] | None,
+    moment: _Moment,
+) -> list[Group]:
+    """Tasks with no history row (written straight into the table, as test data and old
+    rows before the backfill were), each read from its own timestamps as the backfill
+    reads them; usually none."""
+    task, change = FollowUpTask, TaskStatusChange
+    has_history = select(change.id).where(change.task_id == task.id).exists()
+    rows = (
+        await session.execute(select(*_COLUMNS).where(*_created_in(period), ~has_history))
+    ).all()
+    if not rows:
+        return []
+    names = dict((await session.execute(select(User.id, User.username))).all())
+    wanted = set(owners or ())
+    result: list[Group] = []
+    for row in rows:
+        index = bucket_index(buckets, row.created_at)
+        state = task_state(task_story(row), moment.cutoff)
+        if index is None or state is None:
+            continue
+        username = names.get(state.owner_user_id) if state.owner_user_id else None
+        if wanted and username not in wanted:
+            continue
+        overdue = state.status in OPEN_STATUSES and _past_due(row, moment.at, moment.today)
+        done = 0.0
+        if state.status is FollowUpStatus.DONE and state.finished_at is not None:
+            done = (state.finished_at - row.created_at).total_seconds()
+        result.append((index, row.source_kind, state.status, username, overdue, 1, done))
+    return result
+
+
+def _past_due(task: Any, at: datetime, today: date) -> bool:
+    if task.due_at is not None:
+        return bool(task.due_at < at)
+    return task.due_date is not None and task.due_date < today

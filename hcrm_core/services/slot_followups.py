@@ -22,6 +22,7 @@ from hcrm_core.models import (
     CampaignAttempt,
     CampaignKind,
     CampaignStatus,
+    FollowUpStatus,
     FollowUpTask,
     Patient,
     PatientPhone,
@@ -29,6 +30,7 @@ from hcrm_core.models import (
 )
 from hcrm_core.services.audit import add_audit
 from hcrm_core.services.campaigns_config import parse_config, stored
+from hcrm_core.services.case_history import record_task_status
 
 CHANGED_CAMPAIGN_NAME = "Appointment changes"
 _FOLLOWUP_PRIORITY = 2
@@ -89,18 +91,20 @@ async def follow_up(
             )
         )
         return "call"
-    session.add(
-        FollowUpTask(
-            patient_id=patient_id,
-            reason=note[:200],
-            priority=_FOLLOWUP_PRIORITY,
-            source_kind=TaskSource.APPOINTMENT_CHANGE,
-            source_ref=f"appointment:{appointment_id}",
-            due_date=now.astimezone(timezone).date(),
-            created_at=now,
-            updated_at=now,
-        )
+    task = FollowUpTask(
+        patient_id=patient_id,
+        reason=note[:200],
+        priority=_FOLLOWUP_PRIORITY,
+        source_kind=TaskSource.APPOINTMENT_CHANGE,
+        source_ref=f"appointment:{appointment_id}",
+        due_date=now.astimezone(timezone).date(),
+        status=FollowUpStatus.OPEN,
+        created_at=now,
+        updated_at=now,
     )
+    session.add(task)
+    await session.flush()
+    record_task_status(session, task, now, "slot-followups")
     return "task"
 
 

@@ -42,6 +42,7 @@ from hcrm_core.models import (
     utcnow,
 )
 from hcrm_core.services.audit import add_audit
+from hcrm_core.services.case_history import record_task_status
 
 MAX_REASON = 200
 MAX_NOTES = 4000
@@ -146,6 +147,7 @@ async def create_task(
     )
     session.add(task)
     await session.flush()
+    record_task_status(session, task, now, actor.label)
     add_audit(
         session,
         actor,
@@ -390,6 +392,7 @@ class TaskService:
             task = await session.get(FollowUpTask, task_id, populate_existing=True)
             assert task is not None
             await self._check_patient(session, task)
+            record_task_status(session, task, now, actor.label)
             add_audit(
                 session,
                 actor,
@@ -421,6 +424,7 @@ class TaskService:
             task.claimed_by_user_id = None
             task.claimed_at = None
             self._touch(task, now)
+            record_task_status(session, task, now, actor.label)
             add_audit(
                 session,
                 actor,
@@ -474,6 +478,8 @@ class TaskService:
             if not changes:
                 return task
             self._touch(task, now)
+            if "status" in changes:
+                record_task_status(session, task, now, actor.label)
             add_audit(
                 session,
                 actor,

@@ -2,7 +2,10 @@
 America/New_York (EST, UTC-5: the local day is 05:00 to 05:00 UTC), plus rows just outside
 it. The figures the tests expect are worked out by hand in the comments here.
 
-``NOW`` is when the reports are made (open, overdue and time-to-done are states at NOW).
+``NOW`` is when the reports are made; the comments' open, overdue and time-to-done are the
+cases at NOW (a report of a period not over at NOW; the day alone is over, and reads the
+cases as they were at its end). The rows have no status history: reports read them from their
+own timestamps, as migration 0019 backfilled old cases.
 """
 
 from __future__ import annotations

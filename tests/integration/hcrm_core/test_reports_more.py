@@ -103,8 +103,10 @@ async def test_campaigns_per_campaign_and_attempt(database, policy):
 
 async def test_complaints_received_open_overdue_and_time_to_close(database, policy):
     await _seed(database, policy, with_campaigns=False)
-    report = await complaint_report(database, parse_period(DAY, DAY, "day", NY), now=NOW)
-    total = report.total.as_dict()
+    # Made at NOW, for a period not over (the day, then the days up to NOW): the complaints
+    # of the day as they are at NOW.
+    report = await complaint_report(database, parse_period(DAY, "2026-11-20", "day", NY), now=NOW)
+    total = report.per_bucket[0].as_dict()
     assert total == {
         "received": 4,
         "severity_low": 1,
@@ -120,10 +122,14 @@ async def test_complaints_received_open_overdue_and_time_to_close(database, poli
     categories = {k: v.as_dict() for k, v in report.by_category.items()}
     assert (categories["billing"]["closed"], categories["billing"]["answered_late"]) == (1, 1)
     assert categories["billing"]["time_to_close_average_hours"] == 24.0
+    # staff: with the next day's complaint, never acknowledged either.
     assert (categories["staff"]["overdue"], categories["staff"]["time_to_close_average_hours"]) == (
-        1,
+        2,
         48.0,
     )
+    # The day alone is over: what became of its complaints by its end (none answered yet).
+    day = (await complaint_report(database, parse_period(DAY, DAY, "day", NY), now=NOW)).total
+    assert (day.received, day.open, day.overdue, day.closed, day.answered_late) == (4, 4, 0, 0, 0)
     empty = (await complaint_report(database, EMPTY, now=NOW)).total.as_dict()
     assert (empty["received"], empty["time_to_close_average_hours"]) == (0, None)
 
@@ -131,8 +137,10 @@ async def test_complaints_received_open_overdue_and_time_to_close(database, poli
 async def test_tasks_by_source_outcome_and_owner(database, policy):
     await _seed(database, policy, with_campaigns=False)
     period = parse_period(DAY, DAY, "day", NY)
-    report = await task_report(database, period, now=NOW)
-    total = report.total.as_dict()
+    # Made at NOW, for a period not over: the day's tasks as they are at NOW.
+    running = parse_period(DAY, "2026-11-20", "day", NY)
+    report = await task_report(database, running, now=NOW)
+    total = report.per_bucket[0].as_dict()
     assert (total["created"], total["source_manual"], total["source_survey"]) == (7, 2, 1)
     assert (total["source_campaign"], total["source_ivr_no_agent"], total["source_voicemail"]) == (
         1,
@@ -141,10 +149,16 @@ async def test_tasks_by_source_outcome_and_owner(database, policy):
     )
     assert (total["done"], total["cannot_reach"], total["cancelled"]) == (2, 1, 1)
     assert (total["open"], total["overdue"], total["time_to_done_average_hours"]) == (3, 2, 4.0)
+    # The day alone is over: at its end nothing was overdue yet, the rest as at NOW.
+    report = await task_report(database, period, now=NOW)
+    day = report.total.as_dict()
+    assert (day["created"], day["done"], day["cannot_reach"], day["cancelled"]) == (7, 2, 1, 1)
+    assert (day["open"], day["overdue"]) == (3, 0)
+    report = await task_report(database, running, now=NOW)
     owners = {k: v.as_dict() for k, v in report.by_owner.items()}
     assert list(owners) == ["alice", "bob", "unassigned"]
-    alice = owners["alice"]
-    assert (alice["created"], alice["done"], alice["overdue"], alice["cancelled"]) == (3, 1, 1, 1)
+    alice = owners["alice"]  # with the next day's task
+    assert (alice["created"], alice["done"], alice["overdue"], alice["cancelled"]) == (4, 1, 1, 1)
     assert (owners["bob"]["cannot_reach"], owners["bob"]["time_to_done_average_hours"]) == (1, 6.0)
     assert (owners["unassigned"]["open"], owners["unassigned"]["overdue"]) == (2, 1)
     mine = await task_report(database, period, owners=["alice"], now=NOW)

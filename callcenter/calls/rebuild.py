@@ -6,6 +6,8 @@ Every call's ``calls`` row was folded live from AMI events, and those events are
 calls that started in a period and reports (or, with ``write``, corrects) every fact that
 differs. Only what the events decide is compared: an end the tracker inferred without a
 ``Hangup`` (a reconciliation after a lost link or a restart) is not in the events and is kept.
+Whether the caller was in the IVR is not an AMI event (our FastAGI reports it): the stored
+``ivr_entered_at`` is folded in as the tracker did, so a hang-up in the menus ends the same way.
 """
 
 from __future__ import annotations
@@ -77,8 +79,10 @@ def fold(
     *,
     inbound_contexts: frozenset[str],
     campaign_prefix: str | None = None,
+    ivr_entered_at: datetime | None = None,
 ) -> LiveCall | None:
-    """One call's record from its events, as the tracker builds it (None: no events)."""
+    """One call's record from its events, as the tracker builds it (None: no events);
+    ``ivr_entered_at``: when the caller reached the IVR, if they did."""
     call: LiveCall | None = None
     for event in events:
         if call is None:
@@ -86,6 +90,13 @@ def fold(
             attempt = attempt_of(campaign_prefix, linkedid) if campaign_prefix else None
             if attempt is not None:
                 call.direction, call.campaign_attempt_id = "outbound", attempt
+            call.apply(event, inbound_contexts)
+            if ivr_entered_at is not None:
+                # As apply_ivr: the IVR answers the call after its first channel was made.
+                call.ivr_entered_at = ivr_entered_at
+                if call.direction == "internal":
+                    call.direction = "inbound"
+            continue
         call.apply(event, inbound_contexts)
     return call
 
@@ -134,12 +145,16 @@ def _rebuild_chunk(
 ) -> dict[str, dict[str, Any]]:
     """Fold each call of a chunk again and compare; the facts to correct, by Linkedid."""
     fixes: dict[str, dict[str, Any]] = {}
-    for _, linkedid, *facts in stored:
+    for _, linkedid, ivr_entered_at, *facts in stored:
         call_events = events.get(linkedid, [])
         result.calls += 1
         result.events += len(call_events)
         rebuilt = fold(
-            linkedid, call_events, inbound_contexts=inbound, campaign_prefix=campaign_prefix
+            linkedid,
+            call_events,
+            inbound_contexts=inbound,
+            campaign_prefix=campaign_prefix,
+            ivr_entered_at=ivr_entered_at,
         )
         if rebuilt is not None:
             _compare(linkedid, tuple(facts), rebuilt, result, fixes)
@@ -191,7 +206,9 @@ async def _read_chunk(
     facts) and the events that decide their facts, in the order they were stored."""
     in_period = and_(Call.started_at >= start, Call.started_at < end, Call.id > after)
     calls = (
-        select(Call.id, Call.linkedid, *(getattr(Call, name) for name in FACTS))
+        select(
+            Call.id, Call.linkedid, Call.ivr_entered_at, *(getattr(Call, name) for name in FACTS)
+        )
         .where(in_period)
         .order_by(Call.id)
         .limit(_CHUNK)
@@ -220,6 +237,7 @@ async def _read_chunk(
 
 
 _FACT_NAMES = sorted(FACT_EVENTS)
+_FACT_COLUMNS = [getattr(Call, name) for name in FACTS]
 
 
 def _decode(rows: list[Any], epoch_seconds: bool) -> dict[str, list[AmiEvent]]:

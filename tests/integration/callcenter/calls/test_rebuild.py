@@ -10,11 +10,12 @@ from zoneinfo import ZoneInfo
 from click.testing import CliRunner
 from sqlalchemy import delete, select, update
 
-from callcenter.ami.events import AmiEvent
+from callcenter.ami.events import AmiEvent, Headers
 from callcenter.ami.protocol import parse_stream
 from callcenter.bus import EventBus
 from callcenter.calls.call_log import CallLogWriter
 from callcenter.calls.rebuild import FACTS, rebuild_calls
+from callcenter.calls.state import EndReason, IvrProgress
 from callcenter.calls.tracker import CallTracker
 from hcrm_core.models import Call, CallEvent
 from hcrm_core.services.patients import PatientService
@@ -88,6 +89,41 @@ async def test_rebuilt_facts_equal_the_live_ones(database, policy):
     assert [
         (line.queue, [b.as_dict() for b in line.buckets]) for line in rebuilt_report.queues
     ] == [(line.queue, [b.as_dict() for b in line.buckets]) for line in live_report.queues]
+
+
+async def test_a_call_that_ended_in_the_menus_is_rebuilt_as_one(database, policy):
+    # The IVR's progress is not an AMI event: the tracker learns it from our FastAGI. The
+    # rebuild folds the stored ivr_entered_at in, so the end stays "hung up in the IVR" (it
+    # was rebuilt as a plain hang-up, and --write would have overwritten every such call).
+    linkedid = "1795000000.77"
+    at = START.timestamp() + 7200
+    channel = {"Uniqueid": linkedid, "Linkedid": linkedid, "Channel": "PJSIP/trunk-00000077"}
+    newchannel = {
+        **channel,
+        "Context": INBOUND[0],
+        "Exten": "s",
+        "CallerIDNum": "+12125550177",
+        "CallerIDName": "Caller",
+    }
+    bus = EventBus()
+    writer = CallLogWriter(database)
+    tracker = CallTracker(
+        bus, writer, database, PatientService(database, policy), inbound_contexts=INBOUND
+    )
+    await tracker.start()
+    bus.publish(AmiEvent("Newchannel", Headers.from_mapping(newchannel), at))
+    bus.publish(IvrProgress(linkedid, "main-menu"))
+    bus.publish(AmiEvent("Hangup", Headers.from_mapping({**channel, "Cause": "16"}), at + 9))
+    await bus.join()
+    await tracker.stop()
+    await writer.flush()
+    await bus.close()
+    live = await _facts(database)
+    assert live[linkedid][FACTS.index("end_reason")] == EndReason.IVR_HANGUP.value
+
+    result = await rebuild_calls(database, START, END, inbound_contexts=INBOUND, write=True)
+    assert result.calls == 1 and result.differences == []
+    assert await _facts(database) == live
 
 
 async def test_the_rebuild_command(database, policy, tmp_path, monkeypatch):

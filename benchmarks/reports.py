@@ -1,4 +1,4 @@
-"""Reports over a month, and ``reports rebuild``, against plain SQL on the same rows.
+"""Every report over a month, and ``reports rebuild``, against plain SQL on the same rows.
 
 Target (issue 17): with a year of history for a 50-agent centre (about 1.5 million calls and
 their events) on PostgreSQL, each report over a month answers in under 1 s at p95, and
@@ -7,7 +7,12 @@ the same database: for the reports, one plain SQL aggregate (``GROUP BY queue`` 
 calls: offered, answered, abandoned, waits); for the rebuild, reading the same events back
 without folding them. Calls are made from synthetic AMI events (Newchannel, QueueCallerJoin,
 AgentConnect or QueueCallerAbandon, Hangup) folded by the tracker's own ``LiveCall``, so the
-stored rows are what the events say and the rebuild must find no difference.
+stored rows are what the events say (and, for a call that reached the menus, the IVR's
+progress) and the rebuild must find no difference. The rest of the centre
+(the IVR's calls and steps, appointments, campaign attempts, tasks, complaints, patients and
+segments) is seeded in proportion by ``_reports_centre``; the queue, agent, IVR, campaign,
+appointment, complaint and task reports are timed by day and by 15 minutes, the segments
+page's counts once.
 
 Run: ``.venv/bin/python -m benchmarks.reports [--engine sqlite|postgresql|both]
 [--agents 50] [--days 365] [--calls-per-day 4100] [--rebuild-days 7]``
@@ -23,7 +28,7 @@ import os
 import random
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -41,14 +46,22 @@ from benchmarks._common import (
     progress_printer,
     scratch_database,
 )
+from benchmarks._reports_centre import Centre, fold_with_ivr, sync_sequences
+from benchmarks._reports_outreach import insert_day
 from callcenter.ami.events import AmiEvent, Headers
-from callcenter.calls.rebuild import fold, rebuild_calls
+from callcenter.calls.rebuild import rebuild_calls
 from hcrm_core.db import Database
 from hcrm_core.migrate import upgrade_async
-from hcrm_core.models import AgentStateChange, Call, CallEvent, Role, User
+from hcrm_core.models import AgentStateChange, Appointment, Call, CallEvent, Role, User
 from hcrm_core.services.reports_agents import agent_report
-from hcrm_core.services.reports_period import parse_period
+from hcrm_core.services.reports_appointments import appointment_report
+from hcrm_core.services.reports_campaigns import campaign_report
+from hcrm_core.services.reports_complaints import complaint_report
+from hcrm_core.services.reports_ivr import ivr_report
+from hcrm_core.services.reports_period import Period, parse_period
 from hcrm_core.services.reports_queues import queue_report, report_reads
+from hcrm_core.services.reports_task_figures import task_report
+from hcrm_core.services.segments import SegmentService
 
 REPORT_TARGET_SECONDS = 1.0
 REBUILD_TARGET_EVENTS = 20_000.0
@@ -68,6 +81,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--calls-per-day", type=int, default=4100)
     parser.add_argument("--rebuild-days", type=int, default=7)
     parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--samples", type=int, default=SAMPLES, help="timings per figure")
     parser.add_argument(
         "--database",
         help="PostgreSQL: seed this database once and keep it (reused when already seeded with "
@@ -145,24 +159,27 @@ async def seed(database: Database, args: argparse.Namespace) -> tuple[int, int]:
         ]
         await session.execute(insert(User), users)
         ids = list(await session.scalars(select(User.id).order_by(User.id)))
+    centre = Centre(rng, TZ, FIRST_DAY, args.days, args.calls_per_day, ids)
+    await centre.setup(database)
     report = progress_printer("seeding")
     calls = events = 0
     n = 0
     for offset in range(args.days):
         day = FIRST_DAY + timedelta(days=offset)
-        call_rows: list[dict[str, Any]] = []
-        event_rows: list[dict[str, Any]] = []
+        folds: list[tuple[str, list[AmiEvent], list[Any]]] = []
         for _ in range(args.calls_per_day):
             n += 1
-            folded_events = call_events(n, day, rng, args.agents)
-            call = fold(f"bench-{n}", folded_events, inbound_contexts=INBOUND)
-            assert call is not None
-            row = call.row()
-            row.pop("ivr_context")
-            call_rows.append(row)
+            queue_events = call_events(n, day, rng, args.agents)
+            start = queue_events[0].received_at
+            folds.append((f"bench-{n}", queue_events, centre.queue_call_ivr(start, f"bench-{n}")))
+        others, ivr_calls = centre.day(offset)
+        call_rows: list[dict[str, Any]] = []
+        event_rows: list[dict[str, Any]] = []
+        for linkedid, folded_events, progress in [*folds, *ivr_calls]:
+            call_rows.append(fold_with_ivr(linkedid, folded_events, progress, INBOUND).row())
             event_rows.extend(
                 {
-                    "linkedid": row["linkedid"],
+                    "linkedid": linkedid,
                     "seq": i,
                     "received_at": datetime.fromtimestamp(e.received_at, UTC),
                     "name": e.name,
@@ -175,9 +192,11 @@ async def seed(database: Database, args: argparse.Namespace) -> tuple[int, int]:
             await session.execute(insert(Call), call_rows)
             await session.execute(insert(CallEvent), event_rows)
             await session.execute(insert(AgentStateChange), states)
+            await insert_day(session, others)
         calls += len(call_rows)
         events += len(event_rows)
         report((offset + 1) / args.days)
+    await sync_sequences(database)
     return calls, events
 
 
@@ -225,11 +244,11 @@ async def plain_aggregate(database: Database, start: datetime, end: datetime) ->
         return list((await connection.execute(query)).all())
 
 
-async def _timed(works: dict[str, Any]) -> dict[str, list[float]]:
+async def _timed(works: dict[str, Any], rounds: int = SAMPLES) -> dict[str, list[float]]:
     """Samples of each piece of work, taken in turns, so that a burst of load on the shared
     machine falls on the reports and on their baseline alike."""
     samples: dict[str, list[float]] = {name: [] for name in works}
-    for _ in range(SAMPLES):
+    for _ in range(rounds):
         for name, work in works.items():
             began = time.perf_counter()
             await work()
@@ -276,15 +295,36 @@ async def _kept_database(pg_url: str, name: str) -> str:
 
 async def _seeded(database: Database, args: argparse.Namespace) -> tuple[int, int]:
     async with database.session() as session:
+        queued = await session.scalar(
+            select(func.count()).select_from(Call).where(Call.queue.is_not(None))
+        )
         calls = await session.scalar(select(func.count()).select_from(Call))
         events = await session.scalar(select(func.count()).select_from(CallEvent))
+        appointments = await session.scalar(select(func.count()).select_from(Appointment))
     if calls:
         expected = args.days * args.calls_per_day
-        assert calls == expected, f"{args.database} holds {calls:,} calls, not {expected:,}"
-        return calls, int(events or 0)
+        assert queued == expected, f"{args.database} holds {queued:,} queue calls, not {expected:,}"
+        assert appointments, f"{args.database} was seeded without the centre: drop it"
+        return int(calls), int(events or 0)
     calls, events = await seed(database, args)
     await _analyze(database)
     return calls, events
+
+
+_SEEDED_TABLES = (
+    "calls",
+    "call_events",
+    "agent_state_changes",
+    "appointments",
+    "campaign_attempts",
+    "followup_tasks",
+    "complaints",
+    "task_status_changes",
+    "complaint_status_changes",
+    "audit_log",
+    "patients",
+    "slots",
+)
 
 
 async def _analyze(database: Database) -> None:
@@ -296,7 +336,7 @@ async def _analyze(database: Database) -> None:
         return
     engine = database.write_engine.execution_options(isolation_level="AUTOCOMMIT")
     async with engine.connect() as connection:
-        for table in ("calls", "call_events", "agent_state_changes"):
+        for table in _SEEDED_TABLES:
             await connection.execute(text(f"VACUUM ANALYZE {table}"))
 
 
@@ -311,13 +351,12 @@ async def run_engine(engine: str, args: argparse.Namespace) -> list[Figure]:
             for by in ("day", "15min"):
                 month = parse_period(first, last, by, TZ)
                 samples = await _timed(
-                    {
-                        "queue": lambda m=month: queue_report(database, m),
-                        "agent": lambda m=month: agent_report(database, m),
-                        "plain": lambda m=month: plain_aggregate(database, m.start, m.end),
-                    }
+                    {**_reports(database, month), "plain": _plain(database, month)}
                 )
-                figures += _report_figures(engine, by, samples)
+                figures += _report_figures(engine, f"month by {by}", samples)
+            works = {**_segmentation(database), "plain": _plain(database, month)}
+            samples = await _timed(works, args.samples)
+            figures += _report_figures(engine, "now", samples)
             start = month.start
             end = start + timedelta(days=args.rebuild_days)
             # The baseline read before and after the rebuild, its better rate kept: the events
@@ -351,15 +390,17 @@ def _load() -> str:
     return " / ".join(f"{x:.1f}" for x in os.getloadavg())
 
 
-def _report_figures(engine: str, by: str, samples: dict[str, list[float]]) -> list[Figure]:
+def _report_figures(engine: str, over: str, samples: dict[str, list[float]]) -> list[Figure]:
     base_p95 = percentile(samples["plain"], 95)
     figures = []
-    for name in ("queue", "agent"):
-        p95 = percentile(samples[name], 95)
+    for name, taken in samples.items():
+        if name == "plain":
+            continue
+        p95 = percentile(taken, 95)
         figures.append(
             Figure(
                 engine,
-                f"{name} report, month by {by}, p95",
+                f"{name}, {over}, p95",
                 f"{p95 * 1000:.0f} ms",
                 f"{base_p95 * 1000:.0f} ms",
                 f"{p95 / base_p95:.1f}x",
@@ -368,6 +409,36 @@ def _report_figures(engine: str, by: str, samples: dict[str, list[float]]) -> li
             )
         )
     return figures
+
+
+Work = Callable[[], Awaitable[Any]]
+
+
+def _plain(database: Database, period: Period) -> Work:
+    return lambda: plain_aggregate(database, period.start, period.end)
+
+
+def _reports(database: Database, period: Period) -> dict[str, Work]:
+    """Every report over ``period``, called as the console's pages and API call them."""
+    return {
+        "queue report": lambda: queue_report(database, period),
+        "agent report": lambda: agent_report(database, period),
+        "IVR report": lambda: ivr_report(database, period),
+        "campaign report": lambda: campaign_report(database, period),
+        "appointment report": lambda: appointment_report(database, period),
+        "complaint report": lambda: complaint_report(database, period),
+        "task report": lambda: task_report(database, period),
+    }
+
+
+def _segmentation(database: Database) -> dict[str, Work]:
+    """The segmentation page's counts (patients per RFM group; every segment's members),
+    over the whole history: not a period's."""
+    segments = SegmentService(database, TZ)
+    return {
+        "RFM group counts": segments.rfm_counts,
+        "segment counts": segments.all,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -12,9 +12,9 @@ rate of reminded and of not reminded patients.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hcrm_core.db import Database
 from hcrm_core.models import (
@@ -26,7 +26,8 @@ from hcrm_core.models import (
     CampaignKind,
     Channel,
 )
-from hcrm_core.services.reports_period import Bucket, Period, bucket_index
+from hcrm_core.services.reports_period import Bucket, Period
+from hcrm_core.services.reports_queues import bucket_key, report_reads
 
 CHANNELS = tuple(c.value for c in Channel)
 _REACHED = (AttemptStatus.ANSWERED, AttemptStatus.COMPLETED)
@@ -73,65 +74,75 @@ async def appointment_report(database: Database, period: Period) -> AppointmentR
     buckets = period.buckets()
     per_bucket = [AppointmentFigures() for _ in buckets]
     total = AppointmentFigures()
-    start, end = period.start, period.end
-    async with database.session() as session:
-        booked = await session.execute(
-            select(Appointment.booked_at, Appointment.channel).where(
-                Appointment.booked_at >= start, Appointment.booked_at < end
-            )
-        )
-        for at, channel in booked:
-            _count(buckets, per_bucket, total, at, "booked", channel)
-        cancelled = await session.execute(
-            select(Appointment.cancelled_at, Appointment.cancel_channel, Appointment.channel).where(
-                Appointment.cancelled_at >= start, Appointment.cancelled_at < end
-            )
-        )
-        for cancelled_at, cancel_channel, channel in cancelled:
-            assert cancelled_at is not None  # the filter above
-            _count(buckets, per_bucket, total, cancelled_at, "cancelled", cancel_channel or channel)
-        reached = (
-            select(CampaignAttempt.appointment_id)
-            .join(Campaign, Campaign.id == CampaignAttempt.campaign_id)
-            .where(
-                Campaign.kind == CampaignKind.REMINDER,
-                CampaignAttempt.status.in_(_REACHED),
-                CampaignAttempt.appointment_id.is_not(None),
-            )
-        )
-        held = await session.execute(
-            select(
-                Appointment.starts_at,
-                Appointment.status,
-                Appointment.id.in_(reached).label("reminded"),
-            ).where(
-                Appointment.starts_at >= start,
-                Appointment.starts_at < end,
-                Appointment.status.in_((AppointmentStatus.COMPLETED, AppointmentStatus.NO_SHOW)),
-            )
-        )
-        for at, status, reminded in held:
-            index = bucket_index(buckets, at)
-            if index is None:
-                continue
-            no_show = int(status is AppointmentStatus.NO_SHOW)
+    async with report_reads(database) as connection:
+        for index, what, channel, count in await _made(connection, database.dialect, period):
+            for figures in (per_bucket[index], total):
+                getattr(figures, what)[channel] += count
+        for index, reminded, no_show, count in await _held(connection, database.dialect, period):
             for figures in (per_bucket[index], total):
                 pair = figures.reminded if reminded else figures.not_reminded
-                pair[0] += 1
-                pair[1] += no_show
+                pair[0] += count
+                pair[1] += count if no_show else 0
     return AppointmentReport(period, buckets, per_bucket, total)
 
 
-def _count(
-    buckets: list[Bucket],
-    per_bucket: list[AppointmentFigures],
-    total: AppointmentFigures,
-    at: datetime,
-    what: str,
-    channel: Channel,
-) -> None:
-    index = bucket_index(buckets, at)
-    if index is None:
-        return
-    for figures in (per_bucket[index], total):
-        getattr(figures, what)[channel.value] += 1
+async def _made(
+    connection: AsyncConnection, dialect: str, period: Period
+) -> list[tuple[int, str, str, int]]:
+    """(bucket, "booked" or "cancelled", channel, how many), counted by the database per step
+    (:func:`bucket_key`)."""
+    buckets = period.buckets()
+    result = []
+    for what, at, channel in (
+        ("booked", Appointment.booked_at, Appointment.channel),
+        (
+            "cancelled",
+            Appointment.cancelled_at,
+            func.coalesce(Appointment.cancel_channel, Appointment.channel),
+        ),
+    ):
+        key, index_of = bucket_key(at, period, buckets, dialect)
+        query = (
+            select(key, channel, func.count())
+            .where(at >= period.start, at < period.end)
+            .group_by(key, channel)
+        )
+        for step, made_by, count in await connection.execute(query):
+            index = index_of(step)
+            if index is not None:
+                result.append((index, what, Channel(made_by).value, int(count)))
+    return result
+
+
+async def _held(
+    connection: AsyncConnection, dialect: str, period: Period
+) -> list[tuple[int, bool, bool, int]]:
+    """(bucket, reminded, no-show, how many) of the appointments due in the period whose
+    outcome is recorded, counted by the database per step."""
+    key, index_of = bucket_key(Appointment.starts_at, period, period.buckets(), dialect)
+    reached = (
+        select(CampaignAttempt.appointment_id)
+        .join(Campaign, Campaign.id == CampaignAttempt.campaign_id)
+        .where(
+            Campaign.kind == CampaignKind.REMINDER,
+            CampaignAttempt.status.in_(_REACHED),
+            CampaignAttempt.appointment_id.is_not(None),
+        )
+    )
+    reminded = Appointment.id.in_(reached)
+    no_show = Appointment.status == AppointmentStatus.NO_SHOW
+    query = (
+        select(key, reminded, no_show, func.count())
+        .where(
+            Appointment.starts_at >= period.start,
+            Appointment.starts_at < period.end,
+            Appointment.status.in_((AppointmentStatus.COMPLETED, AppointmentStatus.NO_SHOW)),
+        )
+        .group_by(key, reminded, no_show)
+    )
+    result = []
+    for step, was_reminded, missed, count in await connection.execute(query):
+        index = index_of(step)
+        if index is not None:
+            result.append((index, bool(was_reminded), bool(missed), int(count)))
+    return result

@@ -21,7 +21,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import BigInteger, and_, case, cast, func, select
 
 from hcrm_core.db import Database
 from hcrm_core.errors import ValidationFailed
@@ -33,7 +33,7 @@ from hcrm_core.models import (
     TaskSource,
 )
 from hcrm_core.services.reports_period import Bucket, Period, bucket_index
-from hcrm_core.services.reports_queues import group_unit, quarters_since
+from hcrm_core.services.reports_queues import bucket_key, group_unit, quarters_since
 
 FIGURES = (
     "dialled",
@@ -114,7 +114,7 @@ async def campaign_report(
     buckets = period.buckets()
     async with database.session() as session:
         groups = await _attempt_groups(session, database.dialect, period, buckets, campaign_ids)
-        tasks = await _task_groups(session, period, buckets, campaign_ids)
+        tasks = await _task_groups(session, database.dialect, period, buckets, campaign_ids)
         wanted = set(campaign_ids or ()) | {g[0] for g in groups}
         campaigns = (
             await session.execute(
@@ -186,38 +186,56 @@ async def _attempt_groups(
 
 
 async def _task_groups(
-    session: Any, period: Period, buckets: list[Bucket], campaign_ids: list[int] | None
+    session: Any,
+    dialect: str,
+    period: Period,
+    buckets: list[Bucket],
+    campaign_ids: list[int] | None,
 ) -> list[_Group]:
     """The tasks the period's attempts made (created from the period's start on: a task
-    always follows its attempt's call), as figures of those attempts."""
-    rows = await session.execute(
-        select(
-            FollowUpTask.source_kind, FollowUpTask.source_ref, FollowUpTask.source_attempt_id
-        ).where(
+    always follows its attempt's call), as figures of those attempts, counted by the
+    database per campaign, attempt number, step of the attempt's call and source."""
+    key, index_of = bucket_key(CampaignAttempt.dialled_at, period, buckets, dialect)
+    made = (
+        select(FollowUpTask.source_kind.label("kind"), _attempt_of(dialect).label("attempt_id"))
+        .where(
             FollowUpTask.created_at >= period.start,
             FollowUpTask.source_kind.in_((TaskSource.SURVEY, TaskSource.CAMPAIGN)),
         )
+        .subquery("made")
     )
-    made: dict[int, list[str]] = {}
-    for kind, ref, attempt_id in rows:
-        if attempt_id is None and ref and ref.startswith("attempt:") and ref[8:].isdigit():
-            attempt_id = int(ref[8:])
-        if attempt_id is not None:
-            figure = "escalated" if kind is TaskSource.SURVEY else "not_reached_tasks"
-            made.setdefault(int(attempt_id), []).append(figure)
+    keys = (CampaignAttempt.campaign_id, CampaignAttempt.attempt_no, key, made.c.kind)
+    query = (
+        select(*keys, func.count())
+        .select_from(made)
+        .join(CampaignAttempt, CampaignAttempt.id == made.c.attempt_id)
+        .where(CampaignAttempt.dialled_at >= period.start, CampaignAttempt.dialled_at < period.end)
+        .group_by(*keys)
+    )
+    if campaign_ids:
+        query = query.where(CampaignAttempt.campaign_id.in_(campaign_ids))
     groups: list[_Group] = []
-    ids = sorted(made)
-    for chunk in (ids[i : i + 500] for i in range(0, len(ids), 500)):
-        attempts = await session.execute(
-            select(
-                CampaignAttempt.id,
-                CampaignAttempt.campaign_id,
-                CampaignAttempt.attempt_no,
-                CampaignAttempt.dialled_at,
-            ).where(CampaignAttempt.id.in_(chunk))
-        )
-        for attempt_id, campaign_id, number, dialled_at in attempts:
-            index = bucket_index(buckets, dialled_at) if dialled_at else None
-            if index is not None and (not campaign_ids or campaign_id in campaign_ids):
-                groups.append((campaign_id, number, index, tuple(made[attempt_id]), 1))
+    for campaign_id, number, step, kind, count in await session.execute(query):
+        index = index_of(step)
+        if index is not None:
+            figure = "escalated" if TaskSource(kind) is TaskSource.SURVEY else "not_reached_tasks"
+            groups.append((campaign_id, number, index, (figure,), int(count)))
     return groups
+
+
+def _attempt_of(dialect: str) -> Any:
+    """A task's attempt, in SQL: ``source_attempt_id``, else the id in a ``source_ref`` of
+    ``attempt:<digits>`` (what the dialer writes)."""
+    ref = FollowUpTask.source_ref
+    digits = func.substr(ref, 9)
+    # At most 18 digits: a bigint (a longer number is no attempt's id).
+    if dialect == "postgresql":
+        is_attempt = ref.regexp_match("^attempt:[0-9]{1,18}$")
+    else:
+        is_attempt = and_(
+            ref.op("GLOB")("attempt:[0-9]*"),
+            digits.op("NOT GLOB")("*[^0-9]*"),
+            func.length(digits) <= 18,
+        )
+    parsed = case((is_attempt, cast(digits, BigInteger)), else_=None)
+    return func.coalesce(FollowUpTask.source_attempt_id, parsed)

@@ -13,7 +13,7 @@ from datetime import date, datetime
 from typing import Any, Final
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hcrm_core.actors import Actor
@@ -21,9 +21,9 @@ from hcrm_core.db import Database
 from hcrm_core.errors import Conflict, NotFound, ValidationFailed
 from hcrm_core.models import AuditAction, Campaign, CampaignStatus, Patient, Segment, utcnow
 from hcrm_core.services.audit import add_audit
-from hcrm_core.services.rfm import group_counts, group_of
+from hcrm_core.services.rfm import group_counts, group_of, rfm_scores
 from hcrm_core.services.segments_definition import Definition, parse_definition, stored
-from hcrm_core.services.segments_query import members_select, nothing
+from hcrm_core.services.segments_query import member_conditions, members_select, nothing
 
 MAX_PAGE: Final = 500
 _LIVE_CAMPAIGNS: Final = (CampaignStatus.DRAFT, CampaignStatus.RUNNING, CampaignStatus.PAUSED)
@@ -70,18 +70,33 @@ class SegmentService:
         self._tz = tz
 
     async def all(self) -> list[tuple[Segment, int]]:
-        """Every segment, by name, with its number of members now."""
+        """Every segment, by name, with its number of members now.
+
+        One statement counts them all (a ``FILTER`` per segment over the patients joined to
+        the RFM scores once): the scores aggregate every visit on record, and made once per
+        segment they took 1.4-2 s for five segments over a year of visits (docs/reports.md).
+        """
         now = utcnow()
         async with self._db.session() as session:
             segments = list(await session.scalars(select(Segment).order_by(Segment.name)))
-            counted = []
+            if not segments:
+                return []
+            scores = rfm_scores()
+            counts = []
             for segment in segments:
-                query, _ = await members_select(
-                    session, Definition.model_validate(segment.definition), now=now, tz=self._tz
+                definition = Definition.model_validate(segment.definition)
+                conditions = await member_conditions(
+                    session, definition, scores, now=now, tz=self._tz
                 )
-                total = await session.scalar(select(func.count()).select_from(query.subquery()))
-                counted.append((segment, int(total or 0)))
-        return counted
+                counts.append(func.count().filter(and_(*conditions)))
+            query = (
+                select(*counts)
+                .select_from(Patient)
+                .outerjoin(scores, scores.c.patient_id == Patient.id)
+                .where(Patient.active)
+            )
+            totals = (await session.execute(query)).one()
+        return [(segment, int(total or 0)) for segment, total in zip(segments, totals, strict=True)]
 
     async def get(self, segment_id: int) -> Segment:
         async with self._db.session() as session:

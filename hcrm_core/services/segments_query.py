@@ -25,19 +25,32 @@ async def members_select(
 ) -> tuple[Select[Any], Subquery]:
     """``select(Patient.id)`` of the segment's active members, and the RFM scores subquery it
     is joined to (for the caller to add columns). Unknown tags: :class:`FieldErrors`."""
-    tags = await tag_ids(session, definition.tags, "definition.tags")
     scores = rfm_scores()
-    query = (
-        select(Patient.id)
-        .outerjoin(scores, scores.c.patient_id == Patient.id)
-        .where(Patient.active, *_attribute_filters(definition, now.astimezone(tz).date()))
-    )
+    conditions = await member_conditions(session, definition, scores, now=now, tz=tz)
+    query = select(Patient.id).outerjoin(scores, scores.c.patient_id == Patient.id)
+    return query.where(*conditions), scores
+
+
+async def member_conditions(
+    session: AsyncSession,
+    definition: Definition,
+    scores: Subquery,
+    *,
+    now: datetime,
+    tz: ZoneInfo,
+) -> list[ColumnElement[bool]]:
+    """What a row of ``patients`` outer-joined to ``scores`` (:func:`rfm_scores`) meets to be
+    an active member of the segment. Unknown tags: :class:`FieldErrors`."""
+    tags = await tag_ids(session, definition.tags, "definition.tags")
+    conditions: list[ColumnElement[bool]] = [Patient.active.expression]
+    conditions += _attribute_filters(definition, now.astimezone(tz).date())
+    conditions += _visit_filters(definition, scores, now, tz)
+    # Last, and not correlated: each tag's patients are read once (a hashed set), not looked
+    # up per patient, when the segments are counted together (``SegmentService.all``).
     for tag_id in tags:
-        query = query.where(
-            exists().where(PatientTagLink.patient_id == Patient.id, PatientTagLink.tag_id == tag_id)
-        )
-    query = query.where(*_visit_filters(definition, scores, now, tz))
-    return query, scores
+        tagged = select(PatientTagLink.patient_id).where(PatientTagLink.tag_id == tag_id)
+        conditions.append(Patient.id.in_(tagged))
+    return conditions
 
 
 def _attribute_filters(definition: Definition, today: date) -> list[ColumnElement[bool]]:

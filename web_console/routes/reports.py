@@ -189,7 +189,7 @@ def _appointment_view(report: AppointmentReport) -> dict[str, Any]:
 
 @routes.get(PAGE + "/appointments.csv")
 @allow(STAFF)
-async def appointments_csv(request: web.Request) -> web.Response:
+async def appointments_csv(request: web.Request) -> web.StreamResponse:
     only_params(request, _PARAMS - {"agent", "queue", "sl_seconds"})
     require_all(request, "appointment reports")
     period = _period(request)
@@ -199,7 +199,7 @@ async def appointments_csv(request: web.Request) -> web.Response:
 
 @routes.get(PAGE + "/queues.csv")
 @allow(STAFF)
-async def queues_csv(request: web.Request) -> web.Response:
+async def queues_csv(request: web.Request) -> web.StreamResponse:
     only_params(request, _PARAMS - {"agent"})
     require_all(request, "queue reports")
     period = _period(request)
@@ -212,7 +212,7 @@ async def queues_csv(request: web.Request) -> web.Response:
 
 @routes.get(PAGE + "/agents.csv")
 @allow(STAFF)
-async def agents_csv(request: web.Request) -> web.Response:
+async def agents_csv(request: web.Request) -> web.StreamResponse:
     only_params(request, _PARAMS)
     period = _period(request)
     names = agents_for(request)

@@ -3,7 +3,8 @@
 ``from`` and ``to`` are the hospital's local dates (inclusive), ``by`` the bucket
 (15min, hour, day, week, month). A bad value is a 422 naming the field; a period with no
 calls is a report of zeros. Agents get their own agent figures only; every CSV export is
-audited (``format=csv``).
+audited (``format=csv``). The JSON and the CSV are sent a chunk of rows at a time
+(web_console/report_stream.py): a month of agents by quarter hour is 150,000 rows.
 """
 
 from __future__ import annotations
@@ -19,13 +20,12 @@ from hcrm_core.services.reports_period import Period
 from hcrm_core.services.reports_queues import queue_report
 from web_console.access import STAFF, SUPERVISORS, actor_for, allow
 from web_console.keys import DATABASE, SETTINGS
+from web_console.report_stream import Table, stream_csv, stream_json
 from web_console.report_views import (
     PERIOD_PARAMS,
-    Table,
     agent_table,
     agents_for,
     appointment_table,
-    csv_response,
     export_detail,
     names_from,
     period_from,
@@ -33,7 +33,6 @@ from web_console.report_views import (
     queue_table,
     require_all,
     sl_seconds_from,
-    table_json,
 )
 from web_console.views import only_params
 
@@ -52,8 +51,9 @@ def wants_csv(request: web.Request) -> bool:
 
 async def export_csv(
     request: web.Request, table: Table, name: str, period: Period, names: list[str] | None
-) -> web.Response:
-    """The table as a CSV download, with an audit row of who exported what."""
+) -> web.StreamResponse:
+    """The table as a CSV download, with an audit row of who exported what (written before
+    the first byte is sent, so a download the client gives up on is still audited)."""
     await record_audit(
         request.app[DATABASE],
         actor_for(request),
@@ -63,12 +63,12 @@ async def export_csv(
         detail=export_detail(period, names, len(table.rows)),
     )
     filename = f"{name}-{period.first.isoformat()}-{period.last.isoformat()}.csv"
-    return csv_response(table, filename)
+    return await stream_csv(request, table, filename)
 
 
 @routes.get(QUEUES)
 @allow(SUPERVISORS)
-async def queues_report(request: web.Request) -> web.Response:
+async def queues_report(request: web.Request) -> web.StreamResponse:
     only_params(request, PERIOD_PARAMS | {"queue", "sl_seconds", "format"})
     require_all(request, "queue reports")
     as_csv = wants_csv(request)
@@ -80,19 +80,17 @@ async def queues_report(request: web.Request) -> web.Response:
     table = queue_table(report)
     if as_csv:
         return await export_csv(request, table, "queues", period, names)
-    return web.json_response(
-        {
-            "period": period_json(period),
-            "sl_seconds": report.sl_seconds,
-            "totals": {line.queue: line.total.as_dict() for line in report.queues},
-            "rows": table_json(table),
-        }
-    )
+    head = {
+        "period": period_json(period),
+        "sl_seconds": report.sl_seconds,
+        "totals": {line.queue: line.total.as_dict() for line in report.queues},
+    }
+    return await stream_json(request, head, table)
 
 
 @routes.get(AGENTS)
 @allow(STAFF)
-async def agents_report(request: web.Request) -> web.Response:
+async def agents_report(request: web.Request) -> web.StreamResponse:
     only_params(request, PERIOD_PARAMS | {"agent", "format"})
     as_csv = wants_csv(request)
     period = period_from(request.query, request.app[SETTINGS].tz)
@@ -101,18 +99,16 @@ async def agents_report(request: web.Request) -> web.Response:
     table = agent_table(report)
     if as_csv:
         return await export_csv(request, table, "agents", period, names)
-    return web.json_response(
-        {
-            "period": period_json(period),
-            "totals": {line.username: line.total.as_dict() for line in report.agents},
-            "rows": table_json(table),
-        }
-    )
+    head = {
+        "period": period_json(period),
+        "totals": {line.username: line.total.as_dict() for line in report.agents},
+    }
+    return await stream_json(request, head, table)
 
 
 @routes.get(APPOINTMENTS)
 @allow(SUPERVISORS)
-async def appointments_report(request: web.Request) -> web.Response:
+async def appointments_report(request: web.Request) -> web.StreamResponse:
     only_params(request, PERIOD_PARAMS | {"format"})
     as_csv = wants_csv(request)
     period = period_from(request.query, request.app[SETTINGS].tz)
@@ -120,6 +116,5 @@ async def appointments_report(request: web.Request) -> web.Response:
     table = appointment_table(report)
     if as_csv:
         return await export_csv(request, table, "appointments", period, None)
-    return web.json_response(
-        {"period": period_json(period), "totals": report.total.as_dict(), "rows": table_json(table)}
-    )
+    head = {"period": period_json(period), "totals": report.total.as_dict()}
+    return await stream_json(request, head, table)

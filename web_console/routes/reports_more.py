@@ -228,7 +228,7 @@ def _task_view(report: TaskReport) -> dict[str, Any]:
 
 @routes.get(f"/reports/{{kind:{KIND_PATTERN}}}.csv")
 @allow(STAFF)
-async def more_csv(request: web.Request) -> web.Response:
+async def more_csv(request: web.Request) -> web.StreamResponse:
     name, kind = kind_for(request)
     only_params(request, _PERIOD | kind.params)
     period = period_from(request.query, request.app[SETTINGS].tz)

@@ -53,22 +53,22 @@ async def test_rfm_scores_and_groups_by_quintile(database, policy, world) -> Non
     assert counts["no_visits"] >= 1 and counts["champions"] == 1 and counts["lapsed"] == 1
 
 
-@pytest.mark.parametrize(
-    ("definition", "expected"),
-    [
-        ({"chronic_care": True, "rfm_groups": ["at_risk", "lapsed"]}, "DE"),
-        ({"tags": ["diabetes"]}, "AB"),
-        ({"age_bands": ["18-39"]}, "C"),
-        ({"languages": ["zh"]}, "F"),
-        ({"last_visit_within_days": 30}, "ABC"),
-        ({"no_visit_for_days": 365}, "DE"),
-        ({"rfm": {"r_min": 4}}, "AC"),
-        ({"rfm": {"f_min": 3, "m_max": 4}}, "BD"),
-        ({"vip": True}, "B"),
-        ({"conditions": ["e11"]}, "A"),
-        ({"rfm_groups": ["no_visits"], "age_bands": ["65-79", "80+"]}, "F"),
-    ],
-)
+FILTERS = [
+    ({"chronic_care": True, "rfm_groups": ["at_risk", "lapsed"]}, "DE"),
+    ({"tags": ["diabetes"]}, "AB"),
+    ({"age_bands": ["18-39"]}, "C"),
+    ({"languages": ["zh"]}, "F"),
+    ({"last_visit_within_days": 30}, "ABC"),
+    ({"no_visit_for_days": 365}, "DE"),
+    ({"rfm": {"r_min": 4}}, "AC"),
+    ({"rfm": {"f_min": 3, "m_max": 4}}, "BD"),
+    ({"vip": True}, "B"),
+    ({"conditions": ["e11"]}, "A"),
+    ({"rfm_groups": ["no_visits"], "age_bands": ["65-79", "80+"]}, "F"),
+]
+
+
+@pytest.mark.parametrize(("definition", "expected"), FILTERS)
 async def test_segment_filters(database, policy, world, definition, expected) -> None:
     service = SegmentService(database, policy.timezone)
     assert await _members(service, world, definition) == list(expected)
@@ -82,6 +82,22 @@ async def test_paging_and_counts(database, policy, world) -> None:
     assert total == 5 and len(first) == 2 and len(rest) == 3
     assert {m.patient_id for m in first}.isdisjoint(m.patient_id for m in rest)
     assert dict((s.name, n) for s, n in await service.all()) == {"Seen": 5}
+
+
+async def test_all_segments_counted_at_once_as_each_alone(database, policy, world) -> None:
+    """``all`` counts every segment in one statement (the scores made once); each count is
+    the segment's own, tags and all."""
+    service = SegmentService(database, policy.timezone)
+    await service.create(
+        "Diabetes and seen", None, {"tags": ["diabetes"], "rfm": {"r_min": 4}}, ADMIN
+    )
+    for n, (definition, _) in enumerate(FILTERS):
+        await service.create(f"S{n:02}", None, definition, ADMIN)
+    counted = {s.name: n for s, n in await service.all()}
+    expected = {f"S{n:02}": len(members) for n, (_, members) in enumerate(FILTERS)}
+    assert counted == {**expected, "Diabetes and seen": 1}
+    for segment, count in await service.all():
+        assert (await service.members(segment.id))[0] == count, segment.name
 
 
 @pytest.mark.parametrize(

@@ -9,14 +9,17 @@ each test uses extensions of its own.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from typing import TypeVar
 
 import pytest
 from sqlalchemy import select
 
 from callcenter.agents.errors import CallGone, NotOnCall, TransferTargetInvalid
 from callcenter.agents.notifier import AgentStateChanged, ScreenPopChanged
+from callcenter.ami.errors import AmiError
 from callcenter.ami.events import AmiEvent
 from callcenter.asterisk import const
 from callcenter.calls.state import CallEnded
@@ -29,6 +32,7 @@ from tests.support.rig import Recorder, agent_extension
 
 pytestmark = pytest.mark.asterisk
 WAIT = 30.0
+T = TypeVar("T")
 
 
 @pytest.fixture(scope="module")
@@ -446,3 +450,146 @@ async def test_three_way_conference_is_one_call_and_pops_the_agent_brought_in(de
         assert row.end_reason == "completed"
     finally:
         await _sign_out_all(server)
+
+
+# A queue call not ringing our agent by then went to another test session's agent.
+TAKEN_WAIT = 5.0
+
+
+async def _until(
+    recorder: Recorder, kind: type[T], predicate: Callable[[T], bool], what: str, count: int = 1
+) -> T:
+    """The first ``kind`` item matching ``predicate`` (once ``count`` match); a timeout names
+    ``what`` was awaited."""
+    try:
+        return (await recorder.wait_for(kind, predicate, count=count, timeout=WAIT))[0]
+    except TimeoutError:
+        raise AssertionError(f"{what}: not within {WAIT} s") from None
+
+
+def _on(username: str, linkedid: str) -> Callable[[AgentStateChanged], bool]:
+    return lambda c: (
+        c.username == username and c.agent["state"] == "on_call" and c.agent["linkedid"] == linkedid
+    )
+
+
+async def _call_answered_by(server: Server, recorder: Recorder, username: str) -> str:
+    """A queue call answered by ``username``; its Linkedid. The sandbox is shared: another
+    test session's agent, free in the same queue, may take it: then another call (three at
+    most), the one taken hung up."""
+    for _ in range(3):
+        linkedid = f"cc-{uuid.uuid4().hex[:16]}"
+        await server.ami.originate(
+            f"Local/s@{const.CONTEXT_SIM_PATIENT}",
+            context=const.CONTEXT_QUEUES,
+            exten=await quietest_queue(server),
+            caller_id='"Caller" <+12125550179>',
+            channel_id=linkedid,
+            variables={"SIM_HOLD": "90", "__SIM_AGENT_RING": "1", "__SIM_AGENT_TALK": "90"},
+        )
+        with contextlib.suppress(TimeoutError):
+            await recorder.wait_for(
+                ScreenPopChanged, _pop_phase(username, linkedid, "ringing"), timeout=TAKEN_WAIT
+            )
+            await _until(
+                recorder, AgentStateChanged, _on(username, linkedid), f"{username} on the call"
+            )
+            return linkedid
+        for row in await server.ami.core_show_channels():
+            if row.get("Linkedid") == linkedid:
+                with contextlib.suppress(AmiError):
+                    await server.ami.send_action({"Action": "Hangup", "Channel": row.channel})
+    raise AssertionError("three calls in a row answered by other test sessions' agents")
+
+
+async def _bridged_with_caller(server: Server, linkedid: str, interface: str) -> None:
+    """Until the phone of ``interface`` is in the bridge of the call's caller."""
+    channels: list[AmiEvent] = []
+    try:
+        async with asyncio.timeout(WAIT):
+            while True:
+                channels = [
+                    c
+                    for c in await server.ami.core_show_channels()
+                    if c.get("Linkedid") == linkedid
+                ]
+                callers = [c.get("BridgeId") for c in channels if c.uniqueid == linkedid]
+                phones = [
+                    c.get("BridgeId")
+                    for c in channels
+                    if c.channel.startswith(interface + "-") and not c.channel.endswith(";2")
+                ]
+                if len(callers) == 1 and callers[0] and phones == callers:
+                    return
+                await asyncio.sleep(0.2)
+    except TimeoutError:
+        shown = [(c.channel, c.get("BridgeId")) for c in channels]
+        raise AssertionError(
+            f"{interface} bridged with the caller: not within {WAIT} s: {shown}"
+        ) from None
+
+
+async def _hand_over(server: Server, recorder: Recorder, linkedid: str, by: str, to: str) -> None:
+    """``by`` consults ``to`` at the desk and completes: ``to`` talks to the caller."""
+    agents, control = server.desk.agents, server.desk.call_control
+    await agents.resume(to)
+    await control.consult(by, "agent", to)
+    await _until(
+        recorder,
+        ScreenPopChanged,
+        lambda c: (
+            c.username == by
+            and c.pop["linkedid"] == linkedid
+            and (c.pop["consult"] or {}).get("state") == "talking"
+        ),
+        f"{by} talking to {to} (the consultation answered)",
+    )
+    await control.complete_consult(by)
+    answered = await _until(
+        recorder, ScreenPopChanged, _pop_phase(to, linkedid, "answered"), f"{to}'s pop"
+    )
+    assert answered.pop["caller_number"] == "+12125550179"
+    await _until(
+        recorder, ScreenPopChanged, _pop_phase(by, linkedid, "transferred"), f"{by}'s pop moved"
+    )
+    await _until(recorder, AgentStateChanged, _on(to, linkedid), f"{to} on the call")
+    # The phone and the caller (the channel that made the call) end up in one bridge, once
+    # Asterisk has optimised the consultation's Local channel away.
+    await _bridged_with_caller(server, linkedid, agents.require(to).interface)
+
+
+async def test_agent_given_a_transferred_call_transfers_it_on(desk) -> None:
+    """Alice blind-transfers a queue call to bob, who consults carol and hands the caller
+    over; carol does the same to dave. Each Dial() that reaches an agent outside a queue must
+    let them transfer (option t): Asterisk ignores an Atxfer from a leg without it."""
+    server, recorder, users = desk
+    agents, control = server.desk.agents, server.desk.call_control
+    users = {**users, "dave": await agent_user(server, "dave")}
+    for name in ("bob", "carol", "dave"):
+        await agents.sign_in(users[name], name, agent_extension(1))
+        await agents.pause(name, "break")
+    await agents.sign_in(users["alice"], "alice", agent_extension(1))
+    try:
+        linkedid = await _call_answered_by(server, recorder, "alice")
+        await agents.resume("bob")
+        await control.transfer("alice", "agent", "bob")
+        await _until(recorder, AgentStateChanged, _on("bob", linkedid), "bob on the call")
+        # Bob was reached by callcenter-transfer's Dial(), carol by callcenter-consult's.
+        await _hand_over(server, recorder, linkedid, "bob", "carol")
+        await _hand_over(server, recorder, linkedid, "carol", "dave")
+        await _until(recorder, AmiEvent, _transferred(linkedid), "2 AttendedTransfer", count=2)
+
+        await control.hang_up("dave")
+        await _until(recorder, CallEnded, lambda n: n.linkedid == linkedid, "the call's end")
+        await server.call_log.flush()
+        async with server.database.session() as session:
+            row = (await session.scalars(select(Call).where(Call.linkedid == linkedid))).one()
+        assert row.transfers == 3 and row.end_reason == "completed"
+    finally:
+        await _sign_out_all(server)
+
+
+def _transferred(linkedid: str) -> Callable[[AmiEvent], bool]:
+    return lambda e: (
+        e.name == "AttendedTransfer" and e.linkedid == linkedid and e.get("Result") == "Success"
+    )

@@ -21,8 +21,10 @@ A transfer to an agent (blind, attended, a conference) is followed by every serv
 (:mod:`callcenter.agents.transfer_follow`): the process that starts it announces it
 (``DeskChange.TRANSFER``), so the agent may complete or cancel it through any process.
 
-A call that ended a moment ago, an agent who is paused, a number that cannot be dialled:
-each is a typed error with a message for the desk, and nothing is sent to Asterisk.
+A call that ended a moment ago, an agent who is paused, a number that cannot be dialled, a
+call that is a conference (no hold, transfer or conference from its room, for anyone in it:
+seen in the same channel listing, a channel of the call in ``ConfBridge``): each is a typed
+error with a message for the desk, and nothing is sent to Asterisk.
 """
 
 from __future__ import annotations
@@ -65,6 +67,10 @@ CONSULT_KINDS = ("agent", "number")
 CANCEL_SETTLE = 2.0  # seconds
 BRIDGE_ATTEMPTS = 5
 WERE_HELD_KEPT = 1000  # calls
+CONFERENCE_REFUSED = (
+    "the call is a conference: transfers and hold are not available; "
+    "leave the conference (hang up) to hand the call to the others"
+)
 # Asterisk's answer to an action on a channel that hung up a moment ago.
 _GONE = ("no such channel", "not found", "does not exist", "not up")
 
@@ -208,7 +214,7 @@ class CallControl:
         """Music on hold for the caller; the agent's phone stays on the call, in silence."""
         if username in self._held:
             raise AgentError("the call is already on hold")
-        legs = await self._legs(username, need_caller=True)
+        legs = await self._legs(username, need_caller=True, changes_call=True)
         self._remember_held(legs.linkedid, legs.agent)  # before Asterisk can say anything
         await self._action(
             {
@@ -298,7 +304,7 @@ class CallControl:
         if kind not in TRANSFER_KINDS:
             raise TransferTargetInvalid("kind", f"choose one of: {', '.join(TRANSFER_KINDS)}")
         context, exten, variables, shown = self._destination(username, kind, target.strip())
-        legs = await self._legs(username, need_caller=True)
+        legs = await self._legs(username, need_caller=True, changes_call=True)
         queue = self._queue_of(username, legs)
         for name, value in {**variables, "CALLCENTER_QUEUE": queue}.items():
             await self._action(
@@ -340,7 +346,7 @@ class CallControl:
         if kind not in CONSULT_KINDS:
             raise TransferTargetInvalid("kind", f"choose one of: {', '.join(CONSULT_KINDS)}")
         _, exten, _, shown = self._destination(username, kind, target.strip())
-        legs = await self._legs(username, need_caller=True)
+        legs = await self._legs(username, need_caller=True, changes_call=True)
         room = legs.linkedid
         other = self._agents.require(shown) if kind == "agent" else None
         invite = (
@@ -391,7 +397,7 @@ class CallControl:
         if kind not in CONSULT_KINDS:
             raise TransferTargetInvalid("kind", f"choose one of: {', '.join(CONSULT_KINDS)}")
         _, exten, variables, shown = self._destination(username, kind, target.strip())
-        legs = await self._legs(username, need_caller=True)
+        legs = await self._legs(username, need_caller=True, changes_call=True)
         if self._follower.get(legs.linkedid) is not None:
             raise AgentError("a transfer of this call is already under way")
         settle = self._settled_at.pop(legs.linkedid, 0.0) - time.time()
@@ -546,6 +552,22 @@ class CallControl:
             )
         return const.CONTEXT_TRANSFER, "agent", {"CALLCENTER_TRANSFER_TO": other.interface}, target
 
+    def _show_conference(self, username: str, linkedid: str, channels: list[AmiEvent]) -> None:
+        """The desk of an agent brought into a conference learns it at their first refused
+        click (their pop came from the transfer that rang them): the page then shows the
+        conference and offers no transfer or hold."""
+        pop = self._pops.find(username, linkedid)
+        if pop is None or (pop.consult or {}).get("state") == "conference":
+            return
+        others = sorted(
+            status.username
+            for status in self._agents.agents()
+            if status.username != username and _agent_leg(channels, status.interface)
+        )
+        self._pops.set_consult(
+            username, linkedid, "conference", " and ".join(others) or "another party"
+        )
+
     def _queue_of(self, username: str, legs: CallLegs) -> str:
         for pop in self._pops.open_pops(username):
             if pop.linkedid == legs.linkedid:
@@ -558,13 +580,20 @@ class CallControl:
             raise NotOnCall("you are not on a call")
         return status
 
-    async def _legs(self, username: str, *, need_caller: bool) -> CallLegs:
+    async def _legs(
+        self, username: str, *, need_caller: bool, changes_call: bool = False
+    ) -> CallLegs:
+        """``changes_call``: for a hold, a transfer or a conference, refused (nothing sent)
+        while the call is a conference."""
         status = self._current(username)
         channels = await self._channels(status.linkedid)
         agent = _agent_leg(channels, status.interface)
         if agent is None:
             self._held.pop(username, None)
             raise CallGone("the call has just ended: the caller hung up")
+        if changes_call and _in_conference(channels):
+            self._show_conference(username, status.linkedid, channels)
+            raise AgentError(CONFERENCE_REFUSED)
         bridge = agent.get("BridgeId")
         peers = [
             c
@@ -607,6 +636,16 @@ def _agent_leg(channels: Iterable[AmiEvent], interface: str) -> AmiEvent | None:
         if name.startswith(prefix) and not name.endswith(";2"):
             return row
     return None
+
+
+def _in_conference(channels: Iterable[AmiEvent]) -> bool:
+    """A channel of the call is in its conference room (or on its way there, or dialling the
+    party brought in): the room lives as long as anyone is in it, whoever started it."""
+    return any(
+        row.get("Application", "").lower() == "confbridge"
+        or row.get("Context") == const.CONTEXT_CONFERENCE
+        for row in channels
+    )
 
 
 def _held_data(held: Held) -> dict[str, object]:

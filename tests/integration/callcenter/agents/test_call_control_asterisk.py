@@ -17,7 +17,7 @@ from typing import TypeVar
 import pytest
 from sqlalchemy import select
 
-from callcenter.agents.errors import CallGone, NotOnCall, TransferTargetInvalid
+from callcenter.agents.errors import AgentError, CallGone, NotOnCall, TransferTargetInvalid
 from callcenter.agents.notifier import AgentStateChanged, ScreenPopChanged
 from callcenter.ami.errors import AmiError
 from callcenter.ami.events import AmiEvent
@@ -593,3 +593,81 @@ def _transferred(linkedid: str) -> Callable[[AmiEvent], bool]:
     return lambda e: (
         e.name == "AttendedTransfer" and e.linkedid == linkedid and e.get("Result") == "Success"
     )
+
+
+async def _room(server: Server, linkedid: str) -> list[str]:
+    """The channels in the call's conference room (named by its Linkedid), as Asterisk has
+    them now."""
+    response = await server.ami.send_list_action(
+        {"Action": "ConfbridgeList", "Conference": linkedid}
+    )
+    return sorted(e.channel for e in response.events if e.name == "ConfbridgeList")
+
+
+async def test_nobody_in_a_conference_can_transfer_or_hold_it(desk) -> None:
+    """Transfers and hold act on two legs bridged together; in a conference room they cannot
+    (Asterisk refuses a blind transfer, drops an Atxfer, a hold would take the caller out of
+    the room): the desk refuses them, for the agent who started it and the one brought in,
+    as long as the room lives, and sends nothing to Asterisk."""
+    server, recorder, users = desk
+    agents, control = server.desk.agents, server.desk.call_control
+    await agents.sign_in(users["bob"], "bob", agent_extension(1))
+    await agents.pause("bob", "break")
+    await agents.sign_in(users["alice"], "alice", agent_extension(1))
+    try:
+        linkedid = await _call_answered_by(server, recorder, "alice")
+        await agents.resume("bob")
+        await control.conference("alice", "agent", "bob")
+        await _until(
+            recorder,
+            AmiEvent,
+            lambda e: e.name == "ConfbridgeJoin" and e.get("Conference") == linkedid,
+            "the caller, alice and bob in the room",
+            count=3,
+        )
+        await _until(recorder, AgentStateChanged, _on("bob", linkedid), "bob on the call")
+        queue = await quietest_queue(server)
+        room = await _room(server, linkedid)
+        assert len(room) == 3
+        attempts = (
+            lambda who: control.consult(who, "number", "+12125550123"),
+            lambda who: control.transfer(who, "queue", queue),
+            lambda who: control.conference(who, "number", "+12125550123"),
+            control.hold,
+        )
+        for who in ("bob", "alice"):
+            for attempt in attempts:
+                with pytest.raises(AgentError, match="the call is a conference") as refused:
+                    await attempt(who)
+                assert refused.value.http_status == 409
+        assert await _room(server, linkedid) == room  # nothing changed in Asterisk
+        # Bob's desk shows the conference now (his pop came from the transfer that rang him).
+        assert server.desk.pops.get("bob", linkedid).consult == {
+            "target": "alice",
+            "state": "conference",
+        }
+        # Alice leaves: the caller and bob go on in the room, still a conference.
+        alice = agents.require("alice").interface
+        await control.hang_up("alice")
+        await _until(
+            recorder,
+            AmiEvent,
+            lambda e: (
+                e.name == "ConfbridgeLeave"
+                and e.get("Conference") == linkedid
+                and e.channel.startswith(alice + "-")
+            ),
+            "alice out of the room",
+        )
+        for attempt in attempts[:2]:
+            with pytest.raises(AgentError, match="the call is a conference"):
+                await attempt("bob")
+        assert len(await _room(server, linkedid)) == 2
+        await control.hang_up("bob")
+        for row in await server.ami.core_show_channels():
+            if row.get("Linkedid") == linkedid:
+                with contextlib.suppress(AmiError):
+                    await server.ami.send_action({"Action": "Hangup", "Channel": row.channel})
+        await _until(recorder, CallEnded, lambda n: n.linkedid == linkedid, "the call's end")
+    finally:
+        await _sign_out_all(server)

@@ -20,5 +20,7 @@ def test_small_run_prints_every_figure(capsys: Any) -> None:
             assert f"{name} report, month by {by}, p95" in out
     assert "RFM group counts, now, p95" in out and "segment counts, now, p95" in out
     assert "rebuild (" in out
-    # The month reports are far under a second at this size; the rebuild's rate is noise.
-    assert out.count("PASS") >= 16 and code in (0, 1)
+    # Every figure gets its verdict. Not asserted: which ones pass (speed is the benchmark's
+    # to measure, on a quiet machine; under the test suite's load a sample may take a second).
+    verdicts = [line for line in out.splitlines() if line.rstrip().endswith(("PASS", "FAIL"))]
+    assert len(verdicts) == 17 and code == (0 if all("PASS" in v for v in verdicts) else 1)

@@ -49,8 +49,13 @@ class DeskApply:
         elif kind is DeskChange.PAUSE and status is not None:
             paused = bool(change.data.get("paused"))
             reason = str(change.data.get("reason") or "") if paused else ""
+            at = float(change.data.get("at") or 0.0)
+            if at and at < status.pause_at:
+                # Older than what this process already applied (Asterisk's event of it, or a
+                # later pause or resume served here while it was on its way): stale.
+                return
             if (status.paused, status.pause_reason) != (paused, reason):
-                self._roster.set_pause(status, paused, reason)
+                self._roster.set_pause(status, paused, reason, at or None)
         elif kind is DeskChange.WRAP_UP_DONE:
             self._wrapups.end(username, change.linkedid)
 

@@ -81,9 +81,13 @@ class Roster:
         _LOG.info("agent %s signed out from %s", username, status.interface)
         self._notifier.state_changed(status)
 
-    def set_pause(self, status: AgentStatus, paused: bool, reason: str) -> None:
+    def set_pause(
+        self, status: AgentStatus, paused: bool, reason: str, at: float | None = None
+    ) -> None:
+        """``at``: when the pause changed (another process's announcement), else now."""
         before = status.state
         status.paused, status.pause_reason = paused, reason
+        status.pause_at = max(status.pause_at, self._clock() if at is None else at)
         if status.state is not before:
             status.since = self._clock()
         self._notifier.state_changed(status)

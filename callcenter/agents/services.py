@@ -225,7 +225,7 @@ class AgentService:
             DeskChange.PAUSE,
             status.username,
             user_id=status.user_id,
-            data={"paused": status.paused, "reason": status.pause_reason},
+            data={"paused": status.paused, "reason": status.pause_reason, "at": status.pause_at},
         )
 
     def wrap_up_done(self, username: str, linkedid: str) -> None:

@@ -91,6 +91,9 @@ class AgentStatus:
     event_at: float = 0.0
     # Asterisk has the phone paused for wrap-up (no queue call is offered until it ends).
     held: bool = False
+    # When the agent's pause last changed here (a desk request or Asterisk's event): another
+    # process's announcement of an older pause change is stale (desk_apply).
+    pause_at: float = 0.0
 
     @property
     def state(self) -> AgentState:
@@ -171,6 +174,7 @@ def apply_event(status: AgentStatus, event: MemberEvent) -> bool:
     elif kind is MemberEventKind.PAUSE and event.paused is not None:
         status.paused = event.paused
         status.pause_reason = event.reason if event.paused else ""
+        status.pause_at = max(status.pause_at, event.received_at)
     else:
         _set_activity(status, event)
     changed = before != (status.state, status.pause_reason, sorted(status.queues), status.device)

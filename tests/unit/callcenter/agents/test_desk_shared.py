@@ -102,6 +102,29 @@ async def test_a_sign_in_and_a_pause_made_on_a_are_known_on_b_without_touching_a
     assert b.require("alice").state.value == "ringing"
 
 
+async def test_a_pause_announced_late_does_not_undo_a_resume_made_since() -> None:
+    # B pauses; A hears Asterisk's event of it and the agent resumes through A, all before
+    # B's announcement of the pause comes through the database (CI saw A stuck "paused" and
+    # its stale pause sent back to Asterisk at the end of the next wrap-up).
+    a, _, desk_a = _process("a")
+    b, _, desk_b = _process("b")
+    await a.sign_in(7, "alice", "1001", session_bound=True)
+    _relay(desk_a.changes, b)
+    await b.pause("alice", "break")
+    a.on_member_event(_event(MemberEventKind.PAUSE, paused=True, reason="break"))
+    assert a.require("alice").state.value == "paused"
+    await a.resume("alice")
+    _relay(desk_b.changes, a)  # the pause, late
+    assert a.require("alice").state.value == "ready"
+    # An announcement newer than what A knows is applied as before.
+    await b.pause("alice", "lunch")
+    _relay(desk_b.changes[-1:], a)
+    assert (a.require("alice").state.value, a.require("alice").pause_reason) == (
+        "paused",
+        "lunch",
+    )
+
+
 async def test_the_wrap_up_hold_and_release_are_sent_by_the_leader_only() -> None:
     a, phones_a, desk_a = _process("a", leads=False)
     b, phones_b, _ = _process("b", leads=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -32,6 +34,10 @@ async def test_upgrade_from_empty_to_head(tmp_path):
     assert await current_revision(url) == head_revision()
     await upgrade_async(url)  # a second run is a no-op
     assert await current_revision(url) == head_revision()
+    # In WAL mode from the start: the server's first burst of connections has nothing to
+    # switch (switching raced into "database is locked" in CI).
+    with sqlite3.connect(tmp_path / "empty.sqlite3") as raw:
+        assert raw.execute("PRAGMA journal_mode").fetchone() == ("wal",)
 
 
 async def test_audit_rows_cannot_be_changed_or_deleted(database):
